@@ -1,0 +1,217 @@
+/**
+ * The `Cache` service: looks entries up, verifies them, decodes them, stores
+ * new ones, and makes sure that within one run concurrent calls with the same
+ * key compute once.
+ *
+ * Integrity lives here, above the `CacheStore` port, so every backend gets
+ * the same rules: a manifest whose checksum fails, a blob whose content does
+ * not match its digest, a missing blob, an output the current schema cannot
+ * decode — each is logged as a warning, moved aside, and treated as a miss.
+ * Such an entry is never served, and never crashes a run.
+ *
+ * @since 0.1.0
+ */
+import { createHash } from "node:crypto"
+import { Clock, Context, Deferred, Effect, Layer, Option, Schema } from "effect"
+import { CacheStore, type CacheStoreError, makeMemory } from "./CacheStore.ts"
+import type { EncodeError } from "./EncodeError.ts"
+import * as internal from "./internal/encoding.ts"
+import * as Manifest from "./Manifest.ts"
+import type { Recipe } from "./Recipe.ts"
+import * as StoredValue from "./StoredValue.ts"
+
+/**
+ * How the cache is used during a run.
+ * - `read-write`: look up, and store what is computed (the default);
+ * - `write-only`: compute everything, store the results (refresh);
+ * - `off`: compute everything, store nothing (`expops run --no-cache`).
+ *
+ * @since 0.1.0
+ */
+export type Mode = "read-write" | "write-only" | "off"
+
+/**
+ * @since 0.1.0
+ */
+export type CacheError = CacheStoreError | EncodeError
+
+/**
+ * A hit: the decoded value and the manifest it came from.
+ *
+ * @since 0.1.0
+ */
+export interface Hit<A> {
+  readonly value: A
+  readonly manifest: Manifest.Manifest
+}
+
+/**
+ * The result of `memoize`.
+ *
+ * @since 0.1.0
+ */
+export interface Outcome<A> {
+  readonly value: A
+  readonly cached: boolean
+  /** Time spent computing (0 for a hit). */
+  readonly durationMs: number
+  /** For a hit: how long the stored entry took to compute, the time the hit saved. */
+  readonly savedMs: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Shape {
+  readonly mode: Mode
+  readonly backend: string
+  /** Looks an entry up; corrupt or undecodable entries are quarantined and answer `none`. */
+  readonly lookup: <A, I>(
+    key: string,
+    schema: Schema.Codec<A, I, never, never>
+  ) => Effect.Effect<Option.Option<Hit<A>>, CacheStoreError>
+  /** Encodes and stores an output: blobs first, then the manifest (write-once). */
+  readonly save: <A, I>(
+    recipe: Recipe,
+    key: string,
+    schema: Schema.Codec<A, I, never, never>,
+    value: A,
+    durationMs: number
+  ) => Effect.Effect<void, CacheError>
+  /**
+   * Serves `key` from the cache or runs `compute` and stores its output.
+   * Concurrent calls with the same key share one computation. A failed
+   * computation stores nothing.
+   */
+  readonly memoize: <A, I, E, R>(options: {
+    readonly key: string
+    readonly recipe: Recipe
+    readonly schema: Schema.Codec<A, I, never, never>
+    readonly compute: Effect.Effect<A, E, R>
+    /** Runs after a miss, before computing: where callers report the miss. */
+    readonly onMiss?: Effect.Effect<void> | undefined
+  }) => Effect.Effect<Outcome<A>, E | CacheError, R>
+}
+
+/**
+ * @since 0.1.0
+ */
+export class Cache extends Context.Service<Cache, Shape>()("expops/Cache") {}
+
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
+
+/**
+ * Builds the service over the `CacheStore` in context.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode | undefined }) {
+  const store = yield* CacheStore
+  const mode: Mode = options?.mode ?? "read-write"
+  const inFlight = new Map<string, Deferred.Deferred<Outcome<any>, any>>()
+
+  const discard = (key: string, what: string, reason: string, quarantine: Effect.Effect<void, CacheStoreError>) =>
+    Effect.logWarning(`cache entry ${key.slice(0, 12)}… ${what}: ${reason}; it will be recomputed`).pipe(
+      Effect.andThen(quarantine),
+      Effect.catch((error) => Effect.logWarning(`could not move the corrupt entry aside: ${error.message}`)),
+      Effect.as(Option.none())
+    )
+
+  const lookup = <A, I>(key: string, schema: Schema.Codec<A, I, never, never>) =>
+    Effect.gen(function*() {
+      const bytes = yield* store.getManifest(key)
+      if (Option.isNone(bytes)) return Option.none<Hit<A>>()
+      let manifest: Manifest.Manifest
+      try {
+        manifest = Manifest.decode(bytes.value, key)
+      } catch (error) {
+        return yield* discard(key, "manifest is corrupt", String((error as Error).message), store.quarantineManifest(key, String(error)))
+      }
+      const blobs = new Map<string, Uint8Array>()
+      if (manifest.blobs.length > 0) {
+        const fetched = yield* Effect.forEach(manifest.blobs, (ref) => store.getBlob(ref.digest), { concurrency: 8 })
+        for (let i = 0; i < manifest.blobs.length; i++) {
+          const ref = manifest.blobs[i]!
+          const blob = fetched[i]!
+          if (Option.isNone(blob)) {
+            return yield* discard(key, "is missing a blob", ref.digest, store.quarantineManifest(key, `missing blob ${ref.digest}`))
+          }
+          if (blob.value.byteLength !== ref.size || sha256(blob.value) !== ref.digest) {
+            return yield* discard(
+              key,
+              "has a corrupt blob",
+              ref.digest,
+              Effect.andThen(store.quarantineBlob(ref.digest, "digest mismatch"), store.quarantineManifest(key, `corrupt blob ${ref.digest}`))
+            )
+          }
+          blobs.set(ref.digest, blob.value)
+        }
+      }
+      let encoded: unknown
+      try {
+        encoded = StoredValue.deserialize(manifest.output, (digest) => blobs.get(digest)!)
+      } catch (error) {
+        return yield* discard(key, "has a malformed output", String(error), store.quarantineManifest(key, String(error)))
+      }
+      const decoded = yield* Schema.decodeUnknownEffect(schema)(encoded).pipe(Effect.option)
+      if (Option.isNone(decoded)) {
+        return yield* discard(key, "does not decode with the output schema", "schema mismatch", store.quarantineManifest(key, "undecodable"))
+      }
+      return Option.some<Hit<A>>({ value: decoded.value, manifest })
+    })
+
+  const save = <A, I>(recipe: Recipe, key: string, schema: Schema.Codec<A, I, never, never>, value: A, durationMs: number) =>
+    Effect.gen(function*() {
+      if (mode === "off") return
+      const owner = `${recipe.kind} ${recipe.name}`
+      const encoded = yield* internal.encode(schema, value, owner, "output")
+      const serialized = yield* internal.serialize(encoded, owner, "output")
+      yield* Effect.forEach(serialized.blobs, (blob) => store.putBlob(blob.digest, blob.bytes), { concurrency: 4, discard: true })
+      const createdAt = yield* Clock.currentTimeMillis
+      const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
+      yield* store.putManifest(key, Manifest.encode({ key, recipe, output: serialized.json, blobs, createdAt, durationMs }))
+    })
+
+  const memoize: Shape["memoize"] = ({ compute, key, onMiss, recipe, schema }) =>
+    Effect.gen(function*() {
+      if (mode === "read-write") {
+        const hit = yield* lookup(key, schema)
+        if (Option.isSome(hit)) {
+          return { value: hit.value.value, cached: true, durationMs: 0, savedMs: hit.value.manifest.durationMs }
+        }
+      }
+      if (onMiss !== undefined) yield* onMiss
+      const pending = inFlight.get(key)
+      if (pending !== undefined) return yield* Deferred.await(pending)
+      const deferred = Deferred.makeUnsafe<Outcome<any>, any>()
+      inFlight.set(key, deferred)
+      const exit = yield* Effect.gen(function*() {
+        const start = yield* internal.monotonicMs
+        const value = yield* compute
+        const durationMs = (yield* internal.monotonicMs) - start
+        yield* save(recipe, key, schema, value, durationMs)
+        return { value, cached: false, durationMs, savedMs: 0 }
+      }).pipe(Effect.exit)
+      inFlight.delete(key)
+      yield* Deferred.done(deferred, exit)
+      return yield* exit
+    })
+
+  return Cache.of({ mode, backend: store.backend, lookup, save, memoize })
+})
+
+/**
+ * The cache over the `CacheStore` in context.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options?: { readonly mode?: Mode | undefined }): Layer.Layer<Cache, never, CacheStore> =>
+  Layer.effect(Cache, make(options))
+
+/**
+ * A cache over a fresh in-memory store: for tests and examples.
+ *
+ * @since 0.1.0
+ */
+export const layerMemory = (options?: { readonly mode?: Mode | undefined }): Layer.Layer<Cache | CacheStore> =>
+  Layer.provideMerge(layer(options), Layer.effect(CacheStore, Effect.sync(makeMemory)))

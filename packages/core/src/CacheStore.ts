@@ -1,0 +1,147 @@
+/**
+ * The port every cache backend implements: manifests by key (write-once) and
+ * content-addressed blobs by SHA-256 digest.
+ *
+ * A store moves bytes; it does not interpret them. Integrity (checksums,
+ * digests) is verified by the `Cache` service above it, so every backend gets
+ * the same corruption handling. What a backend must guarantee:
+ *
+ * - `putManifest` is write-once: when an entry already exists the call stores
+ *   nothing and answers `false`; the first writer wins.
+ * - a reader never sees part of a write (atomic rename, generation
+ *   preconditions, or whatever the medium offers);
+ * - `putBlob` is idempotent: blobs are named by the digest of their content.
+ *
+ * The conformance suite in `@expops/core/testing` checks these on any layer.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Option, Schema } from "effect"
+
+/**
+ * A backend operation failed for a reason other than "not there" (a missing
+ * entry is `Option.none()`, not an error).
+ *
+ * @since 0.1.0
+ */
+export class CacheStoreError extends Schema.TaggedError<CacheStoreError>()("CacheStoreError", {
+  /** The backend, e.g. `local`, `gcs`, `memory`. */
+  backend: Schema.String,
+  /** What was being done: `read manifest`, `write blob`, ... */
+  operation: Schema.String,
+  /** The file path, object name or key involved. */
+  location: Schema.String,
+  /** A plain-words description of the cause. */
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.backend} cache: could not ${this.operation} at ${this.location}: ${this.reason}`
+  }
+}
+
+/**
+ * A listed manifest.
+ *
+ * @since 0.1.0
+ */
+export interface ManifestInfo {
+  readonly key: string
+  /** Size of the manifest itself in bytes. */
+  readonly size: number
+}
+
+/**
+ * A listed blob.
+ *
+ * @since 0.1.0
+ */
+export interface BlobInfo {
+  readonly digest: string
+  readonly size: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Shape {
+  /** Backend name used in messages and reports: `memory`, `local`, `gcs`. */
+  readonly backend: string
+  readonly getManifest: (key: string) => Effect.Effect<Option.Option<Uint8Array>, CacheStoreError>
+  /** Write-once. `true` when this call stored the manifest, `false` when one already existed. */
+  readonly putManifest: (key: string, bytes: Uint8Array) => Effect.Effect<boolean, CacheStoreError>
+  readonly deleteManifest: (key: string) => Effect.Effect<void, CacheStoreError>
+  /** Moves a manifest that failed verification out of the way, keeping it for inspection. */
+  readonly quarantineManifest: (key: string, reason: string) => Effect.Effect<void, CacheStoreError>
+  readonly listManifests: Effect.Effect<ReadonlyArray<ManifestInfo>, CacheStoreError>
+  readonly getBlob: (digest: string) => Effect.Effect<Option.Option<Uint8Array>, CacheStoreError>
+  /** Idempotent: storing a blob that exists is a no-op. */
+  readonly putBlob: (digest: string, bytes: Uint8Array) => Effect.Effect<void, CacheStoreError>
+  readonly hasBlob: (digest: string) => Effect.Effect<boolean, CacheStoreError>
+  readonly deleteBlob: (digest: string) => Effect.Effect<void, CacheStoreError>
+  /** Moves a blob whose content does not match its digest out of the way. */
+  readonly quarantineBlob: (digest: string, reason: string) => Effect.Effect<void, CacheStoreError>
+  readonly listBlobs: Effect.Effect<ReadonlyArray<BlobInfo>, CacheStoreError>
+}
+
+/**
+ * @since 0.1.0
+ */
+export class CacheStore extends Context.Service<CacheStore, Shape>()("expops/CacheStore") {}
+
+/**
+ * A store kept in memory, for tests and for runs that must not touch disk.
+ * Bytes are copied in and out, so a caller mutating a buffer afterwards can
+ * never change what is stored.
+ *
+ * @since 0.1.0
+ */
+export const makeMemory = (): Shape & {
+  /** Direct access for tests that simulate corruption. */
+  readonly manifests: Map<string, Uint8Array>
+  readonly blobs: Map<string, Uint8Array>
+  readonly quarantined: Array<string>
+} => {
+  const manifests = new Map<string, Uint8Array>()
+  const blobs = new Map<string, Uint8Array>()
+  const quarantined: Array<string> = []
+  return {
+    backend: "memory",
+    manifests,
+    blobs,
+    quarantined,
+    getManifest: (key) => Effect.sync(() => Option.map(Option.fromNullishOr(manifests.get(key)), (b) => b.slice())),
+    putManifest: (key, bytes) =>
+      Effect.sync(() => {
+        if (manifests.has(key)) return false
+        manifests.set(key, bytes.slice())
+        return true
+      }),
+    deleteManifest: (key) => Effect.sync(() => void manifests.delete(key)),
+    quarantineManifest: (key, reason) =>
+      Effect.sync(() => {
+        manifests.delete(key)
+        quarantined.push(`manifest ${key}: ${reason}`)
+      }),
+    listManifests: Effect.sync(() => Array.from(manifests, ([key, bytes]) => ({ key, size: bytes.byteLength }))),
+    getBlob: (digest) => Effect.sync(() => Option.map(Option.fromNullishOr(blobs.get(digest)), (b) => b.slice())),
+    putBlob: (digest, bytes) =>
+      Effect.sync(() => {
+        if (!blobs.has(digest)) blobs.set(digest, bytes.slice())
+      }),
+    hasBlob: (digest) => Effect.sync(() => blobs.has(digest)),
+    deleteBlob: (digest) => Effect.sync(() => void blobs.delete(digest)),
+    quarantineBlob: (digest, reason) =>
+      Effect.sync(() => {
+        blobs.delete(digest)
+        quarantined.push(`blob ${digest}: ${reason}`)
+      }),
+    listBlobs: Effect.sync(() => Array.from(blobs, ([digest, bytes]) => ({ digest, size: bytes.byteLength })))
+  }
+}
+
+/**
+ * A fresh in-memory store for each use of the layer.
+ *
+ * @since 0.1.0
+ */
+export const layerMemory: Layer.Layer<CacheStore> = Layer.effect(CacheStore, Effect.sync(makeMemory))

@@ -1,0 +1,170 @@
+/**
+ * Code fingerprints: a digest of the function a user wrote, stable under
+ * whitespace- and comment-only edits and changed by any other edit.
+ *
+ * The source comes from `Function.prototype.toString`, which returns the text
+ * as written (Node keeps the source; type annotations stripped by Node 24 show
+ * up as blanks, which normalisation removes). A small tokenizer drops comments
+ * and collapses whitespace outside string, template and regular-expression
+ * literals, keeping one space only where two word characters would otherwise
+ * fuse (`return x`).
+ *
+ * A function that only wraps another one (the result of `Effect.fn`, a bound
+ * function, a native function) prints the same for every body, so it cannot
+ * be fingerprinted: that is a definition error, reported with the fix.
+ *
+ * @since 0.1.0
+ */
+import { createHash } from "node:crypto"
+
+/**
+ * @since 0.1.0
+ */
+export class UnfingerprintableFunctionError extends Error {
+  readonly owner: string
+  readonly reason: string
+  constructor(owner: string, reason: string) {
+    super(
+      `${owner}: cannot fingerprint its body (${reason}). ` +
+        `Pass the generator or arrow function itself, not a wrapper such as Effect.fn(...), ` +
+        `or declare a \`version\` and bump it when the code changes.`
+    )
+    this.owner = owner
+    this.reason = reason
+  }
+}
+
+const isWord = (c: string): boolean => /[\p{L}\p{N}_$]/u.test(c)
+
+/** After one of these tokens a `/` starts a regular expression, not a division. */
+const REGEX_AFTER = new Set(["", "(", ",", "=", ":", "[", "!", "&", "|", "?", "{", "}", ";", "+", "-", "*", "%", "<", ">", "~", "^"])
+const REGEX_AFTER_WORDS = new Set(["return", "typeof", "case", "do", "else", "in", "of", "void", "yield", "await", "delete", "throw", "new"])
+
+/**
+ * Returns the source with comments removed and whitespace normalised.
+ *
+ * @since 0.1.0
+ */
+export const normalize = (source: string): string => {
+  let out = ""
+  let pendingSpace = false
+  let lastWord = ""
+  let i = 0
+  const n = source.length
+  // Template literal nesting: each entry counts open braces inside a `${`.
+  const templateDepth: Array<number> = []
+
+  const emit = (text: string) => {
+    if (pendingSpace && out.length > 0 && isWord(out[out.length - 1]!) && isWord(text[0]!)) out += " "
+    pendingSpace = false
+    out += text
+  }
+  const lastSignificant = (): string => (out.length === 0 ? "" : out[out.length - 1]!)
+
+  const readTemplate = () => {
+    // `i` is just past a backtick or a closing `}` of `${}`: copy to `${` or the end.
+    let start = i
+    while (i < n) {
+      const c = source[i]!
+      if (c === "\\") {
+        i += 2
+      } else if (c === "`") {
+        i++
+        emit(source.slice(start, i))
+        return
+      } else if (c === "$" && source[i + 1] === "{") {
+        i += 2
+        emit(source.slice(start, i))
+        templateDepth.push(0)
+        return
+      } else {
+        i++
+      }
+    }
+    emit(source.slice(start, i))
+  }
+
+  while (i < n) {
+    const c = source[i]!
+    const next = source[i + 1]
+    if (c === "/" && next === "/") {
+      while (i < n && source[i] !== "\n") i++
+      pendingSpace = true
+    } else if (c === "/" && next === "*") {
+      const end = source.indexOf("*/", i + 2)
+      i = end === -1 ? n : end + 2
+      pendingSpace = true
+    } else if (/\s/.test(c)) {
+      i++
+      pendingSpace = true
+    } else if (c === "\"" || c === "'") {
+      const start = i++
+      while (i < n && source[i] !== c) i += source[i] === "\\" ? 2 : 1
+      i++
+      emit(source.slice(start, i))
+      lastWord = ""
+    } else if (c === "`") {
+      i++
+      const save = out.length
+      pendingSpace = pendingSpace && save > 0
+      emit("`")
+      readTemplate()
+      lastWord = ""
+    } else if (c === "}" && templateDepth.length > 0 && templateDepth[templateDepth.length - 1] === 0) {
+      templateDepth.pop()
+      i++
+      emit("}")
+      readTemplate()
+      lastWord = ""
+    } else if (c === "/" && (REGEX_AFTER.has(lastSignificant()) && lastWord === "" || REGEX_AFTER_WORDS.has(lastWord))) {
+      const start = i++
+      let inClass = false
+      while (i < n) {
+        const d = source[i]!
+        if (d === "\\") i += 2
+        else {
+          if (d === "[") inClass = true
+          else if (d === "]") inClass = false
+          else if (d === "/" && !inClass) break
+          i++
+        }
+      }
+      i++
+      while (i < n && isWord(source[i]!)) i++ // flags
+      emit(source.slice(start, i))
+      lastWord = ""
+    } else if (isWord(c)) {
+      const start = i
+      while (i < n && isWord(source[i]!)) i++
+      lastWord = source.slice(start, i)
+      emit(lastWord)
+    } else {
+      if (templateDepth.length > 0) {
+        if (c === "{") templateDepth[templateDepth.length - 1]!++
+        else if (c === "}") templateDepth[templateDepth.length - 1]!--
+      }
+      i++
+      emit(c)
+      lastWord = ""
+    }
+  }
+  return out
+}
+
+/** Sources that look the same for every wrapped body. */
+const WRAPPER_MARKERS = ["[native code]", "fromIteratorUnsafe(body.apply", "fromIteratorEagerUnsafe(() => body.apply"]
+
+/**
+ * The fingerprint of a function: SHA-256 of its normalised source and the
+ * declared version. `owner` names the step or process in error messages.
+ *
+ * @since 0.1.0
+ */
+export const fingerprint = (owner: string, fn: Function, version?: string): string => {
+  const source = Function.prototype.toString.call(fn)
+  const marker = WRAPPER_MARKERS.find((m) => source.includes(m))
+  if (marker !== undefined && version === undefined) {
+    throw new UnfingerprintableFunctionError(owner, marker === "[native code]" ? "it is a native or bound function" : "it is a wrapper made by Effect.fn")
+  }
+  return createHash("sha256").update(normalize(source)).update("\0version:").update(version ?? "").digest("hex")
+}

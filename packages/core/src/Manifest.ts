@@ -1,0 +1,90 @@
+/**
+ * The manifest of a cache entry and its on-store form.
+ *
+ * Stored as one line holding the SHA-256 of the rest, a newline, then the
+ * manifest as JSON. Verifying it costs one hash over a small buffer, and any
+ * bit flip, truncation or half-written file fails the check.
+ *
+ * @since 0.1.0
+ */
+import { createHash } from "node:crypto"
+import type { Recipe } from "./Recipe.ts"
+
+/**
+ * @since 0.1.0
+ */
+export interface BlobRef {
+  readonly digest: string
+  readonly size: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Manifest {
+  readonly key: string
+  readonly recipe: Recipe
+  /** The output, schema-encoded then serialized (see `StoredValue`). */
+  readonly output: unknown
+  readonly blobs: ReadonlyArray<BlobRef>
+  /** Size of the manifest plus its blobs, in bytes. */
+  readonly size: number
+  /** When the entry was written (epoch ms). */
+  readonly createdAt: number
+  /** How long computing the output took: the time a hit saves. */
+  readonly durationMs: number
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+const HEADER = 65 // 64 hex digits and a newline
+
+/**
+ * Why a stored manifest cannot be used.
+ *
+ * @since 0.1.0
+ */
+export class CorruptManifestError extends Error {}
+
+/**
+ * @since 0.1.0
+ */
+export const encode = (manifest: Omit<Manifest, "size">): Uint8Array => {
+  const blobBytes = manifest.blobs.reduce((n, b) => n + b.size, 0)
+  // The size counts the manifest too, measured before its own `size` field is
+  // filled in: a few digits short, which no budget will notice.
+  const size = HEADER + JSON.stringify(manifest).length + blobBytes
+  const body = encoder.encode(JSON.stringify({ ...manifest, size }))
+  const checksum = createHash("sha256").update(body).digest("hex")
+  const out = new Uint8Array(HEADER + body.byteLength)
+  out.set(encoder.encode(checksum + "\n"), 0)
+  out.set(body, HEADER)
+  return out
+}
+
+/**
+ * Verifies and parses a stored manifest. Throws `CorruptManifestError` on a
+ * checksum mismatch, truncation or a key that is not the one asked for.
+ *
+ * @since 0.1.0
+ */
+export const decode = (bytes: Uint8Array, expectedKey?: string): Manifest => {
+  if (bytes.byteLength < HEADER + 2 || bytes[HEADER - 1] !== 0x0a) {
+    throw new CorruptManifestError(`truncated (${bytes.byteLength} bytes)`)
+  }
+  const checksum = decoder.decode(bytes.subarray(0, HEADER - 1))
+  const body = bytes.subarray(HEADER)
+  if (createHash("sha256").update(body).digest("hex") !== checksum) {
+    throw new CorruptManifestError("checksum mismatch")
+  }
+  let manifest: Manifest
+  try {
+    manifest = JSON.parse(decoder.decode(body))
+  } catch (cause) {
+    throw new CorruptManifestError(`not JSON: ${String(cause)}`)
+  }
+  if (expectedKey !== undefined && manifest.key !== expectedKey) {
+    throw new CorruptManifestError(`holds key ${manifest.key}`)
+  }
+  return manifest
+}

@@ -1,0 +1,45 @@
+/**
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * One problem found when validating a pipeline against its configuration.
+ *
+ * @since 0.1.0
+ */
+export const Problem = Schema.Struct({
+  /** A stable code: `cycle`, `unknown-process`, `duplicate-output`, ... */
+  code: Schema.Literals([
+    "duplicate-process",
+    "unknown-process",
+    "cycle",
+    "duplicate-output",
+    "output-parameter-collision",
+    "missing-input",
+    "invalid-parameters",
+    "bad-adjlist"
+  ]),
+  /** The processes involved. */
+  processes: Schema.Array(Schema.String),
+  message: Schema.String
+})
+/**
+ * @since 0.1.0
+ */
+export type Problem = typeof Problem.Type
+
+/**
+ * The pipeline cannot run as configured. Lists every problem at once, each
+ * naming the processes involved. Nothing has run and nothing was stored.
+ *
+ * @since 0.1.0
+ */
+export class PipelineValidationError extends Schema.TaggedError<PipelineValidationError>()("PipelineValidationError", {
+  pipeline: Schema.String,
+  problems: Schema.Array(Problem)
+}) {
+  override get message(): string {
+    return `pipeline ${this.pipeline} is invalid:\n` + this.problems.map((p) => `  - ${p.message}`).join("\n")
+  }
+}

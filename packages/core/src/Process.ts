@@ -1,0 +1,234 @@
+/**
+ * A process: a named group of steps with typed inputs, parameters and
+ * outputs, cached as one unit.
+ *
+ * ```ts
+ * const prepare = Process.make({
+ *   name: "prepare",
+ *   inputs: { rows: Rows },                      // from upstream outputs, by name
+ *   parameters: { test_size: Schema.Finite },    // from the project config
+ *   outputs: { train: Rows, test: Rows },        // offered to downstream processes
+ *   run: function*({ rows }, { test_size }) {
+ *     const shuffled = yield* shuffle(rows)
+ *     return yield* split({ rows: shuffled, test_size })
+ *   }
+ * })
+ * ```
+ *
+ * Before a process runs its key is computed from its inputs, parameters,
+ * schemas, code fingerprint, derived seed and the project's data file digest.
+ * On a hit its outputs are decoded and none of its steps run. On a miss its
+ * body runs, and every step it calls checks its own cache, so only the steps
+ * whose keys changed execute.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Exit, Random, Schema } from "effect"
+import type { Pipeable } from "effect/Pipeable"
+import { Cache } from "./Cache.ts"
+import * as CodeFingerprint from "./CodeFingerprint.ts"
+import type { EncodeError } from "./EncodeError.ts"
+import * as internal from "./internal/encoding.ts"
+import { errorMessage } from "./internal/errors.ts"
+import { CurrentProcess, type ProcessScope } from "./internal/scope.ts"
+import * as Recipe from "./Recipe.ts"
+import * as Reproducibility from "./Reproducibility.ts"
+import * as RunEvents from "./RunEvents.ts"
+import type { ProcessReport } from "./RunReport.ts"
+import * as SchemaFingerprint from "./SchemaFingerprint.ts"
+import { type ContextOf, defineCallable, type ErrorOf, runBody } from "./Step.ts"
+
+/**
+ * Field schemas of inputs, parameters or outputs. Each must encode and decode
+ * without services.
+ *
+ * @since 0.1.0
+ */
+export type Fields = { readonly [name: string]: Schema.Top & { readonly DecodingServices: never; readonly EncodingServices: never } }
+
+/**
+ * @since 0.1.0
+ */
+export type TypeOf<F extends Fields> = Schema.Struct<F>["Type"]
+
+/**
+ * @since 0.1.0
+ */
+export interface Process<
+  in out In extends Fields,
+  in out P extends Fields,
+  in out Out extends Fields,
+  out E,
+  out R
+> extends Pipeable {
+  readonly name: string
+  readonly version: string | undefined
+  readonly inputs: Schema.Struct<In>
+  readonly parameters: Schema.Struct<P>
+  readonly outputs: Schema.Struct<Out>
+  /** Fingerprint of `run` and `version`. */
+  readonly code: string
+  readonly run: (inputs: TypeOf<In>, parameters: TypeOf<P>) => Effect.Effect<TypeOf<Out>, E, R>
+}
+
+/**
+ * A process of any type, as held by a pipeline.
+ *
+ * @since 0.1.0
+ */
+export interface Any extends Pipeable {
+  readonly name: string
+  readonly version: string | undefined
+  readonly code: string
+  readonly inputs: AnyStruct
+  readonly parameters: AnyStruct
+  readonly outputs: AnyStruct
+  readonly run: (inputs: any, parameters: any) => Effect.Effect<any, any, any>
+}
+
+/**
+ * A struct schema of any fields that needs no services.
+ *
+ * @since 0.1.0
+ */
+export type AnyStruct = Schema.Codec<any, any, never, never> & { readonly fields: Schema.Struct.Fields }
+
+/**
+ * Defines a process.
+ *
+ * @since 0.1.0
+ */
+export const make = <
+  Out extends Fields,
+  In extends Fields = {},
+  P extends Fields = {},
+  Eff extends Effect.Effect<any, any, any> = never
+>(options: {
+  readonly name: string
+  readonly inputs?: In | undefined
+  readonly parameters?: P | undefined
+  readonly outputs: Out
+  readonly version?: string | undefined
+  readonly run: (inputs: TypeOf<In>, parameters: TypeOf<P>) => Generator<Eff, TypeOf<Out>, never> | Eff & Effect.Effect<TypeOf<Out>, any, any>
+}): Process<In, P, Out, ErrorOf<Eff>, ContextOf<Eff>> => {
+  const name = options.name
+  const code = CodeFingerprint.fingerprint(`process ${name}`, options.run, options.version)
+  const run = (inputs: TypeOf<In>, parameters: TypeOf<P>) => Effect.suspend(() => runBody(options.run(inputs, parameters)))
+  return defineCallable(() => {}, {
+    name,
+    version: options.version,
+    inputs: Schema.Struct(options.inputs ?? ({} as In)),
+    parameters: Schema.Struct(options.parameters ?? ({} as P)),
+    outputs: Schema.Struct(options.outputs),
+    code,
+    run
+  }) as Process<In, P, Out, ErrorOf<Eff>, ContextOf<Eff>>
+}
+
+/**
+ * What a process is run with, assembled by the pipeline.
+ *
+ * @since 0.1.0
+ */
+export interface Context {
+  readonly pipeline: string
+  /** Decoded inputs, by name. */
+  readonly inputs: Readonly<Record<string, unknown>>
+  /** Which upstream process provided each input. */
+  readonly sources: Readonly<Record<string, string>>
+  /** Decoded parameters. */
+  readonly parameters: unknown
+  /** The project's data file, when one is configured. */
+  readonly data?: { readonly path: string; readonly digest: string } | undefined
+}
+
+/**
+ * The key recipe of a process run.
+ *
+ * @since 0.1.0
+ */
+export const recipe = (process: Any, context: Context): Effect.Effect<{ readonly recipe: Recipe.Recipe; readonly key: string }, EncodeError> =>
+  Effect.gen(function*() {
+    const owner = `process ${process.name}`
+    const root = yield* Reproducibility.RootSeed
+    const encodedInputs = yield* internal.encode(process.inputs, context.inputs, owner, "inputs")
+    const inputs = yield* internal.digestParts(encodedInputs, owner, "inputs")
+    const encodedParameters = yield* internal.encode(process.parameters, context.parameters, owner, "parameters")
+    const parameters = yield* internal.digestParts(encodedParameters, owner, "parameters")
+    const recipe: Recipe.Recipe = {
+      kind: "process",
+      name: process.name,
+      format: Recipe.CACHE_FORMAT_VERSION,
+      code: process.code,
+      version: process.version,
+      input: inputs.digest,
+      inputParts: inputs.parts,
+      inputSources: context.sources,
+      config: parameters.digest,
+      configValue: encodedParameters,
+      schemas: {
+        input: SchemaFingerprint.fingerprint(process.inputs),
+        output: SchemaFingerprint.fingerprint(process.outputs),
+        config: SchemaFingerprint.fingerprint(process.parameters)
+      },
+      seed: Reproducibility.derive(root, [context.pipeline, process.name]),
+      data: context.data?.digest,
+      dataPath: context.data?.path,
+      pipeline: context.pipeline
+    }
+    return { recipe, key: Recipe.key(recipe) }
+  })
+
+/**
+ * The outcome of running a process: its report line, and its outputs when it
+ * succeeded.
+ *
+ * @since 0.1.0
+ */
+export interface Result {
+  readonly report: ProcessReport
+  readonly outputs: Readonly<Record<string, unknown>> | undefined
+}
+
+/**
+ * Runs a process through the cache. Never fails: a failure is reported in the
+ * result, so the pipeline can skip dependents and let other branches finish.
+ *
+ * @since 0.1.0
+ */
+export const execute = <R>(process: Any, context: Context): Effect.Effect<Result, never, Cache | R> =>
+  Effect.gen(function*() {
+    const cache = yield* Cache
+    const name = process.name
+    const started = yield* internal.monotonicMs
+    const scope: ProcessScope = { pipeline: context.pipeline, process: name, positions: new Map(), steps: [] }
+    let key = ""
+    const exit = yield* Effect.gen(function*() {
+      const made = yield* recipe(process, context)
+      key = made.key
+      yield* RunEvents.emit({ kind: "process", phase: "start", process: name, key })
+      return yield* cache.memoize({
+        key,
+        recipe: made.recipe,
+        schema: process.outputs,
+        compute: process.run(context.inputs, context.parameters).pipe(
+          Random.withSeed(made.recipe.seed),
+          Effect.provideService(CurrentProcess, scope)
+        ),
+        onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key })
+      })
+    }).pipe(Effect.exit)
+    const durationMs = (yield* internal.monotonicMs) - started
+    if (Exit.isSuccess(exit)) {
+      const { cached, savedMs, value } = exit.value
+      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs })
+      const report: ProcessReport = cached
+        ? { name, status: "cached", key, durationMs, savedMs, steps: [] }
+        : { name, status: "executed", key, durationMs, steps: scope.steps }
+      return { report, outputs: value }
+    }
+    const error = errorMessage(exit.cause)
+    yield* RunEvents.emit({ kind: "process", phase: "fail", process: name, key, durationMs, error })
+    return { report: { name, status: "failed", key, durationMs, steps: scope.steps, error }, outputs: undefined }
+  })
+

@@ -1,0 +1,284 @@
+/**
+ * The project configuration, `configs/project_config.yaml`, as a schema.
+ *
+ * `decode` takes the parsed YAML document and returns the config with its
+ * defaults filled in, or a `ConfigError` listing every problem with its path
+ * in the document, its line when known, and for unknown keys the nearest
+ * valid key. `experiment:` is accepted as an alias of `model:`.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Exit, Schema } from "effect"
+import { errorMessage } from "./internal/errors.ts"
+import { nearest } from "./internal/suggest.ts"
+
+const Name = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+  expected: "a name of letters, digits, '.', '_' or '-'"
+}))
+
+const Gcs = Schema.Struct({
+  bucket: Schema.NonEmptyString,
+  prefix: Schema.optionalKey(Schema.String),
+  project: Schema.optionalKey(Schema.String),
+  credentials: Schema.optionalKey(Schema.String),
+  /** Keep a local copy of what is read from or written to the bucket. Default true. */
+  local_tier: Schema.optionalKey(Schema.Boolean)
+})
+
+const ProcessEntry = Schema.Struct({
+  name: Schema.NonEmptyString,
+  parameters: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown))
+})
+
+const Model = Schema.Struct({
+  parameters: Schema.optionalKey(Schema.Struct({
+    cache: Schema.optionalKey(Schema.Struct({
+      backend: Schema.optionalKey(Schema.Literals(["local", "gcs"])),
+      gcs: Schema.optionalKey(Gcs)
+    })),
+    pipeline: Schema.optionalKey(Schema.Struct({
+      process_adjlist: Schema.optionalKey(Schema.String),
+      processes: Schema.optionalKey(Schema.Array(ProcessEntry)),
+      concurrency: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
+    }))
+  }))
+})
+
+/**
+ * The document as written (before defaults).
+ *
+ * @since 0.1.0
+ */
+export const Document = Schema.Struct({
+  metadata: Schema.Struct({
+    name: Name,
+    description: Schema.optionalKey(Schema.String),
+    version: Schema.optionalKey(Schema.String)
+  }),
+  scripts: Schema.optionalKey(Schema.Struct({ main: Schema.optionalKey(Schema.NonEmptyString) })),
+  reproducibility: Schema.optionalKey(Schema.Struct({ seed: Schema.optionalKey(Schema.Int) })),
+  data: Schema.optionalKey(Schema.Struct({ path: Schema.optionalKey(Schema.NonEmptyString) })),
+  model: Schema.optionalKey(Model)
+})
+
+/**
+ * Valid keys at each level, for suggestions. Mirrors `Document` (a test
+ * checks that the two agree).
+ *
+ * @since 0.1.0
+ */
+export const KEYS: KeyTree = {
+  metadata: { name: {}, description: {}, version: {} },
+  scripts: { main: {} },
+  reproducibility: { seed: {} },
+  data: { path: {} },
+  model: {
+    parameters: {
+      cache: { backend: {}, gcs: { bucket: {}, prefix: {}, project: {}, credentials: {}, local_tier: {} } },
+      pipeline: { process_adjlist: {}, processes: { "*": { name: {}, parameters: { "*": {} } } }, concurrency: {} }
+    }
+  }
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface KeyTree {
+  readonly [key: string]: KeyTree
+}
+
+/**
+ * GCS settings with defaults applied.
+ *
+ * @since 0.1.0
+ */
+export interface GcsConfig {
+  readonly bucket: string
+  readonly prefix: string
+  readonly project: string | undefined
+  readonly credentials: string | undefined
+  readonly localTier: boolean
+}
+
+/**
+ * The decoded config, defaults filled in.
+ *
+ * @since 0.1.0
+ */
+export interface ProjectConfig {
+  readonly name: string
+  readonly description: string | undefined
+  /** Module whose default export is the Pipeline, relative to the project folder. */
+  readonly main: string
+  readonly seed: number
+  /** Data file whose content digest is part of every process key, relative to the project folder. */
+  readonly dataPath: string | undefined
+  readonly backend: "local" | "gcs"
+  readonly gcs: GcsConfig | undefined
+  readonly adjlist: string | undefined
+  /** Raw parameters per process, decoded later by each process's own schema. */
+  readonly parameters: Readonly<Record<string, Readonly<Record<string, unknown>>>>
+  readonly concurrency: number | undefined
+  /** `model` or `experiment`: which spelling the file used, for messages. */
+  readonly modelKey: "model" | "experiment"
+}
+
+/**
+ * Defaults for keys the file may leave out.
+ *
+ * @since 0.1.0
+ */
+export const defaults = { main: "src/pipeline.ts", seed: 0, backend: "local", gcsPrefix: "expops" } as const
+
+/**
+ * One problem in the config file.
+ *
+ * @since 0.1.0
+ */
+export const Issue = Schema.Struct({
+  /** Dotted path in the document, e.g. `model.parameters.cache.backend`. */
+  path: Schema.String,
+  line: Schema.optionalKey(Schema.Number),
+  message: Schema.String
+})
+/**
+ * @since 0.1.0
+ */
+export type Issue = typeof Issue.Type
+
+/**
+ * The config file is invalid. Lists every problem, each with where it is.
+ *
+ * @since 0.1.0
+ */
+export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
+  file: Schema.String,
+  issues: Schema.Array(Issue)
+}) {
+  override get message(): string {
+    return this.issues
+      .map((i) => `${this.file}${i.line !== undefined ? `:${i.line}` : ""}: ${i.path === "" ? "" : `${i.path}: `}${i.message}`)
+      .join("\n")
+  }
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface DecodeOptions {
+  /** The file name, for messages. */
+  readonly file: string
+  /** Line (1-based) of the node at a path in the document, when the parser knows it. */
+  readonly lineOf?: ((path: ReadonlyArray<string | number>) => number | undefined) | undefined
+}
+
+const PATH_SEGMENT = /\[("(?:[^"\\]|\\.)*"|\d+)\]/g
+
+const parseIssues = (message: string): Array<{ message: string; path: Array<string | number> }> => {
+  const out: Array<{ message: string; path: Array<string | number> }> = []
+  const lines = message.split("\n")
+  for (let i = 0; i < lines.length; i++) {
+    const at = lines[i + 1]?.match(/^\s+at (.*)$/)
+    const path: Array<string | number> = []
+    if (at) {
+      for (const m of at[1]!.matchAll(PATH_SEGMENT)) path.push(m[1]!.startsWith("\"") ? JSON.parse(m[1]!) : Number(m[1]))
+      i++
+    }
+    out.push({ message: lines[i - (at ? 1 : 0)]!, path })
+  }
+  return out
+}
+
+const valueAt = (doc: unknown, path: ReadonlyArray<string | number>): unknown =>
+  path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as any)[k] : undefined), doc)
+
+const keysAt = (path: ReadonlyArray<string | number>): Array<string> => {
+  let tree: KeyTree | undefined = KEYS
+  for (const segment of path) tree = tree?.[typeof segment === "number" ? "*" : segment] ?? tree?.["*"]
+  return Object.keys(tree ?? {}).filter((k) => k !== "*")
+}
+
+const describe = (value: unknown): string => {
+  if (value === null) return "null"
+  if (Array.isArray(value)) return "a list"
+  if (typeof value === "object") return "a mapping"
+  return `${typeof value} ${JSON.stringify(value)}`
+}
+
+/**
+ * Decodes a parsed config document.
+ *
+ * @since 0.1.0
+ */
+export const decode = (document: unknown, options: DecodeOptions): Effect.Effect<ProjectConfig, ConfigError> =>
+  Effect.suspend(() => {
+    const fail = (issues: Array<Issue>) => Effect.fail(new ConfigError({ file: options.file, issues }))
+    const located = (path: ReadonlyArray<string | number>, message: string): Issue => {
+      const line = options.lineOf?.(path)
+      return { path: path.join("."), message, ...(line !== undefined ? { line } : {}) }
+    }
+    if (document === null || typeof document !== "object" || Array.isArray(document)) {
+      return fail([located([], `the file must hold a mapping of keys (metadata, scripts, ...), found ${describe(document)}`)])
+    }
+    let doc = document as Record<string, unknown>
+    let modelKey: "model" | "experiment" = "model"
+    if ("experiment" in doc) {
+      if ("model" in doc) return fail([located(["experiment"], "use either `model` or its alias `experiment`, not both")])
+      const { experiment, ...rest } = doc
+      doc = { ...rest, model: experiment }
+      modelKey = "experiment"
+    }
+    const toFile = (path: ReadonlyArray<string | number>) => (modelKey === "experiment" && path[0] === "model" ? ["experiment", ...path.slice(1)] : path)
+
+    const decoded = Schema.decodeUnknownExit(Document)(doc, { onExcessProperty: "error", errors: "all" })
+    if (Exit.isFailure(decoded)) {
+      const issues = parseIssues(errorMessage(decoded.cause)).map(({ message, path }) => {
+        const filePath = toFile(path)
+        if (message === "Expected no excess property") {
+          const key = String(path[path.length - 1])
+          const valid = keysAt(path.slice(0, -1))
+          const suggestion = nearest(key, valid)
+          return located(filePath, `unknown key${suggestion ? `; did you mean \`${suggestion}\`?` : ""} (valid here: ${valid.join(", ")})`)
+        }
+        if (message === "Missing key") return located(filePath, "is required")
+        const found = valueAt(doc, path)
+        return located(filePath, `${message.replace(/^Expected/, "expected")}, found ${describe(found)}`)
+      })
+      return fail(issues)
+    }
+    const d = decoded.value
+    const parameters = d.model?.parameters
+    const backend = parameters?.cache?.backend ?? defaults.backend
+    const gcs = parameters?.cache?.gcs
+    if (backend === "gcs" && gcs === undefined) {
+      return fail([located(toFile(["model", "parameters", "cache", "gcs"]), "is required when backend is gcs (bucket, and optionally prefix, project, credentials)")])
+    }
+    const processParameters: Record<string, Record<string, unknown>> = {}
+    const issues: Array<Issue> = []
+    for (const [i, entry] of (parameters?.pipeline?.processes ?? []).entries()) {
+      if (entry.name in processParameters) {
+        issues.push(located(toFile(["model", "parameters", "pipeline", "processes", i, "name"]), `process ${entry.name} is listed twice`))
+      }
+      processParameters[entry.name] = entry.parameters ?? {}
+    }
+    if (issues.length > 0) return fail(issues)
+    return Effect.succeed<ProjectConfig>({
+      name: d.metadata.name,
+      description: d.metadata.description,
+      main: d.scripts?.main ?? defaults.main,
+      seed: d.reproducibility?.seed ?? defaults.seed,
+      dataPath: d.data?.path,
+      backend,
+      gcs: gcs && {
+        bucket: gcs.bucket,
+        prefix: gcs.prefix ?? defaults.gcsPrefix,
+        project: gcs.project,
+        credentials: gcs.credentials,
+        localTier: gcs.local_tier ?? true
+      },
+      adjlist: parameters?.pipeline?.process_adjlist,
+      parameters: processParameters,
+      concurrency: parameters?.pipeline?.concurrency,
+      modelKey
+    })
+  })

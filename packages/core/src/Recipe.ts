@@ -1,0 +1,78 @@
+/**
+ * A cache key's recipe: every part that decides whether a stored result may
+ * be reused. The key is the SHA-256 of the recipe's canonical encoding; the
+ * recipe itself is kept in the entry's manifest so that a miss can be
+ * explained later, part by part (see `Explain`).
+ *
+ * @since 0.1.0
+ */
+import * as CanonicalHash from "./CanonicalHash.ts"
+
+/**
+ * Bumped whenever the stored format or the key recipe changes meaning, so
+ * entries written by an older version are never read as valid.
+ *
+ * @since 0.1.0
+ */
+export const CACHE_FORMAT_VERSION = 1
+
+/**
+ * @since 0.1.0
+ */
+export type Kind = "step" | "process"
+
+/**
+ * @since 0.1.0
+ */
+export interface Recipe {
+  readonly kind: Kind
+  readonly name: string
+  readonly format: number
+  /** Fingerprint of the body the user wrote (see `CodeFingerprint`). */
+  readonly code: string
+  readonly version?: string | undefined
+  /** Canonical digest of the schema-encoded input. */
+  readonly input: string
+  /** Digest of each top-level input field, for explaining which one changed. */
+  readonly inputParts: Readonly<Record<string, string>>
+  /** For processes: which upstream process provided each input. */
+  readonly inputSources?: Readonly<Record<string, string>> | undefined
+  /** Canonical digest of the schema-encoded configuration (step config or process parameters). */
+  readonly config: string
+  /** The encoded configuration itself, so `explain` can say `0.1 -> 0.05`. */
+  readonly configValue: unknown
+  /** Fingerprints of the input, output and config schemas. */
+  readonly schemas: { readonly input: string; readonly output: string; readonly config: string }
+  /** The seed derived for this call (see `Reproducibility`). */
+  readonly seed: number
+  /** For processes: digest of the project's data file, when one is configured. */
+  readonly data?: string | undefined
+  /** Where the data digest came from, for messages. */
+  readonly dataPath?: string | undefined
+  /** The process a step ran in (informational; the seed already depends on it). */
+  readonly process?: string | undefined
+  readonly pipeline?: string | undefined
+}
+
+/**
+ * The key of a recipe: SHA-256 over the parts that decide reuse. The parts
+ * kept only to explain (`inputParts`, `configValue`, names of sources) are
+ * left out; they are derived from parts that are in.
+ *
+ * @since 0.1.0
+ */
+export const key = (recipe: Recipe): string =>
+  CanonicalHash.digest([
+    recipe.kind,
+    recipe.name,
+    recipe.format,
+    recipe.code,
+    recipe.version ?? null,
+    recipe.input,
+    recipe.config,
+    recipe.schemas.input,
+    recipe.schemas.output,
+    recipe.schemas.config,
+    recipe.seed,
+    recipe.data ?? null
+  ])

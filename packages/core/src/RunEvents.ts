@@ -1,0 +1,61 @@
+/**
+ * Run events: what happens to each process and step as a run goes, for live
+ * progress and for building reports. The default listener does nothing.
+ *
+ * Phases: `start` (about to look up), `hit` (served from cache), `miss` (not
+ * found, about to run), `store` (ran and stored), `fail` (the body failed;
+ * nothing stored), `skip` (a process not run because an upstream failed).
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer } from "effect"
+
+/**
+ * @since 0.1.0
+ */
+export type Phase = "start" | "hit" | "miss" | "store" | "fail" | "skip"
+
+/**
+ * @since 0.1.0
+ */
+export interface RunEvent {
+  readonly kind: "process" | "step"
+  readonly phase: Phase
+  /** The process, and for step events the process the step ran in. */
+  readonly process: string
+  readonly step?: string | undefined
+  readonly key?: string | undefined
+  readonly durationMs?: number | undefined
+  readonly error?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Shape {
+  readonly emit: (event: RunEvent) => Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ */
+export const RunEvents: Context.Reference<Shape> = Context.Reference<Shape>("expops/RunEvents", {
+  defaultValue: () => ({ emit: () => Effect.void })
+})
+
+/**
+ * Sends every event to `listener`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (listener: (event: RunEvent) => Effect.Effect<void>): Layer.Layer<never> =>
+  Layer.succeed(RunEvents, { emit: listener })
+
+/**
+ * @since 0.1.0
+ */
+export const emit = (event: RunEvent): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const events = yield* RunEvents
+    yield* events.emit(event)
+  })

@@ -1,0 +1,198 @@
+/**
+ * A step: a named, typed unit of work whose result is cached.
+ *
+ * ```ts
+ * const normalise = Step.make({
+ *   name: "normalise",
+ *   input: Schema.Array(Schema.Finite),
+ *   output: Schema.Array(Schema.Finite),
+ *   run: function*(xs) {
+ *     const max = Math.max(...xs)
+ *     return xs.map((x) => x / max)
+ *   }
+ * })
+ *
+ * const ys = yield* normalise([1, 2, 4])
+ * ```
+ *
+ * Calling a step computes its key from the schema-encoded input and config,
+ * the schemas, the fingerprint of `run` and the derived seed; on a hit the
+ * stored output is decoded and `run` does not execute; on a miss `run`
+ * executes with `Random` seeded, and its output is encoded and stored. A
+ * failure of `run` is passed on unchanged and nothing is stored.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Random, Schema } from "effect"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import { Cache, type CacheError } from "./Cache.ts"
+import * as CodeFingerprint from "./CodeFingerprint.ts"
+import * as internal from "./internal/encoding.ts"
+import * as Metrics from "./Metrics.ts"
+import { errorMessage } from "./internal/errors.ts"
+import { CurrentProcess, nextPosition } from "./internal/scope.ts"
+import * as Recipe from "./Recipe.ts"
+import * as Reproducibility from "./Reproducibility.ts"
+import * as RunEvents from "./RunEvents.ts"
+import * as SchemaFingerprint from "./SchemaFingerprint.ts"
+
+/**
+ * A schema usable for cached values: no services needed to encode or decode.
+ *
+ * @since 0.1.0
+ */
+export type Codec<A> = Schema.Codec<A, any, never, never>
+
+/**
+ * The schema of a step without configuration.
+ *
+ * @since 0.1.0
+ */
+export const NoConfig: Codec<void> = Schema.Void as any
+
+/**
+ * @since 0.1.0
+ */
+export interface Step<in out I, in out O, in out C, out E, out R> extends Pipeable {
+  (input: I, ...config: [C] extends [void] ? [] : [config: C]): Effect.Effect<O, E | CacheError, R | Cache>
+  readonly name: string
+  readonly version: string | undefined
+  readonly input: Codec<I>
+  readonly output: Codec<O>
+  readonly config: Codec<C>
+  /** Fingerprint of `run` and `version`. */
+  readonly code: string
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Options<I, O, C> {
+  readonly name: string
+  readonly input: Codec<I>
+  readonly output: Codec<O>
+  /** Schema of the step's configuration; part of the key. */
+  readonly config?: Codec<C> | undefined
+  /** Bump to invalidate entries when something the fingerprint cannot see changed (a closure, a library). */
+  readonly version?: string | undefined
+}
+
+/**
+ * The effect a body returns: a generator (as in `Effect.gen`) or an Effect.
+ *
+ * @since 0.1.0
+ */
+export type Body<I, C, O, Eff extends Effect.Effect<any, any, any>> = (
+  input: I,
+  config: C
+) => Generator<Eff, O, never> | Eff & Effect.Effect<O, any, any>
+
+/**
+ * @since 0.1.0
+ */
+export type ErrorOf<Eff> = [Eff] extends [never] ? never : Eff extends Effect.Effect<any, infer E, any> ? E : never
+/**
+ * @since 0.1.0
+ */
+export type ContextOf<Eff> = [Eff] extends [never] ? never : Eff extends Effect.Effect<any, any, infer R> ? R : never
+
+/**
+ * Gives a function the read-only properties of a step or process. (`name` is
+ * a non-writable property of every function, so plain assignment fails.)
+ *
+ * @internal
+ */
+export const defineCallable = <F extends Function>(fn: F, properties: Record<string, unknown>): unknown => {
+  for (const [key, value] of Object.entries(properties)) {
+    Object.defineProperty(fn, key, { value, enumerable: true })
+  }
+  Object.defineProperty(fn, "pipe", {
+    value(this: unknown) {
+      return pipeArguments(this, arguments)
+    }
+  })
+  return fn
+}
+
+/**
+ * Runs a body written as a generator function or as a function returning an Effect.
+ *
+ * @internal
+ */
+export const runBody = <A>(result: unknown): Effect.Effect<A, any, any> =>
+  Effect.isEffect(result) ? result as Effect.Effect<A> : Effect.gen(() => result as Generator<any, A, never>)
+
+/**
+ * Defines a step.
+ *
+ * @since 0.1.0
+ */
+export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = never>(
+  options: Options<I, O, C> & { readonly run: Body<I, C, O, Eff> }
+): Step<I, O, C, ErrorOf<Eff>, ContextOf<Eff>> => {
+  const { name, output, version } = options
+  const input = options.input
+  const config = options.config ?? (NoConfig as unknown as Codec<C>)
+  const owner = `step ${name}`
+  const code = CodeFingerprint.fingerprint(owner, options.run, version)
+  const schemas = {
+    input: SchemaFingerprint.fingerprint(input),
+    output: SchemaFingerprint.fingerprint(output),
+    config: SchemaFingerprint.fingerprint(config)
+  }
+
+  const call = (value: I, configValue?: C) =>
+    Effect.gen(function*() {
+      const cache = yield* Cache
+      const scope = yield* CurrentProcess
+      const root = yield* Reproducibility.RootSeed
+      const position = nextPosition(scope, name)
+      const seed = Reproducibility.derive(root, [scope?.pipeline ?? "", scope?.process ?? "", name, position])
+      const encodedInput = yield* internal.encode(input, value, owner, "input")
+      const inputDigest = yield* internal.digestParts(encodedInput, owner, "input")
+      const encodedConfig = yield* internal.encode(config, configValue as C, owner, "config")
+      const configDigest = yield* internal.digestParts(encodedConfig, owner, "config")
+      const recipe: Recipe.Recipe = {
+        kind: "step",
+        name,
+        format: Recipe.CACHE_FORMAT_VERSION,
+        code,
+        version,
+        input: inputDigest.digest,
+        inputParts: inputDigest.parts,
+        config: configDigest.digest,
+        configValue: encodedConfig ?? null,
+        schemas,
+        seed,
+        process: scope?.process,
+        pipeline: scope?.pipeline
+      }
+      const key = Recipe.key(recipe)
+      const process = scope?.process ?? ""
+      yield* RunEvents.emit({ kind: "step", phase: "start", process, step: name, key })
+      const started = yield* internal.monotonicMs
+      const exit = yield* cache.memoize({
+        key,
+        recipe,
+        schema: output,
+        compute: Effect.suspend(() => runBody<O>(options.run(value, configValue as C))).pipe(
+          Random.withSeed(seed),
+          Effect.provideService(Metrics.CurrentStep, name)
+        ),
+        onMiss: RunEvents.emit({ kind: "step", phase: "miss", process, step: name, key })
+      }).pipe(Effect.exit)
+      const durationMs = (yield* internal.monotonicMs) - started
+      if (exit._tag === "Success") {
+        const status = exit.value.cached ? "cached" : "executed"
+        scope?.steps.push({ name, status, key, durationMs })
+        yield* RunEvents.emit({ kind: "step", phase: exit.value.cached ? "hit" : "store", process, step: name, key, durationMs })
+        return exit.value.value
+      }
+      const error = errorMessage(exit.cause)
+      scope?.steps.push({ name, status: "failed", key, durationMs, error })
+      yield* RunEvents.emit({ kind: "step", phase: "fail", process, step: name, key, durationMs, error })
+      return yield* exit
+    })
+
+  return defineCallable(call, { name, version, input, output, config, code }) as Step<I, O, C, ErrorOf<Eff>, ContextOf<Eff>>
+}

@@ -1,0 +1,218 @@
+/**
+ * How a schema-encoded value is written into a manifest: JSON, with every
+ * value JSON cannot carry (binary data, `bigint`, `Date`, `Map`, `Set`,
+ * `undefined`, non-finite numbers, `-0`) written as a tagged object, and large
+ * binary parts moved out into content-addressed blobs.
+ *
+ * A tagged object is `{ "$x": tag, ... }`; a user object that happens to
+ * have a `$x` key is itself wrapped (`{ "$x": "obj", "v": ... }`), so decoding
+ * is never ambiguous.
+ *
+ * @since 0.1.0
+ */
+import { createHash } from "node:crypto"
+import { UnhashableValueError } from "./CanonicalHash.ts"
+
+/**
+ * Binary parts at least this large go to blobs; smaller ones stay inline
+ * (base64) so a small output costs a single read.
+ *
+ * @since 0.1.0
+ */
+export const BLOB_THRESHOLD = 4096
+
+/**
+ * @since 0.1.0
+ */
+export interface Blob {
+  readonly digest: string
+  readonly bytes: Uint8Array
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Serialized {
+  readonly json: unknown
+  readonly blobs: ReadonlyArray<Blob>
+}
+
+type TypedArrayConstructor = new(buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView & {
+  readonly BYTES_PER_ELEMENT?: number
+}
+
+const BINARY_TYPES: Record<string, TypedArrayConstructor & { BYTES_PER_ELEMENT?: number }> = {
+  Uint8Array,
+  Int8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  DataView: DataView as unknown as TypedArrayConstructor
+}
+
+const bytesOf = (view: ArrayBufferView | ArrayBuffer): Uint8Array =>
+  view instanceof ArrayBuffer ? new Uint8Array(view) : new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+
+/**
+ * Serializes an encoded value. Throws `UnhashableValueError` (with the path)
+ * for a part that has no stored form: a function, a symbol, a class instance.
+ *
+ * @since 0.1.0
+ */
+export const serialize = (value: unknown): Serialized => {
+  const blobs: Array<Blob> = []
+  const path: Array<PropertyKey> = []
+  const go = (v: unknown): unknown => {
+    switch (typeof v) {
+      case "string":
+      case "boolean":
+        return v
+      case "number":
+        return Number.isFinite(v) && !Object.is(v, -0) ? v : { $x: "num", v: String(Object.is(v, -0) ? "-0" : v) }
+      case "undefined":
+        return { $x: "undef" }
+      case "bigint":
+        return { $x: "bigint", v: v.toString() }
+      case "object": {
+        if (v === null) return null
+        if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) {
+          const type = v instanceof ArrayBuffer ? "ArrayBuffer" : v.constructor.name
+          const bytes = bytesOf(v)
+          if (bytes.byteLength < BLOB_THRESHOLD) {
+            return { $x: "bin", t: type, b64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64") }
+          }
+          const digest = createHash("sha256").update(bytes).digest("hex")
+          blobs.push({ digest, bytes })
+          return { $x: "bin", t: type, ref: digest, n: bytes.byteLength }
+        }
+        if (Array.isArray(v)) {
+          const out = new Array(v.length)
+          for (let i = 0; i < v.length; i++) {
+            path.push(i)
+            out[i] = go(v[i])
+            path.pop()
+          }
+          return out
+        }
+        if (v instanceof Date) return { $x: "date", v: v.getTime() }
+        if (v instanceof Map) {
+          path.push("<entry>")
+          const entries = Array.from(v, ([k, e]) => [go(k), go(e)])
+          path.pop()
+          return { $x: "map", v: entries }
+        }
+        if (v instanceof Set) {
+          path.push("<entry>")
+          const entries = Array.from(v, go)
+          path.pop()
+          return { $x: "set", v: entries }
+        }
+        const proto = Object.getPrototypeOf(v)
+        if (proto !== Object.prototype && proto !== null) {
+          throw new UnhashableValueError([...path], `an instance of ${(v as object).constructor?.name ?? "a class"}`)
+        }
+        const out: Record<string, unknown> = {}
+        for (const key of Object.keys(v)) {
+          path.push(key)
+          out[key] = go((v as Record<string, unknown>)[key])
+          path.pop()
+        }
+        return "$x" in out ? { $x: "obj", v: out } : out
+      }
+      default:
+        throw new UnhashableValueError([...path], `a ${typeof v}`)
+    }
+  }
+  const json = go(value)
+  return { json, blobs }
+}
+
+/**
+ * The blob digests a serialized value refers to, without decoding it.
+ *
+ * @since 0.1.0
+ */
+export const blobRefs = (json: unknown): Array<string> => {
+  const refs: Array<string> = []
+  const go = (v: unknown): void => {
+    if (v === null || typeof v !== "object") return
+    if (Array.isArray(v)) return v.forEach(go)
+    const record = v as Record<string, unknown>
+    if (record.$x === "bin" && typeof record.ref === "string") refs.push(record.ref)
+    else for (const key in record) go(record[key])
+  }
+  go(json)
+  return refs
+}
+
+/**
+ * Thrown when a stored value is not in the format `serialize` writes.
+ *
+ * @since 0.1.0
+ */
+export class MalformedValueError extends Error {}
+
+const toBinary = (type: string, bytes: Uint8Array): unknown => {
+  if (type === "ArrayBuffer") return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
+  const Ctor = BINARY_TYPES[type]
+  if (Ctor === undefined) throw new MalformedValueError(`unknown binary type ${type}`)
+  const width = Ctor.BYTES_PER_ELEMENT ?? 1
+  if (bytes.byteLength % width !== 0) throw new MalformedValueError(`${type} of ${bytes.byteLength} bytes`)
+  // A view over the bytes read, without a copy, when they are aligned.
+  const aligned = bytes.byteOffset % width === 0 ? bytes : bytes.slice()
+  return new Ctor(aligned.buffer, aligned.byteOffset, type === "DataView" ? aligned.byteLength : aligned.byteLength / width)
+}
+
+/**
+ * Rebuilds a value from its stored form. `blob` returns the verified bytes of
+ * a referenced blob.
+ *
+ * @since 0.1.0
+ */
+export const deserialize = (json: unknown, blob: (digest: string) => Uint8Array): unknown => {
+  const go = (v: unknown): unknown => {
+    if (v === null || typeof v !== "object") return v
+    if (Array.isArray(v)) return v.map(go)
+    const record = v as Record<string, unknown>
+    switch (record.$x) {
+      case undefined: {
+        const out: Record<string, unknown> = {}
+        for (const key of Object.keys(record)) out[key] = go(record[key])
+        return out
+      }
+      case "obj": {
+        const inner = record.v as Record<string, unknown>
+        const out: Record<string, unknown> = {}
+        for (const key of Object.keys(inner)) out[key] = go(inner[key])
+        return out
+      }
+      case "num":
+        return Number(record.v)
+      case "undef":
+        return undefined
+      case "bigint":
+        return BigInt(record.v as string)
+      case "date":
+        return new Date(record.v as number)
+      case "map":
+        return new Map((record.v as Array<[unknown, unknown]>).map(([k, e]) => [go(k), go(e)]))
+      case "set":
+        return new Set((record.v as Array<unknown>).map(go))
+      case "bin": {
+        const bytes = typeof record.b64 === "string"
+          ? new Uint8Array(Buffer.from(record.b64, "base64"))
+          : blob(record.ref as string)
+        return toBinary(record.t as string, bytes)
+      }
+      default:
+        throw new MalformedValueError(`unknown tag ${String(record.$x)}`)
+    }
+  }
+  return go(json)
+}

@@ -1,0 +1,80 @@
+import { Clock, Effect, Schema, type SchemaIssue } from "effect"
+import * as CanonicalHash from "../CanonicalHash.ts"
+import { EncodeError } from "../EncodeError.ts"
+import * as StoredValue from "../StoredValue.ts"
+
+/** The path of the first leaf issue, e.g. `.rows[0].id`. */
+const issuePath = (issue: SchemaIssue.Issue): Array<PropertyKey> => {
+  const path: Array<PropertyKey> = []
+  let current: any = issue
+  while (current !== undefined) {
+    if (current._tag === "Pointer") path.push(...current.path)
+    current = current.issue ?? current.issues?.[0]
+  }
+  return path
+}
+
+const toEncodeError = (error: unknown, owner: string, what: string): EncodeError =>
+  error instanceof CanonicalHash.UnhashableValueError
+    ? new EncodeError({ owner, value: what, path: CanonicalHash.formatPath(error.path), reason: `found ${error.found}` })
+    : new EncodeError({ owner, value: what, path: "", reason: String(error) })
+
+/** Encodes `value` with `schema`, as a typed error naming the owner on failure. */
+export const encode = <A, I>(
+  schema: Schema.Codec<A, I, never, never>,
+  value: A,
+  owner: string,
+  what: string
+): Effect.Effect<I, EncodeError> =>
+  Schema.encodeEffect(schema)(value).pipe(
+    Effect.mapError((error) =>
+      new EncodeError({
+        owner,
+        value: what,
+        path: CanonicalHash.formatPath(issuePath(error.issue)),
+        reason: error.issue.toString().split("\n")[0] ?? String(error)
+      })
+    )
+  )
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype
+
+/**
+ * The canonical digest of a value and, when it is a record, of each field.
+ * A record's digest is the digest of its field digests, so each byte of the
+ * value is hashed once however it is split.
+ */
+export const digestParts = (
+  value: unknown,
+  owner: string,
+  what: string
+): Effect.Effect<{ readonly digest: string; readonly parts: Record<string, string> }, EncodeError> =>
+  Effect.try({
+    try: () => {
+      if (!isRecord(value)) return { digest: CanonicalHash.digest(value), parts: {} }
+      const parts: Record<string, string> = {}
+      for (const key of Object.keys(value)) {
+        if (value[key] === undefined) continue
+        try {
+          parts[key] = CanonicalHash.digest(value[key])
+        } catch (error) {
+          throw error instanceof CanonicalHash.UnhashableValueError
+            ? new CanonicalHash.UnhashableValueError([key, ...error.path], error.found)
+            : error
+        }
+      }
+      return { digest: CanonicalHash.digest(parts), parts }
+    },
+    catch: (error) => toEncodeError(error, owner, what)
+  })
+
+/** Serializes an encoded value for storage, as a typed error naming the owner. */
+export const serialize = (value: unknown, owner: string, what: string): Effect.Effect<StoredValue.Serialized, EncodeError> =>
+  Effect.try({
+    try: () => StoredValue.serialize(value),
+    catch: (error) => toEncodeError(error, owner, what)
+  })
+
+/** A monotonic reading in milliseconds with sub-millisecond precision, for durations. */
+export const monotonicMs: Effect.Effect<number> = Effect.map(Clock.monotonicTimeNanos, (ns) => Number(ns) / 1e6)

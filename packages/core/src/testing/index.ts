@@ -1,0 +1,12 @@
+/**
+ * Test support: layers for users' own tests, and the conformance suite every
+ * cache backend runs.
+ *
+ * @since 0.1.0
+ */
+
+/** The conformance suite for `CacheStore` implementations. */
+export * as CacheStoreConformance from "./CacheStoreConformance.ts"
+
+/** In-memory cache and fixed seed for tests. */
+export * as TestLayers from "./TestLayers.ts"
