@@ -5,6 +5,9 @@
 /** Digests of values that depend only on their content. */
 export * as CanonicalHash from "./CanonicalHash.ts"
 
+/** Cache maintenance: stats, list, verify, prune, clear. */
+export * as CacheAdmin from "./CacheAdmin.ts"
+
 /** The `Cache` service: lookup, verification, storage, in-run deduplication. */
 export * as Cache from "./Cache.ts"
 

@@ -1,0 +1,271 @@
+/**
+ * Cache maintenance: statistics, listing, verification, pruning, clearing.
+ * What `expops cache stats|ls|verify|prune|clear` call, on any backend.
+ *
+ * `make` works over any `CacheStore` by reading manifests. A backend with an
+ * index of its own (the local SQLite index) provides a faster layer with the
+ * same contract, and real last-access times for least-recently-used pruning.
+ *
+ * @since 0.1.0
+ */
+import { createHash } from "node:crypto"
+import { Clock, Context, Effect, Layer, Option } from "effect"
+import { CacheStore, type CacheStoreError } from "./CacheStore.ts"
+import * as Manifest from "./Manifest.ts"
+import type { Kind } from "./Recipe.ts"
+
+/**
+ * @since 0.1.0
+ */
+export interface EntrySummary {
+  readonly key: string
+  readonly kind: Kind
+  readonly name: string
+  /** Manifest plus blobs, in bytes. */
+  readonly size: number
+  readonly createdAt: number
+  /** Last time the entry was read or written; `createdAt` where the backend does not track reads. */
+  readonly lastAccessAt: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Stats {
+  readonly entries: number
+  /** Bytes of manifests plus the blobs they reference. */
+  readonly bytes: number
+  readonly blobs: number
+  readonly blobBytes: number
+  readonly byName: ReadonlyArray<{ readonly kind: Kind; readonly name: string; readonly entries: number; readonly bytes: number }>
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface VerifyReport {
+  readonly manifests: number
+  readonly blobs: number
+  /** Manifests whose checksum or format is wrong. */
+  readonly corrupt: ReadonlyArray<{ readonly key: string; readonly reason: string }>
+  /** Manifests that reference a blob that is missing or whose content does not match its digest. */
+  readonly badBlobs: ReadonlyArray<{ readonly key: string; readonly digest: string; readonly reason: string }>
+  /** Blobs no manifest references (harmless; `prune` removes them). */
+  readonly orphanBlobs: ReadonlyArray<string>
+  /** True when nothing is corrupt or missing. */
+  readonly ok: boolean
+  /** Whether bad entries were moved aside. */
+  readonly repaired: boolean
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface PruneOptions {
+  /** Keep the most recently used entries within this many bytes. */
+  readonly maxSizeBytes?: number | undefined
+  /** Remove entries not used for this long. */
+  readonly olderThanMs?: number | undefined
+  /** Report what would be removed, remove nothing. */
+  readonly dryRun?: boolean | undefined
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface PruneReport {
+  readonly removed: ReadonlyArray<EntrySummary>
+  readonly freedBytes: number
+  readonly kept: number
+  readonly keptBytes: number
+  readonly dryRun: boolean
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Shape {
+  readonly stats: Effect.Effect<Stats, CacheStoreError>
+  /** Newest first. */
+  readonly list: (filter?: { readonly name?: string | undefined; readonly kind?: Kind | undefined }) => Effect.Effect<ReadonlyArray<EntrySummary>, CacheStoreError>
+  /** Checks every checksum and blob; with `repair`, moves bad entries aside. */
+  readonly verify: (options?: { readonly repair?: boolean | undefined }) => Effect.Effect<VerifyReport, CacheStoreError>
+  /** Never deletes a blob that a kept manifest references. */
+  readonly prune: (options: PruneOptions) => Effect.Effect<PruneReport, CacheStoreError>
+  readonly clear: Effect.Effect<{ readonly removed: number; readonly freedBytes: number }, CacheStoreError>
+}
+
+/**
+ * @since 0.1.0
+ */
+export class CacheAdmin extends Context.Service<CacheAdmin, Shape>()("expops/CacheAdmin") {}
+
+/**
+ * Selects the entries `prune` removes: those older than the age limit, then
+ * the least recently used until the rest fits the size budget.
+ *
+ * @since 0.1.0
+ */
+export const selectForPruning = (
+  entries: ReadonlyArray<EntrySummary>,
+  options: PruneOptions,
+  now: number
+): { readonly remove: Array<EntrySummary>; readonly keep: Array<EntrySummary> } => {
+  const byRecency = entries.slice().sort((a, b) => b.lastAccessAt - a.lastAccessAt)
+  const keep: Array<EntrySummary> = []
+  const remove: Array<EntrySummary> = []
+  let size = 0
+  for (const entry of byRecency) {
+    const tooOld = options.olderThanMs !== undefined && now - entry.lastAccessAt > options.olderThanMs
+    const overBudget = options.maxSizeBytes !== undefined && size + entry.size > options.maxSizeBytes
+    if (tooOld || overBudget) remove.push(entry)
+    else {
+      keep.push(entry)
+      size += entry.size
+    }
+  }
+  return { remove, keep }
+}
+
+/**
+ * Maintenance over any `CacheStore`, reading every manifest.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.gen(function*() {
+  const store = yield* CacheStore
+
+  const readAll = Effect.gen(function*() {
+    const listed = yield* store.listManifests
+    const read = yield* Effect.forEach(listed, (info) =>
+      Effect.map(store.getManifest(info.key), (bytes) => {
+        if (Option.isNone(bytes)) return undefined // removed meanwhile
+        try {
+          return { info, manifest: Manifest.decode(bytes.value, info.key) as Manifest.Manifest | undefined, error: undefined }
+        } catch (error) {
+          return { info, manifest: undefined, error: String((error as Error).message) }
+        }
+      }), { concurrency: 16 })
+    return read.filter((r) => r !== undefined)
+  })
+
+  const summary = (m: Manifest.Manifest): EntrySummary => ({
+    key: m.key,
+    kind: m.recipe.kind,
+    name: m.recipe.name,
+    size: m.size,
+    createdAt: m.createdAt,
+    lastAccessAt: m.createdAt
+  })
+
+  const entries = Effect.map(readAll, (all) => all.flatMap((r) => (r.manifest ? [r.manifest] : [])))
+
+  const list: Shape["list"] = (filter) =>
+    Effect.map(entries, (ms) =>
+      ms
+        .map(summary)
+        .filter((e) => (filter?.name === undefined || e.name === filter.name) && (filter?.kind === undefined || e.kind === filter.kind))
+        .sort((a, b) => b.createdAt - a.createdAt))
+
+  const stats = Effect.gen(function*() {
+    const ms = yield* entries
+    const blobs = yield* store.listBlobs
+    const byName = new Map<string, { kind: Kind; name: string; entries: number; bytes: number }>()
+    for (const m of ms) {
+      const id = `${m.recipe.kind}\0${m.recipe.name}`
+      const row = byName.get(id) ?? { kind: m.recipe.kind, name: m.recipe.name, entries: 0, bytes: 0 }
+      row.entries++
+      row.bytes += m.size
+      byName.set(id, row)
+    }
+    return {
+      entries: ms.length,
+      bytes: ms.reduce((n, m) => n + m.size, 0),
+      blobs: blobs.length,
+      blobBytes: blobs.reduce((n, b) => n + b.size, 0),
+      byName: Array.from(byName.values()).sort((a, b) => b.bytes - a.bytes)
+    } satisfies Stats
+  })
+
+  const verify: Shape["verify"] = (options) =>
+    Effect.gen(function*() {
+      const all = yield* readAll
+      const blobs = yield* store.listBlobs
+      const referenced = new Set<string>()
+      const corrupt: Array<{ key: string; reason: string }> = []
+      const badBlobs: Array<{ key: string; digest: string; reason: string }> = []
+      for (const { error, info, manifest } of all) {
+        if (manifest === undefined) {
+          corrupt.push({ key: info.key, reason: error ?? "unreadable" })
+          if (options?.repair) yield* store.quarantineManifest(info.key, error ?? "unreadable")
+          continue
+        }
+        for (const ref of manifest.blobs) {
+          referenced.add(ref.digest)
+          const blob = yield* store.getBlob(ref.digest)
+          const reason = Option.isNone(blob)
+            ? "missing"
+            : createHash("sha256").update(blob.value).digest("hex") !== ref.digest
+            ? "content does not match its digest"
+            : undefined
+          if (reason === undefined) continue
+          badBlobs.push({ key: manifest.key, digest: ref.digest, reason })
+          if (options?.repair) {
+            if (Option.isSome(blob)) yield* store.quarantineBlob(ref.digest, reason)
+            yield* store.quarantineManifest(manifest.key, `blob ${ref.digest} ${reason}`)
+          }
+        }
+      }
+      const orphanBlobs = blobs.map((b) => b.digest).filter((d) => !referenced.has(d))
+      return {
+        manifests: all.length,
+        blobs: blobs.length,
+        corrupt,
+        badBlobs,
+        orphanBlobs,
+        ok: corrupt.length === 0 && badBlobs.length === 0,
+        repaired: options?.repair === true
+      } satisfies VerifyReport
+    })
+
+  const prune: Shape["prune"] = (options) =>
+    Effect.gen(function*() {
+      const ms = yield* entries
+      const now = yield* Clock.currentTimeMillis
+      const { keep, remove } = selectForPruning(ms.map(summary), options, now)
+      const dryRun = options.dryRun === true
+      if (!dryRun) {
+        for (const entry of remove) yield* store.deleteManifest(entry.key)
+        // Blobs go only once no kept manifest references them.
+        const kept = new Set(keep.map((e) => e.key))
+        const stillReferenced = new Set(ms.filter((m) => kept.has(m.key)).flatMap((m) => m.blobs.map((b) => b.digest)))
+        for (const blob of yield* store.listBlobs) {
+          if (!stillReferenced.has(blob.digest)) yield* store.deleteBlob(blob.digest)
+        }
+      }
+      return {
+        removed: remove,
+        freedBytes: remove.reduce((n, e) => n + e.size, 0),
+        kept: keep.length,
+        keptBytes: keep.reduce((n, e) => n + e.size, 0),
+        dryRun
+      } satisfies PruneReport
+    })
+
+  const clear = Effect.gen(function*() {
+    const ms = yield* store.listManifests
+    const blobs = yield* store.listBlobs
+    for (const m of ms) yield* store.deleteManifest(m.key)
+    for (const b of blobs) yield* store.deleteBlob(b.digest)
+    return { removed: ms.length, freedBytes: ms.reduce((n, m) => n + m.size, 0) + blobs.reduce((n, b) => n + b.size, 0) }
+  })
+
+  return CacheAdmin.of({ stats, list, verify, prune, clear })
+})
+
+/**
+ * Maintenance over the `CacheStore` in context.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<CacheAdmin, never, CacheStore> = Layer.effect(CacheAdmin, make)
