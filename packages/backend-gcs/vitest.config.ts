@@ -1,5 +1,6 @@
-import { defineProject } from "vitest/config"
+import { defineProject, mergeConfig } from "vitest/config"
+import { shared } from "../../vitest.shared.ts"
 
-export default defineProject({
+export default mergeConfig(shared, defineProject({
   test: { name: "backend-gcs", include: ["test/**/*.test.ts"] }
-})
+}))

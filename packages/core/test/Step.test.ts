@@ -1,0 +1,264 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Random, Schema } from "effect"
+import { Cache, CacheStore, Step } from "@expops/core"
+import { TestLayers } from "@expops/core/testing"
+
+const Numbers = Schema.Array(Schema.Finite)
+
+describe("Step", () => {
+  it.effect("a hit skips the body and returns the stored output", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const double = Step.make({
+        name: "double",
+        input: Numbers,
+        output: Numbers,
+        run: function*(xs) {
+          runs++
+          return xs.map((x) => x * 2)
+        }
+      })
+      assert.deepStrictEqual(yield* double([1, 2]), [2, 4])
+      assert.deepStrictEqual(yield* double([1, 2]), [2, 4])
+      assert.strictEqual(runs, 1)
+      assert.deepStrictEqual(yield* double([3]), [6])
+      assert.strictEqual(runs, 2)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("accepts a body that returns an Effect, and runs it lazily", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const len = Step.make({
+        name: "len",
+        input: Schema.String,
+        output: Schema.Int,
+        run: (s) => {
+          calls++
+          return Effect.succeed(s.length)
+        }
+      })
+      assert.strictEqual(yield* len("abc"), 3)
+      assert.strictEqual(yield* len("abc"), 3)
+      assert.strictEqual(calls, 1)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("is invalidated by a change of input, config, code or version", () =>
+    Effect.gen(function*() {
+      const counts: Record<string, number> = {}
+      const make = (variant: string, version?: string) =>
+        Step.make({
+          name: "scale",
+          input: Numbers,
+          output: Numbers,
+          config: Schema.Struct({ factor: Schema.Finite }),
+          version,
+          run: variant === "a"
+            ? function*(xs, { factor }) {
+              counts.a = (counts.a ?? 0) + 1
+              return xs.map((x) => x * factor)
+            }
+            : function*(xs, { factor }) {
+              counts.b = (counts.b ?? 0) + 1
+              return xs.map((x) => x * factor + 0)
+            }
+        })
+      const a = make("a")
+      yield* a([1], { factor: 2 })
+      yield* a([1], { factor: 2 })
+      assert.strictEqual(counts.a, 1)
+      yield* a([2], { factor: 2 }) // input
+      assert.strictEqual(counts.a, 2)
+      yield* a([2], { factor: 3 }) // config
+      assert.strictEqual(counts.a, 3)
+      yield* make("a", "2")([2], { factor: 3 }) // version
+      assert.strictEqual(counts.a, 4)
+      yield* make("b")([2], { factor: 3 }) // code
+      assert.strictEqual(counts.b, 1)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("is not invalidated by a whitespace- or comment-only edit of the body", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const first = Step.make({
+        name: "inc",
+        input: Schema.Finite,
+        output: Schema.Finite,
+        run: function*(x) {
+          runs++
+          return x + 1
+        }
+      })
+      // prettier-ignore
+      const edited = Step.make({
+        name: "inc",
+        input: Schema.Finite,
+        output: Schema.Finite,
+        run: function*(x) {
+          // counts executions
+          runs++
+
+          return x   +   1 /* the increment */
+        }
+      })
+      yield* first(1)
+      yield* edited(1)
+      assert.strictEqual(runs, 1)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("a changed output schema never decodes an old entry", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const body = function*(x: number) {
+        runs++
+        return x
+      }
+      yield* Step.make({ name: "id", input: Schema.Finite, output: Schema.Finite, version: "1", run: body })(1)
+      yield* Step.make({ name: "id", input: Schema.Finite, output: Schema.Int, version: "1", run: body })(1)
+      assert.strictEqual(runs, 2)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("a failed step is not cached", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const flaky = Step.make({
+        name: "flaky",
+        input: Schema.Finite,
+        output: Schema.Finite,
+        run: (x) =>
+          Effect.suspend(() => {
+            runs++
+            return runs === 1 ? Effect.fail("boom" as const) : Effect.succeed(x)
+          })
+      })
+      const first = yield* Effect.exit(flaky(1))
+      assert.isTrue(Exit.isFailure(first))
+      const store = yield* CacheStore.CacheStore
+      assert.deepStrictEqual(yield* store.listManifests, [])
+      assert.strictEqual(yield* flaky(1), 1)
+      assert.strictEqual(runs, 2)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("passes the body's typed error through unchanged", () =>
+    Effect.gen(function*() {
+      class Boom extends Schema.TaggedError<Boom>()("Boom", { at: Schema.Finite }) {}
+      const step = Step.make({
+        name: "boom",
+        input: Schema.Finite,
+        output: Schema.Finite,
+        run: function*(x) {
+          return yield* new Boom({ at: x })
+        }
+      })
+      const error = yield* Effect.flip(step(7))
+      assert.strictEqual(error._tag, "Boom")
+      assert.strictEqual((error as Boom).at, 7)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("an input the schema cannot encode is an error naming the step and the path", () =>
+    Effect.gen(function*() {
+      const step = Step.make({
+        name: "rows",
+        input: Schema.Struct({ rows: Schema.Array(Schema.Struct({ id: Schema.Int })) }),
+        output: Schema.Finite,
+        run: function*({ rows }) {
+          return rows.length
+        }
+      })
+      const error = yield* Effect.flip(step({ rows: [{ id: 1 }, { id: 1.5 }] }))
+      assert.strictEqual(error._tag, "EncodeError")
+      assert.match(error.message, /step rows: cannot encode its input at \.rows\[1\]\.id/)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("an input with an unhashable part is an error naming the path", () =>
+    Effect.gen(function*() {
+      const step = Step.make({
+        name: "any",
+        input: Schema.Struct({ payload: Schema.Unknown }),
+        output: Schema.Finite,
+        run: function*() {
+          return 1
+        }
+      })
+      const error = yield* Effect.flip(step({ payload: { handler: () => 1 } }))
+      assert.match(error.message, /step any: cannot encode its input at \.payload\.handler: found a function/)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("runs with Random seeded: the same call draws the same numbers", () =>
+    Effect.gen(function*() {
+      const draw = Step.make({
+        name: "draw",
+        input: Schema.Finite,
+        output: Numbers,
+        run: function*(n) {
+          const out: Array<number> = []
+          for (let i = 0; i < n; i++) out.push(yield* Random.next)
+          return out
+        }
+      })
+      const fresh = yield* draw(3).pipe(Effect.provide(TestLayers.layer({ seed: 1 })))
+      const again = yield* draw(3).pipe(Effect.provide(TestLayers.layer({ seed: 1 })))
+      const other = yield* draw(3).pipe(Effect.provide(TestLayers.layer({ seed: 2 })))
+      assert.deepStrictEqual(fresh, again)
+      assert.notDeepEqual(fresh, other)
+    }))
+
+  it.effect("stores binary outputs in blobs and restores them exactly", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const weights = Step.make({
+        name: "weights",
+        input: Schema.Int,
+        output: Schema.Struct({ w: Schema.instanceOf(Float64Array), tag: Schema.Uint8Array }),
+        run: function*(n) {
+          runs++
+          return { w: Float64Array.from({ length: n }, (_, i) => i / 3), tag: new Uint8Array([1, 2, 3]) }
+        }
+      })
+      const first = yield* weights(5000)
+      const second = yield* weights(5000)
+      assert.strictEqual(runs, 1)
+      assert.instanceOf(second.w, Float64Array)
+      assert.deepStrictEqual(Array.from(second.w), Array.from(first.w))
+      assert.deepStrictEqual(Array.from(second.tag), [1, 2, 3])
+      const store = yield* CacheStore.CacheStore
+      assert.strictEqual((yield* store.listBlobs).length, 1)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("concurrent calls with the same key compute once", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const slow = Step.make({
+        name: "slow",
+        input: Schema.Finite,
+        output: Schema.Finite,
+        run: function*(x) {
+          runs++
+          yield* Effect.yieldNow
+          return x
+        }
+      })
+      const results = yield* Effect.all(Array.from({ length: 5 }, () => slow(1)), { concurrency: "unbounded" })
+      assert.deepStrictEqual(results, [1, 1, 1, 1, 1])
+      assert.strictEqual(runs, 1)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("with the cache off, always runs and stores nothing", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const step = Step.make({
+        name: "off",
+        input: Schema.Finite,
+        output: Schema.Finite,
+        run: function*(x) {
+          runs++
+          return x
+        }
+      })
+      yield* step(1)
+      yield* step(1)
+      assert.strictEqual(runs, 2)
+      const cache = yield* Cache.Cache
+      assert.strictEqual(cache.mode, "off")
+      assert.deepStrictEqual(yield* (yield* CacheStore.CacheStore).listManifests, [])
+    }).pipe(Effect.provide(TestLayers.layer({ mode: "off" }))))
+})
