@@ -1,0 +1,123 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Schema } from "effect"
+import { Cache, CacheStore, Reproducibility, Step } from "@expops/core"
+import { CacheStoreConformance } from "@expops/core/testing"
+
+CacheStoreConformance.suite("memory", () => CacheStore.layerMemory)
+
+/** A memory store the test can reach into, with the cache over it. */
+const setup = Effect.gen(function*() {
+  const store = CacheStore.makeMemory()
+  const layer = Layer.merge(
+    Cache.layer().pipe(Layer.provide(Layer.succeed(CacheStore.CacheStore, store))),
+    Reproducibility.layer(1)
+  )
+  let runs = 0
+  const weights = Step.make({
+    name: "weights",
+    input: Schema.Int,
+    output: Schema.Struct({ label: Schema.String, w: Schema.instanceOf(Float64Array) }),
+    run: function*(n) {
+      runs++
+      return { label: `n=${n}`, w: Float64Array.from({ length: n }, (_, i) => i) }
+    }
+  })
+  const call = (n: number) => Effect.provide(weights(n), layer)
+  return { store, call, runs: () => runs }
+})
+
+const flip = (bytes: Uint8Array, at: number) => {
+  const copy = bytes.slice()
+  copy[at] = copy[at]! ^ 0xff
+  return copy
+}
+
+describe("Cache", () => {
+  it.effect("a manifest with a flipped byte is recomputed, not served, and moved aside", () =>
+    Effect.gen(function*() {
+      const { call, runs, store } = yield* setup
+      const first = yield* call(1000)
+      const [key, bytes] = [...store.manifests][0]!
+      store.manifests.set(key, flip(bytes, bytes.byteLength - 10))
+      const second = yield* call(1000)
+      assert.strictEqual(runs(), 2)
+      assert.deepStrictEqual(Array.from(second.w), Array.from(first.w))
+      assert.match(store.quarantined[0]!, /checksum mismatch/)
+      // The recomputed entry replaced it and is served.
+      yield* call(1000)
+      assert.strictEqual(runs(), 2)
+    }))
+
+  it.effect("a truncated manifest is a miss", () =>
+    Effect.gen(function*() {
+      const { call, runs, store } = yield* setup
+      yield* call(1000)
+      const [key, bytes] = [...store.manifests][0]!
+      store.manifests.set(key, bytes.slice(0, 40))
+      yield* call(1000)
+      assert.strictEqual(runs(), 2)
+      assert.match(store.quarantined[0]!, /truncated/)
+    }))
+
+  it.effect("a corrupt blob is a miss; the blob and its manifest are moved aside", () =>
+    Effect.gen(function*() {
+      const { call, runs, store } = yield* setup
+      yield* call(1000)
+      const [digest, bytes] = [...store.blobs][0]!
+      store.blobs.set(digest, flip(bytes, 100))
+      const second = yield* call(1000)
+      assert.strictEqual(runs(), 2)
+      assert.strictEqual(second.w[999], 999)
+      assert.strictEqual(store.quarantined.length, 2)
+      assert.match(store.quarantined.join("\n"), /blob .*digest mismatch/)
+    }))
+
+  it.effect("a missing blob is a miss", () =>
+    Effect.gen(function*() {
+      const { call, runs, store } = yield* setup
+      yield* call(1000)
+      store.blobs.clear()
+      yield* call(1000)
+      assert.strictEqual(runs(), 2)
+      assert.match(store.quarantined[0]!, /missing blob/)
+    }))
+
+  it.effect("a manifest stored under the wrong key is not served", () =>
+    Effect.gen(function*() {
+      const { call, runs, store } = yield* setup
+      yield* call(1000)
+      yield* call(2000)
+      const [[k1, m1], [k2, m2]] = [...store.manifests]
+      store.manifests.set(k1!, m2!)
+      store.manifests.set(k2!, m1!)
+      const out = yield* call(1000)
+      assert.strictEqual(out.label, "n=1000")
+      assert.strictEqual(runs(), 3)
+    }))
+
+  it.effect("a store failure on write is an error naming the operation and location", () =>
+    Effect.gen(function*() {
+      const failing: CacheStore.Shape = {
+        ...CacheStore.makeMemory(),
+        putManifest: (key) =>
+          Effect.fail(new CacheStore.CacheStoreError({ backend: "memory", operation: "write manifest", location: key, reason: "no space left on device" }))
+      }
+      const layer = Cache.layer().pipe(Layer.provide(Layer.succeed(CacheStore.CacheStore, failing)))
+      const step = Step.make({ name: "s", input: Schema.Finite, output: Schema.Finite, run: (x) => Effect.succeed(x) })
+      const error = yield* Effect.flip(Effect.provide(step(1), layer))
+      assert.strictEqual(error._tag, "CacheStoreError")
+      assert.match(error.message, /memory cache: could not write manifest at [0-9a-f]{64}: no space left on device/)
+    }))
+
+  it.effect("an output that cannot be encoded is an error naming the step and the path", () =>
+    Effect.gen(function*() {
+      const step = Step.make({
+        name: "leaky",
+        input: Schema.Finite,
+        output: Schema.Struct({ model: Schema.Unknown }),
+        run: () => Effect.succeed({ model: { predict: () => 1 } })
+      })
+      const error = yield* Effect.flip(Effect.provide(step(1), Cache.layerMemory()))
+      assert.match(error.message, /step leaky: cannot encode its output at \.model\.predict: found a function/)
+    }))
+})

@@ -1,0 +1,58 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Explain, type Recipe } from "@expops/core"
+
+const base: Recipe.Recipe = {
+  kind: "process",
+  name: "train_model",
+  format: 1,
+  code: "c1",
+  input: "i1",
+  inputParts: { rows: "r1", labels: "l1" },
+  inputSources: { rows: "prepare", labels: "prepare" },
+  config: "k1",
+  configValue: { learning_rate: 0.1, epochs: 100 },
+  schemas: { input: "s", output: "o", config: "p" },
+  seed: 42,
+  data: "d1",
+  dataPath: "data/iris.csv"
+}
+
+describe("Explain", () => {
+  it("says nothing changed for the same recipe", () => {
+    assert.deepStrictEqual(Explain.diff(base, base), [])
+  })
+
+  it("names each changed part in words", () => {
+    const after: Recipe.Recipe = {
+      ...base,
+      code: "c2",
+      input: "i2",
+      inputParts: { rows: "r2", labels: "l1" },
+      config: "k2",
+      configValue: { learning_rate: 0.05, epochs: 100 },
+      seed: 7,
+      data: "d2"
+    }
+    assert.deepStrictEqual(Explain.diff(base, after).map((c) => c.message), [
+      "code of process `train_model` changed",
+      "input `rows` changed (from upstream `prepare`)",
+      "parameter `learning_rate` 0.1 -> 0.05",
+      "seed changed (42 -> 7)",
+      "data file data/iris.csv changed"
+    ])
+  })
+
+  it("distinguishes a version bump and schema changes", () => {
+    const after: Recipe.Recipe = { ...base, code: "c2", version: "2", schemas: { ...base.schemas, output: "o2" } }
+    assert.deepStrictEqual(Explain.diff(base, after).map((c) => c.message), [
+      "version of process `train_model` changed (none -> 2)",
+      "output schema of process `train_model` changed"
+    ])
+  })
+
+  it("uses `config` for steps", () => {
+    const step: Recipe.Recipe = { ...base, kind: "step", name: "fit", inputSources: undefined, configValue: { rate: 1 } }
+    const after: Recipe.Recipe = { ...step, config: "k2", configValue: { rate: 2 } }
+    assert.deepStrictEqual(Explain.diff(step, after).map((c) => c.message), ["config `rate` 1 -> 2"])
+  })
+})

@@ -1,0 +1,94 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { ProjectConfig } from "@expops/core"
+
+const decode = (doc: unknown) => ProjectConfig.decode(doc, { file: "configs/project_config.yaml", lineOf: (path) => path.length + 1 })
+const messages = (doc: unknown) => Effect.map(Effect.flip(decode(doc)), (e) => e.message)
+
+describe("ProjectConfig", () => {
+  it.effect("decodes the documented example and fills defaults", () =>
+    Effect.gen(function*() {
+      const config = yield* decode({
+        metadata: { name: "quickstart" },
+        scripts: { main: "src/pipeline.ts" },
+        reproducibility: { seed: 42 },
+        data: { path: "data/iris.csv" },
+        model: {
+          parameters: {
+            cache: { backend: "gcs", gcs: { bucket: "my-bucket", prefix: "expops", project: "p", credentials: "keys/sa.json" } },
+            pipeline: {
+              process_adjlist: "load_data prepare\n",
+              processes: [{ name: "prepare", parameters: { test_size: 0.2 } }]
+            }
+          }
+        }
+      })
+      assert.strictEqual(config.name, "quickstart")
+      assert.strictEqual(config.seed, 42)
+      assert.strictEqual(config.backend, "gcs")
+      assert.deepStrictEqual(config.gcs, { bucket: "my-bucket", prefix: "expops", project: "p", credentials: "keys/sa.json", localTier: true })
+      assert.deepStrictEqual(config.parameters, { prepare: { test_size: 0.2 } })
+      assert.strictEqual(config.adjlist, "load_data prepare\n")
+
+      const minimal = yield* decode({ metadata: { name: "m" } })
+      assert.strictEqual(minimal.main, "src/pipeline.ts")
+      assert.strictEqual(minimal.backend, "local")
+      assert.strictEqual(minimal.seed, 0)
+      assert.strictEqual(minimal.dataPath, undefined)
+    }))
+
+  it.effect("accepts experiment: as an alias of model:, but not both", () =>
+    Effect.gen(function*() {
+      const config = yield* decode({ metadata: { name: "m" }, experiment: { parameters: { cache: { backend: "local" } } } })
+      assert.strictEqual(config.modelKey, "experiment")
+      assert.match(yield* messages({ metadata: { name: "m" }, model: {}, experiment: {} }), /experiment: use either `model` or its alias `experiment`, not both/)
+      // Errors inside the alias use the spelling the file used.
+      assert.match(yield* messages({ metadata: { name: "m" }, experiment: { parameters: { cache: { backend: "s3" } } } }), /experiment\.parameters\.cache\.backend: expected "local" \| "gcs", found string "s3"/)
+    }))
+
+  it.effect("an unknown key names the path and the nearest valid key", () =>
+    Effect.gen(function*() {
+      const message = yield* messages({ metadata: { name: "m" }, reproducibility: { sed: 1 } })
+      assert.match(message, /configs\/project_config\.yaml:3: reproducibility\.sed: unknown key; did you mean `seed`\? \(valid here: seed\)/)
+      const nested = yield* messages({ metadata: { name: "m" }, model: { parameters: { cache: { backend: "local", bakend: "x" } } } })
+      assert.match(nested, /model\.parameters\.cache\.bakend: unknown key; did you mean `backend`\?/)
+      const top = yield* messages({ metadata: { name: "m" }, zzz: 1 })
+      assert.match(top, /zzz: unknown key \(valid here: metadata, scripts, reproducibility, data, model\)/)
+    }))
+
+  it.effect("a wrong type names the path, what was expected and what was found", () =>
+    Effect.gen(function*() {
+      assert.match(yield* messages({ metadata: { name: "m" }, reproducibility: { seed: 1.5 } }), /reproducibility\.seed: expected an integer, found number 1\.5/)
+      assert.match(yield* messages({ metadata: { name: "m" }, reproducibility: { seed: "42" } }), /reproducibility\.seed: expected number, found string "42"/)
+      assert.match(yield* messages({ metadata: { name: "m" }, model: { parameters: { cache: { backend: "s3" } } } }), /expected "local" \| "gcs", found string "s3"/)
+    }))
+
+  it.effect("reports every problem at once, including missing required keys", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(decode({ metadata: {}, scripts: { main: 3 }, extra: true }))
+      assert.deepStrictEqual(error.issues.map((i) => i.path).sort(), ["extra", "metadata.name", "scripts.main"])
+      assert.match(error.message, /metadata\.name: is required/)
+    }))
+
+  it.effect("gcs settings are required with backend gcs", () =>
+    Effect.gen(function*() {
+      assert.match(yield* messages({ metadata: { name: "m" }, model: { parameters: { cache: { backend: "gcs" } } } }), /model\.parameters\.cache\.gcs: is required when backend is gcs/)
+    }))
+
+  it.effect("a document that is not a mapping", () =>
+    Effect.gen(function*() {
+      assert.match(yield* messages(["a"]), /the file must hold a mapping of keys .* found a list/)
+      assert.match(yield* messages(null), /found null/)
+    }))
+
+  it.effect("a process listed twice", () =>
+    Effect.gen(function*() {
+      const doc = { metadata: { name: "m" }, model: { parameters: { pipeline: { processes: [{ name: "a" }, { name: "a" }] } } } }
+      assert.match(yield* messages(doc), /model\.parameters\.pipeline\.processes\.1\.name: process a is listed twice/)
+    }))
+
+  it("the key tree used for suggestions agrees with the schema", () => {
+    const schemaKeys = Object.keys(ProjectConfig.Document.fields)
+    assert.deepStrictEqual(Object.keys(ProjectConfig.KEYS), schemaKeys)
+  })
+})

@@ -1,0 +1,24 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Reproducibility } from "@expops/core"
+
+describe("Reproducibility", () => {
+  it("derives the same seed for the same identity, on any machine", () => {
+    const a = Reproducibility.derive(42, ["pipeline", "train", "fit", 0])
+    assert.strictEqual(a, Reproducibility.derive(42, ["pipeline", "train", "fit", 0]))
+    assert.isTrue(Number.isSafeInteger(a) && a >= 0)
+  })
+
+  it("changes with the root seed and with every part of the identity", () => {
+    const seeds = new Set([
+      Reproducibility.derive(42, ["p", "train", "fit", 0]),
+      Reproducibility.derive(43, ["p", "train", "fit", 0]),
+      Reproducibility.derive(42, ["q", "train", "fit", 0]),
+      Reproducibility.derive(42, ["p", "prepare", "fit", 0]),
+      Reproducibility.derive(42, ["p", "train", "split", 0]),
+      Reproducibility.derive(42, ["p", "train", "fit", 1]),
+      // Parts cannot run into each other.
+      Reproducibility.derive(42, ["p", "trainfit", "", 0])
+    ])
+    assert.strictEqual(seeds.size, 7)
+  })
+})
