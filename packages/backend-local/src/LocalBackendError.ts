@@ -1,0 +1,24 @@
+/**
+ * The local backend could not be opened: the cache folder cannot be created
+ * or written, or the SQLite file cannot be used. Names the path, so the user
+ * knows what to fix; nothing already stored is touched.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * @since 0.1.0
+ */
+export class LocalBackendError extends Schema.TaggedError<LocalBackendError>()("LocalBackendError", {
+  /** What was being done: `open the cache folder`, `open the SQLite database`, ... */
+  operation: Schema.String,
+  /** The folder or file involved. */
+  path: Schema.String,
+  /** A plain-words description of the cause. */
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `local backend: could not ${this.operation} at ${this.path}: ${this.reason}`
+  }
+}

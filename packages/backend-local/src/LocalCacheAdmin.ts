@@ -1,0 +1,148 @@
+/**
+ * Cache maintenance for the local store, backed by the SQLite index: the
+ * `CacheAdmin` contract of core, with real last-access times for
+ * least-recently-used pruning and without reading every manifest for
+ * `stats`, `list` and `prune`.
+ *
+ * Each operation first brings the index in line with the files (they are the
+ * source of truth): entries written by a process killed before it updated the
+ * index are added, rows of entries removed behind its back are dropped.
+ * `verify` reads every manifest and blob; with `repair` it moves bad entries
+ * into the quarantine and rebuilds the index from the files.
+ *
+ * Files younger than `GRACE_MS` that no entry references (temp files, blobs
+ * whose manifest is not written yet) may belong to a writer in another
+ * process, so `prune` and `clear` leave them alone.
+ *
+ * @since 0.1.0
+ */
+import { CacheAdmin, CacheStore, Manifest } from "@expops/core"
+import { Clock, Effect, Layer, Option } from "effect"
+import * as CacheIndex from "./CacheIndex.ts"
+import { LocalCacheStore } from "./LocalCacheStore.ts"
+
+/**
+ * How old an unreferenced blob or temp file must be before maintenance removes it.
+ *
+ * @since 0.1.0
+ */
+export const GRACE_MS = 10 * 60 * 1000
+
+/**
+ * @since 0.1.0
+ */
+export const make = Effect.gen(function*() {
+  const store = yield* LocalCacheStore
+  const index = yield* CacheIndex.CacheIndex
+  // Maintenance reads must not count as uses, or `verify` would make every entry "recent".
+  const quiet: CacheStore.Shape = { ...store, getManifest: store.peekManifest }
+  const generic = yield* Effect.provideService(CacheAdmin.make, CacheStore.CacheStore, quiet)
+
+  const load = (key: string) =>
+    Effect.map(store.peekManifest(key), (bytes) => {
+      if (Option.isNone(bytes)) return undefined
+      try {
+        return Manifest.decode(bytes.value, key)
+      } catch {
+        return undefined // corrupt: not indexed; `verify` reports it
+      }
+    })
+
+  const sync = Effect.gen(function*() {
+    yield* index.flush
+    yield* index.reconcile(yield* store.manifestKeys, load)
+  })
+
+  const stats: CacheAdmin.Shape["stats"] = Effect.gen(function*() {
+    yield* sync
+    const byName = yield* index.byName
+    const blobs = yield* store.listBlobs
+    return {
+      entries: byName.reduce((n, row) => n + row.entries, 0),
+      bytes: byName.reduce((n, row) => n + row.bytes, 0),
+      blobs: blobs.length,
+      blobBytes: blobs.reduce((n, b) => n + b.size, 0),
+      byName
+    }
+  })
+
+  const list: CacheAdmin.Shape["list"] = (filter) => Effect.andThen(sync, index.entries(filter))
+
+  const verify: CacheAdmin.Shape["verify"] = (options) =>
+    Effect.gen(function*() {
+      yield* index.flush
+      const report = yield* generic.verify(options)
+      if (options?.repair === true) {
+        const keys = yield* store.manifestKeys
+        const manifests: Array<Manifest.Manifest> = []
+        for (const key of keys) {
+          const manifest = yield* load(key)
+          if (manifest !== undefined) manifests.push(manifest)
+        }
+        yield* index.replaceAll(manifests)
+        yield* store.removeTemps(GRACE_MS)
+      }
+      return report
+    })
+
+  /** Deletes blobs no indexed entry references: those of removed entries, and orphans past the grace period. */
+  const removeUnreferencedBlobs = (released: ReadonlySet<string>) =>
+    Effect.gen(function*() {
+      const referenced = new Set((yield* index.blobRefs).map(([, digest]) => digest))
+      const now = Date.now() // compared with file times, which are real time
+      for (const blob of yield* store.blobFiles) {
+        if (referenced.has(blob.name)) continue
+        if (released.has(blob.name) || now - blob.mtimeMs > GRACE_MS) yield* store.deleteBlob(blob.name)
+      }
+    })
+
+  const prune: CacheAdmin.Shape["prune"] = (options) =>
+    Effect.gen(function*() {
+      yield* sync
+      const entries = yield* index.entries()
+      const now = yield* Clock.currentTimeMillis
+      const { keep, remove } = CacheAdmin.selectForPruning(entries, options, now)
+      const dryRun = options.dryRun === true
+      if (!dryRun) {
+        const removedKeys = new Set(remove.map((e) => e.key))
+        const released = new Set((yield* index.blobRefs).filter(([key]) => removedKeys.has(key)).map(([, d]) => d))
+        yield* store.deleteManifests(remove.map((e) => e.key))
+        yield* removeUnreferencedBlobs(released)
+        yield* store.removeTemps(GRACE_MS)
+      }
+      return {
+        removed: remove,
+        freedBytes: remove.reduce((n, e) => n + e.size, 0),
+        kept: keep.length,
+        keptBytes: keep.reduce((n, e) => n + e.size, 0),
+        dryRun
+      } satisfies CacheAdmin.PruneReport
+    })
+
+  const clear: CacheAdmin.Shape["clear"] = Effect.gen(function*() {
+    yield* index.flush
+    const manifests = yield* store.listManifests
+    const blobs = yield* store.listBlobs
+    yield* store.deleteManifests(manifests.map((m) => m.key))
+    for (const blob of blobs) yield* store.deleteBlob(blob.digest)
+    yield* index.replaceAll([])
+    yield* store.clearQuarantine
+    yield* store.removeTemps(GRACE_MS)
+    return {
+      removed: manifests.length,
+      freedBytes: manifests.reduce((n, m) => n + m.size, 0) + blobs.reduce((n, b) => n + b.size, 0)
+    }
+  })
+
+  return CacheAdmin.CacheAdmin.of({ stats, list, verify, prune, clear })
+})
+
+/**
+ * Maintenance of the local store in context, through its index.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<CacheAdmin.CacheAdmin, never, LocalCacheStore | CacheIndex.CacheIndex> = Layer.effect(
+  CacheAdmin.CacheAdmin,
+  make
+)

@@ -1,0 +1,165 @@
+/**
+ * The `RunStore` in the project's SQLite file: one row per run (id, pipeline,
+ * start, end, duration, status, seed, backend and the full report), one per
+ * process and per step (status, key, duration), and one per logged metric
+ * (run, process, step, name, index, value), so runs and metrics can be
+ * queried with plain SQL as well as read back whole.
+ *
+ * The report is stored as JSON through its schema, so values JSON cannot
+ * hold (a `NaN` loss) come back as they went in.
+ *
+ * @since 0.1.0
+ */
+import { RunReport, RunStore } from "@expops/core"
+import { Effect, Layer, Option, Schema } from "effect"
+import * as path from "node:path"
+import type { LocalBackendError } from "./LocalBackendError.ts"
+import * as SqliteDatabase from "./SqliteDatabase.ts"
+
+const ReportJson = Schema.fromJsonString(Schema.toCodecJson(RunReport.RunReport))
+const encodeReport = Schema.encodeSync(ReportJson)
+const decodeReport = Schema.decodeUnknownExit(ReportJson)
+
+/**
+ * The run store in the `SqliteDatabase` in context.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.gen(function*() {
+  const { db, path: location } = yield* SqliteDatabase.SqliteDatabase
+
+  const fail = (operation: string, cause: unknown) =>
+    new RunStore.RunStoreError({
+      backend: "local",
+      operation,
+      location,
+      reason: cause instanceof Error ? cause.message : String(cause)
+    })
+
+  const saveRun: RunStore.Shape["saveRun"] = (report) =>
+    Effect.try({
+      try: () => {
+        const json = encodeReport(report)
+        const { run } = report
+        db.exec("BEGIN IMMEDIATE")
+        try {
+          // Saving a run again (same id) replaces it whole.
+          for (const table of ["run_processes", "run_steps", "run_metrics"]) {
+            db.prepare(`DELETE FROM ${table} WHERE run_id = ?`).run(run.id)
+          }
+          db.prepare(
+            `INSERT OR REPLACE INTO runs (id, pipeline, status, started_at, ended_at, duration_ms, seed, backend, dry_run, report)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+          ).run(
+            run.id,
+            run.pipeline,
+            run.status,
+            run.startedAt,
+            Math.round(run.startedAt + run.durationMs),
+            run.durationMs,
+            run.seed,
+            run.backend,
+            run.dryRun === true ? 1 : 0,
+            json
+          )
+          const process = db.prepare(
+            `INSERT INTO run_processes (run_id, position, process, status, key, duration_ms, saved_ms, error)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+          )
+          const step = db.prepare(
+            `INSERT INTO run_steps (run_id, process_position, position, process, step, status, key, duration_ms, error)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+          )
+          report.processes.forEach((p, i) => {
+            process.run(run.id, i, p.name, p.status, p.key, p.durationMs, p.savedMs ?? null, p.error ?? null)
+            p.steps.forEach((s, j) => step.run(run.id, i, j, p.name, s.name, s.status, s.key, s.durationMs, s.error ?? null))
+          })
+          const metric = db.prepare(
+            `INSERT INTO run_metrics (run_id, position, process, step, name, idx, value) VALUES (?, ?, ?, ?, ?, ?, ?)`
+          )
+          // A NaN value becomes NULL in its row (SQLite has no NaN); the report keeps it.
+          ;(report.metrics ?? []).forEach((m, i) => metric.run(run.id, i, m.process, m.step ?? null, m.name, m.index, m.value))
+          db.exec("COMMIT")
+        } catch (cause) {
+          if (db.isTransaction) db.exec("ROLLBACK")
+          throw cause
+        }
+      },
+      catch: (cause) => fail(`save run ${report.run.id}`, cause)
+    })
+
+  type RunRow = {
+    id: string
+    pipeline: string
+    status: "success" | "failed"
+    started_at: number
+    duration_ms: number
+    seed: number
+    backend: string
+  }
+  type CountRow = { run_id: string; status: string; n: number }
+
+  const listRuns: RunStore.Shape["listRuns"] = (options) =>
+    Effect.try({
+      try: () => {
+        const rows = db.prepare(
+          `SELECT id, pipeline, status, started_at, duration_ms, seed, backend FROM runs
+           ORDER BY started_at DESC, id DESC LIMIT ?`
+        ).all(options?.limit ?? -1) as Array<RunRow>
+        const count = (table: string, ids: Array<string>) => {
+          const byRun = new Map<string, Record<string, number>>(ids.map((id) => [id, {}]))
+          if (ids.length === 0) return byRun
+          const counts = db.prepare(
+            `SELECT run_id, status, count(*) AS n FROM ${table}
+             WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id, status`
+          ).all(JSON.stringify(ids)) as Array<CountRow>
+          for (const c of counts) byRun.get(c.run_id)![c.status] = c.n
+          return byRun
+        }
+        const ids = rows.map((r) => r.id)
+        const processes = count("run_processes", ids)
+        const steps = count("run_steps", ids)
+        return rows.map((r): RunStore.RunSummary => ({
+          id: r.id,
+          pipeline: r.pipeline,
+          status: r.status,
+          startedAt: r.started_at,
+          durationMs: r.duration_ms,
+          seed: r.seed,
+          backend: r.backend,
+          processes: processes.get(r.id)!,
+          steps: steps.get(r.id)!
+        }))
+      },
+      catch: (cause) => fail("list runs", cause)
+    })
+
+  const getRun: RunStore.Shape["getRun"] = (id) =>
+    Effect.gen(function*() {
+      const row = yield* Effect.try({
+        try: () => db.prepare("SELECT report FROM runs WHERE id = ?").get(id) as { report: string } | undefined,
+        catch: (cause) => fail(`read run ${id}`, cause)
+      })
+      if (row === undefined) return Option.none()
+      const decoded = decodeReport(row.report)
+      if (decoded._tag === "Failure") {
+        return yield* fail(`read run ${id}`, "its stored report does not match the run report schema")
+      }
+      return Option.some(decoded.value)
+    })
+
+  return RunStore.RunStore.of({ saveRun, listRuns, getRun })
+})
+
+/**
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<RunStore.RunStore, never, SqliteDatabase.SqliteDatabase> = Layer.effect(RunStore.RunStore, make)
+
+/**
+ * The run store of a project, in `<projectDir>/.expops/expops.sqlite`.
+ *
+ * @since 0.1.0
+ */
+export const layerProject = (projectDir: string): Layer.Layer<RunStore.RunStore, LocalBackendError> =>
+  layer.pipe(Layer.provide(SqliteDatabase.layer(path.join(projectDir, ".expops", "expops.sqlite"))))

@@ -1,0 +1,320 @@
+/**
+ * File primitives of the local store: atomic publication (temp file, fsync,
+ * link or rename), reads that treat a vanished file as a miss, and errno
+ * codes in plain words.
+ *
+ * Everything here is synchronous on purpose: a hit reads one small file, and
+ * a synchronous open+read+close costs a few microseconds where a promise-based
+ * read costs a hundred or more. Large files have asynchronous variants that
+ * move data in chunks, straight from or into one caller-sized buffer.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+/**
+ * The file-system calls the store makes, so tests can swap in failing ones
+ * (a full disk, a read-only medium) without touching the real disk.
+ */
+export interface Io {
+  readonly openSync: typeof fs.openSync
+  readonly writeSync: (fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null) => number
+  readonly fsyncSync: typeof fs.fsyncSync
+  readonly closeSync: typeof fs.closeSync
+  readonly linkSync: typeof fs.linkSync
+  readonly renameSync: typeof fs.renameSync
+  readonly unlinkSync: typeof fs.unlinkSync
+  readonly mkdirSync: typeof fs.mkdirSync
+  /** Asynchronous chunk write, for large blobs. */
+  readonly write: (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => Promise<number>
+}
+
+export const nodeIo: Io = {
+  openSync: fs.openSync,
+  writeSync: (fd, buffer, offset, length, position) => fs.writeSync(fd, buffer, offset, length, position),
+  fsyncSync: fs.fsyncSync,
+  closeSync: fs.closeSync,
+  linkSync: fs.linkSync,
+  renameSync: fs.renameSync,
+  unlinkSync: fs.unlinkSync,
+  mkdirSync: fs.mkdirSync,
+  write: (fd, buffer, offset, length, position) =>
+    new Promise((resolve, reject) =>
+      fs.write(fd, buffer, offset, length, position, (error, written) => (error ? reject(error) : resolve(written)))
+    )
+}
+
+/** Files at least this large are read and written asynchronously, in chunks. */
+export const LARGE_FILE = 8 * 1024 * 1024
+const CHUNK = 8 * 1024 * 1024
+
+export const errnoOf = (error: unknown): string | undefined =>
+  typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined
+
+const REASONS: Record<string, string> = {
+  ENOSPC: "no space left on the device (disk full)",
+  EDQUOT: "disk quota exceeded",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "the file system is read-only",
+  ENOTDIR: "a part of the path is a file, not a folder",
+  EISDIR: "a folder is in the way",
+  EEXIST: "a file is in the way",
+  EIO: "input/output error",
+  EMFILE: "too many open files",
+  ENAMETOOLONG: "the path is too long"
+}
+
+/** A cause in plain words, keeping the errno code for searching. */
+export const describe = (error: unknown): string => {
+  const code = errnoOf(error)
+  if (code !== undefined && REASONS[code] !== undefined) return `${REASONS[code]} (${code})`
+  return error instanceof Error ? error.message : String(error)
+}
+
+let counter = 0
+/** A temp name that no other writer, in this process or another, will pick. */
+export const tempName = (dir: string, base: string): string =>
+  path.join(dir, `.tmp-${base.slice(0, 16)}-${process.pid}-${(counter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`)
+
+export const isTemp = (name: string): boolean => name.startsWith(".tmp-")
+
+/** The whole file, or `undefined` when it does not exist (or vanished before we opened it). */
+/**
+ * A plain `Uint8Array` (not a `Buffer`, so results compare equal to what was
+ * stored). Large ones skip zero-filling, since they are overwritten at once.
+ */
+const allocate = (size: number): Uint8Array => {
+  if (size < 64 * 1024) return new Uint8Array(size)
+  const slow = Buffer.allocUnsafeSlow(size)
+  return new Uint8Array(slow.buffer, slow.byteOffset, size)
+}
+
+export const readIfExists = (file: string): Uint8Array | undefined => {
+  let fd: number
+  try {
+    fd = fs.openSync(file, "r")
+  } catch (error) {
+    if (errnoOf(error) === "ENOENT") return undefined
+    throw error
+  }
+  try {
+    // Once open, the content stays readable even if another process renames
+    // or unlinks the file meanwhile (POSIX keeps the inode alive).
+    const size = fs.fstatSync(fd).size
+    const buffer = allocate(size)
+    let read = 0
+    while (read < size) {
+      const n = fs.readSync(fd, buffer, read, Math.min(CHUNK, size - read), read)
+      if (n === 0) break
+      read += n
+    }
+    return read === size ? buffer : buffer.subarray(0, read)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** Like `readIfExists`, without blocking the event loop: for large blobs. */
+export const readLargeIfExists = async (file: string): Promise<Uint8Array | undefined> => {
+  let handle: fs.promises.FileHandle
+  try {
+    handle = await fs.promises.open(file, "r")
+  } catch (error) {
+    if (errnoOf(error) === "ENOENT") return undefined
+    throw error
+  }
+  try {
+    const size = (await handle.stat()).size
+    // One buffer of the final size: the content is never held twice.
+    const buffer = allocate(size)
+    let read = 0
+    while (read < size) {
+      const { bytesRead } = await handle.read(buffer, read, Math.min(CHUNK, size - read), read)
+      if (bytesRead === 0) break
+      read += bytesRead
+    }
+    return read === size ? buffer : buffer.subarray(0, read)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Size of a regular file, or `undefined` when there is none. */
+export const sizeIfExists = (file: string): number | undefined => {
+  const stat = fs.statSync(file, { throwIfNoEntry: false })
+  return stat !== undefined && stat.isFile() ? stat.size : undefined
+}
+
+/** Makes a directory entry durable (the name created by a rename or link). */
+export const fsyncDir = (io: Io, dir: string): void => {
+  let fd: number | undefined
+  try {
+    fd = io.openSync(dir, "r")
+    io.fsyncSync(fd)
+  } catch (error) {
+    // Some file systems cannot fsync a directory (EINVAL, EISDIR): nothing to gain there.
+    const code = errnoOf(error)
+    if (code !== "EINVAL" && code !== "EISDIR" && code !== "EPERM") throw error
+  } finally {
+    if (fd !== undefined) io.closeSync(fd)
+  }
+}
+
+/** Writes `bytes` to a new temp file in `dir`, fsynced when asked. Returns its path; removes it on failure. */
+export const writeTemp = (io: Io, dir: string, base: string, bytes: Uint8Array, sync: boolean): string => {
+  const temp = tempName(dir, base)
+  const fd = io.openSync(temp, "wx", 0o644)
+  try {
+    let written = 0
+    while (written < bytes.byteLength) {
+      written += io.writeSync(fd, bytes, written, Math.min(CHUNK, bytes.byteLength - written), written)
+    }
+    if (sync) io.fsyncSync(fd)
+  } catch (error) {
+    safeClose(io, fd)
+    removeQuietly(io, temp)
+    throw error
+  }
+  io.closeSync(fd)
+  return temp
+}
+
+/** `writeTemp` for large buffers: chunks are written asynchronously from the caller's buffer, never copied. */
+export const writeTempLarge = async (io: Io, dir: string, base: string, bytes: Uint8Array, sync: boolean): Promise<string> => {
+  const temp = tempName(dir, base)
+  const fd = io.openSync(temp, "wx", 0o644)
+  try {
+    let written = 0
+    while (written < bytes.byteLength) {
+      written += await io.write(fd, bytes, written, Math.min(CHUNK, bytes.byteLength - written), written)
+    }
+    if (sync) io.fsyncSync(fd)
+  } catch (error) {
+    safeClose(io, fd)
+    removeQuietly(io, temp)
+    throw error
+  }
+  io.closeSync(fd)
+  return temp
+}
+
+const safeClose = (io: Io, fd: number): void => {
+  try {
+    io.closeSync(fd)
+  } catch {
+    // Already failing: the first error is the one to report.
+  }
+}
+
+/** Unlinks a file, ignoring one that is already gone. */
+export const removeQuietly = (io: Io, file: string): void => {
+  try {
+    io.unlinkSync(file)
+  } catch {
+    // Best effort: a leftover temp file is harmless and removed by `prune`/`clear`.
+  }
+}
+
+/** Unlinks a file; a file already gone is not an error. */
+export const removeIfExists = (io: Io, file: string): boolean => {
+  try {
+    io.unlinkSync(file)
+    return true
+  } catch (error) {
+    if (errnoOf(error) === "ENOENT") return false
+    throw error
+  }
+}
+
+/**
+ * Publishes `temp` as `target` unless `target` exists. Exactly one of any
+ * number of racing writers, in any process, gets `true`: `link(2)` fails
+ * with EEXIST when the name is taken, atomically.
+ */
+export const publishExclusive = (io: Io, temp: string, target: string): boolean => {
+  try {
+    io.linkSync(temp, target)
+    return true
+  } catch (error) {
+    const code = errnoOf(error)
+    if (code === "EEXIST") return false
+    // No hard links on this file system: fall back to check-then-rename,
+    // which leaves a narrow window where two writers both win. Both wrote a
+    // complete, valid file, so a reader still never sees a partial one.
+    if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EMLINK") {
+      if (fs.existsSync(target)) return false
+      io.renameSync(temp, target)
+      return true
+    }
+    throw error
+  } finally {
+    removeQuietly(io, temp)
+  }
+}
+
+/** A listed file; `size` and `mtimeMs` are 0 when not asked for. */
+export interface Listed {
+  readonly name: string
+  readonly size: number
+  readonly mtimeMs: number
+}
+
+/** Lists the entries of a sharded folder: `root/ab/<name>`, skipping temp files. */
+export const listSharded = (root: string, withStat: boolean): Array<Listed> => {
+  const out: Array<Listed> = []
+  let shards: Array<fs.Dirent>
+  try {
+    shards = fs.readdirSync(root, { withFileTypes: true })
+  } catch (error) {
+    if (errnoOf(error) === "ENOENT") return out
+    throw error
+  }
+  for (const shard of shards) {
+    if (!shard.isDirectory()) continue
+    const dir = path.join(root, shard.name)
+    let names: Array<string>
+    try {
+      names = fs.readdirSync(dir)
+    } catch (error) {
+      if (errnoOf(error) === "ENOENT") continue
+      throw error
+    }
+    for (const name of names) {
+      if (name.startsWith(".")) continue
+      if (!withStat) {
+        out.push({ name, size: 0, mtimeMs: 0 })
+        continue
+      }
+      // A file removed since readdir is simply not listed.
+      const stat = fs.statSync(path.join(dir, name), { throwIfNoEntry: false })
+      if (stat !== undefined && stat.isFile()) out.push({ name, size: stat.size, mtimeMs: stat.mtimeMs })
+    }
+  }
+  return out
+}
+
+/** Temp files left by killed writers in a sharded folder, with their age. */
+export const listTemps = (root: string): Array<{ path: string; mtimeMs: number }> => {
+  const out: Array<{ path: string; mtimeMs: number }> = []
+  let shards: Array<string>
+  try {
+    shards = fs.readdirSync(root)
+  } catch {
+    return out
+  }
+  for (const shard of shards) {
+    const dir = path.join(root, shard)
+    let names: Array<string> = []
+    try {
+      names = fs.readdirSync(dir)
+    } catch {
+      continue
+    }
+    for (const name of names) {
+      if (!isTemp(name)) continue
+      const stat = fs.statSync(path.join(dir, name), { throwIfNoEntry: false })
+      if (stat !== undefined) out.push({ path: path.join(dir, name), mtimeMs: stat.mtimeMs })
+    }
+  }
+  return out
+}

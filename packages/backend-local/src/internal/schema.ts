@@ -1,0 +1,108 @@
+/**
+ * The tables of `.expops/expops.sqlite`. The cache tables are an index over
+ * the cache files (rebuildable from them); the run tables are the only copy
+ * of the run history.
+ */
+import type { DatabaseSync } from "node:sqlite"
+
+/** Bumped with every change below; `PRAGMA user_version` holds the applied one. */
+export const SCHEMA_VERSION = 1
+
+const V1 = `
+CREATE TABLE IF NOT EXISTS cache_entries (
+  key            TEXT PRIMARY KEY,
+  kind           TEXT NOT NULL,
+  name           TEXT NOT NULL,
+  size           INTEGER NOT NULL,
+  created_at     INTEGER NOT NULL,
+  last_access_at INTEGER NOT NULL,
+  duration_ms    REAL NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS cache_entries_by_access ON cache_entries (last_access_at);
+CREATE INDEX IF NOT EXISTS cache_entries_by_name ON cache_entries (name, kind);
+
+CREATE TABLE IF NOT EXISTS cache_entry_blobs (
+  key    TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  size   INTEGER NOT NULL,
+  PRIMARY KEY (key, digest)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS cache_entry_blobs_by_digest ON cache_entry_blobs (digest);
+
+CREATE TABLE IF NOT EXISTS runs (
+  id          TEXT PRIMARY KEY,
+  pipeline    TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  started_at  INTEGER NOT NULL,
+  ended_at    INTEGER NOT NULL,
+  duration_ms REAL NOT NULL,
+  seed        NUMERIC NOT NULL,
+  backend     TEXT NOT NULL,
+  dry_run     INTEGER NOT NULL DEFAULT 0,
+  report      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
+
+CREATE TABLE IF NOT EXISTS run_processes (
+  run_id      TEXT NOT NULL,
+  position    INTEGER NOT NULL,
+  process     TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  key         TEXT NOT NULL,
+  duration_ms REAL NOT NULL,
+  saved_ms    REAL,
+  error       TEXT,
+  PRIMARY KEY (run_id, position)
+);
+CREATE INDEX IF NOT EXISTS run_processes_by_name ON run_processes (process);
+CREATE INDEX IF NOT EXISTS run_processes_by_key ON run_processes (key);
+
+CREATE TABLE IF NOT EXISTS run_steps (
+  run_id           TEXT NOT NULL,
+  process_position INTEGER NOT NULL,
+  position         INTEGER NOT NULL,
+  process          TEXT NOT NULL,
+  step             TEXT NOT NULL,
+  status           TEXT NOT NULL,
+  key              TEXT NOT NULL,
+  duration_ms      REAL NOT NULL,
+  error            TEXT,
+  PRIMARY KEY (run_id, process_position, position)
+);
+CREATE INDEX IF NOT EXISTS run_steps_by_key ON run_steps (key);
+
+CREATE TABLE IF NOT EXISTS run_metrics (
+  run_id   TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  process  TEXT NOT NULL,
+  step     TEXT,
+  name     TEXT NOT NULL,
+  idx      REAL NOT NULL,
+  value    REAL,
+  PRIMARY KEY (run_id, position)
+);
+CREATE INDEX IF NOT EXISTS run_metrics_by_name ON run_metrics (name, process);
+`
+
+/** Thrown when the file was written by a newer version of this package. */
+export class NewerSchemaError extends Error {}
+
+/** Creates or upgrades the tables, in one transaction that other processes wait for. */
+export const migrate = (db: DatabaseSync): void => {
+  const current = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version
+  if (current === SCHEMA_VERSION) return
+  if (current > SCHEMA_VERSION) {
+    throw new NewerSchemaError(
+      `it was written by a newer version of @expops/backend-local (schema ${current}, this one knows ${SCHEMA_VERSION})`
+    )
+  }
+  db.exec("BEGIN IMMEDIATE")
+  try {
+    db.exec(V1)
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
+    db.exec("COMMIT")
+  } catch (error) {
+    db.exec("ROLLBACK")
+    throw error
+  }
+}
