@@ -48,44 +48,79 @@ export const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
   return out
 }
 
-/** Flush the pending text to the hash once it grows past this many chars. */
-const FLUSH_AT = 1 << 16
+/**
+ * Flush the pending text to the hash once it grows past this many chars.
+ * Small, because hashing a long string built by many `+=` first flattens the
+ * rope it is made of, which costs more than the extra `update` calls.
+ */
+const FLUSH_AT = 2048
+
+/**
+ * Below this nesting depth objects are not checked for cycles: the check
+ * costs a Set insertion per object, and a cycle always exceeds any depth.
+ */
+const UNCHECKED_DEPTH = 256
+
+const isPlainObject = (value: object): boolean => {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * The hot path tracks no path and no visited set: on any unhashable part it
+ * throws `Unhashable`, and `locate` walks the value again, slowly, to say
+ * where.
+ *
+ * Strings are written length-prefixed, so they need no escaping. A string
+ * with a lone surrogate cannot be written as UTF-8 (it would become U+FFFD),
+ * so such strings are written through `JSON.stringify`, which escapes it.
+ * Checking every string costs a call per string; instead each flushed chunk
+ * is checked, and a value that turns out to hold one is encoded again in
+ * `safe` mode, which checks every string. Both modes give the same encoding
+ * to every well-formed string.
+ */
+class Unhashable extends Error {}
+class IllFormed extends Error {}
 
 class Encoder {
-  private text = ""
+  text = ""
   readonly hash: Hash
-  private readonly path: Array<PropertyKey>
-  private readonly seen: Set<object>
-
-  constructor(hash: Hash, path: Array<PropertyKey> = [], seen = new Set<object>()) {
+  readonly safe: boolean
+  /**
+   * Records of one shape repeat: remember the last key list and its sorted
+   * order, so that sorting costs a comparison of a few keys instead of a sort.
+   */
+  private lastKeys: Array<string> = []
+  private lastSorted: Array<string> = []
+  constructor(hash: Hash, safe: boolean) {
     this.hash = hash
-    this.path = path
-    this.seen = seen
+    this.safe = safe
   }
 
-  finish(): void {
-    if (this.text.length > 0) this.hash.update(this.text)
+  flush(): void {
+    if (this.text.length === 0) return
+    if (!this.safe && !this.text.isWellFormed()) throw new IllFormed()
+    this.hash.update(this.text)
     this.text = ""
   }
 
-  private bytes(tag: string, view: ArrayBufferView | ArrayBuffer): void {
+  bytes(tag: string, view: ArrayBufferView | ArrayBuffer): void {
     const bytes = view instanceof ArrayBuffer
       ? new Uint8Array(view)
       : new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
     this.text += `${tag}:${bytes.byteLength};`
-    this.hash.update(this.text)
-    this.text = ""
+    this.flush()
     this.hash.update(bytes)
   }
 
-  value(value: unknown): void {
+  value(value: unknown, depth: number): void {
     switch (typeof value) {
       case "string":
-        this.text += "s" + JSON.stringify(value)
+        this.text += this.safe && !value.isWellFormed() ? `j${JSON.stringify(value)}` : `s${value.length}:${value}`
         break
       case "number":
         // `-0 + 0` is `0`; NaN has a single spelling.
-        this.text += Number.isNaN(value) ? "nNaN;" : `n${value + 0};`
+        this.text += value === value ? `n${value + 0};` : "nNaN;"
         break
       case "boolean":
         this.text += value ? "T" : "F"
@@ -98,82 +133,114 @@ class Encoder {
         break
       case "object":
         if (value === null) this.text += "N"
-        else this.object(value)
+        else this.object(value, depth + 1)
         break
       default:
-        throw new UnhashableValueError([...this.path], `a ${typeof value}`)
-    }
-    if (this.text.length > FLUSH_AT) {
-      this.hash.update(this.text)
-      this.text = ""
+        throw new Unhashable()
     }
   }
 
-  private object(value: object): void {
-    if (ArrayBuffer.isView(value)) return this.bytes(value.constructor.name, value)
-    if (value instanceof ArrayBuffer) return this.bytes("ArrayBuffer", value)
-    if (this.seen.has(value)) throw new UnhashableValueError([...this.path], "a circular reference")
+  object(value: object, depth: number): void {
+    if (depth <= UNCHECKED_DEPTH) return this.encodeObject(value, depth)
+    if (this.seen.has(value)) throw new Unhashable()
     this.seen.add(value)
-    if (Array.isArray(value)) {
-      this.text += `[${value.length};`
-      for (let i = 0; i < value.length; i++) {
-        this.path.push(i)
-        this.value(value[i])
-        this.path.pop()
-      }
-      this.text += "]"
-    } else if (value instanceof Date) {
-      this.text += `D${value.getTime()};`
-    } else if (value instanceof Map) {
-      this.unordered("M", value.entries(), (entry) => entry)
-    } else if (value instanceof Set) {
-      this.unordered("S", value.values(), (entry) => [entry])
-    } else {
-      const proto = Object.getPrototypeOf(value)
-      if (proto !== Object.prototype && proto !== null) {
-        throw new UnhashableValueError([...this.path], `an instance of ${value.constructor?.name ?? "a class"}`)
-      }
-      const record = value as Record<string, unknown>
-      const keys = Object.keys(record).sort()
-      this.text += "{"
-      for (const key of keys) {
-        const field = record[key]
-        // An absent key and a key holding `undefined` mean the same to a schema.
-        if (field === undefined) continue
-        this.text += JSON.stringify(key)
-        this.path.push(key)
-        this.value(field)
-        this.path.pop()
-      }
-      this.text += "}"
-    }
+    this.encodeObject(value, depth)
     this.seen.delete(value)
   }
 
-  /** Map and Set: hash each entry on its own, then the sorted digests. */
-  private unordered<A>(tag: string, entries: Iterable<A>, parts: (entry: A) => ReadonlyArray<unknown>): void {
-    const digests: Array<string> = []
-    for (const entry of entries) {
-      const sub = new Encoder(createHash("sha256"), [...this.path, "<entry>"], this.seen)
-      for (const part of parts(entry)) sub.value(part)
-      sub.finish()
-      digests.push(sub.hash.digest("hex"))
+  encodeObject(value: object, depth: number): void {
+    if (Array.isArray(value)) {
+      const n = value.length
+      this.text += `[${n};`
+      for (let i = 0; i < n; i++) this.value(value[i], depth)
+      this.text += "]"
+      if (this.text.length > FLUSH_AT) this.flush()
+    } else if (isPlainObject(value)) {
+      const record = value as Record<string, unknown>
+      const keys = this.sortedKeys(record)
+      this.text += "{"
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!
+        const field = record[key]
+        // An absent key and a key holding `undefined` mean the same to a schema.
+        if (field === undefined) continue
+        this.text += this.safe && !key.isWellFormed() ? `K${JSON.stringify(key)}` : `k${key.length}:${key}`
+        this.value(field, depth)
+      }
+      this.text += "}"
+      if (this.text.length > FLUSH_AT) this.flush()
+    } else if (ArrayBuffer.isView(value)) {
+      this.bytes(value.constructor.name, value)
+    } else if (value instanceof ArrayBuffer) {
+      this.bytes("ArrayBuffer", value)
+    } else if (value instanceof Date) {
+      this.text += `D${value.getTime()};`
+    } else if (value instanceof Map) {
+      this.unordered("M", Array.from(value, (entry) => entry), depth)
+    } else if (value instanceof Set) {
+      this.unordered("S", Array.from(value, (entry) => [entry]), depth)
+    } else {
+      throw new Unhashable()
     }
+  }
+
+  sortedKeys(record: object): Array<string> {
+    const keys = Object.keys(record)
+    const n = keys.length
+    const last = this.lastKeys
+    if (n === last.length) {
+      let i = 0
+      while (i < n && keys[i] === last[i]) i++
+      if (i === n) return this.lastSorted
+    }
+    let sorted = true
+    for (let i = 1; i < n && sorted; i++) sorted = keys[i - 1]! < keys[i]!
+    this.lastKeys = keys
+    this.lastSorted = sorted ? keys : keys.slice().sort()
+    return this.lastSorted
+  }
+
+  /** Objects deeper than `UNCHECKED_DEPTH` on the current path, to detect cycles. */
+  private readonly seen = new Set<object>()
+
+  /** Map and Set: hash each entry on its own, then the sorted digests. */
+  unordered(tag: string, entries: ReadonlyArray<ReadonlyArray<unknown>>, depth: number): void {
+    const digests = entries.map((parts) => {
+      const sub = new Encoder(createHash("sha256"), this.safe)
+      for (const part of parts) sub.value(part, depth)
+      sub.flush()
+      return sub.hash.digest("hex")
+    })
     digests.sort()
     this.text += `${tag}${digests.length};${digests.join("")}`
   }
 }
 
-/**
- * Feeds the canonical encoding of `value` into an existing hash.
- *
- * @since 0.1.0
- */
-export const update = (hash: Hash, value: unknown): Hash => {
-  const encoder = new Encoder(hash)
-  encoder.value(value)
-  encoder.finish()
-  return hash
+/** Finds where in `value` the first unhashable part is, for the error message. */
+const locate = (value: unknown): UnhashableValueError => {
+  const seen = new Set<object>()
+  const walk = (v: unknown, path: Array<PropertyKey>): UnhashableValueError | undefined => {
+    if (typeof v === "function" || typeof v === "symbol") return new UnhashableValueError(path, `a ${typeof v}`)
+    if (v === null || typeof v !== "object" || ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date) return undefined
+    if (seen.has(v)) return new UnhashableValueError(path, "a circular reference")
+    seen.add(v)
+    let found: UnhashableValueError | undefined
+    if (Array.isArray(v)) v.some((e, i) => (found = walk(e, [...path, i])) !== undefined)
+    else if (v instanceof Map) [...v].some(([k, e]) => (found = walk(k, [...path, "<entry>"]) ?? walk(e, [...path, "<entry>"])) !== undefined)
+    else if (v instanceof Set) [...v].some((e) => (found = walk(e, [...path, "<entry>"])) !== undefined)
+    else if (!isPlainObject(v)) found = new UnhashableValueError(path, `an instance of ${v.constructor?.name ?? "a class"}`)
+    else Object.keys(v).some((k) => (found = walk((v as Record<string, unknown>)[k], [...path, k])) !== undefined)
+    seen.delete(v)
+    return found
+  }
+  return walk(value, []) ?? new UnhashableValueError([], "an unhashable value")
+}
+
+const encode = (value: unknown, safe: boolean): Hash => {
+  const encoder = new Encoder(createHash("sha256"), safe)
+  encoder.value(value, 0)
+  encoder.flush()
+  return encoder.hash
 }
 
 /**
@@ -182,4 +249,17 @@ export const update = (hash: Hash, value: unknown): Hash => {
  *
  * @since 0.1.0
  */
-export const digest = (value: unknown): string => update(createHash("sha256"), value).digest("hex")
+export const digest = (value: unknown): string => {
+  try {
+    try {
+      return encode(value, false).digest("hex")
+    } catch (error) {
+      if (error instanceof IllFormed) return encode(value, true).digest("hex")
+      throw error
+    }
+  } catch (error) {
+    if (error instanceof Unhashable) throw locate(value)
+    if (error instanceof RangeError) throw new UnhashableValueError([], "a value nested too deeply")
+    throw error
+  }
+}

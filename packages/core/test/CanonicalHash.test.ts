@@ -64,6 +64,13 @@ describe("CanonicalHash", () => {
     assert.notStrictEqual(CanonicalHash.digest({ ab: "c" }), CanonicalHash.digest({ a: "bc" }))
   })
 
+  it("keeps strings with lone surrogates distinct (UTF-8 cannot carry them)", () => {
+    const variants = ["\uD800", "\uDBFF", "\uFFFD", "\uD800\uDC00"]
+    assert.strictEqual(new Set(variants.map((v) => CanonicalHash.digest({ s: [v] }))).size, 4)
+    // A well-formed value hashes the same whichever mode encoded it.
+    assert.strictEqual(CanonicalHash.digest({ a: "x", b: ["\uD800"] }), CanonicalHash.digest({ b: ["\uD800"], a: "x" }))
+  })
+
   it("treats an undefined field as absent", () => {
     assert.strictEqual(CanonicalHash.digest({ a: 1, b: undefined }), CanonicalHash.digest({ a: 1 }))
   })
