@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
-import { Clock, Context, Deferred, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Context, Deferred, Effect, Exit, Layer, Option, type Schema } from "effect"
 import { CacheStore, type CacheStoreError, makeMemory } from "./CacheStore.ts"
 import type { EncodeError } from "./EncodeError.ts"
 import * as internal from "./internal/encoding.ts"
@@ -153,8 +153,8 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       } catch (error) {
         return yield* discard(key, "has a malformed output", String(error), store.quarantineManifest(key, String(error)))
       }
-      const decoded = yield* Schema.decodeUnknownEffect(schema)(encoded).pipe(Effect.option)
-      if (Option.isNone(decoded)) {
+      const decoded = internal.decode(schema, encoded)
+      if (Exit.isFailure(decoded)) {
         return yield* discard(key, "does not decode with the output schema", "schema mismatch", store.quarantineManifest(key, "undecodable"))
       }
       return Option.some<Hit<A>>({ value: decoded.value, manifest })

@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { createHash, type Hash } from "node:crypto"
+import { createHash, hash as hashOnce, type Hash } from "node:crypto"
 
 /**
  * Thrown (and turned into a typed error by callers) when a value has a part
@@ -84,7 +84,8 @@ class IllFormed extends Error {}
 
 class Encoder {
   text = ""
-  readonly hash: Hash
+  /** Created on the first flush: a small value is hashed in one call at the end. */
+  private stream: Hash | undefined = undefined
   readonly safe: boolean
   /**
    * Records of one shape repeat: remember the last key list and its sorted
@@ -92,16 +93,25 @@ class Encoder {
    */
   private lastKeys: Array<string> = []
   private lastSorted: Array<string> = []
-  constructor(hash: Hash, safe: boolean) {
-    this.hash = hash
+  constructor(safe: boolean) {
     this.safe = safe
   }
 
   flush(): void {
     if (this.text.length === 0) return
     if (!this.safe && !this.text.isWellFormed()) throw new IllFormed()
-    this.hash.update(this.text)
+    ;(this.stream ??= createHash("sha256")).update(this.text)
     this.text = ""
+  }
+
+  /** The hex digest of everything encoded. */
+  digest(): string {
+    if (this.stream === undefined) {
+      if (!this.safe && !this.text.isWellFormed()) throw new IllFormed()
+      return hashOnce("sha256", this.text, "hex")
+    }
+    this.flush()
+    return this.stream.digest("hex")
   }
 
   bytes(tag: string, view: ArrayBufferView | ArrayBuffer): void {
@@ -110,7 +120,7 @@ class Encoder {
       : new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
     this.text += `${tag}:${bytes.byteLength};`
     this.flush()
-    this.hash.update(bytes)
+    this.stream!.update(bytes)
   }
 
   value(value: unknown, depth: number): void {
@@ -206,10 +216,9 @@ class Encoder {
   /** Map and Set: hash each entry on its own, then the sorted digests. */
   unordered(tag: string, entries: ReadonlyArray<ReadonlyArray<unknown>>, depth: number): void {
     const digests = entries.map((parts) => {
-      const sub = new Encoder(createHash("sha256"), this.safe)
+      const sub = new Encoder(this.safe)
       for (const part of parts) sub.value(part, depth)
-      sub.flush()
-      return sub.hash.digest("hex")
+      return sub.digest()
     })
     digests.sort()
     this.text += `${tag}${digests.length};${digests.join("")}`
@@ -236,11 +245,10 @@ const locate = (value: unknown): UnhashableValueError => {
   return walk(value, []) ?? new UnhashableValueError([], "an unhashable value")
 }
 
-const encode = (value: unknown, safe: boolean): Hash => {
-  const encoder = new Encoder(createHash("sha256"), safe)
+const encode = (value: unknown, safe: boolean): string => {
+  const encoder = new Encoder(safe)
   encoder.value(value, 0)
-  encoder.flush()
-  return encoder.hash
+  return encoder.digest()
 }
 
 /**
@@ -252,9 +260,9 @@ const encode = (value: unknown, safe: boolean): Hash => {
 export const digest = (value: unknown): string => {
   try {
     try {
-      return encode(value, false).digest("hex")
+      return encode(value, false)
     } catch (error) {
-      if (error instanceof IllFormed) return encode(value, true).digest("hex")
+      if (error instanceof IllFormed) return encode(value, true)
       throw error
     }
   } catch (error) {

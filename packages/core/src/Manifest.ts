@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import type { Recipe } from "./Recipe.ts"
 
 /**
@@ -55,7 +55,7 @@ export const encode = (manifest: Omit<Manifest, "size">): Uint8Array => {
   // filled in: a few digits short, which no budget will notice.
   const size = HEADER + JSON.stringify(manifest).length + blobBytes
   const body = encoder.encode(JSON.stringify({ ...manifest, size }))
-  const checksum = createHash("sha256").update(body).digest("hex")
+  const checksum = hash("sha256", body, "hex")
   const out = new Uint8Array(HEADER + body.byteLength)
   out.set(encoder.encode(checksum + "\n"), 0)
   out.set(body, HEADER)
@@ -74,7 +74,7 @@ export const decode = (bytes: Uint8Array, expectedKey?: string): Manifest => {
   }
   const checksum = decoder.decode(bytes.subarray(0, HEADER - 1))
   const body = bytes.subarray(HEADER)
-  if (createHash("sha256").update(body).digest("hex") !== checksum) {
+  if (hash("sha256", body, "hex") !== checksum) {
     throw new CorruptManifestError("checksum mismatch")
   }
   let manifest: Manifest

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import { Context, Layer } from "effect"
 
 /**
@@ -37,7 +37,7 @@ export const layer = (seed: number): Layer.Layer<never> => Layer.succeed(RootSee
  * @since 0.1.0
  */
 export const derive = (root: number, identity: ReadonlyArray<string | number>): number => {
-  const hash = createHash("sha256").update(`expops-seed\0${root}`)
-  for (const part of identity) hash.update(`\0${typeof part}:${part}`)
-  return hash.digest().readUIntBE(0, 6)
+  let text = `expops-seed\0${root}`
+  for (const part of identity) text += `\0${typeof part}:${part}`
+  return hash("sha256", text, "buffer").readUIntBE(0, 6)
 }

@@ -40,8 +40,16 @@ export interface Shape {
  * @since 0.1.0
  */
 export const RunEvents: Context.Reference<Shape> = Context.Reference<Shape>("expops/RunEvents", {
-  defaultValue: () => ({ emit: () => Effect.void })
+  defaultValue: () => silent
 })
+
+/**
+ * The default listener, which ignores every event. Emitters may compare
+ * against it to skip building events nobody reads.
+ *
+ * @since 0.1.0
+ */
+export const silent: Shape = { emit: () => Effect.void }
 
 /**
  * Sends every event to `listener`.

@@ -169,7 +169,10 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       }
       const key = Recipe.key(recipe)
       const process = scope?.process ?? ""
-      yield* RunEvents.emit({ kind: "step", phase: "start", process, step: name, key })
+      const events = yield* RunEvents.RunEvents
+      const emit = (phase: RunEvents.Phase, extra?: Partial<RunEvents.RunEvent>) =>
+        events === RunEvents.silent ? Effect.void : events.emit({ kind: "step", phase, process, step: name, key, ...extra })
+      yield* emit("start")
       const started = yield* internal.monotonicMs
       const exit = yield* cache.memoize({
         key,
@@ -179,18 +182,18 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
           Random.withSeed(seed),
           Effect.provideService(Metrics.CurrentStep, name)
         ),
-        onMiss: RunEvents.emit({ kind: "step", phase: "miss", process, step: name, key })
+        onMiss: emit("miss")
       }).pipe(Effect.exit)
       const durationMs = (yield* internal.monotonicMs) - started
       if (exit._tag === "Success") {
         const status = exit.value.cached ? "cached" : "executed"
         scope?.steps.push({ name, status, key, durationMs })
-        yield* RunEvents.emit({ kind: "step", phase: exit.value.cached ? "hit" : "store", process, step: name, key, durationMs })
+        yield* emit(exit.value.cached ? "hit" : "store", { durationMs })
         return exit.value.value
       }
       const error = errorMessage(exit.cause)
       scope?.steps.push({ name, status: "failed", key, durationMs, error })
-      yield* RunEvents.emit({ kind: "step", phase: "fail", process, step: name, key, durationMs, error })
+      yield* emit("fail", { durationMs, error })
       return yield* exit
     })
 

@@ -1,4 +1,4 @@
-import { Clock, Effect, Schema, type SchemaIssue } from "effect"
+import { Clock, Effect, Exit, Schema, type SchemaIssue } from "effect"
 import * as CanonicalHash from "../CanonicalHash.ts"
 import { EncodeError } from "../EncodeError.ts"
 import * as StoredValue from "../StoredValue.ts"
@@ -19,14 +19,30 @@ const toEncodeError = (error: unknown, owner: string, what: string): EncodeError
     ? new EncodeError({ owner, value: what, path: CanonicalHash.formatPath(error.path), reason: `found ${error.found}` })
     : new EncodeError({ owner, value: what, path: "", reason: String(error) })
 
+type Compiled = (input: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+const encoders = new WeakMap<object, Compiled>()
+const decoders = new WeakMap<object, Compiled>()
+
+/** Schema codecs compiled once per schema: the hot path of a hit calls them on every step. */
+const compiled = (cache: WeakMap<object, Compiled>, schema: Schema.Top, make: () => Compiled): Compiled => {
+  let f = cache.get(schema)
+  if (f === undefined) cache.set(schema, f = make())
+  return f
+}
+
+/** Decodes with a schema, synchronously; the Exit is itself an Effect. */
+export const decode = <A, I>(schema: Schema.Codec<A, I, never, never>, input: unknown): Exit.Exit<A, Schema.SchemaError> =>
+  compiled(decoders, schema, () => Schema.decodeUnknownExit(schema) as Compiled)(input) as Exit.Exit<A, Schema.SchemaError>
+
 /** Encodes `value` with `schema`, as a typed error naming the owner on failure. */
 export const encode = <A, I>(
   schema: Schema.Codec<A, I, never, never>,
   value: A,
   owner: string,
   what: string
-): Effect.Effect<I, EncodeError> =>
-  Schema.encodeEffect(schema)(value).pipe(
+): Effect.Effect<I, EncodeError> => {
+  const exit = compiled(encoders, schema, () => Schema.encodeUnknownExit(schema) as Compiled)(value) as Exit.Exit<I, Schema.SchemaError>
+  return Exit.isSuccess(exit) ? Exit.succeed(exit.value) : exit.pipe(
     Effect.mapError((error) =>
       new EncodeError({
         owner,
@@ -36,6 +52,7 @@ export const encode = <A, I>(
       })
     )
   )
+}
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype
