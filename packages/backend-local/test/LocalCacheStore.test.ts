@@ -1,8 +1,140 @@
-import { CacheStoreConformance } from "@expops/core/testing"
+import { assert, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
 import * as path from "node:path"
-import { LocalCacheStore } from "@expops/backend-local"
+import { Cache, CacheStore, Reproducibility, Step } from "@expops/core"
+import { CacheStoreConformance } from "@expops/core/testing"
+import { Effect, Layer, Option, Schema } from "effect"
+import { LocalBackend, LocalCacheStore } from "@expops/backend-local"
+import { cacheDirs, entriesIn, filesUnder } from "./fixtures/files.ts"
 import { tmpDir } from "./fixtures/tmp.ts"
 
 CacheStoreConformance.suite("local", () => LocalCacheStore.layer(tmpDir()))
 CacheStoreConformance.suite("local without index or fsync", () =>
   LocalCacheStore.layerWithoutIndex(path.join(tmpDir(), "cache"), { fsync: false }))
+
+/** A step with a blob-sized output that counts its executions, run on the local backend of `dir`. */
+const setup = (dir: string) => {
+  let runs = 0
+  const weights = Step.make({
+    name: "weights",
+    input: Schema.Int,
+    output: Schema.Struct({ label: Schema.String, w: Schema.instanceOf(Float64Array) }),
+    run: function*(n) {
+      runs++
+      return { label: `n=${n}`, w: Float64Array.from({ length: n }, (_, i) => i * 0.5) }
+    }
+  })
+  const layer = Layer.provideMerge(Cache.layer(), Layer.merge(LocalBackend.layer(dir), Reproducibility.layer(1)))
+  const call = (n: number) => Effect.provide(weights(n), layer)
+  return { call, runs: () => runs }
+}
+
+const flipByte = (file: string, at: number) => {
+  const bytes = fs.readFileSync(file)
+  bytes[at] = bytes[at]! ^ 0x01
+  fs.writeFileSync(file, bytes)
+}
+
+describe("LocalCacheStore", () => {
+  it.effect("lays entries out in sharded folders, leaving no temp files", () =>
+    Effect.gen(function*() {
+      const dir = tmpDir()
+      const { call } = setup(dir)
+      yield* call(2000)
+      const { blobs, manifests } = cacheDirs(dir)
+      const [manifest] = filesUnder(manifests)
+      const [blob] = filesUnder(blobs)
+      assert.match(manifest!, /^([0-9a-f]{2})\/\1[0-9a-f]{62}$/)
+      assert.match(blob!, /^([0-9a-f]{2})\/\1[0-9a-f]{62}$/)
+      assert.strictEqual(filesUnder(cacheDirs(dir).cache).filter((f) => path.basename(f).startsWith(".")).length, 0)
+    }))
+
+  describe("corruption is detected, quarantined and recomputed", () => {
+    it.effect("a flipped byte in a blob", () =>
+      Effect.gen(function*() {
+        const dir = tmpDir()
+        const { call, runs } = setup(dir)
+        const first = yield* call(2000)
+        const [blob] = entriesIn(cacheDirs(dir).blobs)
+        flipByte(blob!, 100)
+        const second = yield* call(2000)
+        assert.strictEqual(runs(), 2)
+        assert.deepStrictEqual(Array.from(second.w), Array.from(first.w))
+        const quarantined = fs.readdirSync(cacheDirs(dir).quarantine)
+        assert.isTrue(quarantined.some((f) => f.startsWith("blob-") && !f.endsWith(".reason")))
+        assert.isTrue(quarantined.some((f) => f.startsWith("manifest-") && !f.endsWith(".reason")))
+        // The recomputed entry replaced it.
+        yield* call(2000)
+        assert.strictEqual(runs(), 2)
+      }))
+
+    it.effect("a truncated manifest", () =>
+      Effect.gen(function*() {
+        const dir = tmpDir()
+        const { call, runs } = setup(dir)
+        yield* call(10)
+        const [manifest] = entriesIn(cacheDirs(dir).manifests)
+        fs.truncateSync(manifest!, Math.floor(fs.statSync(manifest!).size / 2))
+        const again = yield* call(10)
+        assert.strictEqual(runs(), 2)
+        assert.strictEqual(again.label, "n=10")
+        const reasons = fs.readdirSync(cacheDirs(dir).quarantine).filter((f) => f.endsWith(".reason"))
+        assert.strictEqual(reasons.length, 1)
+        assert.match(fs.readFileSync(path.join(cacheDirs(dir).quarantine, reasons[0]!), "utf8"), /checksum|truncated/)
+        yield* call(10)
+        assert.strictEqual(runs(), 2)
+      }))
+
+    it.effect("a deleted blob", () =>
+      Effect.gen(function*() {
+        const dir = tmpDir()
+        const { call, runs } = setup(dir)
+        yield* call(3000)
+        const [blob] = entriesIn(cacheDirs(dir).blobs)
+        fs.unlinkSync(blob!)
+        yield* call(3000)
+        assert.strictEqual(runs(), 2)
+        assert.isTrue(fs.readdirSync(cacheDirs(dir).quarantine).some((f) => f.startsWith("manifest-")))
+        assert.isTrue(fs.existsSync(blob!), "the blob is written again")
+        yield* call(3000)
+        assert.strictEqual(runs(), 2)
+      }))
+  })
+
+  it.effect("a name that could leave the cache folder is an error, not a path", () =>
+    Effect.gen(function*() {
+      const store = yield* CacheStore.CacheStore
+      for (const bad of ["../../etc/passwd", "..", "a/b/c", ""]) {
+        const error = yield* Effect.flip(store.getManifest(bad))
+        assert.strictEqual(error._tag, "CacheStoreError")
+        assert.match(error.message, /is not a valid cache key/)
+        const blobError = yield* Effect.flip(store.putBlob(bad, new Uint8Array(1)))
+        assert.match(blobError.message, /is not a valid blob digest/)
+      }
+    }).pipe(Effect.provide(LocalCacheStore.layer(tmpDir()))))
+
+  it.effect("a manifest removed between listing and reading is a miss", () => {
+    const dir = tmpDir()
+    return Effect.gen(function*() {
+      const store = yield* CacheStore.CacheStore
+      const key = "ab".repeat(32)
+      yield* store.putManifest(key, new Uint8Array([1, 2, 3]))
+      fs.renameSync(entriesIn(cacheDirs(dir).manifests)[0]!, path.join(dir, "elsewhere"))
+      assert.isTrue(Option.isNone(yield* store.getManifest(key)))
+      assert.deepStrictEqual(yield* store.listManifests, [])
+    }).pipe(Effect.provide(LocalCacheStore.layer(dir)))
+  })
+
+  it.live("stores and restores a blob larger than the chunk size in one buffer", () =>
+    Effect.gen(function*() {
+      const store = yield* CacheStore.CacheStore
+      const big = new Uint8Array(20 * 1024 * 1024 + 3)
+      for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) % 251
+      const digest = "f".repeat(64)
+      yield* store.putBlob(digest, big)
+      const read = Option.getOrThrow(yield* store.getBlob(digest))
+      assert.strictEqual(read.byteLength, big.byteLength)
+      assert.isTrue(Buffer.from(read.buffer, read.byteOffset, read.byteLength).equals(big))
+      assert.strictEqual(read.buffer.byteLength, big.byteLength, "a buffer of exactly the blob's size")
+    }).pipe(Effect.provide(LocalCacheStore.layer(tmpDir(), { fsync: false }))))
+})
