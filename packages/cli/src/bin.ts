@@ -1,3 +1,21 @@
 #!/usr/bin/env node
-console.log("expops: not yet implemented")
-process.exitCode = 2
+/**
+ * The `expops` executable.
+ *
+ * @since 0.1.0
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Exit, Runtime } from "effect"
+import { main } from "./Cli.ts"
+
+NodeRuntime.runMain(main(process.argv.slice(2)), {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) => {
+    if (!Exit.isSuccess(exit)) return Runtime.defaultTeardown(exit, onExit)
+    const code = exit.value as number
+    // Let stdout drain instead of exiting at once; stop anyway if something
+    // the pipeline opened keeps the event loop alive.
+    process.exitCode = code
+    setTimeout(() => process.exit(code), 2000).unref()
+  }
+})

@@ -1,4 +1,18 @@
 /**
  * @since 0.1.0
  */
-export {}
+
+/** The `expops` command and its entry point. */
+export * as Cli from "./Cli.ts"
+
+/** Project folders: config file, pipeline module, data file. */
+export * as Project from "./Project.ts"
+
+/** The cache backend layer of a project. */
+export * as Backends from "./Backends.ts"
+
+/** Errors of the CLI and their exit codes. */
+export * as Errors from "./Errors.ts"
+
+/** Live progress of a run. */
+export * as Progress from "./Progress.ts"

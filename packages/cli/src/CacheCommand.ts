@@ -1,0 +1,176 @@
+/**
+ * `expops cache stats|ls|verify|prune|clear DIR`: maintenance of a project's
+ * cache, on whichever backend its config names.
+ *
+ * @since 0.1.0
+ */
+import type * as Core from "@expops/core"
+import { CacheAdmin } from "@expops/core"
+import { Console, Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import * as Backends from "./Backends.ts"
+import { Failed, UsageError } from "./Errors.ts"
+import * as Ansi from "./internal/ansi.ts"
+import * as Flags from "./internal/flags.ts"
+import * as Format from "./internal/format.ts"
+import * as Units from "./internal/units.ts"
+import * as Project from "./Project.ts"
+
+/** Runs `f` with the project's cache admin. */
+const withAdmin = <A, E>(
+  dir: string,
+  backend: Option.Option<Backends.Name>,
+  f: (admin: CacheAdmin.Shape, project: Project.Project) => Effect.Effect<A, E, Backends.Services>
+) =>
+  Effect.gen(function*() {
+    const project = yield* Project.load(dir)
+    return yield* Effect.gen(function*() {
+      return yield* f(yield* CacheAdmin.CacheAdmin, project)
+    }).pipe(
+      Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
+    )
+  })
+
+const paint = () => Ansi.paint(Ansi.colorAllowed(process.stdout))
+
+const common = { dir: Flags.dir, json: Flags.json, backend: Flags.backend }
+
+const stats = Command.make("stats", common, Effect.fn("expops.cache.stats")(function*({ backend, dir, json }) {
+  yield* withAdmin(dir, backend, (admin) =>
+    Effect.gen(function*() {
+      const s = yield* admin.stats
+      if (json) return yield* Console.log(JSON.stringify(s, null, 2))
+      const lines = [
+        `${s.entries} entries, ${Format.bytes(s.bytes)} (manifests and the blobs they reference)`,
+        `${s.blobs} blobs, ${Format.bytes(s.blobBytes)}`
+      ]
+      if (s.byName.length > 0) {
+        lines.push("")
+        lines.push(Format.table([["KIND", "NAME", "ENTRIES", "SIZE"], ...s.byName.map((r) => [r.kind, r.name, String(r.entries), Format.bytes(r.bytes)])], "  "))
+      }
+      yield* Console.log(lines.join("\n"))
+    }))
+})).pipe(
+  Command.withDescription("Show how many entries the cache holds and their size, by step and process name"),
+  Command.withExamples([{ command: "expops cache stats examples/quickstart", description: "Size of the quick-start cache" }])
+)
+
+const ls = Command.make("ls", {
+  ...common,
+  name: Flag.String("name").pipe(Flag.optional, Flag.withDescription("Only entries of this step or process"))
+}, Effect.fn("expops.cache.ls")(function*({ backend, dir, json, name }) {
+  yield* withAdmin(dir, backend, (admin) =>
+    Effect.gen(function*() {
+      const entries = yield* admin.list({ name: Option.getOrUndefined(name) })
+      if (json) return yield* Console.log(JSON.stringify(entries, null, 2))
+      if (entries.length === 0) return yield* Console.log("the cache is empty")
+      yield* Console.log(Format.table([
+        ["KEY", "KIND", "NAME", "SIZE", "CREATED", "LAST USED"],
+        ...entries.map((e) => [Format.short(e.key), e.kind, e.name, Format.bytes(e.size), Format.timestamp(e.createdAt), Format.timestamp(e.lastAccessAt)])
+      ]))
+    }))
+})).pipe(
+  Command.withDescription("List the cache entries, newest first"),
+  Command.withExamples([
+    { command: "expops cache ls examples/quickstart", description: "Every entry" },
+    { command: "expops cache ls examples/quickstart --name train_model", description: "The entries of train_model" }
+  ])
+)
+
+const verify = Command.make("verify", {
+  ...common,
+  repair: Flag.Boolean("repair").pipe(
+    Flag.withoutNegation,
+    Flag.withDefault(false),
+    Flag.withDescription("Move corrupt entries aside so that they are recomputed on the next run")
+  )
+}, Effect.fn("expops.cache.verify")(function*({ backend, dir, json, repair }) {
+  const report = yield* withAdmin(dir, backend, (admin) => admin.verify({ repair }))
+  if (json) yield* Console.log(JSON.stringify(report, null, 2))
+  else {
+    const p = paint()
+    const lines = [`checked ${report.manifests} manifests and ${report.blobs} blobs`]
+    for (const c of report.corrupt) lines.push(p.red(`  corrupt manifest ${Format.short(c.key)}: ${c.reason}`))
+    for (const b of report.badBlobs) lines.push(p.red(`  entry ${Format.short(b.key)}: blob ${Format.short(b.digest)} ${b.reason}`))
+    if (report.orphanBlobs.length > 0) lines.push(`  ${report.orphanBlobs.length} blobs are referenced by no entry (harmless; \`expops cache prune\` removes them)`)
+    lines.push(
+      report.ok
+        ? p.green("ok: every entry is intact")
+        : report.repaired
+        ? p.yellow("the bad entries were moved aside; they will be recomputed on the next run")
+        : p.red("problems found; run `expops cache verify --repair` to move the bad entries aside (runs already treat them as misses)")
+    )
+    yield* Console.log(lines.join("\n"))
+  }
+  if (!report.ok) return yield* new Failed({ message: "" })
+})).pipe(
+  Command.withDescription("Check every entry's checksum and blobs. Exit code 1 when anything is corrupt or missing."),
+  Command.withExamples([
+    { command: "expops cache verify examples/quickstart", description: "Check the cache" },
+    { command: "expops cache verify examples/quickstart --repair", description: "Check, and move bad entries aside" }
+  ])
+)
+
+const prune = Command.make("prune", {
+  ...common,
+  maxSize: Flag.String("max-size").pipe(
+    Flag.optional,
+    Flag.withDescription("Keep the most recently used entries within this size, e.g. 500MB, 2GB (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)")
+  ),
+  olderThan: Flag.String("older-than").pipe(Flag.optional, Flag.withDescription("Remove entries not used for this long, e.g. 30d, 12h, 90m")),
+  dryRun: Flag.Boolean("dry-run").pipe(Flag.withoutNegation, Flag.withDefault(false), Flag.withDescription("Show what would be removed; remove nothing"))
+}, Effect.fn("expops.cache.prune")(function*({ backend, dir, dryRun, json, maxSize, olderThan }) {
+  const maxSizeBytes = Option.isSome(maxSize) ? Units.parseSize(maxSize.value) : undefined
+  if (Option.isSome(maxSize) && maxSizeBytes === undefined) {
+    return yield* new UsageError({ message: `--max-size ${maxSize.value}: not a size (examples: 500MB, 2GB, 1.5GiB)` })
+  }
+  const olderThanMs = Option.isSome(olderThan) ? Units.parseDuration(olderThan.value) : undefined
+  if (Option.isSome(olderThan) && olderThanMs === undefined) {
+    return yield* new UsageError({ message: `--older-than ${olderThan.value}: not a duration (examples: 30d, 12h, 90m)` })
+  }
+  if (maxSizeBytes === undefined && olderThanMs === undefined) {
+    return yield* new UsageError({ message: "cache prune needs --max-size, --older-than or both (to remove everything, use `expops cache clear`)" })
+  }
+  const report = yield* withAdmin(dir, backend, (admin) => admin.prune({ maxSizeBytes, olderThanMs, dryRun }))
+  if (json) return yield* Console.log(JSON.stringify(report, null, 2))
+  const verb = report.dryRun ? "would remove" : "removed"
+  const lines = [`${verb} ${report.removed.length} entries (${Format.bytes(report.freedBytes)}); kept ${report.kept} (${Format.bytes(report.keptBytes)})`]
+  if (report.removed.length > 0) {
+    lines.push(Format.table(report.removed.map((e) => [Format.short(e.key), e.kind, e.name, Format.bytes(e.size), `last used ${Format.timestamp(e.lastAccessAt)}`]), "  "))
+  }
+  yield* Console.log(lines.join("\n"))
+})).pipe(
+  Command.withDescription("Remove entries not used for a while, or the least recently used ones beyond a size budget"),
+  Command.withExamples([
+    { command: "expops cache prune examples/quickstart --max-size 2GB", description: "Keep the cache within 2 GB" },
+    { command: "expops cache prune examples/quickstart --older-than 30d --dry-run", description: "What has not been used for 30 days?" }
+  ])
+)
+
+const clear = Command.make("clear", common, Effect.fn("expops.cache.clear")(function*({ backend, dir, json }) {
+  const result = yield* withAdmin(dir, backend, (admin) => admin.clear)
+  if (json) return yield* Console.log(JSON.stringify(result, null, 2))
+  yield* Console.log(`removed ${result.removed} entries (${Format.bytes(result.freedBytes)})`)
+})).pipe(
+  Command.withDescription("Remove every entry of the project's cache (run records are kept)"),
+  Command.withExamples([{ command: "expops cache clear examples/quickstart", description: "Start from an empty cache" }])
+)
+
+/**
+ * @since 0.1.0
+ */
+export const command = Command.make("cache").pipe(
+  Command.withDescription("Inspect and maintain a project's cache"),
+  Command.withSubcommands([stats, ls, verify, prune, clear]),
+  Command.withExamples([
+    { command: "expops cache stats examples/quickstart", description: "How big is the cache?" },
+    { command: "expops cache verify examples/quickstart", description: "Is every entry intact?" }
+  ])
+)
+
+/**
+ * Core errors this module's commands can end with (named for declaration files).
+ *
+ * @since 0.1.0
+ */
+export type CoreError = Core.ProjectConfig.ConfigError | Core.CacheStore.CacheStoreError | Core.RunStore.RunStoreError

@@ -1,0 +1,100 @@
+/**
+ * The `expops` command: its subcommands, and `main`, which runs it on an
+ * argument list and answers the process exit code.
+ *
+ * @since 0.1.0
+ */
+import type * as Core from "@expops/core"
+import { readFileSync } from "node:fs"
+import { NodeServices } from "@effect/platform-node"
+import { Cause, Console, Effect, Exit, Layer, Logger } from "effect"
+import { CliOutput, Command } from "effect/cli"
+import * as CacheCommand from "./CacheCommand.ts"
+import * as CreateCommand from "./CreateCommand.ts"
+import { exitCode } from "./Errors.ts"
+import * as ExplainCommand from "./ExplainCommand.ts"
+import * as RunCommand from "./RunCommand.ts"
+import * as RunsCommand from "./RunsCommand.ts"
+
+/**
+ * The version of `@expops/cli`.
+ *
+ * @since 0.1.0
+ */
+export const version: string = (() => {
+  try {
+    return JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version
+  } catch {
+    return "0.0.0"
+  }
+})()
+
+/**
+ * @since 0.1.0
+ */
+export const command = Command.make("expops").pipe(
+  Command.withDescription(
+    "Run ExpOps projects, explain their cache hits and misses, and maintain their caches. " +
+      "Exit codes: 0 success, 1 the pipeline (or a cache check) failed, 2 bad usage or bad config."
+  ),
+  Command.withSubcommands([RunCommand.command, ExplainCommand.command, CacheCommand.command, RunsCommand.command, CreateCommand.command]),
+  Command.withExamples([
+    { command: "expops run examples/quickstart", description: "Run the quick-start project" },
+    { command: "expops explain examples/quickstart train_model", description: "Why did train_model run?" },
+    { command: "expops runs ls examples/quickstart", description: "Past runs" },
+    { command: "expops cache stats examples/quickstart", description: "What the cache holds" },
+    { command: "expops create my-project", description: "Start a new project" }
+  ])
+)
+
+/**
+ * Usage errors go to stderr (stdout stays clean for `--json`), with the
+ * usage line instead of the whole help.
+ */
+const presenter = CliOutput.layerPresenter({
+  present: (event) =>
+    Effect.gen(function*() {
+      if (event._tag !== "InvalidInvocation") return yield* CliOutput.defaultPresenter.present(event)
+      const formatter = yield* CliOutput.Formatter
+      yield* Console.error(formatter.formatErrors(event.errors))
+      yield* Console.error(`usage: ${event.helpDoc.usage}\nsee \`${event.commandPath.join(" ")} --help\``)
+    })
+})
+
+const printError = (error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error)
+  return message === "" ? Effect.void : Console.error(`error: ${message}`)
+}
+
+/**
+ * Runs the CLI on `args` (without the node and script paths). Never fails:
+ * answers the exit code — 0 success, 1 failed, 2 bad usage or bad config.
+ *
+ * @since 0.1.0
+ */
+export const main = (args: ReadonlyArray<string>): Effect.Effect<number> =>
+  Command.runWith(command, { version, renderErrors: true })(args).pipe(
+    Effect.exit,
+    Effect.flatMap((exit) => {
+      if (Exit.isSuccess(exit)) return Effect.succeed(0)
+      if (Cause.hasInterruptsOnly(exit.cause)) return Effect.succeed(130)
+      const error = Cause.squash(exit.cause)
+      const code = Cause.hasFails(exit.cause) ? exitCode(error) : 1
+      // Help and parse errors have been shown by the presenter.
+      if (typeof error === "object" && error !== null && (error as { _tag?: string })._tag === "ShowHelp") return Effect.succeed(2)
+      if (!Cause.hasFails(exit.cause)) {
+        return Effect.as(Console.error(`error: unexpected failure (a bug):\n${Cause.pretty(exit.cause)}`), 1)
+      }
+      return Effect.as(printError(error), code)
+    }),
+    Effect.provide(Layer.mergeAll(NodeServices.layer, presenter)),
+    // Warnings (a corrupt entry moved aside, ...) go to stderr, never into a --json document.
+    Effect.provideService(Logger.LogToStderr, true)
+  )
+
+/**
+ * Core errors this module's commands can end with (named for declaration files).
+ *
+ * @since 0.1.0
+ */
+export type CoreError = Core.ProjectConfig.ConfigError | Core.CacheStore.CacheStoreError | Core.RunStore.RunStoreError

@@ -1,0 +1,239 @@
+/**
+ * `expops explain DIR PROCESS[/STEP]`: why a process or step of the last run
+ * hit or missed. Shows the key's recipe part by part and, for a miss, which
+ * parts differ from the nearest earlier entry of the same name.
+ *
+ * @since 0.1.0
+ */
+import type * as Core from "@expops/core"
+import { CacheAdmin, CacheStore, Explain, Manifest, type Recipe, type RunReport, RunStore } from "@expops/core"
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import * as Backends from "./Backends.ts"
+import { UsageError } from "./Errors.ts"
+import * as Ansi from "./internal/ansi.ts"
+import * as Flags from "./internal/flags.ts"
+import * as Format from "./internal/format.ts"
+import * as Project from "./Project.ts"
+
+/**
+ * The explanation of one process or step call, as `--json` prints it.
+ *
+ * @since 0.1.0
+ */
+export interface Explanation {
+  readonly kind: "process" | "step"
+  readonly name: string
+  /** For a step: the process it ran in. */
+  readonly process: string | undefined
+  readonly status: string
+  readonly key: string
+  /** The recipe of the entry for `key`, when it is (still) in the cache. */
+  readonly recipe: Recipe.Recipe | undefined
+  readonly entry: { readonly createdAt: number; readonly durationMs: number } | undefined
+  /** For a miss: the nearest earlier entry of the same name it was compared with. */
+  readonly previous: { readonly key: string; readonly createdAt: number } | undefined
+  readonly changes: ReadonlyArray<Explain.Change>
+  /** A sentence saying what happened. */
+  readonly summary: string
+}
+
+const readManifest = (store: CacheStore.Shape, key: string) =>
+  Effect.map(store.getManifest(key), (bytes) => {
+    if (Option.isNone(bytes)) return undefined
+    try {
+      return Manifest.decode(bytes.value, key)
+    } catch {
+      return undefined
+    }
+  })
+
+/**
+ * The earlier entry of the same name that explains a miss best: the one whose
+ * recipe differs in the fewest parts (the newest among equals), preferring
+ * entries from the same process and pipeline.
+ */
+const nearestEarlier = Effect.fnUntraced(function*(manifest: Manifest.Manifest) {
+  const store = yield* CacheStore.CacheStore
+  const admin = yield* CacheAdmin.CacheAdmin
+  const { recipe } = manifest
+  const candidates = (yield* admin.list({ name: recipe.name, kind: recipe.kind }))
+    .filter((e) => e.key !== manifest.key && e.createdAt <= manifest.createdAt)
+  let best: { manifest: Manifest.Manifest; rank: number } | undefined
+  for (const candidate of candidates.slice(0, 200)) {
+    const earlier = yield* readManifest(store, candidate.key)
+    if (earlier === undefined) continue
+    const elsewhere = earlier.recipe.process !== recipe.process || earlier.recipe.pipeline !== recipe.pipeline
+    const rank = Explain.diff(earlier.recipe, recipe).length + (elsewhere ? 1000 : 0)
+    // Candidates come newest first: a later one must be strictly closer to win.
+    if (best === undefined || rank < best.rank) best = { manifest: earlier, rank }
+  }
+  return best?.manifest
+})
+
+const explainOne = Effect.fnUntraced(function*(target: {
+  readonly kind: "process" | "step"
+  readonly name: string
+  readonly process: string | undefined
+  readonly status: string
+  readonly key: string
+  readonly error: string | undefined
+}) {
+  const store = yield* CacheStore.CacheStore
+  const base = { ...target, recipe: undefined, entry: undefined, previous: undefined, changes: [] }
+  const what = `${target.kind} ${target.name}`
+  if (target.status === "skipped") {
+    return { ...base, summary: `${what} did not run: ${target.error ?? "an upstream process did not succeed"}` } satisfies Explanation
+  }
+  const manifest = yield* readManifest(store, target.key)
+  if (manifest === undefined) {
+    const summary = target.status === "failed"
+      ? `${what} failed (${target.error ?? "unknown error"}); nothing was stored for its key`
+      : `the entry for its key is no longer in the cache (pruned, cleared or moved aside as corrupt)`
+    return { ...base, summary } satisfies Explanation
+  }
+  const withEntry = { ...base, recipe: manifest.recipe, entry: { createdAt: manifest.createdAt, durationMs: manifest.durationMs } }
+  if (target.status === "cached") {
+    return {
+      ...withEntry,
+      summary: `a hit: served from the entry written ${Format.timestamp(manifest.createdAt)}, which took ${
+        Format.duration(manifest.durationMs)
+      } to compute`
+    } satisfies Explanation
+  }
+  const previous = yield* nearestEarlier(manifest)
+  if (previous === undefined) {
+    return { ...withEntry, summary: `a miss: no earlier entry named ${target.name} exists (its first run, or earlier entries were removed)` } satisfies Explanation
+  }
+  const changes = Explain.diff(previous.recipe, manifest.recipe)
+  return {
+    ...withEntry,
+    previous: { key: previous.key, createdAt: previous.createdAt },
+    changes,
+    summary: changes.length === 0
+      ? `a miss, although its recipe matches the earlier entry ${Format.short(previous.key)}: that entry's key was different or it was removed`
+      : `a miss: compared with the nearest earlier entry (${Format.short(previous.key)}, written ${Format.timestamp(previous.createdAt)}), ${changes.length === 1 ? "one part" : `${changes.length} parts`} changed`
+  } satisfies Explanation
+})
+
+const recipeRows = (recipe: Recipe.Recipe): Array<Array<string>> => {
+  const rows: Array<Array<string>> = []
+  const label = recipe.kind === "process" ? "parameters" : "config"
+  rows.push(["code", `${Format.short(recipe.code)}  (fingerprint of the ${recipe.kind}'s body)`])
+  rows.push(["version", recipe.version ?? "(none)"])
+  rows.push([recipe.kind === "process" ? "inputs" : "input", Format.short(recipe.input)])
+  for (const [name, digest] of Object.entries(recipe.inputParts)) {
+    const source = recipe.inputSources?.[name]
+    rows.push([`  ${name}`, `${Format.short(digest)}${source ? `  from upstream ${source}` : ""}`])
+  }
+  const value = JSON.stringify(recipe.configValue ?? null)
+  rows.push([label, value.length > 100 ? `${value.slice(0, 97)}...` : value])
+  rows.push(["schemas", `input ${Format.short(recipe.schemas.input)}  output ${Format.short(recipe.schemas.output)}  ${label} ${Format.short(recipe.schemas.config)}`])
+  rows.push(["seed", `${recipe.seed}  (derived from the root seed)`])
+  if (recipe.kind === "process") rows.push(["data file", recipe.data ? `${recipe.dataPath ?? ""}  ${Format.short(recipe.data)}` : "(none)"])
+  rows.push(["format", String(recipe.format)])
+  return rows
+}
+
+const render = (run: RunReport.RunReport, e: Explanation, paint: Ansi.Paint): string => {
+  const lines: Array<string> = []
+  const where = e.kind === "step" ? ` in process ${e.process}` : ""
+  lines.push(`${paint.bold(`${e.kind} ${e.name}`)}${where} · run ${run.run.id} · ${e.status}`)
+  if (e.key) lines.push(`key ${e.key}`)
+  lines.push(e.summary)
+  for (const change of e.changes) lines.push(paint.yellow(`  - ${change.message}`))
+  if (e.recipe !== undefined) {
+    lines.push("recipe:")
+    lines.push(Format.table(recipeRows(e.recipe), "  "))
+  }
+  return lines.join("\n")
+}
+
+const handler = Effect.fn("expops.explain")(function*(input: {
+  readonly dir: string
+  readonly target: string
+  readonly run: Option.Option<string>
+  readonly json: boolean
+  readonly backend: Option.Option<Backends.Name>
+}) {
+  const project = yield* Project.load(input.dir)
+  const [processName, stepName] = input.target.split("/", 2) as [string, string | undefined]
+  const dir = Project.display(project.dir)
+  return yield* Effect.gen(function*() {
+    const runs = yield* RunStore.RunStore
+    const id = Option.isSome(input.run)
+      ? input.run.value
+      : (yield* runs.listRuns({ limit: 1 }))[0]?.id
+    if (id === undefined) {
+      return yield* new UsageError({ message: `no runs are recorded in ${dir} yet; run \`expops run ${dir}\` first` })
+    }
+    const report = Option.getOrUndefined(yield* runs.getRun(id))
+    if (report === undefined) {
+      return yield* new UsageError({ message: `no run ${id} in ${dir} (see \`expops runs ls ${dir}\`)` })
+    }
+    const proc = report.processes.find((p) => p.name === processName)
+    if (proc === undefined) {
+      return yield* new UsageError({
+        message: `run ${id} has no process ${processName} (processes: ${report.processes.map((p) => p.name).join(", ")})`
+      })
+    }
+    let explanations: Array<Explanation>
+    if (stepName === undefined) {
+      explanations = [yield* explainOne({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })]
+    } else if (proc.status === "cached" || proc.status === "skipped") {
+      const processExplanation = yield* explainOne({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
+      explanations = [{
+        ...processExplanation,
+        summary: `step ${stepName} did not run in run ${id}: process ${proc.name} was ${proc.status === "cached" ? "served whole from the cache" : "skipped"}. ${processExplanation.summary}`
+      }]
+    } else {
+      const calls = proc.steps.filter((s) => s.name === stepName)
+      if (calls.length === 0) {
+        const known = [...new Set(proc.steps.map((s) => s.name))]
+        return yield* new UsageError({
+          message: `process ${proc.name} ran no step ${stepName} in run ${id} (steps: ${known.length > 0 ? known.join(", ") : "none"})`
+        })
+      }
+      explanations = []
+      for (const call of calls) {
+        explanations.push(yield* explainOne({ kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key, error: call.error }))
+      }
+    }
+    if (input.json) {
+      yield* Console.log(JSON.stringify({ run: report.run.id, target: input.target, explanations }, null, 2))
+    } else {
+      const paint = Ansi.paint(Ansi.colorAllowed(process.stdout))
+      yield* Console.log(explanations.map((e) => render(report, e, paint)).join("\n\n"))
+    }
+  }).pipe(Effect.provide(Backends.layer(project, Option.getOrElse(input.backend, () => project.config.backend))))
+})
+
+/**
+ * @since 0.1.0
+ */
+export const command = Command.make("explain", {
+  dir: Flags.dir,
+  target: Argument.String("target").pipe(
+    Argument.withDescription("PROCESS or PROCESS/STEP: what to explain")
+  ),
+  run: Flag.String("run").pipe(Flag.optional, Flag.withDescription("Explain this run instead of the last one (see `expops runs ls`)")),
+  json: Flags.json,
+  backend: Flags.backend
+}, handler).pipe(
+  Command.withDescription(
+    "Explain why a process or step of the last run was served from the cache or ran: its key's recipe part by part " +
+      "and, for a miss, what changed since the nearest earlier entry of the same name."
+  ),
+  Command.withExamples([
+    { command: "expops explain examples/quickstart train_model", description: "Why did train_model run (or hit)?" },
+    { command: "expops explain examples/quickstart train_model/fit", description: "Why did the step fit of train_model run?" },
+    { command: "expops explain . evaluate --json", description: "The same, as JSON" }
+  ])
+)
+
+/**
+ * Core errors this module's commands can end with (named for declaration files).
+ *
+ * @since 0.1.0
+ */
+export type CoreError = Core.ProjectConfig.ConfigError | Core.CacheStore.CacheStoreError | Core.RunStore.RunStoreError

@@ -1,0 +1,194 @@
+/**
+ * A project folder: its config file, read with `yaml` and decoded with the
+ * core `ProjectConfig` schema, its pipeline module and its data file.
+ *
+ * Every problem is reported with the file, and where the parser knows it the
+ * line and the path in the document, so the user can go straight to it.
+ *
+ * @since 0.1.0
+ */
+import { existsSync, readFileSync, statSync } from "node:fs"
+import * as Path from "node:path"
+import { pathToFileURL } from "node:url"
+import { DataFile, Pipeline, ProjectConfig } from "@expops/core"
+import { Effect } from "effect"
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml"
+import { ProjectError, UsageError } from "./Errors.ts"
+
+/**
+ * Where the config file lives inside a project folder.
+ *
+ * @since 0.1.0
+ */
+export const CONFIG_FILE = "configs/project_config.yaml"
+
+/**
+ * @since 0.1.0
+ */
+export interface Project {
+  /** Absolute path of the project folder. */
+  readonly dir: string
+  /** Absolute path of the config file. */
+  readonly configFile: string
+  readonly config: ProjectConfig.ProjectConfig
+  /** Line (1-based) of a path in the config document, when it is there. */
+  readonly lineOf: (path: ReadonlyArray<string | number>) => number | undefined
+}
+
+/** The working directory when the CLI started: file names in messages are relative to it. */
+const startDir = process.cwd()
+
+/**
+ * A path as the user would type it: relative to where the CLI was started
+ * when that is shorter, absolute otherwise.
+ *
+ * @since 0.1.0
+ */
+export const display = (absolute: string): string => {
+  const relative = Path.relative(startDir, absolute)
+  return relative === "" ? "." : relative.startsWith("..") || Path.isAbsolute(relative) ? absolute : relative
+}
+
+/**
+ * Resolves the project folder given on the command line, checking that it
+ * holds a config file.
+ *
+ * @since 0.1.0
+ */
+export const resolveDir = (dir: string): Effect.Effect<string, UsageError> =>
+  Effect.suspend(() => {
+    const absolute = Path.resolve(startDir, dir)
+    if (!existsSync(absolute) || !statSync(absolute).isDirectory()) {
+      return Effect.fail(new UsageError({ message: `${dir}: no such project folder` }))
+    }
+    if (!existsSync(Path.join(absolute, CONFIG_FILE))) {
+      return Effect.fail(new UsageError({ message: `${dir}: not an ExpOps project (no ${CONFIG_FILE} in it)` }))
+    }
+    return Effect.succeed(absolute)
+  })
+
+const yamlLineOf = (doc: ReturnType<typeof parseDocument>, counter: LineCounter) =>
+(path: ReadonlyArray<string | number>): number | undefined => {
+  const lineAt = (offset: number | undefined) => (offset === undefined ? undefined : counter.linePos(offset).line)
+  let node: unknown = doc.contents
+  // The deepest node on the path that exists: a missing key is reported at its parent.
+  let line = lineAt((node as { range?: [number] } | null)?.range?.[0])
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment))
+      if (pair === undefined) break
+      line = lineAt((pair.key as { range?: [number] }).range?.[0]) ?? line
+      node = pair.value
+    } else if (isSeq(node) && typeof segment === "number" && node.items[segment] !== undefined) {
+      node = node.items[segment]
+      line = lineAt((node as { range?: [number] }).range?.[0]) ?? line
+    } else break
+  }
+  return line
+}
+
+/**
+ * Reads and decodes the config file of a project folder. Malformed YAML is
+ * reported with its line; schema problems as a `ConfigError` naming each
+ * path, its line, and for unknown keys the nearest valid key.
+ *
+ * @since 0.1.0
+ */
+export const load = Effect.fn("Project.load")(function*(dir: string) {
+  const absolute = yield* resolveDir(dir)
+  const configFile = Path.join(absolute, CONFIG_FILE)
+  const file = display(configFile)
+  const text = yield* Effect.try({
+    try: () => readFileSync(configFile, "utf8"),
+    catch: (error) => new ProjectError({ file, reason: `cannot read: ${(error as Error).message}` })
+  })
+  const counter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true })
+  if (doc.errors.length > 0) {
+    const error = doc.errors[0]!
+    const line = error.linePos?.[0]?.line
+    // The parser's message repeats the position and quotes the source; keep the first sentence.
+    const reason = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")
+    return yield* new ProjectError({ file, ...(line !== undefined ? { line } : {}), reason: `malformed YAML: ${reason}` })
+  }
+  const lineOf = yamlLineOf(doc, counter)
+  const config = yield* ProjectConfig.decode(doc.toJS(), { file, lineOf })
+  return { dir: absolute, configFile, config, lineOf } satisfies Project
+})
+
+/**
+ * A located error about a key of the config file.
+ *
+ * @since 0.1.0
+ */
+export const errorAt = (project: Project, path: ReadonlyArray<string | number>, reason: string): ProjectError => {
+  const line = project.lineOf(path)
+  const shown = project.config.modelKey === "experiment" && path[0] === "model" ? ["experiment", ...path.slice(1)] : path
+  return new ProjectError({
+    file: display(project.configFile),
+    ...(line !== undefined ? { line } : {}),
+    path: shown.join("."),
+    reason
+  })
+}
+
+const describeValue = (value: unknown): string => {
+  if (value === null) return "null"
+  if (value === undefined) return "undefined"
+  if (typeof value === "function") return `a function${value.name ? ` (${value.name})` : ""}`
+  if (Array.isArray(value)) return "an array"
+  if (typeof value === "object") {
+    const keys = Object.keys(value)
+    return `an object${keys.length > 0 ? ` with keys ${keys.slice(0, 6).join(", ")}` : ""}`
+  }
+  return `${typeof value} ${JSON.stringify(value)}`
+}
+
+/**
+ * Imports the module named by `scripts.main` and returns its default export,
+ * which must be a Pipeline (made with `Pipeline.make`).
+ *
+ * @since 0.1.0
+ */
+export const importPipeline = Effect.fn("Project.importPipeline")(function*(project: Project) {
+  const main = project.config.main
+  const modulePath = Path.resolve(project.dir, main)
+  const at = (reason: string) => errorAt(project, ["scripts", "main"], reason)
+  const given = project.lineOf(["scripts", "main"]) !== undefined ? "" : ` (the default; set scripts.main to change it)`
+  if (!existsSync(modulePath) || !statSync(modulePath).isFile()) {
+    return yield* at(`${main}${given}: no such file (looked for ${display(modulePath)})`)
+  }
+  const module = yield* Effect.tryPromise({
+    try: () => import(pathToFileURL(modulePath).href) as Promise<Record<string, unknown>>,
+    catch: (error) => at(`${main}: cannot be loaded: ${String((error as Error)?.message ?? error).split("\n")[0]}`)
+  })
+  if (!("default" in module) || module.default === undefined) {
+    const names = Object.keys(module)
+    return yield* at(
+      `${main} has no default export; it must \`export default\` a Pipeline made with Pipeline.make` +
+        ` (found exports: ${names.length > 0 ? names.join(", ") : "none"})`
+    )
+  }
+  if (!Pipeline.isPipeline(module.default)) {
+    return yield* at(
+      `the default export of ${main} must be a Pipeline made with Pipeline.make, found ${describeValue(module.default)}`
+    )
+  }
+  return module.default as Pipeline.Pipeline<never>
+})
+
+/**
+ * The project's data file (`data.path`) and its digest, when one is
+ * configured. A missing file is a config error at `data.path`.
+ *
+ * @since 0.1.0
+ */
+export const dataFile = Effect.fn("Project.dataFile")(function*(project: Project) {
+  const path = project.config.dataPath
+  if (path === undefined) return undefined
+  const absolute = Path.resolve(project.dir, path)
+  const digest = yield* DataFile.digest(absolute).pipe(
+    Effect.mapError((error) => errorAt(project, ["data", "path"], `${path}: ${error.reason} (looked for ${display(absolute)})`))
+  )
+  return { path, digest }
+})

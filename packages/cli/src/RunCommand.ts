@@ -1,0 +1,153 @@
+/**
+ * `expops run DIR`: loads the project, builds the layers from its config,
+ * runs the pipeline with live progress, records the run and reports.
+ *
+ * @since 0.1.0
+ */
+import type * as Core from "@expops/core"
+import { Cache, Pipeline, type PipelineError, Reproducibility, RunEvents, RunStore } from "@expops/core"
+import { Console, Effect, Layer, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import * as Backends from "./Backends.ts"
+import { Failed, UsageError } from "./Errors.ts"
+import * as Ansi from "./internal/ansi.ts"
+import * as Flags from "./internal/flags.ts"
+import * as Report from "./internal/report.ts"
+import * as Progress from "./Progress.ts"
+import * as Project from "./Project.ts"
+
+/**
+ * A pipeline/config mismatch, with each problem placed in the config file
+ * where possible (the process entry, the adjacency list).
+ */
+const locate = (project: Project.Project, error: PipelineError.PipelineValidationError): UsageError => {
+  const entries = project.config.parameters
+  const names = Object.keys(entries)
+  const lines = error.problems.map((problem) => {
+    const name = problem.processes.find((n) => names.includes(n))
+    const path: Array<string | number> = ["model", "parameters", "pipeline"]
+    if ((problem.code === "invalid-parameters" || problem.code === "unknown-process") && name !== undefined && problem.message.startsWith("param")) {
+      path.push("processes", names.indexOf(name), problem.code === "invalid-parameters" ? "parameters" : "name")
+    } else if (project.config.adjlist !== undefined && (problem.code === "unknown-process" || problem.code === "cycle")) {
+      path.push("process_adjlist")
+    } else {
+      return `  - ${problem.message}`
+    }
+    const located = Project.errorAt(project, path, problem.message)
+    return `  - ${located.message}`
+  })
+  return new UsageError({
+    message: `pipeline ${error.pipeline} does not fit its config (${Project.display(project.configFile)}):\n${lines.join("\n")}`
+  })
+}
+
+const handler = Effect.fn("expops.run")(function*(input: {
+  readonly dir: string
+  readonly json: boolean
+  readonly noCache: boolean
+  readonly seed: Option.Option<number>
+  readonly backend: Option.Option<Backends.Name>
+  readonly concurrency: Option.Option<number>
+  readonly dryRun: boolean
+}) {
+  const project = yield* Project.load(input.dir)
+  const { config } = project
+  if (Option.isSome(input.concurrency) && input.concurrency.value < 1) {
+    return yield* new UsageError({ message: `--concurrency must be at least 1, got ${input.concurrency.value}` })
+  }
+  const backend = Option.getOrElse(input.backend, () => config.backend)
+  if (backend === "gcs" && config.gcs === undefined) {
+    return yield* Project.errorAt(
+      project,
+      ["model", "parameters", "cache"],
+      "--backend gcs needs a gcs section here (bucket, and optionally prefix, project, credentials)"
+    )
+  }
+  const seed = Option.getOrElse(input.seed, () => config.seed)
+  const data = yield* Project.dataFile(project)
+  // User code reads its files relative to the project folder, wherever the CLI was started.
+  process.chdir(project.dir)
+  const pipeline = yield* Project.importPipeline(project)
+  const options: Pipeline.RunOptions = {
+    adjlist: config.adjlist,
+    parameters: config.parameters,
+    concurrency: Option.getOrUndefined(input.concurrency) ?? config.concurrency,
+    data,
+    dryRun: input.dryRun
+  }
+  // Validate before the backend opens: a bad config writes nothing.
+  const plan = yield* Pipeline.plan(pipeline, options).pipe(Effect.mapError((error) => locate(project, error)))
+
+  const out = input.json ? process.stderr : process.stdout
+  const color = Ansi.colorAllowed(out)
+  const paint = Ansi.paint(color)
+  const report = yield* Effect.scoped(Effect.gen(function*() {
+    const progress = input.dryRun
+      ? undefined
+      : yield* Progress.make({ out, live: out.isTTY === true && process.env.TERM !== "dumb", color, processes: plan.order })
+    const layers = Layer.mergeAll(
+      Cache.layer({ mode: input.noCache ? "off" : "read-write" }),
+      Reproducibility.layer(seed),
+      progress ? RunEvents.layer(progress.listener) : Layer.empty
+    )
+    return yield* Pipeline.run(pipeline, options).pipe(Effect.provide(layers, { local: true }))
+  })).pipe(
+    Effect.mapError((error) => locate(project, error)),
+    Effect.tap((report) =>
+      input.dryRun || input.noCache
+        ? Effect.void
+        : Effect.gen(function*() {
+          const runs = yield* RunStore.RunStore
+          yield* runs.saveRun(report)
+        }).pipe(Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`)))
+    ),
+    Effect.provide(Backends.layer(project, backend))
+  )
+
+  if (input.json) yield* Console.log(JSON.stringify(report, null, 2))
+  out.write(`${Report.summary(report, paint)}\n`)
+  if (report.run.status === "failed") return yield* new Failed({ message: "" })
+})
+
+/**
+ * @since 0.1.0
+ */
+export const command = Command.make("run", {
+  dir: Flags.dir,
+  json: Flags.json,
+  noCache: Flag.Boolean("no-cache").pipe(
+    Flag.withoutNegation,
+    Flag.withDefault(false),
+    Flag.withDescription("Run every step and process; read nothing from the cache and store nothing (not even the run record)")
+  ),
+  seed: Flag.Int("seed").pipe(Flag.optional, Flag.withDescription("Root seed for this run, instead of reproducibility.seed")),
+  backend: Flags.backend,
+  concurrency: Flag.Int("concurrency").pipe(
+    Flag.optional,
+    Flag.withDescription("Run at most this many processes at once (default: model.parameters.pipeline.concurrency, else 4)")
+  ),
+  dryRun: Flag.Boolean("dry-run").pipe(
+    Flag.withoutNegation,
+    Flag.withDefault(false),
+    Flag.withDescription("Compute every key and report what would be served from the cache or run; run and store nothing")
+  )
+}, handler).pipe(
+  Command.withDescription(
+    "Run a project's pipeline. Processes and steps whose keys are in the cache are served from it; the rest run and are stored. " +
+      "Exit code: 0 success, 1 the pipeline failed, 2 bad usage or bad config."
+  ),
+  Command.withExamples([
+    { command: "expops run examples/quickstart", description: "Run the quick-start project" },
+    { command: "expops run . --json > report.json", description: "Print the run report as JSON on stdout" },
+    { command: "expops run . --seed 7", description: "Run with another root seed" },
+    { command: "expops run . --dry-run", description: "Show what would be served from the cache and what would run" },
+    { command: "expops run . --no-cache", description: "Run everything, store nothing" }
+  ])
+)
+
+/**
+ * Core errors this module's commands can end with (named for declaration files).
+ *
+ * @since 0.1.0
+ */
+export type CoreError = Core.ProjectConfig.ConfigError | Core.CacheStore.CacheStoreError | Core.RunStore.RunStoreError

@@ -1,0 +1,27 @@
+/** Colours and cursor control, only when the output is a terminal and NO_COLOR is unset. */
+
+/** https://no-color.org: any non-empty NO_COLOR disables colour. */
+export const colorAllowed = (stream: { readonly isTTY?: boolean }): boolean =>
+  stream.isTTY === true && !(process.env.NO_COLOR ?? "") && process.env.TERM !== "dumb"
+
+export interface Paint {
+  readonly green: (s: string) => string
+  readonly red: (s: string) => string
+  readonly yellow: (s: string) => string
+  readonly cyan: (s: string) => string
+  readonly dim: (s: string) => string
+  readonly bold: (s: string) => string
+}
+
+const wrap = (open: number, close: number) => (s: string) => `\x1b[${open}m${s}\x1b[${close}m`
+const plain = (s: string) => s
+
+export const paint = (enabled: boolean): Paint =>
+  enabled
+    ? { green: wrap(32, 39), red: wrap(31, 39), yellow: wrap(33, 39), cyan: wrap(36, 39), dim: wrap(2, 22), bold: wrap(1, 22) }
+    : { green: plain, red: plain, yellow: plain, cyan: plain, dim: plain, bold: plain }
+
+export const cursorUp = (n: number): string => (n > 0 ? `\x1b[${n}A` : "")
+export const clearLine = "\r\x1b[2K"
+export const hideCursor = "\x1b[?25l"
+export const showCursor = "\x1b[?25h"

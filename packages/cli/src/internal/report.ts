@@ -1,0 +1,83 @@
+/** Text renderings of a run report: the summary after a run, the details of `runs show`. */
+import type { RunReport } from "@expops/core"
+import type { Paint } from "./ansi.ts"
+import * as Format from "./format.ts"
+
+type Report = RunReport.RunReport
+
+const countBy = <A>(items: ReadonlyArray<A>, key: (a: A) => string): Record<string, number> => {
+  const out: Record<string, number> = {}
+  for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1
+  return out
+}
+
+/** Time the cache saved: what the entries served took to compute. */
+export const savedMs = (report: Report): number => report.processes.reduce((n, p) => n + (p.savedMs ?? 0), 0)
+
+/** The lines printed after a run. */
+export const summary = (report: Report, p: Paint): string => {
+  const { run } = report
+  const lines: Array<string> = []
+  const steps = report.processes.flatMap((proc) => proc.steps)
+  const status = run.dryRun ? p.cyan("dry run") : run.status === "success" ? p.green("success") : p.red("failed")
+  lines.push(`${p.bold(`run ${run.id}`)}: ${status} in ${Format.duration(run.durationMs)} (seed ${run.seed}, backend ${run.backend})`)
+  lines.push(`  processes: ${Format.counts(countBy(report.processes, (x) => x.status))}`)
+  if (!run.dryRun) {
+    lines.push(`  steps:     ${Format.counts(countBy(steps, (x) => x.status))}${steps.length === 0 ? " run (every process was served from the cache)" : ""}`)
+    lines.push(`  time saved by the cache: ${Format.duration(savedMs(report))}`)
+  }
+  if (run.dryRun) {
+    lines.push(Format.table(report.processes.map((x) => [x.name, x.status, x.reason ?? (x.status === "cached" ? "an entry exists for its key" : x.error ?? "")]), "    "))
+  }
+  for (const proc of report.processes) {
+    if (proc.status !== "failed") continue
+    const step = proc.steps.find((s) => s.status === "failed")
+    lines.push(p.red(`  ${proc.name} failed${step ? ` in step ${step.name}` : ""}: ${proc.error ?? step?.error ?? "unknown error"}`))
+  }
+  const skipped = report.processes.filter((x) => x.status === "skipped").map((x) => x.name)
+  if (skipped.length > 0) lines.push(p.yellow(`  skipped: ${skipped.join(", ")} (an upstream process did not succeed)`))
+  return lines.join("\n")
+}
+
+/** The last value of each metric per process and step. */
+export const latestMetrics = (report: Report) => {
+  const latest = new Map<string, { name: string; process: string; step: string | undefined; value: number; index: number; count: number }>()
+  for (const m of report.metrics ?? []) {
+    const id = `${m.process}\0${m.step ?? ""}\0${m.name}`
+    const prev = latest.get(id)
+    if (prev === undefined || m.index >= prev.index) {
+      latest.set(id, { name: m.name, process: m.process, step: m.step, value: m.value, index: m.index, count: (prev?.count ?? 0) + 1 })
+    } else prev.count++
+  }
+  return Array.from(latest.values())
+}
+
+const formatValue = (v: number): string => (Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e6 ? v.toFixed(4) : v.toExponential(3))
+
+/** The full account of one run, for `runs show`. */
+export const details = (report: Report, p: Paint): string => {
+  const { run } = report
+  const lines: Array<string> = []
+  lines.push(`${p.bold(`run ${run.id}`)}  ${run.status === "success" ? p.green("success") : p.red("failed")}`)
+  lines.push(`  pipeline ${run.pipeline} · started ${Format.timestamp(run.startedAt)} · took ${Format.duration(run.durationMs)} · seed ${run.seed} · backend ${run.backend}`)
+  lines.push(`  time saved by the cache: ${Format.duration(savedMs(report))}`)
+  lines.push("")
+  const rows: Array<Array<string>> = [["PROCESS / STEP", "STATUS", "DURATION", "KEY", ""]]
+  for (const proc of report.processes) {
+    const note = proc.status === "cached" ? `saved ${Format.duration(proc.savedMs ?? 0)}` : proc.error ?? ""
+    rows.push([proc.name, proc.status, Format.duration(proc.durationMs), Format.short(proc.key) || "-", note])
+    for (const step of proc.steps) {
+      rows.push([`  ${step.name}`, step.status, Format.duration(step.durationMs), Format.short(step.key), step.error ?? ""])
+    }
+  }
+  lines.push(Format.table(rows, "  "))
+  const metrics = latestMetrics(report)
+  if (metrics.length > 0) {
+    lines.push("")
+    lines.push(Format.table([
+      ["METRIC", "PROCESS / STEP", "LAST VALUE", "AT INDEX", "VALUES"],
+      ...metrics.map((m) => [m.name, `${m.process}${m.step ? `/${m.step}` : ""}`, formatValue(m.value), String(m.index), String(m.count)])
+    ], "  "))
+  }
+  return lines.join("\n")
+}
