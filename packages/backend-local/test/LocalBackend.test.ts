@@ -84,7 +84,7 @@ describe("LocalBackend", () => {
         const readOnly = {
           openSync: ((file: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
             if (flags === "wx") throw Object.assign(new Error(`EROFS: read-only file system, open '${file}'`), { code: "EROFS" })
-            return fs.openSync(file, flags, mode)
+            return fs.openSync(file, flags ?? "r", mode)
           }) as typeof fs.openSync
         }
         const error = yield* Effect.flip(Effect.provide(Effect.void, LocalBackend.layer(dir, { io: readOnly })))
