@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { CacheAdmin, CacheStore, RunStore } from "@expops/core"
+import { LocalBackend } from "@expops/backend-local"
+import type { CacheAdmin, CacheStore, RunStore } from "@expops/core"
 import { type Context, Effect, Layer, Schema } from "effect"
 import type { Project } from "./Project.ts"
 
@@ -50,7 +51,13 @@ export const layer = (project: Project, backend: Name): Layer.Layer<Services, Ba
       ) as Effect.Effect<Context.Context<Services>, BackendError>
     )
   }
-  void project
-  // Placeholder until @expops/backend-local lands.
-  return Layer.provideMerge(CacheAdmin.layer, Layer.merge(CacheStore.layerMemory, RunStore.layerMemory))
+  return LocalBackend.layer(project.dir).pipe(
+    Layer.catchTag("LocalBackendError", (error) =>
+      Layer.effectContext(
+        Effect.fail(new BackendError({ backend: "local", reason: error.message.replace(/^local backend: /, "") })) as Effect.Effect<
+          Context.Context<Services>,
+          BackendError
+        >
+      ))
+  )
 }

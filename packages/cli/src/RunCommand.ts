@@ -28,6 +28,9 @@ const locate = (project: Project.Project, error: PipelineError.PipelineValidatio
     const path: Array<string | number> = ["model", "parameters", "pipeline"]
     if ((problem.code === "invalid-parameters" || problem.code === "unknown-process") && name !== undefined && problem.message.startsWith("param")) {
       path.push("processes", names.indexOf(name), problem.code === "invalid-parameters" ? "parameters" : "name")
+      // Point at the parameter itself when the message names it (`... at ["learning_rate"]`).
+      const key = problem.message.match(/ at \["([^"]+)"\]/)?.[1]
+      if (key !== undefined && problem.code === "invalid-parameters") path.push(key)
     } else if (project.config.adjlist !== undefined && (problem.code === "unknown-process" || problem.code === "cycle")) {
       path.push("process_adjlist")
     } else {
