@@ -31,8 +31,10 @@ export interface Project {
   /** Absolute path of the config file. */
   readonly configFile: string
   readonly config: ProjectConfig.ProjectConfig
-  /** Line (1-based) of a path in the config document, when it is there. */
+  /** Line (1-based) of a path in the config document, or of its nearest ancestor that is there. */
   readonly lineOf: (path: ReadonlyArray<string | number>) => number | undefined
+  /** Whether the config document has a value at a path (as written: `experiment`, not `model`, if the file says so). */
+  readonly has: (path: ReadonlyArray<string | number>) => boolean
 }
 
 /** The working directory when the CLI started: file names in messages are relative to it. */
@@ -112,8 +114,10 @@ export const load = Effect.fn("Project.load")(function*(dir: string) {
     return yield* new ProjectError({ file, ...(line !== undefined ? { line } : {}), reason: `malformed YAML: ${reason}` })
   }
   const lineOf = yamlLineOf(doc, counter)
-  const config = yield* ProjectConfig.decode(doc.toJS(), { file, lineOf })
-  return { dir: absolute, configFile, config, lineOf } satisfies Project
+  const document: unknown = doc.toJS()
+  const config = yield* ProjectConfig.decode(document, { file, lineOf })
+  const has = (path: ReadonlyArray<string | number>) => doc.hasIn(path)
+  return { dir: absolute, configFile, config, lineOf, has } satisfies Project
 })
 
 /**
@@ -122,8 +126,9 @@ export const load = Effect.fn("Project.load")(function*(dir: string) {
  * @since 0.1.0
  */
 export const errorAt = (project: Project, path: ReadonlyArray<string | number>, reason: string): ProjectError => {
-  const line = project.lineOf(path)
   const shown = project.config.modelKey === "experiment" && path[0] === "model" ? ["experiment", ...path.slice(1)] : path
+  // A key the file leaves out has no line of its own.
+  const line = project.has(shown) ? project.lineOf(shown) : undefined
   return new ProjectError({
     file: display(project.configFile),
     ...(line !== undefined ? { line } : {}),
@@ -154,7 +159,7 @@ export const importPipeline = Effect.fn("Project.importPipeline")(function*(proj
   const main = project.config.main
   const modulePath = Path.resolve(project.dir, main)
   const at = (reason: string) => errorAt(project, ["scripts", "main"], reason)
-  const given = project.lineOf(["scripts", "main"]) !== undefined ? "" : ` (the default; set scripts.main to change it)`
+  const given = project.has(["scripts", "main"]) ? "" : ` (the default; set scripts.main to change it)`
   if (!existsSync(modulePath) || !statSync(modulePath).isFile()) {
     return yield* at(`${main}${given}: no such file (looked for ${display(modulePath)})`)
   }
