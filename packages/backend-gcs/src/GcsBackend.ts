@@ -1,0 +1,159 @@
+/**
+ * The GCS backend as the CLI uses it: from `model.parameters.cache.gcs` and
+ * the project name, one layer providing `CacheStore` (the bucket, behind the
+ * local tier unless `local_tier: false`), `RunStore` (run records in the
+ * bucket) and `CacheAdmin` (`expops cache ...` on the same store).
+ *
+ * Building the layer checks first that the bucket is there and readable,
+ * so a wrong name or missing permission stops the CLI (exit code 2) before
+ * any work, with an error naming the bucket, the operation and the
+ * credentials in use.
+ *
+ * ```ts
+ * const backend = GcsBackend.layer({
+ *   gcs: config.gcs!,
+ *   projectName: config.name,
+ *   projectDir: dir,
+ *   local: LocalCacheStore.layer(path.join(dir, ".expops/cache"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { CacheAdmin, CacheStore, type ProjectConfig, RunStore } from "@expops/core"
+import { Context, Effect, Layer } from "effect"
+import * as GcsCacheStore from "./GcsCacheStore.ts"
+import * as GcsClient from "./GcsClient.ts"
+import { type GcsBackendError, GcsAccessDenied, GcsBucketNotFound, GcsCredentialsError, type GcsRequestError, GcsUnavailable } from "./GcsError.ts"
+import * as GcsRunStore from "./GcsRunStore.ts"
+import * as TieredCacheStore from "./TieredCacheStore.ts"
+
+/**
+ * The environment variable that points the backend at another endpoint
+ * (the fake server in tests).
+ *
+ * @since 0.1.0
+ */
+export const ENDPOINT_ENV = "EXPOPS_GCS_ENDPOINT"
+
+/**
+ * @since 0.1.0
+ */
+export interface Options<E = never, R = never> {
+  readonly gcs: ProjectConfig.GcsConfig
+  /** `metadata.name`: the folder of this project in the bucket. */
+  readonly projectName: string
+  /** The project folder: a relative `credentials` path is resolved against it. */
+  readonly projectDir?: string | undefined
+  /** Defaults to `$EXPOPS_GCS_ENDPOINT`, else the real service. */
+  readonly apiEndpoint?: string | undefined
+  /** The local tier, used unless `gcs.localTier` is false. Without it the bucket is used alone. */
+  readonly local?: Layer.Layer<CacheStore.CacheStore, E, R> | undefined
+  readonly retry?: Partial<GcsClient.RetryPolicy> | undefined
+  readonly onRemoteFailure?: TieredCacheStore.Options["onRemoteFailure"]
+  readonly resumableThresholdBytes?: number | undefined
+  readonly pageSize?: number | undefined
+}
+
+/**
+ * Turns a failed request of the startup check into the error a user acts on.
+ *
+ * @since 0.1.0
+ */
+export const explain = (error: GcsRequestError): GcsBackendError => {
+  if (error.status === 401 || error.status === 403) {
+    return new GcsAccessDenied({ bucket: error.bucket, operation: `${error.operation} gs://${error.bucket}/${error.object}`, credentials: error.credentials, status: error.status, reason: error.reason })
+  }
+  if (error.status === 404) {
+    return new GcsBucketNotFound({ bucket: error.bucket, operation: `${error.operation} gs://${error.bucket}/${error.object}`, credentials: error.credentials })
+  }
+  if (error.credentialsFailed) return new GcsCredentialsError({ bucket: error.bucket, credentials: error.credentials, reason: error.reason })
+  return new GcsUnavailable({ bucket: error.bucket, operation: `${error.operation} gs://${error.bucket}/${error.object}`, reason: error.reason })
+}
+
+/**
+ * Checks that the credentials file (if any) is readable and the bucket
+ * exists and can be listed: the permission every role that uses the cache
+ * has (`storage.buckets.get` is not part of `roles/storage.objectViewer`).
+ *
+ * @since 0.1.0
+ */
+export const check = (client: GcsClient.Shape, credentialsFile?: string): Effect.Effect<void, GcsBackendError> =>
+  Effect.gen(function*() {
+    if (credentialsFile !== undefined) {
+      const problem = yield* Effect.sync(() => {
+        try {
+          const parsed = JSON.parse(Fs.readFileSync(credentialsFile, "utf8"))
+          return typeof parsed?.type === "string" ? undefined : "the file is JSON but not a Google credentials file (no \"type\" field)"
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code
+          return code === "ENOENT" ? "the file does not exist" : code !== undefined ? `the file cannot be read (${code})` : "the file is not valid JSON"
+        }
+      })
+      if (problem !== undefined) {
+        return yield* new GcsCredentialsError({ bucket: client.bucketName, credentials: client.credentials, reason: problem })
+      }
+    }
+    yield* client.list("list objects under", client.root === "" ? "" : client.root + "/", { limit: 1 }).pipe(Effect.mapError(explain))
+  })
+
+const resolveCredentials = (options: Options<any, any>): string | undefined => {
+  const file = options.gcs.credentials
+  if (file === undefined || file === "") return undefined
+  return options.projectDir === undefined ? file : Path.resolve(options.projectDir, file)
+}
+
+const clientOptions = (options: Options<any, any>): GcsClient.Options => {
+  const apiEndpoint = options.apiEndpoint ?? process.env[ENDPOINT_ENV]
+  return {
+    bucket: options.gcs.bucket,
+    prefix: options.gcs.prefix,
+    projectName: options.projectName,
+    projectId: options.gcs.project,
+    credentials: resolveCredentials(options),
+    apiEndpoint: apiEndpoint === "" ? undefined : apiEndpoint,
+    retry: options.retry,
+    resumableThresholdBytes: options.resumableThresholdBytes,
+    pageSize: options.pageSize
+  }
+}
+
+/**
+ * The client, once the startup check passed.
+ *
+ * @since 0.1.0
+ */
+export const layerClient = <E, R>(options: Options<E, R>): Layer.Layer<GcsClient.GcsClient, GcsBackendError> =>
+  Layer.effect(
+    GcsClient.GcsClient,
+    Effect.gen(function*() {
+      const client = GcsClient.make(clientOptions(options))
+      yield* check(client, resolveCredentials(options))
+      return client
+    })
+  )
+
+/**
+ * `CacheStore` (tiered unless `localTier` is false or no local layer is
+ * given), `RunStore` and `CacheAdmin` on the bucket, plus the `GcsClient`.
+ *
+ * @since 0.1.0
+ */
+export const layer = <E = never, R = never>(
+  options: Options<E, R>
+): Layer.Layer<CacheStore.CacheStore | RunStore.RunStore | CacheAdmin.CacheAdmin | GcsClient.GcsClient, GcsBackendError | E, R> => {
+  const store = Layer.effect(
+    CacheStore.CacheStore,
+    Effect.gen(function*() {
+      const remote = GcsCacheStore.make(yield* GcsClient.GcsClient)
+      if (!options.gcs.localTier || options.local === undefined) return remote
+      const local = Context.get(yield* Layer.build(options.local), CacheStore.CacheStore)
+      return TieredCacheStore.make(local, remote, { onRemoteFailure: options.onRemoteFailure })
+    })
+  )
+  return Layer.mergeAll(Layer.provideMerge(CacheAdmin.layer, store), GcsRunStore.layer).pipe(
+    Layer.provideMerge(layerClient(options))
+  )
+}

@@ -1,0 +1,188 @@
+/**
+ * Two stores as one: a fast local tier in front of a shared remote one.
+ *
+ * - Reads try the local tier, then the remote; what comes from the remote
+ *   is copied into the local tier, so the next hit stays on this machine.
+ * - Writes go to the remote tier first, then the local one. When the remote
+ *   already holds the manifest (another machine won the race), the local
+ *   tier takes the remote's copy, so both tiers agree.
+ * - When the remote fails (after its retries) the work is not lost: the
+ *   local tier still gets the entry, a warning is logged, and a manifest is
+ *   never sent to the remote after one of its blobs failed to get there.
+ *   Remote read failures are misses, with a warning.
+ * - Entries that fail verification are quarantined in the tier they were
+ *   read from: a manifest read locally is quarantined remotely too only when
+ *   the remote holds the same bytes, so a local disk fault never removes a
+ *   good shared entry.
+ *
+ * Generic over both tiers: the CLI puts the local-disk store in front of
+ * the GCS store; tests use in-memory stores.
+ *
+ * @since 0.1.0
+ */
+import { createHash } from "node:crypto"
+import { CacheStore, Manifest } from "@expops/core"
+import { Effect, Layer, Option } from "effect"
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  /**
+   * What to do when the remote tier fails after its retries: `degrade`
+   * (default) logs a warning and carries on with the local tier; `fail`
+   * fails the operation (after still writing locally).
+   */
+  readonly onRemoteFailure?: "degrade" | "fail" | undefined
+}
+
+type Origin = "local" | "remote"
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
+
+/**
+ * @since 0.1.0
+ */
+export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?: Options): CacheStore.Shape => {
+  const degrade = (options?.onRemoteFailure ?? "degrade") === "degrade"
+  // Where each key or digest was last served from, to quarantine in the right tier.
+  const servedManifests = new Map<string, { readonly origin: Origin; readonly digest: string }>()
+  const servedBlobs = new Map<string, Origin>()
+  // Blobs the remote did not take: their manifests must not go there either.
+  const remoteBlobFailures = new Set<string>()
+  const warned = new Set<string>()
+
+  const warnOnce = (message: string) =>
+    Effect.suspend(() => {
+      if (warned.has(message)) return Effect.void
+      warned.add(message)
+      return Effect.logWarning(message)
+    })
+
+  /** Runs a remote operation; on failure, `fallback` with a warning (or the error, in `fail` mode). */
+  const remotely = <A>(effect: Effect.Effect<A, CacheStore.CacheStoreError>, fallback: A, what: string) =>
+    Effect.catch(effect, (error) =>
+      degrade
+        ? Effect.as(warnOnce(`${what}: ${error.message}; carrying on with the local cache`), fallback)
+        : Effect.fail(error))
+
+  const getManifest: CacheStore.Shape["getManifest"] = (key) =>
+    Effect.gen(function*() {
+      const cached = yield* local.getManifest(key)
+      if (Option.isSome(cached)) {
+        servedManifests.set(key, { origin: "local", digest: sha256(cached.value) })
+        return cached
+      }
+      const fetched = yield* remotely(remote.getManifest(key), Option.none<Uint8Array>(), "remote cache read failed")
+      if (Option.isNone(fetched)) return fetched
+      servedManifests.set(key, { origin: "remote", digest: "" })
+      // The local copy first holds the manifest alone; its blobs follow as the
+      // reader fetches them (and come from the remote until they do).
+      yield* local.putManifest(key, fetched.value)
+      return fetched
+    })
+
+  const getBlob: CacheStore.Shape["getBlob"] = (digest) =>
+    Effect.gen(function*() {
+      const cached = yield* local.getBlob(digest)
+      if (Option.isSome(cached)) {
+        servedBlobs.set(digest, "local")
+        return cached
+      }
+      const fetched = yield* remotely(remote.getBlob(digest), Option.none<Uint8Array>(), "remote cache read failed")
+      if (Option.isNone(fetched)) return fetched
+      servedBlobs.set(digest, "remote")
+      yield* local.putBlob(digest, fetched.value)
+      return fetched
+    })
+
+  const putBlob: CacheStore.Shape["putBlob"] = (digest, bytes) =>
+    Effect.gen(function*() {
+      const stored = yield* remotely(Effect.as(remote.putBlob(digest, bytes), true), false, "remote cache write failed")
+      if (!stored) remoteBlobFailures.add(digest)
+      else remoteBlobFailures.delete(digest)
+      yield* local.putBlob(digest, bytes)
+    })
+
+  const referencesFailedBlob = (bytes: Uint8Array): boolean => {
+    if (remoteBlobFailures.size === 0) return false
+    try {
+      return Manifest.decode(bytes).blobs.some((b) => remoteBlobFailures.has(b.digest))
+    } catch {
+      return false
+    }
+  }
+
+  const putManifest: CacheStore.Shape["putManifest"] = (key, bytes) =>
+    Effect.gen(function*() {
+      if (referencesFailedBlob(bytes)) {
+        yield* warnOnce(`cache entry ${key.slice(0, 12)}… kept locally only: one of its blobs could not be stored remotely`)
+        return yield* local.putManifest(key, bytes)
+      }
+      const remoteResult = yield* remotely(Effect.map(remote.putManifest(key, bytes), Option.some), Option.none<boolean>(), "remote cache write failed")
+      if (Option.isSome(remoteResult) && !remoteResult.value) {
+        // Another writer won: keep its version locally too, so both tiers serve the same entry.
+        const winner = yield* remotely(remote.getManifest(key), Option.none<Uint8Array>(), "remote cache read failed")
+        yield* local.putManifest(key, Option.getOrElse(winner, () => bytes))
+        return false
+      }
+      const localResult = yield* local.putManifest(key, bytes)
+      return Option.getOrElse(remoteResult, () => localResult)
+    })
+
+  const both = (f: (store: CacheStore.Shape) => Effect.Effect<void, CacheStore.CacheStoreError>) =>
+    Effect.andThen(f(remote), f(local))
+
+  const quarantineManifest: CacheStore.Shape["quarantineManifest"] = (key, reason) =>
+    Effect.gen(function*() {
+      const served = servedManifests.get(key)
+      servedManifests.delete(key)
+      // Served from the remote, the local tier holds a copy of the same bytes: both go.
+      if (served?.origin !== "local") return yield* both((s) => s.quarantineManifest(key, reason))
+      yield* local.quarantineManifest(key, reason)
+      const shared = yield* remotely(remote.getManifest(key), Option.none<Uint8Array>(), "remote cache read failed")
+      if (Option.isSome(shared) && sha256(shared.value) === served.digest) {
+        yield* remotely(remote.quarantineManifest(key, reason), undefined, "remote cache quarantine failed")
+      }
+    })
+
+  const quarantineBlob: CacheStore.Shape["quarantineBlob"] = (digest, reason) => {
+    const origin = servedBlobs.get(digest)
+    servedBlobs.delete(digest)
+    // A blob read locally is bad locally: the remote copy may be sound.
+    return origin === "local" ? local.quarantineBlob(digest, reason) : both((s) => s.quarantineBlob(digest, reason))
+  }
+
+  const union = <A>(a: ReadonlyArray<A>, b: ReadonlyArray<A>, id: (x: A) => string): Array<A> => {
+    const seen = new Map<string, A>()
+    for (const x of a) seen.set(id(x), x)
+    for (const x of b) if (!seen.has(id(x))) seen.set(id(x), x)
+    return Array.from(seen.values())
+  }
+
+  return {
+    backend: `${remote.backend}+${local.backend}`,
+    getManifest,
+    putManifest,
+    deleteManifest: (key) => both((s) => s.deleteManifest(key)),
+    quarantineManifest,
+    listManifests: Effect.map(Effect.all([remote.listManifests, local.listManifests], { concurrency: 2 }), ([r, l]) => union(r, l, (m) => m.key)),
+    getBlob,
+    putBlob,
+    hasBlob: (digest) => Effect.flatMap(local.hasBlob(digest), (here) => (here ? Effect.succeed(true) : remote.hasBlob(digest))),
+    deleteBlob: (digest) => both((s) => s.deleteBlob(digest)),
+    quarantineBlob,
+    listBlobs: Effect.map(Effect.all([remote.listBlobs, local.listBlobs], { concurrency: 2 }), ([r, l]) => union(r, l, (b) => b.digest))
+  }
+}
+
+/**
+ * The two tiers as one `CacheStore` layer.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  local: CacheStore.Shape,
+  remote: CacheStore.Shape,
+  options?: Options
+): Layer.Layer<CacheStore.CacheStore> => Layer.sync(CacheStore.CacheStore, () => make(local, remote, options))
