@@ -2,6 +2,7 @@
 
 /** `412 ms`, `1.24 s`, `2 min 5 s`. */
 export const duration = (ms: number): string => {
+  if (ms === 0) return "0 ms"
   if (ms < 1) return `${ms.toFixed(2)} ms`
   if (ms < 1000) return `${Math.round(ms)} ms`
   if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`

@@ -1,0 +1,61 @@
+import { assert, describe, it } from "@effect/vitest"
+import { cli, copyProject, editConfig, run } from "./helpers.ts"
+
+describe("expops runs", () => {
+  it("ls lists past runs newest first with status, duration, hits and misses; show gives one run with its metrics", () => {
+    const dir = copyProject()
+    const empty = cli(["runs", "ls", dir])
+    assert.strictEqual(empty.status, 0)
+    assert.match(empty.stdout, /no runs recorded yet/)
+
+    const first = run(dir)
+    const second = run(dir)
+    editConfig(dir, "learning_rate: 0.05", "learning_rate: 0.1")
+    const third = run(dir, "--seed", "3")
+
+    const runs = JSON.parse(cli(["runs", "ls", dir, "--json"]).stdout)
+    assert.deepStrictEqual(runs.map((r: any) => r.id), [third, second, first].map((r) => r.report.run.id))
+    assert.deepStrictEqual(runs[2].processes, { executed: 4 })
+    assert.deepStrictEqual(runs[1].processes, { cached: 4 })
+    assert.deepStrictEqual(runs[1].steps, {})
+    assert.strictEqual(runs[0].seed, 3)
+    assert.strictEqual(runs[0].status, "success")
+
+    const table = cli(["runs", "ls", dir])
+    assert.match(table.stdout, /RUN +STARTED +STATUS +DURATION +SEED +PROCESSES +STEPS/)
+    assert.include(table.stdout, first.report.run.id)
+    assert.match(table.stdout, /4 cached/)
+    assert.strictEqual(cli(["runs", "ls", dir, "--limit", "1", "--json"]).stdout.includes(first.report.run.id), false)
+
+    // show: the last run by default, or the one named; the stored report is the one printed by run --json.
+    const last = JSON.parse(cli(["runs", "show", dir, "--json"]).stdout)
+    assert.deepStrictEqual(last, third.report)
+    const named = JSON.parse(cli(["runs", "show", dir, first.report.run.id, "--json"]).stdout)
+    assert.deepStrictEqual(named, first.report)
+    const text = cli(["runs", "show", dir, first.report.run.id])
+    assert.match(text.stdout, /train_model +executed/)
+    assert.match(text.stdout, /  fit +executed/)
+    assert.match(text.stdout, /METRIC +PROCESS \/ STEP +LAST VALUE/)
+    assert.match(text.stdout, /accuracy +evaluate\/scores/)
+
+    const unknown = cli(["runs", "show", dir, "no-such-run"])
+    assert.strictEqual(unknown.status, 2)
+    assert.match(unknown.stderr, /no run no-such-run/)
+  })
+
+  it("explain without any run, or for an unknown process, says what to do (exit 2)", () => {
+    const dir = copyProject()
+    const none = cli(["explain", dir, "train_model"])
+    assert.strictEqual(none.status, 2)
+    assert.match(none.stderr, /no runs are recorded .* yet; run `expops run/)
+    run(dir)
+    const unknown = cli(["explain", dir, "trian_model"])
+    assert.strictEqual(unknown.status, 2)
+    assert.match(unknown.stderr, /has no process trian_model \(processes: load_data, prepare, train_model, evaluate\)/)
+    const step = cli(["explain", dir, "train_model/fitt"])
+    assert.strictEqual(step.status, 2)
+    assert.match(step.stderr, /ran no step fitt .*\(steps: init_weights, fit, training_accuracy\)/)
+    const first = cli(["explain", dir, "train_model"])
+    assert.match(first.stdout, /a miss: no earlier entry named train_model exists/)
+  })
+})
