@@ -7,9 +7,10 @@
  *   already holds the manifest (another machine won the race), the local
  *   tier takes the remote's copy, so both tiers agree.
  * - When the remote fails (after its retries) the work is not lost: the
- *   local tier still gets the entry, a warning is logged, and a manifest is
- *   never sent to the remote after one of its blobs failed to get there.
- *   Remote read failures are misses, with a warning.
+ *   local tier still gets the entry and a warning is logged (or, with
+ *   `onRemoteFailure: "fail"`, the error is raised after the local write).
+ *   A manifest is never sent to the remote after one of its blobs failed to
+ *   get there. Remote read failures are misses, with a warning.
  * - Entries that fail verification are quarantined in the tier they were
  *   read from: a manifest read locally is quarantined remotely too only when
  *   the remote holds the same bytes, so a local disk fault never removes a
@@ -31,7 +32,7 @@ export interface Options {
   /**
    * What to do when the remote tier fails after its retries: `degrade`
    * (default) logs a warning and carries on with the local tier; `fail`
-   * fails the operation (after still writing locally).
+   * fails the operation (writes still reach the local tier first).
    */
   readonly onRemoteFailure?: "degrade" | "fail" | undefined
 }
@@ -59,12 +60,13 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
       return Effect.logWarning(message)
     })
 
-  /** Runs a remote operation; on failure, `fallback` with a warning (or the error, in `fail` mode). */
+  /** A remote failure: a warning in `degrade` mode, the error in `fail` mode. */
+  const remoteFailed = (error: CacheStore.CacheStoreError, what: string) =>
+    degrade ? warnOnce(`${what}: ${error.message}; carrying on with the local cache`) : Effect.fail(error)
+
+  /** Runs a remote operation; on failure, `fallback` (after `remoteFailed`). */
   const remotely = <A>(effect: Effect.Effect<A, CacheStore.CacheStoreError>, fallback: A, what: string) =>
-    Effect.catch(effect, (error) =>
-      degrade
-        ? Effect.as(warnOnce(`${what}: ${error.message}; carrying on with the local cache`), fallback)
-        : Effect.fail(error))
+    Effect.catch(effect, (error) => Effect.as(remoteFailed(error, what), fallback))
 
   const getManifest: CacheStore.Shape["getManifest"] = (key) =>
     Effect.gen(function*() {
@@ -98,10 +100,11 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
 
   const putBlob: CacheStore.Shape["putBlob"] = (digest, bytes) =>
     Effect.gen(function*() {
-      const stored = yield* remotely(Effect.as(remote.putBlob(digest, bytes), true), false, "remote cache write failed")
-      if (!stored) remoteBlobFailures.add(digest)
-      else remoteBlobFailures.delete(digest)
+      const stored = yield* Effect.result(remote.putBlob(digest, bytes))
+      if (stored._tag === "Success") remoteBlobFailures.delete(digest)
+      else remoteBlobFailures.add(digest)
       yield* local.putBlob(digest, bytes)
+      if (stored._tag === "Failure") yield* remoteFailed(stored.failure, "remote cache write failed")
     })
 
   const referencesFailedBlob = (bytes: Uint8Array): boolean => {
@@ -119,15 +122,20 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
         yield* warnOnce(`cache entry ${key.slice(0, 12)}… kept locally only: one of its blobs could not be stored remotely`)
         return yield* local.putManifest(key, bytes)
       }
-      const remoteResult = yield* remotely(Effect.map(remote.putManifest(key, bytes), Option.some), Option.none<boolean>(), "remote cache write failed")
-      if (Option.isSome(remoteResult) && !remoteResult.value) {
+      const stored = yield* Effect.result(remote.putManifest(key, bytes))
+      if (stored._tag === "Failure") {
+        const localResult = yield* local.putManifest(key, bytes)
+        yield* remoteFailed(stored.failure, "remote cache write failed")
+        return localResult
+      }
+      if (!stored.success) {
         // Another writer won: keep its version locally too, so both tiers serve the same entry.
         const winner = yield* remotely(remote.getManifest(key), Option.none<Uint8Array>(), "remote cache read failed")
         yield* local.putManifest(key, Option.getOrElse(winner, () => bytes))
         return false
       }
-      const localResult = yield* local.putManifest(key, bytes)
-      return Option.getOrElse(remoteResult, () => localResult)
+      yield* local.putManifest(key, bytes)
+      return true
     })
 
   const both = (f: (store: CacheStore.Shape) => Effect.Effect<void, CacheStore.CacheStoreError>) =>

@@ -1,0 +1,173 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Cache, CacheStore, Recipe } from "@expops/core"
+import { CacheStoreConformance } from "@expops/core/testing"
+import { Effect, Layer, Logger, Option, Schema } from "effect"
+import { GcsCacheStore, TieredCacheStore } from "@expops/backend-gcs"
+import { BUCKET, bytes, client, names, server } from "./fixtures/gcs.ts"
+
+CacheStoreConformance.suite("tiered: memory in front of gcs", () =>
+  Layer.effect(
+    CacheStore.CacheStore,
+    Effect.map(server(), (fake) => TieredCacheStore.make(CacheStore.makeMemory(), GcsCacheStore.make(client(fake))))
+  ))
+
+CacheStoreConformance.suite("tiered: memory in front of memory", () =>
+  TieredCacheStore.layer(CacheStore.makeMemory(), CacheStore.makeMemory()))
+
+const recipe = (name: string): Recipe.Recipe => ({
+  kind: "step",
+  name,
+  format: Recipe.CACHE_FORMAT_VERSION,
+  code: "c",
+  input: "i",
+  inputParts: {},
+  config: "k",
+  configValue: null,
+  schemas: { input: "a", output: "b", config: "c" },
+  seed: 1
+})
+
+const Output = Schema.Struct({ label: Schema.String, weights: Schema.instanceOf(Float64Array) })
+const value = { label: "w", weights: Float64Array.from({ length: 2000 }, (_, i) => Math.cos(i)) }
+const KEY = "5".repeat(64)
+
+const cacheOver = (store: CacheStore.Shape) => Effect.provideService(Cache.make(), CacheStore.CacheStore, store)
+
+/** Collects warnings logged while `effect` runs. */
+const withWarnings = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const warnings: Array<string> = []
+    const logger = Logger.make(({ logLevel, message }) => {
+      if (logLevel === "Warn") warnings.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+    })
+    const result = yield* Effect.provide(effect, Logger.layer([logger]))
+    return { result, warnings }
+  })
+
+describe("TieredCacheStore", () => {
+  it.live("a local hit sends no request; a remote hit is copied into the local tier", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const first = yield* cacheOver(TieredCacheStore.make(CacheStore.makeMemory(), GcsCacheStore.make(client(fake))))
+      yield* first.save(recipe("fit"), KEY, Output, value, 5)
+
+      // Another machine, with an empty local tier.
+      const local = CacheStore.makeMemory()
+      const second = yield* cacheOver(TieredCacheStore.make(local, GcsCacheStore.make(client(fake))))
+      fake.resetLog()
+      const remoteHit = Option.getOrThrow(yield* second.lookup(KEY, Output))
+      assert.deepStrictEqual(Array.from(remoteHit.value.weights), Array.from(value.weights))
+      assert.deepStrictEqual(fake.requests.map((r) => r.operation), ["object.media", "object.media"], "one manifest, one blob")
+      assert.deepStrictEqual([local.manifests.size, local.blobs.size], [1, 1])
+
+      fake.resetLog()
+      const localHit = Option.getOrThrow(yield* second.lookup(KEY, Output))
+      assert.deepStrictEqual(Array.from(localHit.value.weights), Array.from(value.weights))
+      assert.strictEqual(fake.count(), 0)
+    }))
+
+  it.live("writes go to both tiers; when the remote already holds the entry, the local tier takes the remote's copy", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const remote = GcsCacheStore.make(client(fake))
+      assert.isTrue(yield* remote.putManifest(KEY, bytes("written first, elsewhere")))
+      const local = CacheStore.makeMemory()
+      const tiered = TieredCacheStore.make(local, remote)
+      assert.isFalse(yield* tiered.putManifest(KEY, bytes("written second, here")))
+      assert.strictEqual(new TextDecoder().decode(local.manifests.get(KEY)), "written first, elsewhere")
+      assert.isTrue(yield* tiered.putManifest("6".repeat(64), bytes("new")))
+      assert.strictEqual(new TextDecoder().decode(Option.getOrThrow(yield* remote.getManifest("6".repeat(64)))), "new")
+      assert.isTrue(local.manifests.has("6".repeat(64)))
+    }))
+
+  it.live("when the bucket refuses writes, the entry is kept locally with a warning, and reads go on", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      fake.setAccess(BUCKET, "read-only")
+      const local = CacheStore.makeMemory()
+      const cache = yield* cacheOver(TieredCacheStore.make(local, GcsCacheStore.make(client(fake))))
+      const { warnings } = yield* withWarnings(cache.save(recipe("fit"), KEY, Output, value, 5))
+      assert.deepStrictEqual([local.manifests.size, local.blobs.size], [1, 1])
+      assert.deepStrictEqual(names(fake, "cache/"), [])
+      assert.isTrue(warnings.some((w) => /remote cache write failed: .*403/.test(w)), warnings.join("\n"))
+      assert.isTrue(Option.isSome(yield* cache.lookup(KEY, Output)))
+    }))
+
+  it.live("a manifest never goes to the bucket after one of its blobs failed to", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      fake.inject({ when: { name: /\/blobs\// }, times: 1000, fault: { status: 503 } })
+      const local = CacheStore.makeMemory()
+      const cache = yield* cacheOver(TieredCacheStore.make(local, GcsCacheStore.make(client(fake))))
+      const { warnings } = yield* withWarnings(cache.save(recipe("fit"), KEY, Output, value, 5))
+      assert.deepStrictEqual(names(fake, "cache/manifests/"), [])
+      assert.isTrue(local.manifests.has(KEY))
+      assert.isTrue(warnings.some((w) => /kept locally only/.test(w)), warnings.join("\n"))
+    }))
+
+  it.live("with onRemoteFailure: fail, the error surfaces, and the local tier still holds the entry", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      fake.setAccess(BUCKET, "read-only")
+      const local = CacheStore.makeMemory()
+      const tiered = TieredCacheStore.make(local, GcsCacheStore.make(client(fake)), { onRemoteFailure: "fail" })
+      const error = yield* Effect.flip(tiered.putBlob("a".repeat(64), bytes("x")))
+      assert.match(error.message, /403/)
+      assert.isTrue(local.blobs.has("a".repeat(64)), "written locally all the same")
+      const manifestError = yield* Effect.flip(tiered.putManifest(KEY, bytes("m")))
+      assert.match(manifestError.message, /write manifest.*403/)
+      assert.isTrue(local.manifests.has(KEY))
+    }))
+
+  it.live("a remote read failure is a miss with a warning", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      fake.setAccess(BUCKET, "none")
+      const cache = yield* cacheOver(TieredCacheStore.make(CacheStore.makeMemory(), GcsCacheStore.make(client(fake))))
+      const { result, warnings } = yield* withWarnings(cache.lookup(KEY, Output))
+      assert.isTrue(Option.isNone(result))
+      assert.isTrue(warnings.some((w) => /remote cache read failed/.test(w)))
+    }))
+
+  it.live("a corrupt local copy is quarantined locally only, and the good shared entry is served next", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const local = CacheStore.makeMemory()
+      const cache = yield* cacheOver(TieredCacheStore.make(local, GcsCacheStore.make(client(fake))))
+      yield* cache.save(recipe("fit"), KEY, Output, value, 5)
+      const good = local.manifests.get(KEY)!
+      const bad = good.slice()
+      bad[bad.length - 3] ^= 1
+      local.manifests.set(KEY, bad)
+      assert.isTrue(Option.isNone(yield* cache.lookup(KEY, Output)), "the corrupt copy is a miss")
+      assert.deepStrictEqual(local.quarantined.map((q) => q.slice(0, 8)), ["manifest"])
+      assert.deepStrictEqual(names(fake, "cache/quarantine/"), [])
+      const hit = Option.getOrThrow(yield* cache.lookup(KEY, Output))
+      assert.deepStrictEqual(Array.from(hit.value.weights), Array.from(value.weights))
+    }))
+
+  it.live("an entry bad in both tiers is quarantined in both", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const cache = yield* cacheOver(TieredCacheStore.make(CacheStore.makeMemory(), GcsCacheStore.make(client(fake))))
+      yield* cache.save(recipe("fit"), KEY, Output, value, 5)
+      // Written under an output type that has changed since: undecodable everywhere.
+      assert.isTrue(Option.isNone(yield* cache.lookup(KEY, Schema.Struct({ label: Schema.Number }))))
+      assert.strictEqual(names(fake, "cache/quarantine/manifests/").length, 1)
+      assert.deepStrictEqual(names(fake, "cache/manifests/"), [])
+    }))
+
+  it.live("lookups of independent keys run concurrently", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const cache = yield* cacheOver(TieredCacheStore.make(CacheStore.makeMemory(), GcsCacheStore.make(client(fake))))
+      const keys = ["1", "2", "3", "4"].map((d) => d.repeat(64))
+      for (const key of keys) yield* cache.save(recipe("s"), key, Schema.String, key.slice(0, 4), 1)
+      const reader = yield* cacheOver(TieredCacheStore.make(CacheStore.makeMemory(), GcsCacheStore.make(client(fake))))
+      fake.setLatency(40)
+      fake.resetLog()
+      const hits = yield* Effect.forEach(keys, (key) => reader.lookup(key, Schema.String), { concurrency: "unbounded" })
+      assert.deepStrictEqual(hits.map((h) => Option.getOrThrow(h).value), ["1111", "2222", "3333", "4444"])
+      assert.strictEqual(fake.maxInFlight(), 4)
+    }))
+})
