@@ -4,9 +4,14 @@
  *
  * @since 0.1.0
  */
-import { NodeRuntime } from "@effect/platform-node"
-import { Exit, Runtime } from "effect"
-import { main } from "./Cli.ts"
+import { enableCompileCache } from "node:module"
+
+// Reuse V8's compiled code across invocations: start-up is mostly loading modules.
+enableCompileCache?.()
+
+const { NodeRuntime } = await import("@effect/platform-node")
+const { Exit, Runtime } = await import("effect")
+const { main } = await import("./Cli.ts")
 
 NodeRuntime.runMain(main(process.argv.slice(2)), {
   disableErrorReporting: true,
