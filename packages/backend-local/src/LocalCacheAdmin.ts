@@ -53,7 +53,7 @@ export const make = Effect.gen(function*() {
     yield* index.reconcile(yield* store.manifestKeys, load)
   })
 
-  const stats: CacheAdmin.Shape["stats"] = Effect.gen(function*() {
+  const stats: CacheAdmin.Shape["stats"] = Effect.fn("LocalCacheAdmin.stats")(function*() {
     yield* sync
     const byName = yield* index.byName
     const blobs = yield* store.listBlobs
@@ -64,26 +64,28 @@ export const make = Effect.gen(function*() {
       blobBytes: blobs.reduce((n, b) => n + b.size, 0),
       byName
     }
+  })()
+
+  const list: CacheAdmin.Shape["list"] = Effect.fn("LocalCacheAdmin.list")(function*(filter) {
+    yield* sync
+    return yield* index.entries(filter)
   })
 
-  const list: CacheAdmin.Shape["list"] = (filter) => Effect.andThen(sync, index.entries(filter))
-
-  const verify: CacheAdmin.Shape["verify"] = (options) =>
-    Effect.gen(function*() {
-      yield* index.flush
-      const report = yield* generic.verify(options)
-      if (options?.repair === true) {
-        const keys = yield* store.manifestKeys
-        const manifests: Array<Manifest.Manifest> = []
-        for (const key of keys) {
-          const manifest = yield* load(key)
-          if (manifest !== undefined) manifests.push(manifest)
-        }
-        yield* index.replaceAll(manifests)
-        yield* store.removeTemps(GRACE_MS)
+  const verify: CacheAdmin.Shape["verify"] = Effect.fn("LocalCacheAdmin.verify")(function*(options) {
+    yield* index.flush
+    const report = yield* generic.verify(options)
+    if (options?.repair === true) {
+      const keys = yield* store.manifestKeys
+      const manifests: Array<Manifest.Manifest> = []
+      for (const key of keys) {
+        const manifest = yield* load(key)
+        if (manifest !== undefined) manifests.push(manifest)
       }
-      return report
-    })
+      yield* index.replaceAll(manifests)
+      yield* store.removeTemps(GRACE_MS)
+    }
+    return report
+  })
 
   /** Deletes blobs no indexed entry references: those of removed entries, and orphans past the grace period. */
   const removeUnreferencedBlobs = (released: ReadonlySet<string>) =>
@@ -96,30 +98,29 @@ export const make = Effect.gen(function*() {
       }
     })
 
-  const prune: CacheAdmin.Shape["prune"] = (options) =>
-    Effect.gen(function*() {
-      yield* sync
-      const entries = yield* index.entries()
-      const now = yield* Clock.currentTimeMillis
-      const { keep, remove } = CacheAdmin.selectForPruning(entries, options, now)
-      const dryRun = options.dryRun === true
-      if (!dryRun) {
-        const removedKeys = new Set(remove.map((e) => e.key))
-        const released = new Set((yield* index.blobRefs).filter(([key]) => removedKeys.has(key)).map(([, d]) => d))
-        yield* store.deleteManifests(remove.map((e) => e.key))
-        yield* removeUnreferencedBlobs(released)
-        yield* store.removeTemps(GRACE_MS)
-      }
-      return {
-        removed: remove,
-        freedBytes: remove.reduce((n, e) => n + e.size, 0),
-        kept: keep.length,
-        keptBytes: keep.reduce((n, e) => n + e.size, 0),
-        dryRun
-      } satisfies CacheAdmin.PruneReport
-    })
+  const prune: CacheAdmin.Shape["prune"] = Effect.fn("LocalCacheAdmin.prune")(function*(options) {
+    yield* sync
+    const entries = yield* index.entries()
+    const now = yield* Clock.currentTimeMillis
+    const { keep, remove } = CacheAdmin.selectForPruning(entries, options, now)
+    const dryRun = options.dryRun === true
+    if (!dryRun) {
+      const removedKeys = new Set(remove.map((e) => e.key))
+      const released = new Set((yield* index.blobRefs).filter(([key]) => removedKeys.has(key)).map(([, d]) => d))
+      yield* store.deleteManifests(remove.map((e) => e.key))
+      yield* removeUnreferencedBlobs(released)
+      yield* store.removeTemps(GRACE_MS)
+    }
+    return {
+      removed: remove,
+      freedBytes: remove.reduce((n, e) => n + e.size, 0),
+      kept: keep.length,
+      keptBytes: keep.reduce((n, e) => n + e.size, 0),
+      dryRun
+    } satisfies CacheAdmin.PruneReport
+  })
 
-  const clear: CacheAdmin.Shape["clear"] = Effect.gen(function*() {
+  const clear: CacheAdmin.Shape["clear"] = Effect.fn("LocalCacheAdmin.clear")(function*() {
     yield* index.flush
     const manifests = yield* store.listManifests
     const blobs = yield* store.listBlobs
@@ -132,7 +133,7 @@ export const make = Effect.gen(function*() {
       removed: manifests.length,
       freedBytes: manifests.reduce((n, m) => n + m.size, 0) + blobs.reduce((n, b) => n + b.size, 0)
     }
-  })
+  })()
 
   return CacheAdmin.CacheAdmin.of({ stats, list, verify, prune, clear })
 })

@@ -84,262 +84,261 @@ class InvalidNameError extends Error {}
  *
  * @since 0.1.0
  */
-export const make = (
+export const make: (
   directory: string,
   index: CacheIndex.Shape | undefined,
   options?: Options
-): Effect.Effect<Shape, LocalBackendError> =>
-  Effect.gen(function*() {
-    const root = path.resolve(directory)
-    const io: files.Io = { ...files.nodeIo, ...options?.io }
-    const sync = options?.fsync ?? true
-    const manifestsDir = path.join(root, "manifests")
-    const blobsDir = path.join(root, "blobs")
-    const quarantineDir = path.join(root, "quarantine")
+) => Effect.Effect<Shape, LocalBackendError> = Effect.fnUntraced(function*(directory, index, options) {
+  const root = path.resolve(directory)
+  const io: files.Io = { ...files.nodeIo, ...options?.io }
+  const sync = options?.fsync ?? true
+  const manifestsDir = path.join(root, "manifests")
+  const blobsDir = path.join(root, "blobs")
+  const quarantineDir = path.join(root, "quarantine")
 
-    yield* Effect.try({
-      try: () => {
-        for (const dir of [manifestsDir, blobsDir, quarantineDir]) io.mkdirSync(dir, { recursive: true })
-        // Creating folders may succeed on a folder we cannot write into (or
-        // one that already existed): prove that a file can be written.
-        files.removeQuietly(io, files.writeTemp(io, root, "probe", new Uint8Array(0), false))
-      },
-      catch: (cause) => new LocalBackendError({ operation: "open the cache folder", path: root, reason: files.describe(cause) })
+  yield* Effect.try({
+    try: () => {
+      for (const dir of [manifestsDir, blobsDir, quarantineDir]) io.mkdirSync(dir, { recursive: true })
+      // Creating folders may succeed on a folder we cannot write into (or
+      // one that already existed): prove that a file can be written.
+      files.removeQuietly(io, files.writeTemp(io, root, "probe", new Uint8Array(0), false))
+    },
+    catch: (cause) => new LocalBackendError({ operation: "open the cache folder", path: root, reason: files.describe(cause) })
+  })
+
+  const fail = (operation: string, location: string, cause: unknown) =>
+    new CacheStore.CacheStoreError({
+      backend: "local",
+      operation,
+      location,
+      reason: cause instanceof InvalidNameError ? cause.message : files.describe(cause)
     })
 
-    const fail = (operation: string, location: string, cause: unknown) =>
-      new CacheStore.CacheStoreError({
-        backend: "local",
-        operation,
-        location,
-        reason: cause instanceof InvalidNameError ? cause.message : files.describe(cause)
-      })
+  const fileOf = (folder: string, what: string, name: string): string => {
+    if (!VALID_NAME.test(name)) throw new InvalidNameError(`${JSON.stringify(name)} is not a valid ${what}`)
+    return path.join(folder, name.slice(0, 2), name)
+  }
+  const manifestFile = (key: string) => fileOf(manifestsDir, "cache key", key)
+  const blobFile = (digest: string) => fileOf(blobsDir, "blob digest", digest)
 
-    const fileOf = (folder: string, what: string, name: string): string => {
-      if (!VALID_NAME.test(name)) throw new InvalidNameError(`${JSON.stringify(name)} is not a valid ${what}`)
-      return path.join(folder, name.slice(0, 2), name)
+  /** Runs `body` with the file's folder created if missing (first write to a shard, or after `clear`). */
+  const inShard = <A>(file: string, body: (dir: string) => A): A => {
+    const dir = path.dirname(file)
+    try {
+      return body(dir)
+    } catch (error) {
+      if (files.errnoOf(error) !== "ENOENT") throw error
+      io.mkdirSync(dir, { recursive: true })
+      return body(dir)
     }
-    const manifestFile = (key: string) => fileOf(manifestsDir, "cache key", key)
-    const blobFile = (digest: string) => fileOf(blobsDir, "blob digest", digest)
+  }
 
-    /** Runs `body` with the file's folder created if missing (first write to a shard, or after `clear`). */
-    const inShard = <A>(file: string, body: (dir: string) => A): A => {
-      const dir = path.dirname(file)
+  const readManifest = (key: string, touch: boolean) =>
+    Effect.try({
+      try: () => {
+        const bytes = files.readIfExists(manifestFile(key))
+        if (bytes === undefined) return Option.none<Uint8Array>()
+        if (touch) index?.touch(key)
+        return Option.some(bytes)
+      },
+      catch: (cause) => fail("read manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
+    })
+
+  const getManifest: Shape["getManifest"] = (key) => readManifest(key, true)
+  const peekManifest: Shape["peekManifest"] = (key) => readManifest(key, false)
+
+  const putManifest: Shape["putManifest"] = (key, bytes) =>
+    Effect.try({
+      try: () => {
+        const file = manifestFile(key)
+        if (files.sizeIfExists(file) !== undefined) return false
+        // The caller's buffer is written before we return: later changes to it cannot reach the store.
+        const won = inShard(file, (dir) => files.publishExclusive(io, files.writeTemp(io, dir, key, bytes, sync), file))
+        if (won && sync) files.fsyncDir(io, path.dirname(file))
+        return won
+      },
+      catch: (cause) => fail("write manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
+    }).pipe(Effect.tap((won) => (won && index !== undefined ? recordInIndex(key, bytes) : Effect.void)))
+
+  const recordInIndex = (key: string, bytes: Uint8Array) =>
+    Effect.suspend(() => {
+      let manifest: Manifest.Manifest
       try {
-        return body(dir)
-      } catch (error) {
-        if (files.errnoOf(error) !== "ENOENT") throw error
-        io.mkdirSync(dir, { recursive: true })
-        return body(dir)
-      }
-    }
-
-    const readManifest = (key: string, touch: boolean) =>
-      Effect.try({
-        try: () => {
-          const bytes = files.readIfExists(manifestFile(key))
-          if (bytes === undefined) return Option.none<Uint8Array>()
-          if (touch) index?.touch(key)
-          return Option.some(bytes)
-        },
-        catch: (cause) => fail("read manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
-      })
-
-    const getManifest: Shape["getManifest"] = (key) => readManifest(key, true)
-    const peekManifest: Shape["peekManifest"] = (key) => readManifest(key, false)
-
-    const putManifest: Shape["putManifest"] = (key, bytes) =>
-      Effect.try({
-        try: () => {
-          const file = manifestFile(key)
-          if (files.sizeIfExists(file) !== undefined) return false
-          // The caller's buffer is written before we return: later changes to it cannot reach the store.
-          const won = inShard(file, (dir) => files.publishExclusive(io, files.writeTemp(io, dir, key, bytes, sync), file))
-          if (won && sync) files.fsyncDir(io, path.dirname(file))
-          return won
-        },
-        catch: (cause) => fail("write manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
-      }).pipe(Effect.tap((won) => (won && index !== undefined ? recordInIndex(key, bytes) : Effect.void)))
-
-    const recordInIndex = (key: string, bytes: Uint8Array) =>
-      Effect.suspend(() => {
-        let manifest: Manifest.Manifest
-        try {
-          manifest = Manifest.decode(bytes, key)
-        } catch {
-          return Effect.void // not a manifest the index can describe; `verify` reports it
-        }
-        return index!.record(manifest)
-      })
-
-    const moveAside = (kind: "manifest" | "blob", file: string, name: string, reason: string) => {
-      const target = path.join(quarantineDir, `${kind}-${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`)
-      try {
-        io.renameSync(file, target)
-      } catch (error) {
-        if (files.errnoOf(error) === "ENOENT") return // already moved aside or removed by another process
-        throw error
-      }
-      try {
-        fs.writeFileSync(`${target}.reason`, `${reason}\n`)
+        manifest = Manifest.decode(bytes, key)
       } catch {
-        // The reason is a courtesy; the entry is out of the way, which is what matters.
+        return Effect.void // not a manifest the index can describe; `verify` reports it
       }
+      return index!.record(manifest)
+    })
+
+  const moveAside = (kind: "manifest" | "blob", file: string, name: string, reason: string) => {
+    const target = path.join(quarantineDir, `${kind}-${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`)
+    try {
+      io.renameSync(file, target)
+    } catch (error) {
+      if (files.errnoOf(error) === "ENOENT") return // already moved aside or removed by another process
+      throw error
     }
+    try {
+      fs.writeFileSync(`${target}.reason`, `${reason}\n`)
+    } catch {
+      // The reason is a courtesy; the entry is out of the way, which is what matters.
+    }
+  }
 
-    const quarantineManifest: Shape["quarantineManifest"] = (key, reason) =>
-      Effect.try({
-        try: () => moveAside("manifest", manifestFile(key), key, reason),
-        catch: (cause) => fail("quarantine manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
-      }).pipe(Effect.andThen(index?.forget([key]) ?? Effect.void))
+  const quarantineManifest: Shape["quarantineManifest"] = (key, reason) =>
+    Effect.try({
+      try: () => moveAside("manifest", manifestFile(key), key, reason),
+      catch: (cause) => fail("quarantine manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
+    }).pipe(Effect.andThen(index?.forget([key]) ?? Effect.void))
 
-    const deleteManifest: Shape["deleteManifest"] = (key) =>
+  const deleteManifest: Shape["deleteManifest"] = (key) =>
+    Effect.try({
+      try: () => void files.removeIfExists(io, manifestFile(key)),
+      catch: (cause) => fail("delete manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
+    }).pipe(Effect.andThen(index?.forget([key]) ?? Effect.void))
+
+  const deleteManifests: Shape["deleteManifests"] = (keys) =>
+    Effect.forEach(keys, (key) =>
       Effect.try({
         try: () => void files.removeIfExists(io, manifestFile(key)),
         catch: (cause) => fail("delete manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
-      }).pipe(Effect.andThen(index?.forget([key]) ?? Effect.void))
+      }), { discard: true }).pipe(Effect.andThen(index?.forget(keys) ?? Effect.void))
 
-    const deleteManifests: Shape["deleteManifests"] = (keys) =>
-      Effect.forEach(keys, (key) =>
-        Effect.try({
-          try: () => void files.removeIfExists(io, manifestFile(key)),
-          catch: (cause) => fail("delete manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
-        }), { discard: true }).pipe(Effect.andThen(index?.forget(keys) ?? Effect.void))
+  const validNames = (listed: ReadonlyArray<files.Listed>) => listed.filter((f) => VALID_NAME.test(f.name))
 
-    const validNames = (listed: ReadonlyArray<files.Listed>) => listed.filter((f) => VALID_NAME.test(f.name))
+  const listManifests: Shape["listManifests"] = Effect.try({
+    try: () => validNames(files.listSharded(manifestsDir, true)).map((f) => ({ key: f.name, size: f.size })),
+    catch: (cause) => fail("list manifests", manifestsDir, cause)
+  })
 
-    const listManifests: Shape["listManifests"] = Effect.try({
-      try: () => validNames(files.listSharded(manifestsDir, true)).map((f) => ({ key: f.name, size: f.size })),
-      catch: (cause) => fail("list manifests", manifestsDir, cause)
+  const manifestKeys: Shape["manifestKeys"] = Effect.try({
+    try: () => new Set(validNames(files.listSharded(manifestsDir, false)).map((f) => f.name)),
+    catch: (cause) => fail("list manifests", manifestsDir, cause)
+  })
+
+  const getBlob: Shape["getBlob"] = (digest) =>
+    Effect.suspend(() => {
+      let file: string
+      let size: number | undefined
+      try {
+        file = blobFile(digest)
+        size = files.sizeIfExists(file)
+      } catch (cause) {
+        return Effect.fail(fail("read blob", path.join(blobsDir, digest.slice(0, 2), digest), cause))
+      }
+      if (size === undefined) return Effect.succeed(Option.none<Uint8Array>())
+      return size < files.LARGE_FILE
+        ? Effect.try({ try: () => Option.fromNullishOr(files.readIfExists(file)), catch: (cause) => fail("read blob", file, cause) })
+        : Effect.tryPromise({
+          try: () => files.readLargeIfExists(file).then(Option.fromNullishOr),
+          catch: (cause) => fail("read blob", file, cause)
+        })
     })
 
-    const manifestKeys: Shape["manifestKeys"] = Effect.try({
-      try: () => new Set(validNames(files.listSharded(manifestsDir, false)).map((f) => f.name)),
-      catch: (cause) => fail("list manifests", manifestsDir, cause)
-    })
-
-    const getBlob: Shape["getBlob"] = (digest) =>
-      Effect.suspend(() => {
-        let file: string
-        let size: number | undefined
-        try {
-          file = blobFile(digest)
-          size = files.sizeIfExists(file)
-        } catch (cause) {
-          return Effect.fail(fail("read blob", path.join(blobsDir, digest.slice(0, 2), digest), cause))
-        }
-        if (size === undefined) return Effect.succeed(Option.none<Uint8Array>())
-        return size < files.LARGE_FILE
-          ? Effect.try({ try: () => Option.fromNullishOr(files.readIfExists(file)), catch: (cause) => fail("read blob", file, cause) })
-          : Effect.tryPromise({
-            try: () => files.readLargeIfExists(file).then(Option.fromNullishOr),
-            catch: (cause) => fail("read blob", file, cause)
-          })
-      })
-
-    const putBlob: Shape["putBlob"] = (digest, bytes) =>
-      Effect.suspend(() => {
-        let file: string
-        try {
-          file = blobFile(digest)
-          // Same name, same size: the same content (digests are checked on read).
-          if (files.sizeIfExists(file) === bytes.byteLength) return Effect.void
-        } catch (cause) {
-          return Effect.fail(fail("write blob", path.join(blobsDir, digest.slice(0, 2), digest), cause))
-        }
-        const publish = (temp: string) => {
-          io.renameSync(temp, file)
-          if (sync) files.fsyncDir(io, path.dirname(file))
-        }
-        if (bytes.byteLength < files.LARGE_FILE) {
-          return Effect.try({
-            try: () => inShard(file, (dir) => publish(files.writeTemp(io, dir, digest, bytes, sync))),
-            catch: (cause) => fail("write blob", file, cause)
-          })
-        }
-        return Effect.tryPromise({
-          try: async () => {
-            const dir = path.dirname(file)
-            io.mkdirSync(dir, { recursive: true })
-            publish(await files.writeTempLarge(io, dir, digest, bytes, sync))
-          },
+  const putBlob: Shape["putBlob"] = (digest, bytes) =>
+    Effect.suspend(() => {
+      let file: string
+      try {
+        file = blobFile(digest)
+        // Same name, same size: the same content (digests are checked on read).
+        if (files.sizeIfExists(file) === bytes.byteLength) return Effect.void
+      } catch (cause) {
+        return Effect.fail(fail("write blob", path.join(blobsDir, digest.slice(0, 2), digest), cause))
+      }
+      const publish = (temp: string) => {
+        io.renameSync(temp, file)
+        if (sync) files.fsyncDir(io, path.dirname(file))
+      }
+      if (bytes.byteLength < files.LARGE_FILE) {
+        return Effect.try({
+          try: () => inShard(file, (dir) => publish(files.writeTemp(io, dir, digest, bytes, sync))),
           catch: (cause) => fail("write blob", file, cause)
         })
+      }
+      return Effect.tryPromise({
+        try: async () => {
+          const dir = path.dirname(file)
+          io.mkdirSync(dir, { recursive: true })
+          publish(await files.writeTempLarge(io, dir, digest, bytes, sync))
+        },
+        catch: (cause) => fail("write blob", file, cause)
       })
-
-    const hasBlob: Shape["hasBlob"] = (digest) =>
-      Effect.try({
-        try: () => files.sizeIfExists(blobFile(digest)) !== undefined,
-        catch: (cause) => fail("check blob", path.join(blobsDir, digest.slice(0, 2), digest), cause)
-      })
-
-    const deleteBlob: Shape["deleteBlob"] = (digest) =>
-      Effect.try({
-        try: () => void files.removeIfExists(io, blobFile(digest)),
-        catch: (cause) => fail("delete blob", path.join(blobsDir, digest.slice(0, 2), digest), cause)
-      })
-
-    const quarantineBlob: Shape["quarantineBlob"] = (digest, reason) =>
-      Effect.try({
-        try: () => moveAside("blob", blobFile(digest), digest, reason),
-        catch: (cause) => fail("quarantine blob", path.join(blobsDir, digest.slice(0, 2), digest), cause)
-      })
-
-    const blobFiles: Shape["blobFiles"] = Effect.try({
-      try: () => validNames(files.listSharded(blobsDir, true)),
-      catch: (cause) => fail("list blobs", blobsDir, cause)
     })
 
-    const listBlobs: Shape["listBlobs"] = Effect.map(blobFiles, (listed) => listed.map((f) => ({ digest: f.name, size: f.size })))
+  const hasBlob: Shape["hasBlob"] = (digest) =>
+    Effect.try({
+      try: () => files.sizeIfExists(blobFile(digest)) !== undefined,
+      catch: (cause) => fail("check blob", path.join(blobsDir, digest.slice(0, 2), digest), cause)
+    })
 
-    const removeTemps: Shape["removeTemps"] = (olderThanMs) =>
-      Effect.try({
-        try: () => {
-          const now = Date.now()
-          let removed = 0
-          for (const dir of [manifestsDir, blobsDir]) {
-            for (const temp of files.listTemps(dir)) {
-              if (now - temp.mtimeMs >= olderThanMs && files.removeIfExists(io, temp.path)) removed++
-            }
-          }
-          return removed
-        },
-        catch: (cause) => fail("remove temp files", root, cause)
-      })
+  const deleteBlob: Shape["deleteBlob"] = (digest) =>
+    Effect.try({
+      try: () => void files.removeIfExists(io, blobFile(digest)),
+      catch: (cause) => fail("delete blob", path.join(blobsDir, digest.slice(0, 2), digest), cause)
+    })
 
-    const clearQuarantine: Shape["clearQuarantine"] = Effect.try({
+  const quarantineBlob: Shape["quarantineBlob"] = (digest, reason) =>
+    Effect.try({
+      try: () => moveAside("blob", blobFile(digest), digest, reason),
+      catch: (cause) => fail("quarantine blob", path.join(blobsDir, digest.slice(0, 2), digest), cause)
+    })
+
+  const blobFiles: Shape["blobFiles"] = Effect.try({
+    try: () => validNames(files.listSharded(blobsDir, true)),
+    catch: (cause) => fail("list blobs", blobsDir, cause)
+  })
+
+  const listBlobs: Shape["listBlobs"] = Effect.map(blobFiles, (listed) => listed.map((f) => ({ digest: f.name, size: f.size })))
+
+  const removeTemps: Shape["removeTemps"] = (olderThanMs) =>
+    Effect.try({
       try: () => {
+        const now = Date.now()
         let removed = 0
-        for (const name of fs.readdirSync(quarantineDir)) {
-          if (files.removeIfExists(io, path.join(quarantineDir, name)) && !name.endsWith(".reason")) removed++
+        for (const dir of [manifestsDir, blobsDir]) {
+          for (const temp of files.listTemps(dir)) {
+            if (now - temp.mtimeMs >= olderThanMs && files.removeIfExists(io, temp.path)) removed++
+          }
         }
         return removed
       },
-      catch: (cause) => fail("empty the quarantine", quarantineDir, cause)
+      catch: (cause) => fail("remove temp files", root, cause)
     })
 
-    return {
-      backend: "local",
-      directory: root,
-      getManifest,
-      peekManifest,
-      putManifest,
-      deleteManifest,
-      deleteManifests,
-      quarantineManifest,
-      listManifests,
-      manifestKeys,
-      getBlob,
-      putBlob,
-      hasBlob,
-      deleteBlob,
-      quarantineBlob,
-      listBlobs,
-      blobFiles,
-      removeTemps,
-      clearQuarantine
-    } satisfies Shape
+  const clearQuarantine: Shape["clearQuarantine"] = Effect.try({
+    try: () => {
+      let removed = 0
+      for (const name of fs.readdirSync(quarantineDir)) {
+        if (files.removeIfExists(io, path.join(quarantineDir, name)) && !name.endsWith(".reason")) removed++
+      }
+      return removed
+    },
+    catch: (cause) => fail("empty the quarantine", quarantineDir, cause)
   })
+
+  return {
+    backend: "local",
+    directory: root,
+    getManifest,
+    peekManifest,
+    putManifest,
+    deleteManifest,
+    deleteManifests,
+    quarantineManifest,
+    listManifests,
+    manifestKeys,
+    getBlob,
+    putBlob,
+    hasBlob,
+    deleteBlob,
+    quarantineBlob,
+    listBlobs,
+    blobFiles,
+    removeTemps,
+    clearQuarantine
+  } satisfies Shape
+})
 
 const provideBoth = <R>(
   store: Effect.Effect<Shape, LocalBackendError, R>
