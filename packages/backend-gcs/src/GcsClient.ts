@@ -155,7 +155,8 @@ export const make = (options: Options): Shape => {
   const storage = new Storage({
     ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: options.apiEndpoint }),
     ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
-    ...(options.credentials === undefined ? {} : { keyFilename: options.credentials }),
+    // A custom endpoint gets no credentials from the client, so the key file is not loaded then.
+    ...(options.credentials === undefined || options.apiEndpoint !== undefined ? {} : { keyFilename: options.credentials }),
     retryOptions: { autoRetry: false, retryableErrorFn: () => false }
   })
   const bucket = storage.bucket(options.bucket)

@@ -1,0 +1,172 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { Cache, CacheAdmin, CacheStore, type ProjectConfig, Recipe, RunStore } from "@expops/core"
+import { Effect, Layer, Option, Schema } from "effect"
+import { GcsBackend } from "@expops/backend-gcs"
+import { BUCKET, fastRetry, names, server } from "./fixtures/gcs.ts"
+
+const gcs = (overrides: Partial<ProjectConfig.GcsConfig> = {}): ProjectConfig.GcsConfig => ({
+  bucket: BUCKET,
+  prefix: "expops",
+  project: undefined,
+  credentials: undefined,
+  localTier: true,
+  ...overrides
+})
+
+const recipe: Recipe.Recipe = {
+  kind: "step",
+  name: "fit",
+  format: Recipe.CACHE_FORMAT_VERSION,
+  code: "c",
+  input: "i",
+  inputParts: {},
+  config: "k",
+  configValue: null,
+  schemas: { input: "a", output: "b", config: "c" },
+  seed: 1
+}
+const KEY = "3".repeat(64)
+
+const build = <A, E, R>(layer: Layer.Layer<A, E, R>) => Effect.flip(Layer.build(layer))
+
+const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "expops-gcs-"))
+
+describe("GcsBackend", () => {
+  it.live("provides the cache store (behind the local tier), the run store and cache admin on the bucket", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const local = CacheStore.makeMemory()
+      const backend = GcsBackend.layer({ gcs: gcs(), projectName: "demo", apiEndpoint: fake.url, retry: fastRetry, local: Layer.succeed(CacheStore.CacheStore, local) })
+      yield* Effect.gen(function*() {
+        const store = yield* CacheStore.CacheStore
+        assert.strictEqual(store.backend, "gcs+memory")
+        const cache = yield* Cache.make()
+        yield* cache.save(recipe, KEY, Schema.String, "value", 3)
+        assert.deepStrictEqual(names(fake, "cache/manifests/"), [`expops/demo/cache/manifests/${KEY}`])
+        assert.isTrue(local.manifests.has(KEY))
+        const admin = yield* CacheAdmin.CacheAdmin
+        assert.strictEqual((yield* admin.stats).entries, 1)
+        assert.deepStrictEqual((yield* admin.list()).map((e) => e.key), [KEY])
+        const runs = yield* RunStore.RunStore
+        assert.deepStrictEqual(yield* runs.listRuns(), [])
+        yield* admin.clear
+        assert.deepStrictEqual([names(fake, "cache/"), local.manifests.size], [[], 0])
+      }).pipe(Effect.provide(backend))
+    }))
+
+  it.live("local_tier: false uses the bucket alone", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const local = CacheStore.makeMemory()
+      const backend = GcsBackend.layer({
+        gcs: gcs({ localTier: false }),
+        projectName: "demo",
+        apiEndpoint: fake.url,
+        retry: fastRetry,
+        local: Layer.succeed(CacheStore.CacheStore, local)
+      })
+      const store = yield* Effect.provide(Effect.service(CacheStore.CacheStore), backend)
+      assert.strictEqual(store.backend, "gcs")
+      yield* store.putManifest(KEY, new Uint8Array([1]))
+      assert.strictEqual(local.manifests.size, 0)
+    }))
+
+  it.live("the endpoint can come from EXPOPS_GCS_ENDPOINT", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const before = process.env[GcsBackend.ENDPOINT_ENV]
+      process.env[GcsBackend.ENDPOINT_ENV] = fake.url
+      const store = yield* Effect.provide(Effect.service(CacheStore.CacheStore), GcsBackend.layer({ gcs: gcs(), projectName: "demo", retry: fastRetry })).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          if (before === undefined) delete process.env[GcsBackend.ENDPOINT_ENV]
+          else process.env[GcsBackend.ENDPOINT_ENV] = before
+        }))
+      )
+      yield* store.putManifest(KEY, new Uint8Array([1]))
+      assert.strictEqual(names(fake, "cache/manifests/").length, 1)
+    }))
+
+  it.live("403: an error naming the bucket, the operation and the credentials, before any work", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      fake.setAccess(BUCKET, "none")
+      const error = yield* build(GcsBackend.layer({ gcs: gcs(), projectName: "demo", apiEndpoint: fake.url, retry: fastRetry }))
+      assert.strictEqual(error._tag, "GcsAccessDenied")
+      assert.match(
+        error.message,
+        /^GCS denied access \(403\) to bucket team-cache while trying to list objects under gs:\/\/team-cache\/expops\/demo\/, using Application Default Credentials.*: 403 .*storage\.objects\.list/
+      )
+      assert.strictEqual(fake.count(), 1, "not retried")
+    }))
+
+  it.live("401 with a credentials file: the file is named, never its content", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      fake.setAccess(BUCKET, "none", 401)
+      const dir = tempDir()
+      Fs.mkdirSync(Path.join(dir, "keys"))
+      Fs.writeFileSync(Path.join(dir, "keys/sa.json"), JSON.stringify({ type: "service_account", private_key: "SECRET-KEY-MATERIAL" }))
+      const error = yield* build(
+        GcsBackend.layer({ gcs: gcs({ credentials: "keys/sa.json" }), projectName: "demo", projectDir: dir, apiEndpoint: fake.url, retry: fastRetry })
+      )
+      assert.strictEqual(error._tag, "GcsAccessDenied")
+      assert.include(error.message, `refused the credentials (401) to bucket team-cache`)
+      assert.include(error.message, `using credentials file ${Path.join(dir, "keys/sa.json")}`)
+      assert.notInclude(error.message, "SECRET")
+      assert.notInclude(JSON.stringify(error), "SECRET")
+    }))
+
+  it.live("a missing bucket is named", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const error = yield* build(GcsBackend.layer({ gcs: gcs({ bucket: "no-such-bucket" }), projectName: "demo", apiEndpoint: fake.url, retry: fastRetry }))
+      assert.strictEqual(error._tag, "GcsBucketNotFound")
+      assert.match(error.message, /^GCS bucket no-such-bucket does not exist .*gcloud storage buckets create gs:\/\/no-such-bucket/)
+    }))
+
+  it.live("a credentials file that is missing or not a key file is named", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const dir = tempDir()
+      const missing = yield* build(GcsBackend.layer({ gcs: gcs({ credentials: "keys/none.json" }), projectName: "demo", projectDir: dir, apiEndpoint: fake.url }))
+      assert.strictEqual(missing._tag, "GcsCredentialsError")
+      assert.include(missing.message, `credentials file ${Path.join(dir, "keys/none.json")}): the file does not exist`)
+      Fs.writeFileSync(Path.join(dir, "notes.json"), "{\"hello\": 1}")
+      const wrong = yield* build(GcsBackend.layer({ gcs: gcs({ credentials: "notes.json" }), projectName: "demo", projectDir: dir, apiEndpoint: fake.url }))
+      assert.match(wrong.message, /not a Google credentials file/)
+      assert.strictEqual(fake.count(), 0, "checked before any request")
+    }))
+
+  it.live("an unreachable endpoint is GcsUnavailable once the retries run out", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const url = fake.url
+      yield* Effect.promise(() => fake.close())
+      const error = yield* build(GcsBackend.layer({ gcs: gcs(), projectName: "demo", apiEndpoint: url, retry: fastRetry }))
+      assert.strictEqual(error._tag, "GcsUnavailable")
+      assert.match(error.message, /list objects under gs:\/\/team-cache\/expops\/demo\//)
+    }))
+
+  it.live("nothing stored locally is lost when GCS fails", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const local = CacheStore.makeMemory()
+      const localLayer = Layer.succeed(CacheStore.CacheStore, local)
+      const layer = GcsBackend.layer({ gcs: gcs(), projectName: "demo", apiEndpoint: fake.url, retry: fastRetry, local: localLayer })
+      yield* Effect.gen(function*() {
+        const cache = yield* Cache.make()
+        yield* cache.save(recipe, KEY, Schema.String, "computed", 3)
+        // The bucket becomes unreachable mid-run: the entry is still served, new ones still stored.
+        fake.setAccess(BUCKET, "none")
+        assert.strictEqual(Option.getOrThrow(yield* cache.lookup(KEY, Schema.String)).value, "computed")
+        yield* cache.save(recipe, "4".repeat(64), Schema.String, "more", 3)
+      }).pipe(Effect.provide(layer))
+      assert.deepStrictEqual(Array.from(local.manifests.keys()).sort(), [KEY, "4".repeat(64)])
+      // A backend that cannot start touches nothing local.
+      yield* build(layer)
+      assert.strictEqual(local.manifests.size, 2)
+    }))
+})
