@@ -1,0 +1,148 @@
+/**
+ * Comparison 5: storing outputs on the local backend.
+ *
+ * - 1 KiB entries per second: step misses (trivial body), each storing a
+ *   1 KiB output through core `Cache` over `@expops/backend-local`, durably
+ *   (fsync of the file and its folder: the default) and with `fsync: false`,
+ *   alternating; the floor is writing the same bytes to new files with
+ *   `writeFileSync` and no fsync.
+ * - 256 MiB outputs (64 MiB in quick mode): storing (a miss) and restoring
+ *   (a hit) one `Uint8Array` output, each in a fresh Node process so that
+ *   its peak memory is its own; against writing the bytes with fsync and
+ *   reading them back with `readFileSync`.
+ */
+import { spawn } from "node:child_process"
+import { mkdirSync, rmSync, writeFileSync } from "node:fs"
+import * as path from "node:path"
+import { performance } from "node:perf_hooks"
+import { Cache, Reproducibility, Step } from "@expops/core"
+import { LocalBackend } from "@expops/backend-local"
+import { Effect, Layer, ManagedRuntime, Schema } from "effect"
+import { median, round } from "../harness.ts"
+import { alternate, log } from "./alternate.ts"
+
+export interface StoreResult {
+  readonly smallEntries: {
+    readonly unit: "entries/s"
+    readonly entriesPerRound: number
+    readonly rounds: number
+    readonly durable: number
+    readonly noFsync: number
+    readonly floorWriteFileSync: number
+  }
+  readonly largeOutput: {
+    readonly unit: "MB/s"
+    readonly mib: number
+    readonly rounds: number
+    readonly write: number
+    readonly read: number
+    readonly floorWrite: number
+    readonly floorRead: number
+    /** Peak resident memory of the storing process above what it held before the call (the output itself). */
+    readonly writeExtraPeakMiB: number
+    /** Peak resident memory of the restoring process above its baseline: the restored output is one copy. */
+    readonly readPeakMiB: number
+  }
+  readonly notes: ReadonlyArray<string>
+}
+
+const payload = (i: number): string => String(i).padStart(8, "0").repeat(128)
+const Output = Schema.Struct({ id: Schema.Int, payload: Schema.String })
+
+const storeStep = Step.make({
+  name: "store_1k",
+  input: Schema.Int,
+  output: Output,
+  run: (id) => Effect.succeed({ id, payload: payload(id) })
+})
+
+const runtimeFor = (dir: string, fsync: boolean) =>
+  ManagedRuntime.make(Layer.mergeAll(
+    Layer.provideMerge(Cache.layer(), LocalBackend.layer(dir, { fsync })),
+    Reproducibility.layer(42)
+  ))
+
+const child = (args: Array<string>) =>
+  new Promise<any>((resolve, reject) => {
+    const proc = spawn(process.execPath, [path.join(import.meta.dirname, "largeOutput.ts"), ...args])
+    let out = ""
+    let err = ""
+    proc.stdout.on("data", (c) => (out += c))
+    proc.stderr.on("data", (c) => (err += c))
+    proc.on("error", reject)
+    proc.on("close", (code) => {
+      if (code === 0) resolve(JSON.parse(out.trim().split("\n").at(-1)!))
+      else reject(new Error(`largeOutput.ts ${args[0]} exited with ${code}: ${err.trim().split("\n").slice(-3).join(" | ")}`))
+    })
+  })
+
+export const run = async (options: { readonly quick: boolean; readonly workDir: string }): Promise<StoreResult> => {
+  const notes: Array<string> = []
+  const base = path.join(options.workDir, "store")
+  rmSync(base, { recursive: true, force: true })
+  const perRound = options.quick ? 200 : 1_000
+  const rounds = options.quick ? 3 : 7
+  const durable = runtimeFor(path.join(base, "durable"), true)
+  const fast = runtimeFor(path.join(base, "no-fsync"), false)
+  const floorDir = path.join(base, "floor")
+  mkdirSync(floorDir, { recursive: true })
+  const bytes = new TextEncoder().encode(JSON.stringify({ id: 0, payload: payload(0) }))
+
+  log(`store: ${rounds} rounds of ${perRound} stored 1 KiB entries`)
+  // Each round stores new ids, so every call is a miss that stores an entry.
+  const storeMany = (runtime: typeof durable, offset: number) => async () => {
+    const start = performance.now()
+    await runtime.runPromise(Effect.forEach(Array.from({ length: perRound }, (_, i) => offset + i), (i) => storeStep(i), { discard: true }))
+    return perRound / ((performance.now() - start) / 1000)
+  }
+  let next = 0
+  const small = await alternate({
+    durable: () => storeMany(durable, (next += perRound))(),
+    noFsync: () => storeMany(fast, (next += perRound))(),
+    floorWriteFileSync: () => {
+      const offset = (next += perRound)
+      const start = performance.now()
+      for (let i = 0; i < perRound; i++) writeFileSync(path.join(floorDir, `f-${offset + i}`), bytes)
+      return perRound / ((performance.now() - start) / 1000)
+    }
+  }, rounds)
+  await durable.dispose()
+  await fast.dispose()
+
+  const mib = options.quick ? 64 : 256
+  if (options.quick) notes.push(`quick mode: large outputs of ${mib} MiB, not 256 MiB`)
+  const largeRounds = options.quick ? 1 : 3
+  const largeDir = path.join(base, "large")
+  mkdirSync(largeDir, { recursive: true })
+  log(`store: ${largeRounds} rounds of storing and restoring a ${mib} MiB output`)
+  const writes: Array<any> = []
+  const reads: Array<any> = []
+  for (let r = 0; r < largeRounds; r++) {
+    writes.push(await child(["write", largeDir, String(mib), String(r)]))
+    reads.push(await child(["read", largeDir, String(mib), String(r)]))
+  }
+  const med = (xs: Array<any>, f: (x: any) => number) => round(median(xs.map(f)))
+  const m = small.median
+  return {
+    smallEntries: {
+      unit: "entries/s",
+      entriesPerRound: perRound,
+      rounds,
+      durable: round(m.durable),
+      noFsync: round(m.noFsync),
+      floorWriteFileSync: round(m.floorWriteFileSync)
+    },
+    largeOutput: {
+      unit: "MB/s",
+      mib,
+      rounds: largeRounds,
+      write: med(writes, (w) => w.mbps),
+      read: med(reads, (r) => r.mbps),
+      floorWrite: med(writes, (w) => w.floorMbps),
+      floorRead: med(reads, (r) => r.floorMbps),
+      writeExtraPeakMiB: med(writes, (w) => w.peakRssMiB - w.rssBeforeMiB),
+      readPeakMiB: med(reads, (r) => r.peakRssMiB - r.rssBeforeMiB)
+    },
+    notes
+  }
+}
