@@ -3,16 +3,23 @@
  * the cache reads and writes, the `RunStore` that records runs, and the
  * `CacheAdmin` maintenance service.
  *
+ * - `local`: `DIR/.expops/` (files and SQLite), see `@expops/backend-local`;
+ * - `gcs`: a bucket shared by many machines, with a local copy in
+ *   `DIR/.expops/` in front of it unless `gcs.local_tier` is false, see
+ *   `@expops/backend-gcs`. Its startup check (bucket, credentials) runs
+ *   before anything else, so a wrong setting fails at once.
+ *
  * @since 0.1.0
  */
 import { LocalBackend } from "@expops/backend-local"
+import { GcsBackend } from "@expops/backend-gcs"
 import type { CacheAdmin, CacheStore, RunStore } from "@expops/core"
-import { type Context, Effect, Layer, Schema } from "effect"
+import { Cause, type Context, Effect, Layer, Schema } from "effect"
 import type { Project } from "./Project.ts"
 
 /**
- * The backend could not start (not installed, bad credentials, no bucket).
- * Exit 2: the user fixes the config or the environment.
+ * The backend could not start (bad credentials, no bucket, a folder that
+ * cannot be written). Exit 2: the user fixes the config or the environment.
  *
  * @since 0.1.0
  */
@@ -35,29 +42,33 @@ export type Services = CacheStore.CacheStore | RunStore.RunStore | CacheAdmin.Ca
  */
 export type Name = "local" | "gcs"
 
+const failing = (error: BackendError): Layer.Layer<Services, BackendError> =>
+  Layer.effectContext(Effect.fail(error) as Effect.Effect<Context.Context<Services>, BackendError>)
+
+/** Startup failures become a `BackendError` naming the backend; defects stay defects. */
+const startup = <E>(backend: Name, layer: Layer.Layer<Services, E>): Layer.Layer<Services, BackendError> =>
+  layer.pipe(
+    Layer.catchCause((cause) => {
+      const error = Cause.squash(cause)
+      if (!Cause.hasFails(cause)) return Layer.effectContext(Effect.failCause(cause as Cause.Cause<never>))
+      const reason = error instanceof Error ? error.message : String(error)
+      return failing(new BackendError({ backend, reason: reason.replace(/^local backend: /, "") }))
+    })
+  )
+
 /**
  * The layer of the backend a project uses.
  *
  * @since 0.1.0
  */
 export const layer = (project: Project, backend: Name): Layer.Layer<Services, BackendError> => {
-  if (backend === "gcs") {
-    return Layer.effectContext(
-      Effect.fail(
-        new BackendError({
-          backend: "gcs",
-          reason: "the Google Cloud Storage backend (@expops/backend-gcs) is not available in this version yet; use backend: local"
-        })
-      ) as Effect.Effect<Context.Context<Services>, BackendError>
-    )
+  if (backend === "local") return startup("local", LocalBackend.layer(project.dir))
+  const gcs = project.config.gcs
+  if (gcs === undefined) {
+    return failing(new BackendError({ backend: "gcs", reason: "model.parameters.cache.gcs is not set (bucket, and optionally prefix, project, credentials)" }))
   }
-  return LocalBackend.layer(project.dir).pipe(
-    Layer.catchTag("LocalBackendError", (error) =>
-      Layer.effectContext(
-        Effect.fail(new BackendError({ backend: "local", reason: error.message.replace(/^local backend: /, "") })) as Effect.Effect<
-          Context.Context<Services>,
-          BackendError
-        >
-      ))
+  return startup(
+    "gcs",
+    GcsBackend.layer({ gcs, projectName: project.config.name, projectDir: project.dir, local: LocalBackend.layer(project.dir) })
   )
 }

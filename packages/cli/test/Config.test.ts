@@ -67,12 +67,10 @@ describe("expops run with a bad config", () => {
     expectBadConfig(dir, /scripts\.main: the default export of src\/other\.ts must be a Pipeline made with Pipeline\.make, found an object with keys name/)
   })
 
-  it("backend: gcs says plainly what is wrong", () => {
+  it("backend: gcs without its gcs section says what is missing", () => {
     const dir = copyProject()
     editConfig(dir, "backend: local", "backend: gcs")
-    expectBadConfig(dir, /model\.parameters\.cache\.gcs: is required when backend is gcs/)
-    editConfig(dir, "backend: gcs", "backend: gcs\n      gcs:\n        bucket: no-such-bucket-for-expops-tests")
-    expectBadConfig(dir, /gcs/i)
+    expectBadConfig(dir, /project_config\.yaml:13: model\.parameters\.cache\.gcs: is required when backend is gcs/)
   })
 
   it("process parameters the process does not accept: the process entry's line", () => {
@@ -85,6 +83,15 @@ describe("expops run with a bad config", () => {
     const dir = copyProject()
     editConfig(dir, "train_model evaluate\n", "train_model evaluate\n        evaluate report\n")
     expectBadConfig(dir, /process_adjlist: edge evaluate -> report names unknown process report/)
+  })
+
+  it("`experiment:` is accepted as an alias of `model:`, and errors name it as written", () => {
+    const dir = copyProject()
+    editConfig(dir, /^model:/m, "experiment:")
+    const ok = run(dir)
+    assert.strictEqual(ok.status, 0, ok.stderr)
+    editConfig(dir, "learning_rate: 0.05", "learning_rat: 0.05")
+    expectBadConfig(dir, /project_config\.yaml:29: experiment\.parameters\.pipeline\.processes\.2\.parameters\.learning_rat: .*train_model/)
   })
 
   it("a bad config after good runs loses nothing: the next good run is all cached", () => {

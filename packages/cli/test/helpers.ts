@@ -2,7 +2,7 @@
  * Helpers for tests that spawn the real CLI on temporary copies of the
  * quick-start example.
  */
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
@@ -74,6 +74,24 @@ export const cli = (args: ReadonlyArray<string>, options?: { readonly cwd?: stri
   })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
+
+/**
+ * Like `cli`, without blocking this process: for tests that serve something
+ * (a fake GCS server) to the CLI from the test process itself.
+ */
+export const cliAsync = (args: ReadonlyArray<string>, options?: { readonly cwd?: string; readonly env?: Record<string, string> }): Promise<Result> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: options?.cwd ?? repoRoot,
+      env: { ...process.env, NO_COLOR: "1", ...options?.env }
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk) => (stdout += chunk))
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    child.on("error", reject)
+    child.on("close", (status) => resolve({ status, stdout, stderr }))
+  })
 
 /** `expops run DIR --json ARGS`; the run report parsed from stdout. */
 export const run = (dir: string, ...args: Array<string>): Result & { readonly report: RunReport.RunReport } => {
