@@ -184,7 +184,9 @@ const handler = Effect.fn("expops.explain")(function*(input: {
       const processExplanation = yield* explainOne({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
       explanations = [{
         ...processExplanation,
-        summary: `step ${stepName} did not run in run ${id}: process ${proc.name} was ${proc.status === "cached" ? "served whole from the cache" : "skipped"}. ${processExplanation.summary}`
+        summary: `step ${stepName} did not run in run ${id}: process ${proc.name} was ${
+          proc.status === "cached" ? "served whole from the cache, so none of its steps ran" : "skipped"
+        }.\nprocess ${proc.name}: ${processExplanation.summary}`
       }]
     } else {
       const calls = proc.steps.filter((s) => s.name === stepName)

@@ -77,12 +77,12 @@ export const make = (options: Options) =>
         case "checking":
           return p.dim("…  checking the cache")
         case "running": {
-          const elapsed = Format.duration(performance.now() - s.since)
+          const elapsed = `${((performance.now() - s.since) / 1000).toFixed(1)} s`
           const step = row.step !== undefined ? p.dim(`  step ${row.step}`) : ""
           return `${p.cyan(SPINNER[frame % SPINNER.length]!)}  running ${elapsed}${step}`
         }
         case "cached":
-          return `${p.green("✓  cached")}${p.dim(`  (${Format.duration(s.durationMs)})`)}`
+          return `${p.green("✓  cached")}${p.dim(`  served in ${Format.duration(s.durationMs)}`)}`
         case "executed":
           return `${p.green("✓  executed")} ${Format.duration(s.durationMs)}${p.dim(stepSummary(row) ? `  ${stepSummary(row)}` : "")}`
         case "failed":
@@ -109,7 +109,7 @@ export const make = (options: Options) =>
     const plainLine = (name: string, row: Row) => {
       const s = row.state
       const status = s.tag === "cached"
-        ? `cached (${Format.duration(s.durationMs)})`
+        ? `cached (served in ${Format.duration(s.durationMs)})`
         : s.tag === "executed"
         ? `executed in ${Format.duration(s.durationMs)}${stepSummary(row) ? ` (${stepSummary(row)})` : ""}`
         : s.tag === "failed"

@@ -23,7 +23,7 @@ export const summary = (report: Report, p: Paint): string => {
   lines.push(`${p.bold(`run ${run.id}`)}: ${status} in ${Format.duration(run.durationMs)} (seed ${run.seed}, backend ${run.backend})`)
   lines.push(`  processes: ${Format.counts(countBy(report.processes, (x) => x.status))}`)
   if (!run.dryRun) {
-    lines.push(`  steps:     ${Format.counts(countBy(steps, (x) => x.status))}${steps.length === 0 ? " run (every process was served from the cache)" : ""}`)
+    lines.push(`  steps:     ${steps.length === 0 ? "none ran (every process was served from the cache)" : Format.counts(countBy(steps, (x) => x.status))}`)
     lines.push(`  time saved by the cache: ${Format.duration(savedMs(report))}`)
   }
   if (run.dryRun) {
