@@ -15,6 +15,7 @@
 import { type Bucket, Storage } from "@google-cloud/storage"
 import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 import { GcsRequestError } from "./GcsError.ts"
+import * as Crc32c from "./internal/crc32c.ts"
 import { classify, type Failure } from "./internal/failure.ts"
 import { readObject, writeObject } from "./internal/transfer.ts"
 
@@ -157,7 +158,8 @@ export const make = (options: Options): Shape => {
     ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
     // A custom endpoint gets no credentials from the client, so the key file is not loaded then.
     ...(options.credentials === undefined || options.apiEndpoint !== undefined ? {} : { keyFilename: options.credentials }),
-    retryOptions: { autoRetry: false, retryableErrorFn: () => false }
+    retryOptions: { autoRetry: false, retryableErrorFn: () => false },
+    crc32cGenerator: Crc32c.validator
   })
   const bucket = storage.bucket(options.bucket)
   const root = [trimSlashes(options.prefix ?? ""), options.projectName].filter((p) => p !== "").join("/")
@@ -214,7 +216,8 @@ export const make = (options: Options): Shape => {
         Effect.catchIf(
           (error) => error.status === 412,
           () =>
-            ambiguous
+            // Only small objects (manifests) are worth reading back; a blob is named by its content anyway.
+            ambiguous && data.byteLength <= 1024 * 1024
               ? Effect.map(read(operation, name), (stored) =>
                 Option.isSome(stored) && Buffer.from(stored.value).equals(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
                   ? "written" as const

@@ -4,8 +4,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { createHash } from "node:crypto"
-import { Storage } from "@google-cloud/storage"
+import { CRC32C, Storage } from "@google-cloud/storage"
 import { Effect } from "effect"
+import { FakeGcsServer } from "@expops/backend-gcs/testing"
 import { BUCKET, content, server } from "./fixtures/gcs.ts"
 
 const storageOf = (url: string) => new Storage({ apiEndpoint: url, retryOptions: { autoRetry: false, retryableErrorFn: () => false } })
@@ -42,6 +43,16 @@ describe("FakeGcsServer", () => {
       assert.strictEqual(metadata.crc32c, crc32cOf(data))
       assert.strictEqual(crc32cOf(new TextEncoder().encode("123456789")), Buffer.from([0xe3, 0x06, 0x92, 0x83]).toString("base64"))
     }))
+
+  it("its CRC32C (which the client also uses, see GcsClient) agrees with the client's own and a bitwise reference", () => {
+    for (const size of [0, 1, 7, 8, 9, 1_000_003]) {
+      const data = content(size, size)
+      const theirs = new CRC32C()
+      theirs.update(Buffer.from(data))
+      assert.strictEqual(FakeGcsServer.checksums(data).crc32c, theirs.toString(), `size ${size}`)
+      assert.strictEqual(FakeGcsServer.checksums(data).crc32c, crc32cOf(data), `size ${size}`)
+    }
+  })
 
   it.live("generations grow, and ifGenerationMatch guards writes and reads (412)", () =>
     Effect.gen(function*() {

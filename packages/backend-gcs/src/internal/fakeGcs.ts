@@ -3,7 +3,7 @@
  * generations, resumable upload sessions, preconditions and listing. Pure
  * bookkeeping, no HTTP: `FakeGcsServer` routes requests here.
  */
-import { createHash } from "node:crypto"
+import { createHash, type Hash } from "node:crypto"
 import * as Crc32c from "./crc32c.ts"
 
 export interface StoredObject {
@@ -49,6 +49,9 @@ export interface UploadSession {
   readonly chunks: Array<Buffer>
   persisted: number
   finalized: StoredObject | undefined
+  /** Checksums of what arrived so far, updated as chunks come in. */
+  readonly md5: Hash
+  crc32c: number
 }
 
 /** An error the API reports as JSON: `{ error: { code, message, errors } }`. */
@@ -143,6 +146,8 @@ export const commit = (
     readonly contentType?: string | undefined
     readonly metadata?: Readonly<Record<string, string>> | undefined
     readonly preconditions: Preconditions
+    /** When already computed (a resumable upload hashes its chunks as they arrive). */
+    readonly checksums?: Checksums | undefined
   }
 ): StoredObject | ApiFailure => {
   const current = bucket.objects.get(input.name)
@@ -156,7 +161,7 @@ export const commit = (
     metageneration: 1,
     contentType: input.contentType ?? "application/octet-stream",
     metadata: { ...input.metadata },
-    ...checksums(input.data),
+    ...(input.checksums ?? checksums(input.data)),
     timeCreated: new Date().toISOString()
   }
   bucket.objects.set(input.name, object)
@@ -280,3 +285,18 @@ export const parseContentRange = (header: string | undefined):
   if (m[1] === "*") return { kind: "query", total }
   return { kind: "data", first: Number(m[2]), last: m[3] === "*" ? undefined : Number(m[3]), total }
 }
+
+/** Appends bytes that arrived for a resumable session, hashing them on the way. */
+export const append = (session: UploadSession, bytes: Buffer): void => {
+  if (bytes.byteLength === 0) return
+  session.chunks.push(bytes)
+  session.persisted += bytes.byteLength
+  session.md5.update(bytes)
+  session.crc32c = Crc32c.update(session.crc32c, bytes)
+}
+
+/** The checksums of a session's bytes so far (the md5 state is copied, not finished). */
+export const sessionChecksums = (session: UploadSession): Checksums => ({
+  md5Hash: session.md5.copy().digest("base64"),
+  crc32c: Crc32c.toBase64(session.crc32c)
+})

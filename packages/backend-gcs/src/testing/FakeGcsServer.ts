@@ -24,7 +24,7 @@
  *
  * @since 0.1.0
  */
-import { randomUUID } from "node:crypto"
+import { createHash, randomUUID } from "node:crypto"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Context, Effect, Layer, type Scope } from "effect"
@@ -264,22 +264,27 @@ export const start = async (options: Options = {}): Promise<FakeGcsServer> => {
   const fail = (res: Http.ServerResponse, failure: Fake.ApiFailure, headers: Record<string, string> = {}) =>
     send(res, failure.status, failure.toJSON(), headers)
 
-  /** Reads the body; with `dropAfter`, keeps that many bytes and destroys the socket. */
-  const readBody = (req: Http.IncomingMessage, dropAfter?: number): Promise<{ body: Buffer; dropped: boolean }> =>
+  /**
+   * Reads the body; with `dropAfter`, keeps that many bytes and destroys the
+   * socket. With `onChunk`, hands over each chunk as it arrives instead of
+   * collecting them (the body is then empty).
+   */
+  const readBody = (req: Http.IncomingMessage, dropAfter?: number, onChunk?: (chunk: Buffer) => void): Promise<{ body: Buffer; dropped: boolean }> =>
     new Promise((resolve, reject) => {
       const chunks: Array<Buffer> = []
+      const keep = onChunk ?? ((chunk: Buffer) => void chunks.push(chunk))
       let size = 0
       let done = false
       req.on("data", (chunk: Buffer) => {
         if (done) return
         if (dropAfter !== undefined && size + chunk.length >= dropAfter) {
-          chunks.push(chunk.subarray(0, dropAfter - size))
+          keep(chunk.subarray(0, dropAfter - size))
           done = true
           req.socket.destroy()
           resolve({ body: Buffer.concat(chunks), dropped: true })
           return
         }
-        chunks.push(chunk)
+        keep(chunk)
         size += chunk.length
       })
       req.on("end", () => {
@@ -484,7 +489,9 @@ export const start = async (options: Options = {}): Promise<FakeGcsServer> => {
           total: length === undefined ? undefined : Number(length),
           chunks: [],
           persisted: 0,
-          finalized: undefined
+          finalized: undefined,
+          md5: createHash("md5"),
+          crc32c: 0
         })
         const location = `${baseUrl}/upload/storage/v1/b/${encodeURIComponent(bucket.name)}/o?uploadType=resumable&name=${
           encodeURIComponent(name)
@@ -516,15 +523,16 @@ export const start = async (options: Options = {}): Promise<FakeGcsServer> => {
     const incomplete = () =>
       send(res, 308, undefined, session.persisted > 0 ? { Range: `bytes=0-${session.persisted - 1}` } : {})
     const finalize = (declared: { md5Hash?: string; crc32c?: string }) => {
-      const data = Buffer.concat(session.chunks)
-      const wrong = Fake.verifyDeclared(Fake.checksums(data), declared)
+      const sums = Fake.sessionChecksums(session)
+      const wrong = Fake.verifyDeclared(sums, declared)
       if (wrong) return fail(res, wrong)
       const made = Fake.commit(bucket, {
         name: session.name,
-        data,
+        data: session.chunks.length === 1 ? session.chunks[0]! : Buffer.concat(session.chunks),
         contentType: session.contentType,
         metadata: session.metadata,
-        preconditions: session.preconditions
+        preconditions: session.preconditions,
+        checksums: sums
       })
       if (made instanceof Fake.ApiFailure) {
         sessions.delete(session.id)
@@ -541,21 +549,22 @@ export const start = async (options: Options = {}): Promise<FakeGcsServer> => {
       if (session.total !== undefined && session.persisted === session.total) return finalize({})
       return incomplete()
     }
-    const { body, dropped } = await readBody(req, dropAfter)
     if (session.finalized) {
-      if (!dropped) send(res, 200, Fake.resource(baseUrl, session.finalized))
-      return
+      await readBody(req, dropAfter)
+      return send(res, 200, Fake.resource(baseUrl, session.finalized))
     }
     if (range.first > session.persisted) {
-      if (!dropped) fail(res, new Fake.ApiFailure(400, "invalid", `upload resumes at byte ${range.first}, but only ${session.persisted} bytes were received`))
-      return
+      await readBody(req)
+      return fail(res, new Fake.ApiFailure(400, "invalid", `upload resumes at byte ${range.first}, but only ${session.persisted} bytes were received`))
     }
-    // A client resending bytes we already hold: keep only what is new.
-    const fresh = body.subarray(Math.min(body.byteLength, session.persisted - range.first))
-    if (fresh.byteLength > 0) {
-      session.chunks.push(Buffer.from(fresh))
-      session.persisted += fresh.byteLength
-    }
+    // Bytes are kept (and hashed) as they arrive, so a dropped connection
+    // keeps what got through. A client resending bytes we hold: skip them.
+    let position = range.first
+    const { dropped } = await readBody(req, dropAfter, (chunk) => {
+      const skip = Math.max(0, session.persisted - position)
+      position += chunk.byteLength
+      if (skip < chunk.byteLength) Fake.append(session, chunk.subarray(skip))
+    })
     if (dropped) return
     if (range.total !== undefined) session.total = range.total
     const last = range.last === undefined && range.total === undefined
@@ -670,6 +679,13 @@ export const start = async (options: Options = {}): Promise<FakeGcsServer> => {
       })
   }
 }
+
+/**
+ * The `md5Hash` and `crc32c` fields the server reports for these bytes.
+ *
+ * @since 0.1.0
+ */
+export const checksums = (data: Uint8Array): { readonly md5Hash: string; readonly crc32c: string } => Fake.checksums(data)
 
 /**
  * The server as a service, for tests built from layers.
