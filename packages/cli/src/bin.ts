@@ -9,6 +9,12 @@ import { enableCompileCache } from "node:module"
 // Reuse V8's compiled code across invocations: start-up is mostly loading modules.
 enableCompileCache?.()
 
+// `expops runs ls DIR | head` closes the pipe early: that is not an error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0)
+  throw error
+})
+
 const { NodeRuntime } = await import("@effect/platform-node")
 const { Exit, Runtime } = await import("effect")
 const { main } = await import("./Cli.ts")
