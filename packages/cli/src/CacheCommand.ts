@@ -12,8 +12,8 @@ import * as Backends from "./Backends.ts"
 import { Failed, UsageError } from "./Errors.ts"
 import * as Ansi from "./internal/ansi.ts"
 import * as Flags from "./internal/flags.ts"
-import * as Format from "./internal/format.ts"
-import * as Units from "./internal/units.ts"
+import * as Format from "./Format.ts"
+import * as Units from "./Units.ts"
 import * as Project from "./Project.ts"
 
 /** Runs `f` with the project's cache admin. */

@@ -10,7 +10,7 @@
 import type { RunEvents } from "@expops/core"
 import { Effect } from "effect"
 import * as Ansi from "./internal/ansi.ts"
-import * as Format from "./internal/format.ts"
+import * as Format from "./Format.ts"
 
 /**
  * @since 0.1.0

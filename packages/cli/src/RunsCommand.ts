@@ -11,7 +11,7 @@ import * as Backends from "./Backends.ts"
 import { UsageError } from "./Errors.ts"
 import * as Ansi from "./internal/ansi.ts"
 import * as Flags from "./internal/flags.ts"
-import * as Format from "./internal/format.ts"
+import * as Format from "./Format.ts"
 import * as Report from "./internal/report.ts"
 import * as Project from "./Project.ts"
 

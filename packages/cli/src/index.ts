@@ -16,3 +16,9 @@ export * as Errors from "./Errors.ts"
 
 /** Live progress of a run. */
 export * as Progress from "./Progress.ts"
+
+/** Sizes and durations as `cache prune` reads them. */
+export * as Units from "./Units.ts"
+
+/** Durations, sizes and tables as the CLI prints them. */
+export * as Format from "./Format.ts"

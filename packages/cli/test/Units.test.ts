@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as Format from "../src/internal/format.ts"
-import * as Units from "../src/internal/units.ts"
+import { Format, Units } from "@expops/cli"
 
 describe("units", () => {
   it("parses sizes with decimal and binary units", () => {

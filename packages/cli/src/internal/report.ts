@@ -1,7 +1,7 @@
 /** Text renderings of a run report: the summary after a run, the details of `runs show`. */
 import type { RunReport } from "@expops/core"
 import type { Paint } from "./ansi.ts"
-import * as Format from "./format.ts"
+import * as Format from "../Format.ts"
 
 type Report = RunReport.RunReport
 

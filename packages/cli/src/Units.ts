@@ -1,4 +1,8 @@
-/** Parsing of `--max-size 2GB` and `--older-than 30d`. */
+/**
+ * Parsing of the values of `expops cache prune --max-size 2GB --older-than 30d`.
+ *
+ * @since 0.1.0
+ */
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
@@ -16,7 +20,11 @@ const SIZE_UNITS: Record<string, number> = {
   tib: 1024 ** 4
 }
 
-/** Bytes from `500MB`, `2GB`, `1.5 GiB`, `1024`; `undefined` when it is not a size. */
+/**
+ * Bytes from `500MB`, `2GB`, `1.5 GiB`, `1024`; `undefined` when it is not a size.
+ *
+ * @since 0.1.0
+ */
 export const parseSize = (text: string): number | undefined => {
   const m = text.trim().match(/^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/)
   if (!m) return undefined
@@ -35,7 +43,11 @@ const DURATION_UNITS: Record<string, number> = {
   w: 7 * 86_400_000
 }
 
-/** Milliseconds from `30d`, `12h`, `1d12h`, `90m`; `undefined` when it is not a duration. */
+/**
+ * Milliseconds from `30d`, `12h`, `1d12h`, `90m`; `undefined` when it is not a duration.
+ *
+ * @since 0.1.0
+ */
 export const parseDuration = (text: string): number | undefined => {
   const compact = text.trim().replace(/\s+/g, "")
   if (!/^(\d+(?:\.\d+)?[a-zA-Z]+)+$/.test(compact)) return undefined

@@ -1,6 +1,14 @@
-/** Human-readable durations, sizes and tables for terminal output. */
+/**
+ * Human-readable durations, sizes and tables for terminal output.
+ *
+ * @since 0.1.0
+ */
 
-/** `412 ms`, `1.24 s`, `2 min 5 s`. */
+/**
+ * `412 ms`, `1.24 s`, `2 min 5 s`.
+ *
+ * @since 0.1.0
+ */
 export const duration = (ms: number): string => {
   if (ms === 0) return "0 ms"
   if (ms < 1) return `${ms.toFixed(2)} ms`
@@ -12,7 +20,11 @@ export const duration = (ms: number): string => {
 
 const UNITS = ["B", "KB", "MB", "GB", "TB"] as const
 
-/** Decimal units, as `--max-size` reads them: `1.5 MB`. */
+/**
+ * Decimal units, as `--max-size` reads them: `1.5 MB`.
+ *
+ * @since 0.1.0
+ */
 export const bytes = (n: number): string => {
   let value = n
   let unit = 0
@@ -23,20 +35,36 @@ export const bytes = (n: number): string => {
   return unit === 0 ? `${n} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${UNITS[unit]}`
 }
 
-/** `2026-11-26 23:32:04` in local time. */
+/**
+ * `2026-11-26 23:32:04` in local time.
+ *
+ * @since 0.1.0
+ */
 export const timestamp = (epochMs: number): string => {
   const d = new Date(epochMs)
   const pad = (n: number) => String(n).padStart(2, "0")
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
 }
 
-/** The first characters of a key or digest, enough to tell entries apart. */
+/**
+ * The first characters of a key or digest, enough to tell entries apart.
+ *
+ * @since 0.1.0
+ */
 export const short = (hex: string): string => (hex.length > 12 ? hex.slice(0, 12) : hex)
 
-/** Visible length of a string that may hold ANSI colour codes. */
+/**
+ * Visible length of a string that may hold ANSI colour codes.
+ *
+ * @since 0.1.0
+ */
 export const visibleLength = (s: string): number => s.replace(/\x1b\[[0-9;]*m/g, "").length
 
-/** Aligns rows into columns separated by two spaces; the last column is not padded. */
+/**
+ * Aligns rows into columns separated by two spaces; the last column is not padded.
+ *
+ * @since 0.1.0
+ */
 export const table = (rows: ReadonlyArray<ReadonlyArray<string>>, indent = ""): string => {
   const widths: Array<number> = []
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell))))
@@ -48,7 +76,11 @@ export const table = (rows: ReadonlyArray<ReadonlyArray<string>>, indent = ""): 
     .join("\n")
 }
 
-/** `3 executed, 1 cached` from counts by status, in a stable order. */
+/**
+ * `3 executed, 1 cached` from counts by status, in a stable order.
+ *
+ * @since 0.1.0
+ */
 export const counts = (byStatus: Readonly<Record<string, number>>): string => {
   const order = ["executed", "cached", "would-run", "failed", "skipped"]
   const keys = Object.keys(byStatus).sort((a, b) => (order.indexOf(a) + 99) % 99 - (order.indexOf(b) + 99) % 99)
