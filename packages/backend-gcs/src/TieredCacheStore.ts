@@ -53,16 +53,19 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
   const remoteBlobFailures = new Set<string>()
   const warned = new Set<string>()
 
-  const warnOnce = (message: string) =>
+  /** Logs a warning once per cause (`id`), not once per object. */
+  const warnOnce = (message: string, id = message) =>
     Effect.suspend(() => {
-      if (warned.has(message)) return Effect.void
-      warned.add(message)
+      if (warned.has(id)) return Effect.void
+      warned.add(id)
       return Effect.logWarning(message)
     })
 
   /** A remote failure: a warning in `degrade` mode, the error in `fail` mode. */
   const remoteFailed = (error: CacheStore.CacheStoreError, what: string) =>
-    degrade ? warnOnce(`${what}: ${error.message}; carrying on with the local cache`) : Effect.fail(error)
+    degrade
+      ? warnOnce(`${what}: ${error.message}; carrying on with the local cache`, `${what}\0${error.operation}\0${error.reason}`)
+      : Effect.fail(error)
 
   /** Runs a remote operation; on failure, `fallback` (after `remoteFailed`). */
   const remotely = <A>(effect: Effect.Effect<A, CacheStore.CacheStoreError>, fallback: A, what: string) =>
@@ -119,7 +122,7 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
   const putManifest: CacheStore.Shape["putManifest"] = (key, bytes) =>
     Effect.gen(function*() {
       if (referencesFailedBlob(bytes)) {
-        yield* warnOnce(`cache entry ${key.slice(0, 12)}… kept locally only: one of its blobs could not be stored remotely`)
+        yield* warnOnce(`cache entry ${key.slice(0, 12)}… kept locally only: one of its blobs could not be stored remotely`, "kept locally")
         return yield* local.putManifest(key, bytes)
       }
       const stored = yield* Effect.result(remote.putManifest(key, bytes))

@@ -86,10 +86,16 @@ describe("TieredCacheStore", () => {
       fake.setAccess(BUCKET, "read-only")
       const local = CacheStore.makeMemory()
       const cache = yield* cacheOver(TieredCacheStore.make(local, GcsCacheStore.make(client(fake))))
-      const { warnings } = yield* withWarnings(cache.save(recipe("fit"), KEY, Output, value, 5))
-      assert.deepStrictEqual([local.manifests.size, local.blobs.size], [1, 1])
+      const { warnings } = yield* withWarnings(Effect.all([
+        cache.save(recipe("fit"), KEY, Output, value, 5),
+        cache.save(recipe("fit"), "6".repeat(64), Output, { ...value, label: "other" }, 5),
+        cache.save(recipe("fit"), "7".repeat(64), Output, { ...value, weights: value.weights.map((x) => x + 1) }, 5)
+      ]))
+      assert.deepStrictEqual([local.manifests.size, local.blobs.size], [3, 2])
       assert.deepStrictEqual(names(fake, "cache/"), [])
-      assert.isTrue(warnings.some((w) => /remote cache write failed: .*403/.test(w)), warnings.join("\n"))
+      // One warning per cause, not one per object.
+      assert.strictEqual(warnings.filter((w) => /remote cache write failed: .*write blob.*403/.test(w)).length, 1, warnings.join("\n"))
+      assert.strictEqual(warnings.filter((w) => /kept locally only/.test(w)).length, 1, warnings.join("\n"))
       assert.isTrue(Option.isSome(yield* cache.lookup(KEY, Output)))
     }))
 
