@@ -44,12 +44,13 @@ export const classify = (error: unknown): Failure => {
   const status = statusOf(e)
   const message = messageOf(e)
   const code = String(e?.code ?? e?.cause?.code ?? "")
-  const credentials = status === undefined &&
-    /default credentials|invalid_grant|invalid_client|private key|client_email|keyFile|key file|ENOENT.*json|Unable to detect a Project Id/i.test(message)
+  // Token endpoint refusals (invalid_grant: a revoked key) carry a 400; Storage's own 401/403 are access errors.
+  const credentials = status !== 401 && status !== 403 && status !== 404 &&
+    /default credentials|invalid_grant|invalid_client|unauthorized_client|private key|client_email|keyFile|key file|ENOENT.*json|Unable to detect a Project Id/i.test(message)
   const connection = status === undefined && !credentials &&
     (CONNECTION.test(code) || CONNECTION.test(message) || CONNECTION.test(String(e?.cause?.message ?? "")))
   const mismatch = code === "CONTENT_DOWNLOAD_MISMATCH" || code === "FILE_NO_UPLOAD"
-  const retryable = status !== undefined ? status === 408 || status === 429 || status >= 500 : connection || mismatch
+  const retryable = credentials ? false : status !== undefined ? status === 408 || status === 429 || status >= 500 : connection || mismatch
   const sessionLost = e instanceof RangeError || status === 404 || status === 410
   return { status, message: status === undefined ? message : `${status} ${message}`, retryable, credentials, sessionLost }
 }

@@ -191,6 +191,8 @@ const WRITES: ReadonlySet<Operation> = new Set([
   "upload.resumable.chunk"
 ])
 
+const MID_TRANSFER: ReadonlySet<Operation> = new Set(["upload.media", "upload.multipart", "upload.resumable.chunk", "object.media"])
+
 const PERMISSION: Record<Operation, string> = {
   "bucket.get": "storage.buckets.get",
   "object.get": "storage.objects.get",
@@ -619,10 +621,11 @@ export const start = async (options: Options = {}): Promise<FakeGcsServer> => {
       if (delay > 0) await sleep(delay)
       if (status !== undefined) {
         await readBody(req)
-        const reason = status.status === 429 ? "rateLimitExceeded" : status.status >= 500 ? "backendError" : status.status === 403 ? "forbidden" : "invalid"
+        const reason = status.status === 429 ? "rateLimitExceeded" : status.status >= 500 ? "backendError" : status.status === 403 ? "forbidden" : status.status === 401 ? "required" : "invalid"
         return fail(res, new Fake.ApiFailure(status.status, reason, status.message ?? `injected fault: ${status.status}`))
       }
-      if (dropAfter !== undefined && !WRITES.has(effective.operation) && effective.operation !== "object.media") {
+      // Only transfers have a middle to cut; any other request is dropped before an answer.
+      if (dropAfter !== undefined && !MID_TRANSFER.has(effective.operation)) {
         req.socket.destroy()
         return
       }
