@@ -12,7 +12,6 @@
  * @since 0.1.0
  */
 import { LocalBackend } from "@expops/backend-local"
-import { GcsBackend } from "@expops/backend-gcs"
 import type { CacheAdmin, CacheStore, RunStore } from "@expops/core"
 import { Cause, type Context, Effect, Layer, Schema } from "effect"
 import type { Project } from "./Project.ts"
@@ -67,8 +66,15 @@ export const layer = (project: Project, backend: Name): Layer.Layer<Services, Ba
   if (gcs === undefined) {
     return failing(new BackendError({ backend: "gcs", reason: "model.parameters.cache.gcs is not set (bucket, and optionally prefix, project, credentials)" }))
   }
+  // Loaded only when used: the GCS client is a large dependency that local projects never need.
   return startup(
     "gcs",
-    GcsBackend.layer({ gcs, projectName: project.config.name, projectDir: project.dir, local: LocalBackend.layer(project.dir) })
+    Layer.unwrap(
+      Effect.map(
+        Effect.promise(() => import("@expops/backend-gcs")),
+        ({ GcsBackend }) =>
+          GcsBackend.layer({ gcs, projectName: project.config.name, projectDir: project.dir, local: LocalBackend.layer(project.dir) })
+      )
+    )
   )
 }

@@ -6,7 +6,7 @@
  */
 import type * as Core from "@expops/core"
 import { readFileSync } from "node:fs"
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Console, Effect, Exit, Layer, Logger } from "effect"
 import { CliOutput, Command } from "effect/cli"
 import * as CacheCommand from "./CacheCommand.ts"
