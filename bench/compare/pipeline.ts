@@ -6,7 +6,8 @@
  *   skips its steps, so this is 10 lookups), the backend opened per run as a
  *   script would;
  * - warm, CLI: `expops run DIR --json` in a fresh Node process, start-up
- *   included; `nodeStartup` (an empty Node process) is the floor under it;
+ *   included; under it, `expops --version` (loading the CLI and its
+ *   libraries) and an empty Node process;
  * - steps hit: every process misses (its `version` is bumped each round) and
  *   all 1,000 of its steps hit; the processes' new outputs are stored;
  * - cold: a new root seed each round, so every key is new and all 1,010
@@ -35,6 +36,8 @@ export interface PipelineResult {
   /** Warm run through `expops run`, Node start-up included; null when the CLI is unavailable. */
   readonly cli: number | null
   readonly nodeStartup: number
+  /** `expops --version`: loading the CLI and its libraries, no project. */
+  readonly cliVersion: number | null
   /** Processes miss, all 1,000 steps hit, in-process. */
   readonly stepsHitInProcess: number
   readonly stepsHitCli: number | null
@@ -131,7 +134,16 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
   const warmRounds = await alternate({
     inProcess: () => timed(async () => check(await runInProcess(module.makePipeline("1")), "cached", "warm run")),
     nodeStartup: async () => (await spawnTimed(["-e", "0"], { cwd: dir })).ms,
-    ...(cliAvailable ? { cli: () => cli("1", "cached") } : {})
+    ...(cliAvailable
+      ? {
+        cli: () => cli("1", "cached"),
+        cliVersion: async () => {
+          const result = await spawnTimed([CLI_BIN, "--version"], { cwd: dir })
+          if (result.code !== 0) throw new Error(`expops --version exited with ${result.code}`)
+          return result.ms
+        }
+      }
+      : {})
   } as Record<string, (r: number) => Promise<number>>, rounds)
 
   log(`pipeline: ${rounds} rounds with every process missing and every step hitting`)
@@ -165,6 +177,7 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
     inProcess: round(w.inProcess!),
     cli: w.cli === undefined ? null : round(w.cli),
     nodeStartup: round(w.nodeStartup!),
+    cliVersion: w.cliVersion === undefined ? null : round(w.cliVersion),
     stepsHitInProcess: round(s.inProcess!),
     stepsHitCli: s.cli === undefined ? null : round(s.cli),
     stepsHitPerStepUs: round((s.inProcess! * 1000) / steps),

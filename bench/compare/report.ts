@@ -85,6 +85,7 @@ export const table = (r: any): string => {
     [
       ["warm, in-process (process hits)", p.inProcess],
       ["warm, expops run (CLI, start-up incl.)", p.cli],
+      ["  expops --version (loading the CLI)", p.cliVersion],
       ["  empty Node process start-up", p.nodeStartup],
       ["processes miss, 1,000 steps hit, in-process", p.stepsHitInProcess],
       ["processes miss, 1,000 steps hit, CLI", p.stepsHitCli],
@@ -109,7 +110,17 @@ export const table = (r: any): string => {
         ? [["  floor: write+fsync MB/s", st.largeOutput.floorWrite] as Row, ["  floor: readFileSync MB/s", st.largeOutput.floorRead] as Row]
         : []),
       ["  peak memory above baseline, write (MiB)", st.largeOutput?.writeExtraPeakMiB],
-      ["  peak memory above baseline, read (MiB)", st.largeOutput?.readPeakMiB]
+      ["  peak memory above baseline, read (MiB)", st.largeOutput?.readPeakMiB],
+      ...(st.freshProcess !== undefined
+        ? [
+          [`${st.freshProcess.mib} MiB, fresh process: write MB/s`, st.freshProcess.write] as Row,
+          [`${st.freshProcess.mib} MiB, fresh process: read MB/s`, st.freshProcess.read] as Row,
+          ["  floor: write+fsync MB/s", st.freshProcess.floorWrite] as Row,
+          ["  floor: readFileSync MB/s", st.freshProcess.floorRead] as Row,
+          ["  peak memory above baseline, write (MiB)", st.freshProcess.writeExtraPeakMiB] as Row,
+          ["  peak memory above baseline, read (MiB)", st.freshProcess.readPeakMiB] as Row
+        ]
+        : [])
     ])
   ].join("\n"))
   out.push("")

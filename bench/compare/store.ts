@@ -6,7 +6,7 @@
  *   (fsync of the file and its folder: the default) and with `fsync: false`,
  *   alternating; the floor is writing the same bytes to new files with
  *   `writeFileSync` and no fsync.
- * - 256 MiB outputs (64 MiB in quick mode): storing (a miss) and restoring
+ * - 256 MiB outputs (32 MiB in quick mode): storing (a miss) and restoring
  *   (a hit) one `Uint8Array` output, each in a fresh Node process so that
  *   its peak memory is its own; against writing the bytes with fsync and
  *   reading them back with `readFileSync`.
@@ -21,28 +21,32 @@ import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import { median, round } from "../harness.ts"
 import { alternate, log } from "./alternate.ts"
 
+export interface SmallEntries {
+  readonly unit: "entries/s"
+  readonly entriesPerRound: number
+  readonly rounds: number
+  readonly durable: number
+  readonly noFsync: number
+  readonly floorWriteFileSync: number
+}
+
+export interface LargeOutput {
+  readonly unit: "MB/s"
+  readonly mib: number
+  readonly rounds: number
+  readonly write: number
+  readonly read: number
+  readonly floorWrite: number
+  readonly floorRead: number
+  /** Peak resident memory of the storing process above what it held before the call (the output itself). */
+  readonly writeExtraPeakMiB: number
+  /** Peak resident memory of the restoring process above its baseline: the restored output is one copy. */
+  readonly readPeakMiB: number
+}
+
 export interface StoreResult {
-  readonly smallEntries: {
-    readonly unit: "entries/s"
-    readonly entriesPerRound: number
-    readonly rounds: number
-    readonly durable: number
-    readonly noFsync: number
-    readonly floorWriteFileSync: number
-  }
-  readonly largeOutput: {
-    readonly unit: "MB/s"
-    readonly mib: number
-    readonly rounds: number
-    readonly write: number
-    readonly read: number
-    readonly floorWrite: number
-    readonly floorRead: number
-    /** Peak resident memory of the storing process above what it held before the call (the output itself). */
-    readonly writeExtraPeakMiB: number
-    /** Peak resident memory of the restoring process above its baseline: the restored output is one copy. */
-    readonly readPeakMiB: number
-  }
+  readonly smallEntries: SmallEntries
+  readonly largeOutput: LargeOutput
   readonly notes: ReadonlyArray<string>
 }
 
@@ -76,9 +80,8 @@ const child = (args: Array<string>) =>
     })
   })
 
-export const run = async (options: { readonly quick: boolean; readonly workDir: string }): Promise<StoreResult> => {
-  const notes: Array<string> = []
-  const base = path.join(options.workDir, "store")
+export const smallEntries = async (options: { readonly quick: boolean; readonly workDir: string }): Promise<SmallEntries> => {
+  const base = path.join(options.workDir, "store", "small")
   rmSync(base, { recursive: true, force: true })
   const perRound = options.quick ? 200 : 1_000
   const rounds = options.quick ? 3 : 7
@@ -90,15 +93,15 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
 
   log(`store: ${rounds} rounds of ${perRound} stored 1 KiB entries`)
   // Each round stores new ids, so every call is a miss that stores an entry.
-  const storeMany = (runtime: typeof durable, offset: number) => async () => {
+  const storeMany = async (runtime: typeof durable, offset: number) => {
     const start = performance.now()
     await runtime.runPromise(Effect.forEach(Array.from({ length: perRound }, (_, i) => offset + i), (i) => storeStep(i), { discard: true }))
     return perRound / ((performance.now() - start) / 1000)
   }
   let next = 0
   const small = await alternate({
-    durable: () => storeMany(durable, (next += perRound))(),
-    noFsync: () => storeMany(fast, (next += perRound))(),
+    durable: () => storeMany(durable, (next += perRound)),
+    noFsync: () => storeMany(fast, (next += perRound)),
     floorWriteFileSync: () => {
       const offset = (next += perRound)
       const start = performance.now()
@@ -108,41 +111,47 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
   }, rounds)
   await durable.dispose()
   await fast.dispose()
+  const m = small.median
+  return {
+    unit: "entries/s",
+    entriesPerRound: perRound,
+    rounds,
+    durable: round(m.durable),
+    noFsync: round(m.noFsync),
+    floorWriteFileSync: round(m.floorWriteFileSync)
+  }
+}
 
-  const mib = options.quick ? 64 : 256
-  if (options.quick) notes.push(`quick mode: large outputs of ${mib} MiB, not 256 MiB`)
+export const largeOutput = async (options: { readonly quick: boolean; readonly workDir: string }): Promise<LargeOutput> => {
+  const mib = options.quick ? 32 : 256
   const largeRounds = options.quick ? 1 : 3
-  const largeDir = path.join(base, "large")
+  const largeDir = path.join(options.workDir, "store", "large")
+  rmSync(largeDir, { recursive: true, force: true })
   mkdirSync(largeDir, { recursive: true })
-  log(`store: ${largeRounds} rounds of storing and restoring a ${mib} MiB output`)
+  log(`store: ${largeRounds} rounds of storing and restoring a ${mib} MiB output, each in a fresh process`)
   const writes: Array<any> = []
   const reads: Array<any> = []
   for (let r = 0; r < largeRounds; r++) {
     writes.push(await child(["write", largeDir, String(mib), String(r)]))
     reads.push(await child(["read", largeDir, String(mib), String(r)]))
   }
+  rmSync(largeDir, { recursive: true, force: true })
   const med = (xs: Array<any>, f: (x: any) => number) => round(median(xs.map(f)))
-  const m = small.median
   return {
-    smallEntries: {
-      unit: "entries/s",
-      entriesPerRound: perRound,
-      rounds,
-      durable: round(m.durable),
-      noFsync: round(m.noFsync),
-      floorWriteFileSync: round(m.floorWriteFileSync)
-    },
-    largeOutput: {
-      unit: "MB/s",
-      mib,
-      rounds: largeRounds,
-      write: med(writes, (w) => w.mbps),
-      read: med(reads, (r) => r.mbps),
-      floorWrite: med(writes, (w) => w.floorMbps),
-      floorRead: med(reads, (r) => r.floorMbps),
-      writeExtraPeakMiB: med(writes, (w) => w.peakRssMiB - w.rssBeforeMiB),
-      readPeakMiB: med(reads, (r) => r.peakRssMiB - r.rssBeforeMiB)
-    },
-    notes
+    unit: "MB/s",
+    mib,
+    rounds: largeRounds,
+    write: med(writes, (w) => w.mbps),
+    read: med(reads, (r) => r.mbps),
+    floorWrite: med(writes, (w) => w.floorMbps),
+    floorRead: med(reads, (r) => r.floorMbps),
+    writeExtraPeakMiB: med(writes, (w) => w.peakRssMiB - w.rssBeforeMiB),
+    readPeakMiB: med(reads, (r) => r.peakRssMiB - r.rssBeforeMiB)
   }
 }
+
+export const run = async (options: { readonly quick: boolean; readonly workDir: string }): Promise<StoreResult> => ({
+  smallEntries: await smallEntries(options),
+  largeOutput: await largeOutput(options),
+  notes: options.quick ? ["quick mode: large outputs of 32 MiB, not 256 MiB"] : []
+})
