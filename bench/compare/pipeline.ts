@@ -51,7 +51,10 @@ export interface PipelineResult {
   readonly notes: ReadonlyArray<string>
 }
 
-type Report = { run: { status: string }; processes: Array<{ name: string; status: string; steps: Array<{ status: string }> }> }
+type Report = {
+  readonly run: { readonly status: string }
+  readonly processes: ReadonlyArray<{ readonly name: string; readonly status: string; readonly steps: ReadonlyArray<{ readonly status: string }> }>
+}
 
 const CLI_BIN = path.join(import.meta.dirname, "..", "..", "packages", "cli", "dist", "bin.js")
 
@@ -110,7 +113,7 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
 
   let cliAvailable = existsSync(CLI_BIN)
   if (!cliAvailable) notes.push(`CLI unavailable: ${path.relative(process.cwd(), CLI_BIN)} not found (run npm run build)`)
-  const cli = async (version: string, expected: string) => {
+  const cli = async (version: string, expected: "cached" | "executed") => {
     const result = await spawnTimed([CLI_BIN, "run", dir, "--json"], { cwd: dir, env: { EXPOPS_BENCH_PROCESS_VERSION: version } })
     if (result.code !== 0) throw new Error(`expops run exited with ${result.code}: ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`)
     check(JSON.parse(result.stdout), expected, `expops run (version ${version})`)

@@ -88,6 +88,7 @@ export const table = (r: any): string => {
       ["  expops --version (loading the CLI)", p.cliVersion],
       ["  empty Node process start-up", p.nodeStartup],
       ["processes miss, 1,000 steps hit, in-process", p.stepsHitInProcess],
+      ["  per step, in-process (us)", p.stepsHitPerStepUs],
       ["processes miss, 1,000 steps hit, CLI", p.stepsHitCli],
       ["cold, cache on (1,010 entries stored)", p.coldCached],
       ["cold, cache off", p.coldNoCache],
