@@ -41,6 +41,7 @@ const started = performance.now()
 const notes: Array<string> = []
 let failures = 0
 
+if (quick) notes.push("quick mode: fewer rounds, stores of 10,000 entries, large outputs of 32 MiB: rougher figures")
 const machine = Machine.describe()
 const built = Machine.ensureBuilt(root)
 if (built !== undefined) notes.push(built)

@@ -15,7 +15,8 @@ const ratio = (a: number | null | undefined, b: number | null | undefined): stri
 
 const section = (title: string, unit: string, rows: ReadonlyArray<Row>, ratioHeader = ""): string => {
   const width = Math.max(...rows.map((r) => r[0].length), 10)
-  const lines = [title, `  ${"".padEnd(width)}  ${unit.padStart(10)}  ${ratioHeader}`.trimEnd()]
+  const lines = [title]
+  if (unit !== "" || ratioHeader !== "") lines.push(`  ${"".padEnd(width)}  ${unit.padStart(10)}  ${ratioHeader}`.trimEnd())
   for (const [label, value, r] of rows) lines.push(`  ${label.padEnd(width)}  ${fmt(value).padStart(10)}  ${r ?? ""}`.trimEnd())
   return lines.join("\n")
 }
