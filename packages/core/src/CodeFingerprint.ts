@@ -186,3 +186,66 @@ export const fingerprint = (owner: string, fn: Function, version?: string): stri
   }
   return createHash("sha256").update(normalize(source)).update("\0version:").update(version ?? "").digest("hex")
 }
+
+/**
+ * What a body's key needs to know about a step it calls.
+ *
+ * @since 0.1.0
+ */
+export interface StepDependency {
+  readonly name: string
+  /** The step's own fingerprint, which already covers the steps it declares. */
+  readonly code: string
+  readonly schemas: { readonly input: string; readonly output: string; readonly config: string }
+}
+
+/**
+ * The parts of a fingerprint that covers declared steps, kept in recipes so
+ * that `explain` can say whether the body or one of its steps changed.
+ *
+ * @since 0.1.0
+ */
+export interface Parts {
+  /** Fingerprint of the body and `version` alone. */
+  readonly body: string
+  /** Digest of each declared step (its fingerprint and schemas), by name. */
+  readonly steps: Readonly<Record<string, string>>
+}
+
+const stepDigest = (step: StepDependency): string =>
+  createHash("sha256")
+    .update(`${step.code} ${step.schemas.input} ${step.schemas.output} ${step.schemas.config}`)
+    .digest("hex")
+
+/**
+ * The parts of a body's fingerprint: the body's own, and one digest per
+ * declared step (a step's own fingerprint already covers the steps it
+ * declares, so the fold is transitive).
+ *
+ * @since 0.1.0
+ */
+export const parts = (body: string, steps: ReadonlyArray<StepDependency>): Parts => {
+  const digests: Record<string, string> = {}
+  for (const step of steps) {
+    const digest = stepDigest(step)
+    let name = step.name
+    // Two different steps may share a name; keep both, in a stable order below.
+    for (let n = 2; digests[name] !== undefined && digests[name] !== digest; n++) name = `${step.name} (${n})`
+    digests[name] = digest
+  }
+  return { body, steps: digests }
+}
+
+/**
+ * Folds the declared steps into the body's fingerprint, so that editing a
+ * step (its code, `version`, schemas or name, which seeds it) changes the
+ * fingerprint of every process and step that calls it. Reordering or
+ * repeating entries of the `steps` list is not an edit.
+ *
+ * @since 0.1.0
+ */
+export const combine = (body: string, steps: ReadonlyArray<StepDependency>): string => {
+  if (steps.length === 0) return body
+  const lines = [...new Set(steps.map((step) => `${JSON.stringify(step.name)} ${stepDigest(step)}`))].sort()
+  return createHash("sha256").update(body).update("\0steps:").update(lines.join("\n")).digest("hex")
+}

@@ -12,7 +12,7 @@ import type { Recipe } from "./Recipe.ts"
  * @since 0.1.0
  */
 export interface Change {
-  /** `code`, `version`, `input`, `parameter`, `config`, `schema`, `seed`, `data`, `format`. */
+  /** `code`, `step`, `version`, `input`, `parameter`, `config`, `schema`, `seed`, `data`, `format`. */
   readonly part: string
   readonly message: string
 }
@@ -27,6 +27,31 @@ const fields = (value: unknown): Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {}
 
 /**
+ * Why two code fingerprints differ: the version, the body, or which of the
+ * declared steps (recipes written before steps were recorded say only "code").
+ */
+const codeChanges = (before: Recipe, after: Recipe, what: string): Array<Change> => {
+  if (before.version !== after.version) {
+    return [{ part: "version", message: `version of ${what} changed (${before.version ?? "none"} -> ${after.version ?? "none"})` }]
+  }
+  const b = before.codeParts
+  const a = after.codeParts
+  if (b === undefined || a === undefined) return [{ part: "code", message: `code of ${what} changed` }]
+  const changes: Array<Change> = []
+  if (b.body !== a.body) changes.push({ part: "code", message: `code of ${what} changed` })
+  for (const name of [...new Set([...Object.keys(b.steps), ...Object.keys(a.steps)])].sort()) {
+    if (b.steps[name] === a.steps[name]) continue
+    const how = b.steps[name] === undefined
+      ? "now declares"
+      : a.steps[name] === undefined
+      ? "no longer declares"
+      : "calls a changed"
+    changes.push({ part: "step", message: `${what} ${how} step \`${name}\`` })
+  }
+  return changes.length > 0 ? changes : [{ part: "code", message: `code of ${what} changed` }]
+}
+
+/**
  * The changes from `before` to `after`; empty when they have the same key parts.
  *
  * @since 0.1.0
@@ -37,13 +62,7 @@ export const diff = (before: Recipe, after: Recipe): Array<Change> => {
   if (before.format !== after.format) {
     changes.push({ part: "format", message: `cache format changed (${before.format} -> ${after.format})` })
   }
-  if (before.code !== after.code) {
-    changes.push(
-      before.version !== after.version
-        ? { part: "version", message: `version of ${what} changed (${before.version ?? "none"} -> ${after.version ?? "none"})` }
-        : { part: "code", message: `code of ${what} changed` }
-    )
-  }
+  if (before.code !== after.code) changes.push(...codeChanges(before, after, what))
   if (before.input !== after.input) {
     const names = new Set([...Object.keys(before.inputParts), ...Object.keys(after.inputParts)])
     const changed = [...names].filter((n) => before.inputParts[n] !== after.inputParts[n])

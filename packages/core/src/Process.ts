@@ -8,6 +8,7 @@
  *   inputs: { rows: Rows },                      // from upstream outputs, by name
  *   parameters: { test_size: Schema.Finite },    // from the project config
  *   outputs: { train: Rows, test: Rows },        // offered to downstream processes
+ *   steps: [shuffle, split],                     // every step the body calls
  *   run: function*({ rows }, { test_size }) {
  *     const shuffled = yield* shuffle(rows)
  *     return yield* split({ rows: shuffled, test_size })
@@ -16,7 +17,8 @@
  * ```
  *
  * Before a process runs its key is computed from its inputs, parameters,
- * schemas, code fingerprint, derived seed and the project's data file digest.
+ * schemas, code fingerprint (which covers the steps it declares), derived
+ * seed and the project's data file digest.
  * On a hit its outputs are decoded and none of its steps run. On a miss its
  * body runs, and every step it calls checks its own cache, so only the steps
  * whose keys changed execute.
@@ -30,12 +32,13 @@ import * as CodeFingerprint from "./CodeFingerprint.ts"
 import type { EncodeError } from "./EncodeError.ts"
 import * as internal from "./internal/encoding.ts"
 import { errorMessage } from "./internal/errors.ts"
-import { CurrentProcess, type ProcessScope } from "./internal/scope.ts"
+import { type Caller, CurrentCaller, CurrentProcess, type ProcessScope } from "./internal/scope.ts"
 import * as Recipe from "./Recipe.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
 import type { ProcessReport } from "./RunReport.ts"
 import * as SchemaFingerprint from "./SchemaFingerprint.ts"
+import type * as Step from "./Step.ts"
 import { type ContextOf, defineCallable, type ErrorOf, runBody } from "./Step.ts"
 
 /**
@@ -66,8 +69,11 @@ export interface Process<
   readonly inputs: Schema.Struct<In>
   readonly parameters: Schema.Struct<P>
   readonly outputs: Schema.Struct<Out>
-  /** Fingerprint of `run` and `version`. */
+  /** Fingerprint of `run`, `version` and the declared `steps`. */
   readonly code: string
+  /** What `code` is made of, for explaining a change. */
+  readonly codeParts: CodeFingerprint.Parts
+  readonly steps: ReadonlyArray<Step.Any>
   readonly run: (inputs: TypeOf<In>, parameters: TypeOf<P>) => Effect.Effect<TypeOf<Out>, E, R>
 }
 
@@ -80,6 +86,9 @@ export interface Any extends Pipeable {
   readonly name: string
   readonly version: string | undefined
   readonly code: string
+  /** What `code` is made of, for explaining a change. */
+  readonly codeParts: CodeFingerprint.Parts
+  readonly steps: ReadonlyArray<Step.Any>
   readonly inputs: AnyStruct
   readonly parameters: AnyStruct
   readonly outputs: AnyStruct
@@ -109,10 +118,18 @@ export const make = <
   readonly parameters?: P | undefined
   readonly outputs: Out
   readonly version?: string | undefined
+  /**
+   * Every step the body calls. Their fingerprints are part of the process
+   * key, so editing a step re-runs the processes that use it; calling a step
+   * not listed here fails with `UndeclaredStepError`.
+   */
+  readonly steps?: ReadonlyArray<Step.Any> | undefined
   readonly run: (inputs: TypeOf<In>, parameters: TypeOf<P>) => Generator<Eff, TypeOf<Out>, never> | Eff & Effect.Effect<TypeOf<Out>, any, any>
 }): Process<In, P, Out, ErrorOf<Eff>, ContextOf<Eff>> => {
   const name = options.name
-  const code = CodeFingerprint.fingerprint(`process ${name}`, options.run, options.version)
+  const steps = options.steps ?? []
+  const body = CodeFingerprint.fingerprint(`process ${name}`, options.run, options.version)
+  const code = CodeFingerprint.combine(body, steps)
   const run = (inputs: TypeOf<In>, parameters: TypeOf<P>) => Effect.suspend(() => runBody(options.run(inputs, parameters)))
   return defineCallable(() => {}, {
     name,
@@ -121,6 +138,8 @@ export const make = <
     parameters: Schema.Struct(options.parameters ?? ({} as P)),
     outputs: Schema.Struct(options.outputs),
     code,
+    codeParts: CodeFingerprint.parts(body, steps),
+    steps,
     run
   }) as Process<In, P, Out, ErrorOf<Eff>, ContextOf<Eff>>
 }
@@ -160,6 +179,7 @@ export const recipe = (process: Any, context: Context): Effect.Effect<{ readonly
       name: process.name,
       format: Recipe.CACHE_FORMAT_VERSION,
       code: process.code,
+      codeParts: process.codeParts,
       version: process.version,
       input: inputs.digest,
       inputParts: inputs.parts,
@@ -202,6 +222,7 @@ export const execute = <R>(process: Any, context: Context): Effect.Effect<Result
     const name = process.name
     const started = yield* internal.monotonicMs
     const scope: ProcessScope = { pipeline: context.pipeline, process: name, positions: new Map(), steps: [] }
+    const caller: Caller = { kind: "process", name, steps: new Set(process.steps) }
     let key = ""
     const exit = yield* Effect.gen(function*() {
       const made = yield* recipe(process, context)
@@ -213,7 +234,8 @@ export const execute = <R>(process: Any, context: Context): Effect.Effect<Result
         schema: process.outputs,
         compute: process.run(context.inputs, context.parameters).pipe(
           Random.withSeed(made.recipe.seed),
-          Effect.provideService(CurrentProcess, scope)
+          Effect.provideService(CurrentProcess, scope),
+          Effect.provideService(CurrentCaller, caller)
         ),
         onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key })
       })

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as CanonicalHash from "./CanonicalHash.ts"
+import type * as CodeFingerprint from "./CodeFingerprint.ts"
 
 /**
  * Bumped whenever the stored format or the key recipe changes meaning, so
@@ -30,6 +31,8 @@ export interface Recipe {
   readonly format: number
   /** Fingerprint of the body the user wrote (see `CodeFingerprint`). */
   readonly code: string
+  /** What `code` is made of: the body's own fingerprint and each declared step's. */
+  readonly codeParts?: CodeFingerprint.Parts | undefined
   readonly version?: string | undefined
   /** Canonical digest of the schema-encoded input. */
   readonly input: string

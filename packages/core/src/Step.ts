@@ -30,11 +30,12 @@ import * as CodeFingerprint from "./CodeFingerprint.ts"
 import * as internal from "./internal/encoding.ts"
 import * as Metrics from "./Metrics.ts"
 import { errorMessage } from "./internal/errors.ts"
-import { CurrentProcess, nextPosition } from "./internal/scope.ts"
+import { type Caller, CurrentCaller, CurrentProcess, nextPosition } from "./internal/scope.ts"
 import * as Recipe from "./Recipe.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
 import * as SchemaFingerprint from "./SchemaFingerprint.ts"
+import { UndeclaredStepError } from "./UndeclaredStepError.ts"
 
 /**
  * A schema usable for cached values: no services needed to encode or decode.
@@ -60,8 +61,22 @@ export interface Step<in out I, in out O, in out C, out E, out R> extends Pipeab
   readonly input: Codec<I>
   readonly output: Codec<O>
   readonly config: Codec<C>
-  /** Fingerprint of `run` and `version`. */
+  /** Fingerprint of `run`, `version` and the declared `steps`. */
   readonly code: string
+  /** What `code` is made of, for explaining a change. */
+  readonly codeParts: CodeFingerprint.Parts
+  /** Fingerprints of the input, output and config schemas. */
+  readonly schemas: CodeFingerprint.StepDependency["schemas"]
+  readonly steps: ReadonlyArray<Any>
+}
+
+/**
+ * A step of any type, as listed in another body's `steps`.
+ *
+ * @since 0.1.0
+ */
+export interface Any extends CodeFingerprint.StepDependency {
+  readonly steps: ReadonlyArray<Any>
 }
 
 /**
@@ -75,6 +90,12 @@ export interface Options<I, O, C> {
   readonly config?: Codec<C> | undefined
   /** Bump to invalidate entries when something the fingerprint cannot see changed (a closure, a library). */
   readonly version?: string | undefined
+  /**
+   * The steps this step's body calls. Their fingerprints are part of this
+   * step's, so editing one re-runs this step; calling a step not listed here
+   * fails with `UndeclaredStepError`.
+   */
+  readonly steps?: ReadonlyArray<Any> | undefined
 }
 
 /**
@@ -134,15 +155,22 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
   const input = options.input
   const config = options.config ?? (NoConfig as unknown as Codec<C>)
   const owner = `step ${name}`
-  const code = CodeFingerprint.fingerprint(owner, options.run, version)
+  const steps = options.steps ?? []
+  const body = CodeFingerprint.fingerprint(owner, options.run, version)
+  const code = CodeFingerprint.combine(body, steps)
+  const codeParts = CodeFingerprint.parts(body, steps)
   const schemas = {
     input: SchemaFingerprint.fingerprint(input),
     output: SchemaFingerprint.fingerprint(output),
     config: SchemaFingerprint.fingerprint(config)
   }
 
+  const asCaller: Caller = { kind: "step", name, steps: new Set(steps) }
+
   const call = (value: I, configValue?: C) =>
     Effect.gen(function*() {
+      const caller = yield* CurrentCaller
+      if (caller !== undefined && !caller.steps.has(call)) return yield* Effect.die(undeclared(caller, name))
       const cache = yield* Cache
       const scope = yield* CurrentProcess
       const root = yield* Reproducibility.RootSeed
@@ -157,6 +185,7 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         name,
         format: Recipe.CACHE_FORMAT_VERSION,
         code,
+        codeParts,
         version,
         input: inputDigest.digest,
         inputParts: inputDigest.parts,
@@ -180,7 +209,8 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         schema: output,
         compute: Effect.suspend(() => runBody<O>(options.run(value, configValue as C))).pipe(
           Random.withSeed(seed),
-          Effect.provideService(Metrics.CurrentStep, name)
+          Effect.provideService(Metrics.CurrentStep, name),
+          Effect.provideService(CurrentCaller, asCaller)
         ),
         onMiss: emit("miss")
       }).pipe(Effect.exit)
@@ -197,5 +227,13 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       return yield* exit
     })
 
-  return defineCallable(call, { name, version, input, output, config, code }) as Step<I, O, C, ErrorOf<Eff>, ContextOf<Eff>>
+  return defineCallable(call, { name, version, input, output, config, code, codeParts, schemas, steps }) as Step<I, O, C, ErrorOf<Eff>, ContextOf<Eff>>
 }
+
+/** The defect for a step called by a body that did not declare it. */
+const undeclared = (caller: Caller, step: string): UndeclaredStepError =>
+  new UndeclaredStepError({
+    caller: `${caller.kind} "${caller.name}"`,
+    step,
+    declared: [...caller.steps].map((declared) => (declared as Any).name)
+  })

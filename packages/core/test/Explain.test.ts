@@ -50,6 +50,20 @@ describe("Explain", () => {
     ])
   })
 
+  it("says which declared step changed, and whether the body did", () => {
+    const before: Recipe.Recipe = { ...base, codeParts: { body: "b1", steps: { fit: "f1", split: "s1" } } }
+    const stepOnly: Recipe.Recipe = { ...base, code: "c2", codeParts: { body: "b1", steps: { fit: "f2", split: "s1", score: "x1" } } }
+    assert.deepStrictEqual(Explain.diff(before, stepOnly).map((c) => [c.part, c.message]), [
+      ["step", "process `train_model` calls a changed step `fit`"],
+      ["step", "process `train_model` now declares step `score`"]
+    ])
+    const bodyToo: Recipe.Recipe = { ...base, code: "c3", codeParts: { body: "b2", steps: { fit: "f1" } } }
+    assert.deepStrictEqual(Explain.diff(before, bodyToo).map((c) => c.message), [
+      "code of process `train_model` changed",
+      "process `train_model` no longer declares step `split`"
+    ])
+  })
+
   it("uses `config` for steps", () => {
     const step: Recipe.Recipe = { ...base, kind: "step", name: "fit", inputSources: undefined, configValue: { rate: 1 } }
     const after: Recipe.Recipe = { ...step, config: "k2", configValue: { rate: 2 } }

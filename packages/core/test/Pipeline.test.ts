@@ -122,6 +122,7 @@ describe("Pipeline", () => {
         Process.make({
           name: `branch${i}`,
           outputs: { [`xs${i}`]: Numbers },
+          steps: [draw],
           run: function*() {
             const a = yield* draw(3)
             const b = yield* draw(3)
@@ -154,6 +155,7 @@ describe("Pipeline", () => {
       const bad = Process.make({
         name: "bad",
         outputs: { y: Schema.Finite },
+        steps: [boom],
         run: function*() {
           return { y: yield* boom(1) }
         }
@@ -203,6 +205,7 @@ describe("Pipeline", () => {
       const p = Process.make({
         name: "p",
         outputs: { x: Schema.Finite },
+        steps: [metered],
         run: function*() {
           yield* Metrics.logMetric("loss", 1)
           return { x: yield* metered(1) }

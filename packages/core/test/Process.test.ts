@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { Pipeline, type RunReport } from "@expops/core"
+import { Effect, Schema } from "effect"
+import { Pipeline, Process, type RunReport } from "@expops/core"
 import { TestLayers } from "@expops/core/testing"
 import { makeCounting } from "./fixtures/Counting.ts"
 
@@ -59,6 +59,49 @@ describe("Process", () => {
       const second = makeCounting({ trainVersion: "2" })
       const report = yield* Pipeline.run(second.pipeline, { adjlist: second.adjlist, parameters: second.parameters })
       assert.deepStrictEqual(statuses(report), { load: "cached", prepare: "cached", train: "executed", report: "cached" })
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("is invalidated by a change of one of its steps' code; only that step re-runs", () =>
+    Effect.gen(function*() {
+      const first = makeCounting()
+      yield* Pipeline.run(first.pipeline, { adjlist: first.adjlist, parameters: first.parameters })
+      const second = makeCounting({ scaleEdit: "new-output" })
+      const report = yield* Pipeline.run(second.pipeline, { adjlist: second.adjlist, parameters: second.parameters })
+      assert.deepStrictEqual(statuses(report), { load: "cached", prepare: "executed", train: "executed", report: "executed" })
+      assert.deepStrictEqual(second.runs, { "process:prepare": 1, "step:scale": 1, "process:train": 1, "step:fit": 1, "process:report": 1, "step:summarize": 1 })
+      const prepare = report.processes.find((p) => p.name === "prepare")!
+      assert.deepStrictEqual(prepare.steps.map((s) => [s.name, s.status]), [["shuffle", "cached"], ["scale", "executed"]])
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("an edited step that returns the same output leaves downstream cached", () =>
+    Effect.gen(function*() {
+      const first = makeCounting()
+      yield* Pipeline.run(first.pipeline, { adjlist: first.adjlist, parameters: first.parameters })
+      const second = makeCounting({ scaleEdit: "same-output" })
+      const report = yield* Pipeline.run(second.pipeline, { adjlist: second.adjlist, parameters: second.parameters })
+      assert.deepStrictEqual(statuses(report), { load: "cached", prepare: "executed", train: "cached", report: "cached" })
+      assert.deepStrictEqual(second.runs, { "process:prepare": 1, "step:scale": 1 })
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("a step the process does not declare is refused, naming both", () =>
+    Effect.gen(function*() {
+      const { steps } = makeCounting()
+      const sloppy = Process.make({
+        name: "sloppy",
+        outputs: { xs: Schema.Array(Schema.Finite) },
+        steps: [steps.shuffle],
+        run: function*() {
+          return { xs: yield* steps.generate(3) }
+        }
+      })
+      const report = yield* Pipeline.run(Pipeline.make({ name: "p", processes: [sloppy] }))
+      const process = report.processes[0]!
+      assert.strictEqual(process.status, "failed")
+      assert.strictEqual(
+        process.error,
+        'process "sloppy" calls step "generate", which is not in its `steps` (declared: "shuffle"). ' +
+          "Add it to `steps`, so that editing the step re-runs what uses it."
+      )
     }).pipe(Effect.provide(TestLayers.layer())))
 
   it.effect("is invalidated by a change of the data file", () =>

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Random, Schema } from "effect"
-import { Cache, CacheStore, Step } from "@expops/core"
+import { Cause, Effect, Exit, Random, Schema } from "effect"
+import { Cache, CacheStore, Step, UndeclaredStepError } from "@expops/core"
 import { TestLayers } from "@expops/core/testing"
 
 const Numbers = Schema.Array(Schema.Finite)
@@ -74,6 +74,59 @@ describe("Step", () => {
       assert.strictEqual(counts.a, 4)
       yield* make("b")([2], { factor: 3 }) // code
       assert.strictEqual(counts.b, 1)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("a step that calls a declared step is invalidated when that step's code changes", () =>
+    Effect.gen(function*() {
+      const runs: Record<string, number> = {}
+      const count = (name: string) => void (runs[name] = (runs[name] ?? 0) + 1)
+      const makeInner = (edited: boolean) =>
+        Step.make({
+          name: "inner",
+          input: Schema.Finite,
+          output: Schema.Finite,
+          run: edited
+            ? function*(x) {
+              count("inner")
+              return x + 2
+            }
+            : function*(x) {
+              count("inner")
+              return x + 1
+            }
+        })
+      const makeOuter = (inner: Step.Step<number, number, void, never, never>) =>
+        Step.make({
+          name: "outer",
+          input: Schema.Finite,
+          output: Schema.Finite,
+          steps: [inner],
+          run: function*(x) {
+            count("outer")
+            return (yield* inner(x)) * 10
+          }
+        })
+      assert.strictEqual(yield* makeOuter(makeInner(false))(1), 20)
+      assert.strictEqual(yield* makeOuter(makeInner(false))(1), 20)
+      assert.deepStrictEqual(runs, { outer: 1, inner: 1 })
+      assert.strictEqual(yield* makeOuter(makeInner(true))(1), 30)
+      assert.deepStrictEqual(runs, { outer: 2, inner: 2 })
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("a step calling a step it does not declare dies with UndeclaredStepError", () =>
+    Effect.gen(function*() {
+      const inner = Step.make({ name: "inner", input: Schema.Finite, output: Schema.Finite, run: (x) => Effect.succeed(x) })
+      const outer = Step.make({
+        name: "outer",
+        input: Schema.Finite,
+        output: Schema.Finite,
+        run: (x) => inner(x)
+      })
+      const exit = yield* Effect.exit(outer(1))
+      assert.isTrue(Exit.isFailure(exit))
+      const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      assert.instanceOf(defect, UndeclaredStepError.UndeclaredStepError)
+      assert.include((defect as Error).message, 'step "outer" calls step "inner", which is not in its `steps` (declared: none)')
     }).pipe(Effect.provide(TestLayers.layer())))
 
   it.effect("is not invalidated by a whitespace- or comment-only edit of the body", () =>

@@ -24,3 +24,20 @@ export const nextPosition = (scope: ProcessScope | undefined, step: string): num
   scope.positions.set(step, position + 1)
   return position
 }
+
+/**
+ * The step or process whose body is running, and the steps it declared. A
+ * step called from a body that did not declare it would be invisible to that
+ * body's key, so editing the step would not re-run the caller: the call is
+ * refused instead. Absent at the top level, where nothing is cached around
+ * the call.
+ */
+export interface Caller {
+  readonly kind: "step" | "process"
+  readonly name: string
+  readonly steps: ReadonlySet<unknown>
+}
+
+export const CurrentCaller = Context.Reference<Caller | undefined>("expops/CurrentCaller", {
+  defaultValue: () => undefined
+})
