@@ -48,6 +48,7 @@ const makeProcess = (p: number, version: string) =>
     version,
     inputs: (p === 0 ? {} : { [\`out_\${p - 1}\`]: Schema.Int }) as any,
     outputs: { [\`out_\${p}\`]: Schema.Int } as any,
+    steps,
     run: function*(inputs: any): Generator<any, any, any> {
       let acc: number = p === 0 ? 1 : inputs[\`out_\${p - 1}\`]
       for (const step of steps) acc = (yield* step(acc)).value

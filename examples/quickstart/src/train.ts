@@ -106,6 +106,7 @@ export const trainModel = Process.make({
   inputs: { train: Dataset },
   parameters: Training.fields,
   outputs: { model: Model },
+  steps: [initWeights, fit, trainingAccuracy],
   run: function*({ train }, training) {
     const initial = yield* initWeights({ features: train[0]?.features.length ?? 0, classes: SPECIES.length })
     const model = yield* fit({ train, initial }, training)

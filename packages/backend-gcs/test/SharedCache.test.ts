@@ -28,6 +28,7 @@ const makePipeline = () => {
     name: "load",
     parameters: { n: Schema.Int },
     outputs: { features: Features },
+    steps: [embed],
     run: function*(_, { n }) {
       yield* count("process:load")
       return { features: yield* embed(n) }

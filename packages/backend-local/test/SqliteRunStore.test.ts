@@ -92,6 +92,7 @@ describe("SqliteRunStore", () => {
     const train = Process.make({
       name: "train",
       outputs: { y: Schema.Finite },
+      steps: [fit],
       run: function*() {
         yield* Metrics.logMetric("accuracy", 0.9, 10)
         return { y: yield* fit(3) }

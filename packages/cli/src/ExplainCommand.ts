@@ -119,7 +119,9 @@ const explainOne = Effect.fnUntraced(function*(target: {
 const recipeRows = (recipe: Recipe.Recipe): Array<Array<string>> => {
   const rows: Array<Array<string>> = []
   const label = recipe.kind === "process" ? "parameters" : "config"
-  rows.push(["code", `${Format.short(recipe.code)}  (fingerprint of the ${recipe.kind}'s body)`])
+  const steps = Object.entries(recipe.codeParts?.steps ?? {})
+  rows.push(["code", `${Format.short(recipe.code)}  (fingerprint of the ${recipe.kind}'s body${steps.length > 0 ? " and its steps" : ""})`])
+  for (const [name, digest] of steps) rows.push([`  step ${name}`, Format.short(digest)])
   rows.push(["version", recipe.version ?? "(none)"])
   rows.push([recipe.kind === "process" ? "inputs" : "input", Format.short(recipe.input)])
   for (const [name, digest] of Object.entries(recipe.inputParts)) {
