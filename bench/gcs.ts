@@ -26,7 +26,8 @@ import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
-import { Cache, CacheStore, Pipeline, Process, Recipe, Reproducibility } from "@expops/core"
+import { Cache, CacheStore, Pipeline, Process, type Recipe, Reproducibility } from "@expops/core"
+import { TestRecipes } from "@expops/core/testing"
 import { Effect, Layer, Option, Schema } from "effect"
 import { GcsCacheStore, GcsClient, TieredCacheStore } from "@expops/backend-gcs"
 import { median, round } from "./harness.ts"
@@ -134,18 +135,7 @@ const timeHits = async (store: CacheStore.Shape, samples: number) =>
     return quantiles(times)
   }).pipe(Effect.provide(layerOver(store))))
 
-const recipe = (name: string): Recipe.Recipe => ({
-  kind: "process",
-  name,
-  format: Recipe.CACHE_FORMAT_VERSION,
-  code: "c",
-  input: "i",
-  inputParts: {},
-  config: "k",
-  configValue: null,
-  schemas: { input: "a", output: "b", config: "c" },
-  seed: 1
-})
+const recipe = (name: string): Recipe.Recipe => TestRecipes.placeholder(name, "process")
 
 const lookupTimes = async (store: CacheStore.Shape, schema: Schema.Codec<any, any, never, never>, value: unknown, samples: number) =>
   Effect.runPromise(Effect.gen(function*() {

@@ -22,9 +22,11 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
-import { Cache, CacheStore, Manifest, Recipe, Reproducibility, Step } from "@expops/core"
+import { Cache, CacheStore, Manifest, type Recipe, Reproducibility, Step } from "@expops/core"
+import { TestRecipes } from "@expops/core/testing"
 import { Effect, Layer, Schema } from "effect"
-import { LocalBackend, SqliteDatabase } from "@expops/backend-local"
+import { DatabaseSync } from "node:sqlite"
+import { LocalBackend } from "@expops/backend-local"
 import { median, round } from "./harness.ts"
 
 export interface LocalResult {
@@ -109,7 +111,8 @@ const populate = (entries: number) =>
 /** Hits of the step, alternating with the floors, on random entries of the full store. */
 const hits = (dir: string, entries: number, samples: number) =>
   Effect.gen(function*() {
-    const { db } = yield* SqliteDatabase.SqliteDatabase
+    // The floor: a lookup on a connection of its own to the same index file.
+    const db = new DatabaseSync(LocalBackend.paths(dir).database, { readOnly: true })
     const store = yield* CacheStore.CacheStore
     const manifests = (yield* store.listManifests).map((m) => path.join(dir, ".expops", "cache", "manifests", m.key.slice(0, 2), m.key))
     const lookup = db.prepare("SELECT key, size, last_access_at FROM cache_entries WHERE key = ?")
@@ -154,6 +157,7 @@ const hits = (dir: string, entries: number, samples: number) =>
         }
       }
     }
+    db.close()
     return { step: quantiles(step), syncOpenReadClose: quantiles(sync), sqliteLookup: quantiles(sqlite), promisesReadFile: quantiles(promises) }
   })
 
@@ -181,18 +185,7 @@ const storeCost = (dir: string, fsync: boolean, samples: number, firstId: number
       miss.push((performance.now() - start) * 1000)
     }
     const store = yield* CacheStore.CacheStore
-    const recipe: Recipe.Recipe = {
-      kind: "step",
-      name: "bench",
-      format: Recipe.CACHE_FORMAT_VERSION,
-      code: "c",
-      input: "i",
-      inputParts: {},
-      config: "k",
-      configValue: null,
-      schemas: { input: "a", output: "b", config: "c" },
-      seed: 1
-    }
+    const recipe: Recipe.Recipe = TestRecipes.placeholder("bench")
     const put: Array<number> = []
     for (let i = 0; i < samples; i++) {
       const key = `${fsync ? "d" : "e"}${String(firstId + i).padStart(63, "0")}`

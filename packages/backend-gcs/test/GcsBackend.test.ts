@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Cache, CacheAdmin, CacheStore, type ProjectConfig, Recipe, RunStore } from "@expops/core"
+import { Cache, CacheAdmin, CacheStore, type ProjectConfig, type Recipe, RunStore } from "@expops/core"
+import { TestRecipes } from "@expops/core/testing"
 import { Effect, Layer, Option, Schema } from "effect"
 import { GcsBackend } from "@expops/backend-gcs"
 import { BUCKET, fastRetry, names, server } from "./fixtures/gcs.ts"
@@ -16,18 +17,7 @@ const gcs = (overrides: Partial<ProjectConfig.GcsConfig> = {}): ProjectConfig.Gc
   ...overrides
 })
 
-const recipe: Recipe.Recipe = {
-  kind: "step",
-  name: "fit",
-  format: Recipe.CACHE_FORMAT_VERSION,
-  code: "c",
-  input: "i",
-  inputParts: {},
-  config: "k",
-  configValue: null,
-  schemas: { input: "a", output: "b", config: "c" },
-  seed: 1
-}
+const recipe: Recipe.Recipe = TestRecipes.placeholder("fit")
 const KEY = "3".repeat(64)
 
 const build = <A, E, R>(layer: Layer.Layer<A, E, R>) => Effect.flip(Layer.build(layer))

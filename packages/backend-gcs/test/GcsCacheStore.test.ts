@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cache, CacheStore, Recipe } from "@expops/core"
-import { CacheStoreConformance } from "@expops/core/testing"
+import { CacheStoreConformance, TestRecipes } from "@expops/core/testing"
 import { Effect, Exit, Layer, Option, Schema } from "effect"
 import { GcsCacheStore } from "@expops/backend-gcs"
 import { BUCKET, bytes, client, content, fastRetry, names, server, sha256 } from "./fixtures/gcs.ts"
@@ -15,18 +15,7 @@ CacheStoreConformance.suite("gcs", () => conformance())
 CacheStoreConformance.suite("gcs, resumable uploads, one object per listing page", () =>
   conformance({ resumableThresholdBytes: 0, pageSize: 1 }))
 
-const recipe = (name: string): Recipe.Recipe => ({
-  kind: "step",
-  name,
-  format: Recipe.CACHE_FORMAT_VERSION,
-  code: "c",
-  input: "i",
-  inputParts: {},
-  config: "k",
-  configValue: null,
-  schemas: { input: "a", output: "b", config: "c" },
-  seed: 1
-})
+const recipe = (name: string): Recipe.Recipe => TestRecipes.placeholder(name)
 
 const Output = Schema.Struct({ label: Schema.String, weights: Schema.instanceOf(Float64Array) })
 const output = (n: number) => ({ label: `w${n}`, weights: Float64Array.from({ length: n }, (_, i) => Math.sin(i)) })

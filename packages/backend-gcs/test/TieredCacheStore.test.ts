@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cache, CacheStore, Recipe } from "@expops/core"
-import { CacheStoreConformance } from "@expops/core/testing"
+import { CacheStoreConformance, TestRecipes } from "@expops/core/testing"
 import { Effect, Layer, Logger, Option, Schema } from "effect"
 import { GcsCacheStore, TieredCacheStore } from "@expops/backend-gcs"
 import { BUCKET, bytes, client, names, server } from "./fixtures/gcs.ts"
@@ -14,18 +14,7 @@ CacheStoreConformance.suite("tiered: memory in front of gcs", () =>
 CacheStoreConformance.suite("tiered: memory in front of memory", () =>
   TieredCacheStore.layer(CacheStore.makeMemory(), CacheStore.makeMemory()))
 
-const recipe = (name: string): Recipe.Recipe => ({
-  kind: "step",
-  name,
-  format: Recipe.CACHE_FORMAT_VERSION,
-  code: "c",
-  input: "i",
-  inputParts: {},
-  config: "k",
-  configValue: null,
-  schemas: { input: "a", output: "b", config: "c" },
-  seed: 1
-})
+const recipe = (name: string): Recipe.Recipe => TestRecipes.placeholder(name)
 
 const Output = Schema.Struct({ label: Schema.String, weights: Schema.instanceOf(Float64Array) })
 const value = { label: "w", weights: Float64Array.from({ length: 2000 }, (_, i) => Math.cos(i)) }

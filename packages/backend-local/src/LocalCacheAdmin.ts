@@ -111,13 +111,7 @@ export const make = Effect.gen(function*() {
       yield* removeUnreferencedBlobs(released)
       yield* store.removeTemps(GRACE_MS)
     }
-    return {
-      removed: remove,
-      freedBytes: remove.reduce((n, e) => n + e.size, 0),
-      kept: keep.length,
-      keptBytes: keep.reduce((n, e) => n + e.size, 0),
-      dryRun
-    } satisfies CacheAdmin.PruneReport
+    return CacheAdmin.pruneReport({ remove, keep }, dryRun)
   })
 
   const clear: CacheAdmin.Shape["clear"] = Effect.fn("LocalCacheAdmin.clear")(function*() {

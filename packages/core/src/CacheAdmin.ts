@@ -128,6 +128,22 @@ export const selectForPruning = (
 }
 
 /**
+ * The report of a prune that removes `selection.remove` and keeps `selection.keep`.
+ *
+ * @since 0.1.0
+ */
+export const pruneReport = (
+  selection: { readonly remove: ReadonlyArray<EntrySummary>; readonly keep: ReadonlyArray<EntrySummary> },
+  dryRun: boolean
+): PruneReport => ({
+  removed: selection.remove,
+  freedBytes: selection.remove.reduce((n, e) => n + e.size, 0),
+  kept: selection.keep.length,
+  keptBytes: selection.keep.reduce((n, e) => n + e.size, 0),
+  dryRun
+})
+
+/**
  * Maintenance over any `CacheStore`, reading every manifest.
  *
  * @since 0.1.0
@@ -243,13 +259,7 @@ export const make = Effect.gen(function*() {
           if (!stillReferenced.has(blob.digest)) yield* store.deleteBlob(blob.digest)
         }
       }
-      return {
-        removed: remove,
-        freedBytes: remove.reduce((n, e) => n + e.size, 0),
-        kept: keep.length,
-        keptBytes: keep.reduce((n, e) => n + e.size, 0),
-        dryRun
-      } satisfies PruneReport
+      return pruneReport({ remove, keep }, dryRun)
     })
 
   const clear = Effect.gen(function*() {

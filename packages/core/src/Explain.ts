@@ -28,15 +28,14 @@ const fields = (value: unknown): Record<string, unknown> =>
 
 /**
  * Why two code fingerprints differ: the version, the body, or which of the
- * declared steps (recipes written before steps were recorded say only "code").
+ * declared steps. A recipe without `codeParts` declared no steps.
  */
 const codeChanges = (before: Recipe, after: Recipe, what: string): Array<Change> => {
   if (before.version !== after.version) {
     return [{ part: "version", message: `version of ${what} changed (${before.version ?? "none"} -> ${after.version ?? "none"})` }]
   }
-  const b = before.codeParts
-  const a = after.codeParts
-  if (b === undefined || a === undefined) return [{ part: "code", message: `code of ${what} changed` }]
+  const b = before.codeParts ?? { body: before.code, steps: {} }
+  const a = after.codeParts ?? { body: after.code, steps: {} }
   const changes: Array<Change> = []
   if (b.body !== a.body) changes.push({ part: "code", message: `code of ${what} changed` })
   for (const name of [...new Set([...Object.keys(b.steps), ...Object.keys(a.steps)])].sort()) {

@@ -179,7 +179,7 @@ export const recipe = (process: Any, context: Context): Effect.Effect<{ readonly
       name: process.name,
       format: Recipe.CACHE_FORMAT_VERSION,
       code: process.code,
-      codeParts: process.codeParts,
+      codeParts: process.steps.length > 0 ? process.codeParts : undefined,
       version: process.version,
       input: inputs.digest,
       inputParts: inputs.parts,

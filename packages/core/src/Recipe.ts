@@ -31,7 +31,10 @@ export interface Recipe {
   readonly format: number
   /** Fingerprint of the body the user wrote (see `CodeFingerprint`). */
   readonly code: string
-  /** What `code` is made of: the body's own fingerprint and each declared step's. */
+  /**
+   * What `code` is made of: the body's own fingerprint and each declared
+   * step's. Absent when the body declares no steps (then `code` is the body's).
+   */
   readonly codeParts?: CodeFingerprint.Parts | undefined
   readonly version?: string | undefined
   /** Canonical digest of the schema-encoded input. */

@@ -159,6 +159,8 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
   const body = CodeFingerprint.fingerprint(owner, options.run, version)
   const code = CodeFingerprint.combine(body, steps)
   const codeParts = CodeFingerprint.parts(body, steps)
+  // Only worth storing when there are steps: otherwise `code` is the body's fingerprint.
+  const recordedParts = steps.length > 0 ? codeParts : undefined
   const schemas = {
     input: SchemaFingerprint.fingerprint(input),
     output: SchemaFingerprint.fingerprint(output),
@@ -185,7 +187,7 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         name,
         format: Recipe.CACHE_FORMAT_VERSION,
         code,
-        codeParts,
+        codeParts: recordedParts,
         version,
         input: inputDigest.digest,
         inputParts: inputDigest.parts,

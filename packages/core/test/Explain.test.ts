@@ -62,6 +62,9 @@ describe("Explain", () => {
       "code of process `train_model` changed",
       "process `train_model` no longer declares step `split`"
     ])
+    // A recipe without parts declared no steps: its code is the body's.
+    const firstStep: Recipe.Recipe = { ...base, code: "c4", codeParts: { body: "c1", steps: { fit: "f1" } } }
+    assert.deepStrictEqual(Explain.diff(base, firstStep).map((c) => c.message), ["process `train_model` now declares step `fit`"])
   })
 
   it("uses `config` for steps", () => {

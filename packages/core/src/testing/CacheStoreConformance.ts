@@ -14,23 +14,12 @@ import { createHash } from "node:crypto"
 import { Effect, type Layer, Option, Schema } from "effect"
 import * as Cache from "../Cache.ts"
 import { CacheStore } from "../CacheStore.ts"
-import * as Recipe from "../Recipe.ts"
+import * as TestRecipes from "./TestRecipes.ts"
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const sha = (data: Uint8Array) => createHash("sha256").update(data).digest("hex")
 
-const recipe = (name: string): Recipe.Recipe => ({
-  kind: "step",
-  name,
-  format: Recipe.CACHE_FORMAT_VERSION,
-  code: "c",
-  input: "i",
-  inputParts: {},
-  config: "k",
-  configValue: null,
-  schemas: { input: "a", output: "b", config: "c" },
-  seed: 1
-})
+const recipe = (name: string) => TestRecipes.placeholder(name)
 
 /**
  * Registers the suite. `makeLayer` is called once per test so each test gets

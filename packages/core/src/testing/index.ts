@@ -10,3 +10,6 @@ export * as CacheStoreConformance from "./CacheStoreConformance.ts"
 
 /** In-memory cache and fixed seed for tests. */
 export * as TestLayers from "./TestLayers.ts"
+
+/** Placeholder recipes for storing entries without a step or process. */
+export * as TestRecipes from "./TestRecipes.ts"
