@@ -16,6 +16,9 @@ const Name = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/
   expected: "a name of letters, digits, '.', '_' or '-'"
 }))
 
+/** Named so that a string or a fraction both read "expected an integer", not "expected number". */
+const Seed = Schema.Int.annotate({ identifier: "an integer" })
+
 const Gcs = Schema.Struct({
   bucket: Schema.NonEmptyString,
   prefix: Schema.optionalKey(Schema.String),
@@ -56,7 +59,7 @@ export const Document = Schema.Struct({
     version: Schema.optionalKey(Schema.String)
   }),
   scripts: Schema.optionalKey(Schema.Struct({ main: Schema.optionalKey(Schema.NonEmptyString) })),
-  reproducibility: Schema.optionalKey(Schema.Struct({ seed: Schema.optionalKey(Schema.Int) })),
+  reproducibility: Schema.optionalKey(Schema.Struct({ seed: Schema.optionalKey(Seed) })),
   data: Schema.optionalKey(Schema.Struct({ path: Schema.optionalKey(Schema.NonEmptyString) })),
   model: Schema.optionalKey(Model)
 })

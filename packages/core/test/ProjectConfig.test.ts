@@ -59,7 +59,7 @@ describe("ProjectConfig", () => {
   it.effect("a wrong type names the path, what was expected and what was found", () =>
     Effect.gen(function*() {
       assert.match(yield* messages({ metadata: { name: "m" }, reproducibility: { seed: 1.5 } }), /reproducibility\.seed: expected an integer, found number 1\.5/)
-      assert.match(yield* messages({ metadata: { name: "m" }, reproducibility: { seed: "42" } }), /reproducibility\.seed: expected number, found string "42"/)
+      assert.match(yield* messages({ metadata: { name: "m" }, reproducibility: { seed: "42" } }), /reproducibility\.seed: expected an integer, found string "42"/)
       assert.match(yield* messages({ metadata: { name: "m" }, model: { parameters: { cache: { backend: "s3" } } } }), /expected "local" \| "gcs", found string "s3"/)
     }))
 
