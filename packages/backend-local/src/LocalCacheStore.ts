@@ -116,7 +116,8 @@ export const make: (
 
   const fileOf = (folder: string, what: string, name: string): string => {
     if (!VALID_NAME.test(name)) throw new InvalidNameError(`${JSON.stringify(name)} is not a valid ${what}`)
-    return path.join(folder, name.slice(0, 2), name)
+    // `folder` is already absolute and normal, and `name` has no separators: no need for path.join on the hit path.
+    return `${folder}${path.sep}${name.slice(0, 2)}${path.sep}${name}`
   }
   const manifestFile = (key: string) => fileOf(manifestsDir, "cache key", key)
   const blobFile = (digest: string) => fileOf(blobsDir, "blob digest", digest)

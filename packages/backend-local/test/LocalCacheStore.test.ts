@@ -125,6 +125,21 @@ describe("LocalCacheStore", () => {
     }).pipe(Effect.provide(LocalCacheStore.layer(dir)))
   })
 
+  it.live("restores exactly what was stored at every size around its first-read buffer (16 KiB)", () =>
+    Effect.gen(function*() {
+      const store = yield* CacheStore.CacheStore
+      const sizes = [0, 1, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 100_000]
+      for (const size of sizes) {
+        const data = Uint8Array.from({ length: size }, (_, i) => (i * 7 + size) % 256)
+        const digest = String(size).padStart(64, "0")
+        yield* store.putBlob(digest, data)
+      }
+      const restored: Array<Uint8Array> = []
+      for (const size of sizes) restored.push(Option.getOrThrow(yield* store.getBlob(String(size).padStart(64, "0"))))
+      // Read all before comparing: a later read must not overwrite an earlier result.
+      sizes.forEach((size, i) => assert.deepStrictEqual(restored[i], Uint8Array.from({ length: size }, (_, j) => (j * 7 + size) % 256), `size ${size}`))
+    }).pipe(Effect.provide(LocalCacheStore.layer(tmpDir(), { fsync: false }))))
+
   it.live("stores and restores a blob larger than the chunk size in one buffer", () =>
     Effect.gen(function*() {
       const store = yield* CacheStore.CacheStore

@@ -26,6 +26,7 @@
 import { Effect, Random, Schema } from "effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { Cache, type CacheError } from "./Cache.ts"
+import * as CanonicalHash from "./CanonicalHash.ts"
 import * as CodeFingerprint from "./CodeFingerprint.ts"
 import * as internal from "./internal/encoding.ts"
 import * as Metrics from "./Metrics.ts"
@@ -168,6 +169,10 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
   }
 
   const asCaller: Caller = { kind: "step", name, steps: new Set(steps) }
+  // A step without a config schema hashes the same (absent) config on every
+  // call: computed once, off the hit path.
+  const withoutConfig = options.config === undefined
+  const noConfigDigest = { digest: CanonicalHash.digest(undefined), parts: {} }
 
   const call = (value: I, configValue?: C) =>
     Effect.gen(function*() {
@@ -180,8 +185,8 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       const seed = Reproducibility.derive(root, [scope?.pipeline ?? "", scope?.process ?? "", name, position])
       const encodedInput = yield* internal.encode(input, value, owner, "input")
       const inputDigest = yield* internal.digestParts(encodedInput, owner, "input")
-      const encodedConfig = yield* internal.encode(config, configValue as C, owner, "config")
-      const configDigest = yield* internal.digestParts(encodedConfig, owner, "config")
+      const encodedConfig = withoutConfig ? undefined : yield* internal.encode(config, configValue as C, owner, "config")
+      const configDigest = withoutConfig ? noConfigDigest : yield* internal.digestParts(encodedConfig, owner, "config")
       const recipe: Recipe.Recipe = {
         kind: "step",
         name,

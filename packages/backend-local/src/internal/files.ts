@@ -78,7 +78,6 @@ export const tempName = (dir: string, base: string): string =>
 
 export const isTemp = (name: string): boolean => name.startsWith(".tmp-")
 
-/** The whole file, or `undefined` when it does not exist (or vanished before we opened it). */
 /**
  * A plain `Uint8Array` (not a `Buffer`, so results compare equal to what was
  * stored). Large ones skip zero-filling, since they are overwritten at once.
@@ -89,6 +88,13 @@ const allocate = (size: number): Uint8Array => {
   return new Uint8Array(slow.buffer, slow.byteOffset, size)
 }
 
+/**
+ * Small files (manifests) are read into this buffer first: a read that does
+ * not fill it has read the whole file, which saves asking for the size.
+ */
+const scratch = new Uint8Array(16 * 1024)
+
+/** The whole file, or `undefined` when it does not exist (or vanished before we opened it). */
 export const readIfExists = (file: string): Uint8Array | undefined => {
   let fd: number
   try {
@@ -100,6 +106,8 @@ export const readIfExists = (file: string): Uint8Array | undefined => {
   try {
     // Once open, the content stays readable even if another process renames
     // or unlinks the file meanwhile (POSIX keeps the inode alive).
+    const first = fs.readSync(fd, scratch, 0, scratch.byteLength, 0)
+    if (first < scratch.byteLength) return scratch.slice(0, first)
     const size = fs.fstatSync(fd).size
     const buffer = allocate(size)
     let read = 0
