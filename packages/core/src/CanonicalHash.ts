@@ -168,13 +168,14 @@ class Encoder {
     } else if (isPlainObject(value)) {
       const record = value as Record<string, unknown>
       const keys = this.sortedKeys(record)
+      const keyTexts = this.lastKeyTexts
       this.text += "{"
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]!
         const field = record[key]
         // An absent key and a key holding `undefined` mean the same to a schema.
         if (field === undefined) continue
-        this.text += this.safe && !key.isWellFormed() ? `K${JSON.stringify(key)}` : `k${key.length}:${key}`
+        this.text += keyTexts[i]!
         this.value(field, depth)
       }
       this.text += "}"
@@ -194,6 +195,10 @@ class Encoder {
     }
   }
 
+  /** The encoding of each key of `lastSorted`, reused with it. */
+  private lastKeyTexts: Array<string> = []
+
+  /** The keys of `record` in sorted order; their encodings are left in `lastKeyTexts`. */
   sortedKeys(record: object): Array<string> {
     const keys = Object.keys(record)
     const n = keys.length
@@ -207,6 +212,9 @@ class Encoder {
     for (let i = 1; i < n && sorted; i++) sorted = keys[i - 1]! < keys[i]!
     this.lastKeys = keys
     this.lastSorted = sorted ? keys : keys.slice().sort()
+    this.lastKeyTexts = this.lastSorted.map((key) =>
+      this.safe && !key.isWellFormed() ? `K${JSON.stringify(key)}` : `k${key.length}:${key}`
+    )
     return this.lastSorted
   }
 

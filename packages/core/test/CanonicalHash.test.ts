@@ -69,6 +69,20 @@ describe("CanonicalHash", () => {
     assert.strictEqual(new Set(variants.map((v) => CanonicalHash.digest({ s: [v] }))).size, 4)
     // A well-formed value hashes the same whichever mode encoded it.
     assert.strictEqual(CanonicalHash.digest({ a: "x", b: ["\uD800"] }), CanonicalHash.digest({ b: ["\uD800"], a: "x" }))
+    // Keys too, including in records of one repeated shape (whose key encodings are reused).
+    const keyed = ["\uD800", "\uDBFF", "\uFFFD"].map((k) => CanonicalHash.digest([{ [k]: 1, z: 2 }, { [k]: 1, z: 2 }]))
+    assert.strictEqual(new Set(keyed).size, 3)
+  })
+
+  it("reuses key encodings only for records of the same shape", () => {
+    const rows = [{ a: 1, b: 2 }, { a: 1, c: 2 }, { b: 2, a: 1 }]
+    assert.notStrictEqual(CanonicalHash.digest(rows), CanonicalHash.digest([{ a: 1, b: 2 }, { a: 1, b: 2 }, { b: 2, a: 1 }]))
+    assert.strictEqual(CanonicalHash.digest(rows), CanonicalHash.digest([{ b: 2, a: 1 }, { c: 2, a: 1 }, { a: 1, b: 2 }]))
+    // A nested record of another shape between two of the same shape.
+    assert.notStrictEqual(
+      CanonicalHash.digest([{ a: 1, n: { x: 1 } }, { a: 1, n: { y: 1 } }]),
+      CanonicalHash.digest([{ a: 1, n: { x: 1 } }, { a: 1, n: { x: 1 } }])
+    )
   })
 
   it("treats an undefined field as absent", () => {
