@@ -12,9 +12,9 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
-import { Clock, Context, Deferred, Effect, Exit, Layer, Option, type Schema } from "effect"
+import { Cause, Clock, Context, Deferred, Effect, Exit, Layer, Option, type Schema } from "effect"
 import { CacheStore, type CacheStoreError, makeMemory } from "./CacheStore.ts"
-import type { EncodeError } from "./EncodeError.ts"
+import { EncodeError } from "./EncodeError.ts"
 import * as internal from "./internal/encoding.ts"
 import * as Manifest from "./Manifest.ts"
 import type { Recipe } from "./Recipe.ts"
@@ -23,12 +23,14 @@ import * as StoredValue from "./StoredValue.ts"
 /**
  * How the cache is used during a run.
  * - `read-write`: look up, and store what is computed (the default);
- * - `write-only`: compute everything, store the results (refresh);
  * - `off`: compute everything, store nothing (`expops run --no-cache`).
+ *
+ * (There is no "recompute and overwrite" mode: entries are write-once, so a
+ * result is never replaced under a key readers may already trust.)
  *
  * @since 0.1.0
  */
-export type Mode = "read-write" | "write-only" | "off"
+export type Mode = "read-write" | "off"
 
 /**
  * @since 0.1.0
@@ -165,11 +167,43 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       if (mode === "off") return
       const owner = `${recipe.kind} ${recipe.name}`
       const encoded = yield* internal.encode(schema, value, owner, "output")
+      yield* storeEncoded(recipe, key, owner, encoded, durationMs)
+    })
+
+  /** Stores an encoded output: blobs first, then the manifest (write-once). */
+  const storeEncoded = (recipe: Recipe, key: string, owner: string, encoded: unknown, durationMs: number) =>
+    Effect.gen(function*() {
       const serialized = yield* internal.serialize(encoded, owner, "output")
       yield* Effect.forEach(serialized.blobs, (blob) => store.putBlob(blob.digest, blob.bytes), { concurrency: 4, discard: true })
       const createdAt = yield* Clock.currentTimeMillis
       const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
       yield* store.putManifest(key, Manifest.encode({ key, recipe, output: serialized.json, blobs, createdAt, durationMs }))
+    })
+
+  /**
+   * Runs `compute`, then returns its output as a hit would: encoded with the
+   * schema and decoded back, so that a cold and a warm run give the same
+   * value (fields the schema does not declare dropped, transformations
+   * applied). With the cache on, the encoded output is stored.
+   */
+  const computeAndStore = <A, I, E, R>(
+    recipe: Recipe,
+    key: string,
+    schema: Schema.Codec<A, I, never, never>,
+    compute: Effect.Effect<A, E, R>
+  ) =>
+    Effect.gen(function*() {
+      const owner = `${recipe.kind} ${recipe.name}`
+      const start = yield* internal.monotonicMs
+      const value = yield* compute
+      const durationMs = (yield* internal.monotonicMs) - start
+      const encoded = yield* internal.encode(schema, value, owner, "output")
+      const decoded = internal.decode(schema, encoded)
+      if (Exit.isFailure(decoded)) {
+        return yield* new EncodeError({ owner, value: "output", path: "", reason: `does not decode back with the output schema: ${decoded.cause}` })
+      }
+      if (mode === "read-write") yield* storeEncoded(recipe, key, owner, encoded, durationMs)
+      return { value: decoded.value, cached: false, durationMs, savedMs: 0 }
     })
 
   const memoize: Shape["memoize"] = ({ compute, key, onMiss, recipe, schema }) =>
@@ -182,19 +216,25 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       }
       if (onMiss !== undefined) yield* onMiss
       const pending = inFlight.get(key)
-      if (pending !== undefined) return yield* Deferred.await(pending)
+      if (pending !== undefined) {
+        const shared = yield* Effect.exit(Deferred.await(pending))
+        // The computation was interrupted (its caller timed out or lost a race):
+        // it proves nothing about this call, which computes for itself.
+        if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize({ compute, key, onMiss: undefined, recipe, schema })
+        return yield* shared
+      }
       const deferred = Deferred.makeUnsafe<Outcome<any>, any>()
       inFlight.set(key, deferred)
-      const exit = yield* Effect.gen(function*() {
-        const start = yield* internal.monotonicMs
-        const value = yield* compute
-        const durationMs = (yield* internal.monotonicMs) - start
-        yield* save(recipe, key, schema, value, durationMs)
-        return { value, cached: false, durationMs, savedMs: 0 }
-      }).pipe(Effect.exit)
-      inFlight.delete(key)
-      yield* Deferred.done(deferred, exit)
-      return yield* exit
+      // Whatever ends the computation, interruption included, frees the key
+      // and releases the calls waiting on it.
+      return yield* computeAndStore(recipe, key, schema, compute).pipe(
+        Effect.onExit((exit) =>
+          Effect.suspend(() => {
+            if (inFlight.get(key) === deferred) inFlight.delete(key)
+            return Deferred.done(deferred, exit)
+          })
+        )
+      )
     })
 
   return Cache.of({ mode, backend: store.backend, lookup, save, memoize })

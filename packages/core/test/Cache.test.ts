@@ -120,4 +120,68 @@ describe("Cache", () => {
       const error = yield* Effect.flip(Effect.provide(step(1), Cache.layerMemory()))
       assert.match(error.message, /step leaky: cannot encode its output at \.model\.predict: found a function/)
     }))
+
+  it.live("an interrupted computation frees its key: the next call computes", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const slow = Step.make({
+        name: "slow",
+        input: Schema.Finite,
+        output: Schema.Finite,
+        run: function*(x) {
+          runs++
+          yield* Effect.sleep("50 millis")
+          return x
+        }
+      })
+      const first = yield* slow(1).pipe(Effect.timeoutOption("5 millis"))
+      assert.isTrue(first._tag === "None")
+      const second = yield* slow(1).pipe(Effect.timeoutOption("5 seconds"))
+      assert.deepStrictEqual(second._tag === "Some" ? second.value : undefined, 1)
+      assert.strictEqual(runs, 2)
+    }).pipe(Effect.provide(Cache.layerMemory())))
+
+  it.live("a call waiting on a computation that is interrupted computes for itself", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const slow = Step.make({
+        name: "slow",
+        input: Schema.Finite,
+        output: Schema.Finite,
+        run: function*(x) {
+          runs++
+          yield* Effect.sleep("50 millis")
+          return x * 2
+        }
+      })
+      const [interrupted, waiter] = yield* Effect.all([
+        slow(1).pipe(Effect.timeoutOption("5 millis")),
+        Effect.sleep("1 millis").pipe(Effect.andThen(slow(1)))
+      ], { concurrency: "unbounded" })
+      assert.strictEqual(interrupted._tag, "None")
+      assert.strictEqual(waiter, 2)
+      assert.strictEqual(runs, 2)
+    }).pipe(Effect.provide(Cache.layerMemory())))
+
+  it.effect("a miss returns what a later hit returns: the output as its schema decodes it", () =>
+    Effect.gen(function*() {
+      const Output = Schema.Struct({ a: Schema.Finite })
+      const withExtra = { a: 1, debug: "not in the schema" }
+      const step = Step.make({ name: "extra", input: Schema.Finite, output: Output, run: () => Effect.succeed(withExtra) })
+      const miss = yield* step(1)
+      const hit = yield* step(1)
+      assert.deepStrictEqual(miss, { a: 1 })
+      assert.deepStrictEqual(hit, miss)
+    }).pipe(Effect.provide(Cache.layerMemory())))
+
+  it.effect("with the cache off, the output is still what its schema decodes", () =>
+    Effect.gen(function*() {
+      const step = Step.make({
+        name: "extra",
+        input: Schema.Finite,
+        output: Schema.Struct({ a: Schema.Finite }),
+        run: () => Effect.succeed({ a: 1, debug: "x" })
+      })
+      assert.deepStrictEqual(yield* step(1), { a: 1 })
+    }).pipe(Effect.provide(Cache.layerMemory({ mode: "off" }))))
 })
