@@ -177,7 +177,9 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       yield* Effect.forEach(serialized.blobs, (blob) => store.putBlob(blob.digest, blob.bytes), { concurrency: 4, discard: true })
       const createdAt = yield* Clock.currentTimeMillis
       const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
-      yield* store.putManifest(key, Manifest.encode({ key, recipe, output: serialized.json, blobs, createdAt, durationMs }))
+      // The recipe keeps the configuration as a picture for `explain`: JSON-safe, whatever it holds.
+      const kept = { ...recipe, configValue: internal.jsonPicture(recipe.configValue) }
+      yield* store.putManifest(key, Manifest.encode({ key, recipe: kept, output: serialized.json, blobs, createdAt, durationMs }))
     })
 
   /**

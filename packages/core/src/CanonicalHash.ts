@@ -17,6 +17,7 @@
  * @since 0.1.0
  */
 import { createHash, hash as hashOnce, type Hash } from "node:crypto"
+import { viewTypeName } from "./internal/binary.ts"
 
 /**
  * Thrown (and turned into a typed error by callers) when a value has a part
@@ -181,7 +182,7 @@ class Encoder {
       this.text += "}"
       if (this.text.length > FLUSH_AT) this.flush()
     } else if (ArrayBuffer.isView(value)) {
-      this.bytes(value.constructor.name, value)
+      this.bytes(viewTypeName(value), value)
     } else if (value instanceof ArrayBuffer) {
       this.bytes("ArrayBuffer", value)
     } else if (value instanceof Date) {

@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto"
 import { UnhashableValueError } from "./CanonicalHash.ts"
+import { setOwn, VIEW_TYPES, viewTypeName } from "./internal/binary.ts"
 
 /**
  * Binary parts at least this large go to blobs; smaller ones stay inline
@@ -35,25 +36,6 @@ export interface Blob {
 export interface Serialized {
   readonly json: unknown
   readonly blobs: ReadonlyArray<Blob>
-}
-
-type TypedArrayConstructor = new(buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView & {
-  readonly BYTES_PER_ELEMENT?: number
-}
-
-const BINARY_TYPES: Record<string, TypedArrayConstructor & { BYTES_PER_ELEMENT?: number }> = {
-  Uint8Array,
-  Int8Array,
-  Uint8ClampedArray,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-  Float32Array,
-  Float64Array,
-  BigInt64Array,
-  BigUint64Array,
-  DataView: DataView as unknown as TypedArrayConstructor
 }
 
 const bytesOf = (view: ArrayBufferView | ArrayBuffer): Uint8Array =>
@@ -82,7 +64,7 @@ export const serialize = (value: unknown): Serialized => {
       case "object": {
         if (v === null) return null
         if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) {
-          const type = v instanceof ArrayBuffer ? "ArrayBuffer" : v.constructor.name
+          const type = v instanceof ArrayBuffer ? "ArrayBuffer" : viewTypeName(v)
           const bytes = bytesOf(v)
           if (bytes.byteLength < BLOB_THRESHOLD) {
             return { $x: "bin", t: type, b64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64") }
@@ -120,7 +102,7 @@ export const serialize = (value: unknown): Serialized => {
         const out: Record<string, unknown> = {}
         for (const key of Object.keys(v)) {
           path.push(key)
-          out[key] = go((v as Record<string, unknown>)[key])
+          setOwn(out, key, go((v as Record<string, unknown>)[key]))
           path.pop()
         }
         return "$x" in out ? { $x: "obj", v: out } : out
@@ -160,7 +142,7 @@ export class MalformedValueError extends Error {}
 
 const toBinary = (type: string, bytes: Uint8Array): unknown => {
   if (type === "ArrayBuffer") return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
-  const Ctor = BINARY_TYPES[type]
+  const Ctor = VIEW_TYPES.get(type)
   if (Ctor === undefined) throw new MalformedValueError(`unknown binary type ${type}`)
   const width = Ctor.BYTES_PER_ELEMENT ?? 1
   if (bytes.byteLength % width !== 0) throw new MalformedValueError(`${type} of ${bytes.byteLength} bytes`)
@@ -183,13 +165,13 @@ export const deserialize = (json: unknown, blob: (digest: string) => Uint8Array)
     switch (record.$x) {
       case undefined: {
         const out: Record<string, unknown> = {}
-        for (const key of Object.keys(record)) out[key] = go(record[key])
+        for (const key of Object.keys(record)) setOwn(out, key, go(record[key]))
         return out
       }
       case "obj": {
         const inner = record.v as Record<string, unknown>
         const out: Record<string, unknown> = {}
-        for (const key of Object.keys(inner)) out[key] = go(inner[key])
+        for (const key of Object.keys(inner)) setOwn(out, key, go(inner[key]))
         return out
       }
       case "num":

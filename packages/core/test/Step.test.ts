@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Random, Schema } from "effect"
-import { Cache, CacheStore, Step, UndeclaredStepError } from "@expops/core"
+import { Cause, Effect, Exit, Option, Random, Schema } from "effect"
+import { Cache, CacheStore, Manifest, Step, UndeclaredStepError } from "@expops/core"
 import { TestLayers } from "@expops/core/testing"
 
 const Numbers = Schema.Array(Schema.Finite)
@@ -219,7 +219,49 @@ describe("Step", () => {
       })
       const error = yield* Effect.flip(step({ rows: [{ id: 1 }, { id: 1.5 }] }))
       assert.strictEqual(error._tag, "EncodeError")
-      assert.match(error.message, /step rows: cannot encode its input at \.rows\[1\]\.id/)
+      assert.match(error.message, /step rows: cannot encode its input at \.rows\[1\]\.id: Expected an integer/)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("a Buffer output is served from the cache like a Uint8Array, and keys the same as one", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const bytes = Step.make({
+        name: "bytes",
+        input: Schema.Uint8Array,
+        output: Schema.Uint8Array,
+        run: (input) => Effect.sync(() => {
+          runs++
+          return Buffer.concat([input, input])
+        })
+      })
+      const first = yield* bytes(Buffer.from("ab"))
+      const second = yield* bytes(new Uint8Array([97, 98]))
+      assert.strictEqual(runs, 1)
+      assert.deepStrictEqual(Array.from(second), Array.from(first))
+      assert.strictEqual(second.constructor, Uint8Array)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("a config holding a bigint, a Map or bytes is stored, and kept readable for explain", () =>
+    Effect.gen(function*() {
+      const store = yield* CacheStore.CacheStore
+      let runs = 0
+      const step = Step.make({
+        name: "configured",
+        input: Schema.Finite,
+        output: Schema.Finite,
+        config: Schema.Struct({ n: Schema.BigInt, m: Schema.ReadonlyMap(Schema.String, Schema.Finite), raw: Schema.Uint8Array }),
+        run: (x, { n }) => Effect.sync(() => {
+          runs++
+          return x + Number(n)
+        })
+      })
+      const config = { n: 5n, m: new Map([["a", 1]]), raw: new Uint8Array(3) }
+      assert.strictEqual(yield* step(1, config), 6)
+      assert.strictEqual(yield* step(1, config), 6)
+      assert.strictEqual(runs, 1)
+      const [entry] = yield* store.listManifests
+      const manifest = Manifest.decode(Option.getOrThrow(yield* store.getManifest(entry!.key)))
+      assert.deepStrictEqual(manifest.recipe.configValue, { n: "5n", m: [["a", 1]], raw: "<Uint8Array of 3 bytes>" })
     }).pipe(Effect.provide(TestLayers.layer())))
 
   it.effect("an input with an unhashable part is an error naming the path", () =>

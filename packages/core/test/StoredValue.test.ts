@@ -50,6 +50,24 @@ describe("StoredValue", () => {
     assert.deepStrictEqual(Array.from(back.big), Array.from(big))
   })
 
+  it("keeps a field named __proto__ as a field", () => {
+    const value = JSON.parse('{"__proto__": 1, "a": 2}')
+    const restored = roundTrip(value) as Record<string, unknown>
+    assert.deepStrictEqual(Object.keys(restored), ["__proto__", "a"])
+    assert.strictEqual(Object.getPrototypeOf(restored), Object.prototype)
+    assert.strictEqual(Object.getOwnPropertyDescriptor(restored, "__proto__")?.value, 1)
+  })
+
+  it("stores a Buffer (a Uint8Array subclass) as the Uint8Array it is", () => {
+    const small = roundTrip(Buffer.from("hello")) as Uint8Array
+    assert.strictEqual(small.constructor, Uint8Array)
+    assert.deepStrictEqual(Array.from(small), Array.from(Buffer.from("hello")))
+    const large = Buffer.alloc(10_000, 7)
+    const restored = roundTrip({ bytes: large }) as { bytes: Uint8Array }
+    assert.strictEqual(restored.bytes.constructor, Uint8Array)
+    assert.strictEqual(restored.bytes.byteLength, 10_000)
+  })
+
   it("names where an unstorable part was found", () => {
     assert.throws(() => StoredValue.serialize({ a: [1, { f: Symbol("s") }] }), /a symbol at \.a\[1\]\.f/)
   })

@@ -2,6 +2,7 @@ import { Clock, Effect, Exit, Schema, type SchemaIssue } from "effect"
 import * as CanonicalHash from "../CanonicalHash.ts"
 import { EncodeError } from "../EncodeError.ts"
 import * as StoredValue from "../StoredValue.ts"
+import { setOwn } from "./binary.ts"
 
 /** The path of the first leaf issue, e.g. `.rows[0].id`. */
 const issuePath = (issue: SchemaIssue.Issue): Array<PropertyKey> => {
@@ -48,7 +49,8 @@ export const encode = <A, I>(
         owner,
         value: what,
         path: CanonicalHash.formatPath(issuePath(error.issue)),
-        reason: error.issue.toString().split("\n")[0] ?? String(error)
+        // The first line of the message says what was expected; the path is reported above.
+        reason: error.message.split("\n")[0] || String(error)
       })
     )
   )
@@ -95,3 +97,32 @@ export const serialize = (value: unknown, owner: string, what: string): Effect.E
 
 /** A monotonic reading in milliseconds with sub-millisecond precision, for durations. */
 export const monotonicMs: Effect.Effect<number> = Effect.map(Clock.monotonicTimeNanos, (ns) => Number(ns) / 1e6)
+
+/**
+ * A JSON picture of an encoded value, for the `configValue` kept in recipes:
+ * what `explain` shows, never read back as the value. Encoded values may
+ * still hold what JSON cannot (a bigint, a Map, binary data).
+ */
+export const jsonPicture = (value: unknown): unknown => {
+  switch (typeof value) {
+    case "bigint":
+      return `${value}n`
+    case "number":
+      return Number.isFinite(value) ? value : String(value)
+    case "object": {
+      if (value === null) return null
+      if (Array.isArray(value)) return value.map(jsonPicture)
+      if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+        return `<${value instanceof ArrayBuffer ? "ArrayBuffer" : value.constructor.name} of ${value.byteLength} bytes>`
+      }
+      if (value instanceof Date) return value.toISOString()
+      if (value instanceof Map) return Array.from(value, ([k, v]) => [jsonPicture(k), jsonPicture(v)])
+      if (value instanceof Set) return Array.from(value, jsonPicture)
+      const out: Record<string, unknown> = {}
+      for (const key of Object.keys(value)) setOwn(out, key, jsonPicture((value as Record<string, unknown>)[key]))
+      return out
+    }
+    default:
+      return value
+  }
+}
