@@ -1,10 +1,12 @@
 /**
  * Deterministic seeds. The project's `reproducibility.seed` is the root seed;
  * every process and step gets its own seed derived from the root and its
- * identity — pipeline, process, step, and the call's position among calls of
- * the same step in that process — and runs with Effect's `Random` service
- * seeded with it. Adding a step, or running processes in another order or with
- * more concurrency, leaves every other stream unchanged.
+ * identity — for a process, pipeline and name; for a step call, its caller's
+ * identity, the step's name, the digests of its input and config, and which
+ * of the identical calls in that caller it is — and runs with Effect's
+ * `Random` service seeded with it. Adding a step, or running processes in
+ * another order or with more concurrency, leaves every other stream
+ * unchanged, and what is cached never shifts a seed.
  *
  * User code gets the same determinism by drawing from `Random` (`Random.next`,
  * `Random.nextIntBetween`, `Random.shuffle`, ...), never from `Math.random`.

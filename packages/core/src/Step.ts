@@ -31,7 +31,7 @@ import * as CodeFingerprint from "./CodeFingerprint.ts"
 import * as internal from "./internal/encoding.ts"
 import * as Metrics from "./Metrics.ts"
 import { errorMessage } from "./internal/errors.ts"
-import { type Caller, CurrentCaller, CurrentProcess, nextPosition } from "./internal/scope.ts"
+import { type Caller, CurrentCaller, CurrentProcess, nextOccurrence } from "./internal/scope.ts"
 import * as Recipe from "./Recipe.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
@@ -168,7 +168,7 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
     config: SchemaFingerprint.fingerprint(config)
   }
 
-  const asCaller: Caller = { kind: "step", name, steps: new Set(steps) }
+  const declared: ReadonlySet<unknown> = new Set(steps)
   // A step without a config schema hashes the same (absent) config on every
   // call: computed once, off the hit path.
   const withoutConfig = options.config === undefined
@@ -181,12 +181,15 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       const cache = yield* Cache
       const scope = yield* CurrentProcess
       const root = yield* Reproducibility.RootSeed
-      const position = nextPosition(scope, name)
-      const seed = Reproducibility.derive(root, [scope?.pipeline ?? "", scope?.process ?? "", name, position])
       const encodedInput = yield* internal.encode(input, value, owner, "input")
       const inputDigest = yield* internal.digestParts(encodedInput, owner, "input")
       const encodedConfig = withoutConfig ? undefined : yield* internal.encode(config, configValue as C, owner, "config")
       const configDigest = withoutConfig ? noConfigDigest : yield* internal.digestParts(encodedConfig, owner, "config")
+      // The call's identity: where it is called from, what it is called with,
+      // and which of the identical calls there it is. Its seed derives from it.
+      const occurrence = nextOccurrence(caller, `${name}\0${inputDigest.digest}\0${configDigest.digest}`)
+      const identity = [...(caller?.identity ?? ["", ""]), name, inputDigest.digest, configDigest.digest, occurrence]
+      const seed = Reproducibility.derive(root, identity)
       const recipe: Recipe.Recipe = {
         kind: "step",
         name,
@@ -217,7 +220,7 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         compute: Effect.suspend(() => runBody<O>(options.run(value, configValue as C))).pipe(
           Random.withSeed(seed),
           Effect.provideService(Metrics.CurrentStep, name),
-          Effect.provideService(CurrentCaller, asCaller)
+          Effect.provideService(CurrentCaller, { kind: "step", name, steps: declared, identity, occurrences: new Map() })
         ),
         onMiss: emit("miss")
       }).pipe(Effect.exit)

@@ -104,6 +104,68 @@ describe("Pipeline", () => {
       for (const p of report.processes) assert.match(p.key, /^[0-9a-f]{64}$/)
     }).pipe(Effect.provide(TestLayers.layer())))
 
+  describe("seeds", () => {
+    const noisy = Step.make({
+      name: "noisy",
+      input: Schema.Finite,
+      output: Schema.Finite,
+      run: function*(x) {
+        return x + (yield* Random.next)
+      }
+    })
+    const wrapper = Step.make({
+      name: "wrapper",
+      input: Schema.Finite,
+      output: Schema.Finite,
+      steps: [noisy],
+      run: (x) => noisy(x)
+    })
+    /** Runs a one-process pipeline and answers what its body saw. */
+    const observe = <A>(body: () => Effect.Effect<A, any, any>, version = "1") =>
+      Effect.gen(function*() {
+        let seen: A | undefined
+        const p = Process.make({
+          name: "p",
+          version,
+          outputs: {},
+          steps: [noisy, wrapper],
+          run: () => Effect.map(body(), (a) => (seen = a, {}))
+        })
+        yield* Pipeline.run(Pipeline.make({ name: "seeds", processes: [p] }))
+        return seen!
+      })
+
+    it.effect("do not depend on what is cached: a cached nested call leaves later calls' seeds alone", () =>
+      Effect.gen(function*() {
+        const body = () => Effect.andThen(wrapper(0), noisy(1))
+        const cold = yield* observe(body).pipe(Effect.provide(TestLayers.layer()))
+        // Warm: `wrapper` is served from the cache, so its nested `noisy(0)` does not run.
+        const warm = yield* Effect.gen(function*() {
+          yield* observe(body, "1")
+          return yield* observe(body, "2")
+        }).pipe(Effect.provide(TestLayers.layer()))
+        assert.strictEqual(warm, cold)
+      }))
+
+    it.live("do not depend on the order in which concurrent calls start", () =>
+      Effect.gen(function*() {
+        const body = (concurrency: number | "unbounded") => () =>
+          Effect.forEach([20, 0], (ms) => Effect.andThen(Effect.sleep(ms), noisy(ms)), { concurrency })
+        const one = yield* observe(body(1)).pipe(Effect.provide(TestLayers.layer()))
+        const all = yield* observe(body("unbounded")).pipe(Effect.provide(TestLayers.layer()))
+        assert.deepStrictEqual(all, one)
+      }))
+
+    it.effect("differ between repeated identical calls, and between calls with different inputs", () =>
+      Effect.gen(function*() {
+        const draws = yield* observe(() => Effect.all([noisy(0), noisy(0), noisy(1)])).pipe(Effect.provide(TestLayers.layer()))
+        assert.notStrictEqual(draws[0], draws[1])
+        assert.notStrictEqual(draws[0], draws[2] - 1)
+        const again = yield* observe(() => Effect.all([noisy(0), noisy(0), noisy(1)])).pipe(Effect.provide(TestLayers.layer()))
+        assert.deepStrictEqual(again, draws)
+      }))
+  })
+
   it.effect("gives byte-identical outputs under concurrency 1 and 8 with the same seed", () =>
     Effect.gen(function*() {
       // Eight independent branches, each drawing random numbers in steps.

@@ -2,14 +2,12 @@ import { Context } from "effect"
 import type { StepReport } from "../RunReport.ts"
 
 /**
- * What a step needs to know about the process it runs in: its identity (for
- * the derived seed), the position counters of same-named calls, and where to
- * record its report line. Absent when a step is called outside any process.
+ * The process a step runs in: where its report line goes. Absent when a step
+ * is called outside any process.
  */
 export interface ProcessScope {
   readonly pipeline: string
   readonly process: string
-  readonly positions: Map<string, number>
   readonly steps: Array<StepReport>
 }
 
@@ -17,27 +15,38 @@ export const CurrentProcess = Context.Reference<ProcessScope | undefined>("expop
   defaultValue: () => undefined
 })
 
-/** The position of this call among calls of `step` in the scope: 0, 1, 2, ... */
-export const nextPosition = (scope: ProcessScope | undefined, step: string): number => {
-  if (scope === undefined) return 0
-  const position = scope.positions.get(step) ?? 0
-  scope.positions.set(step, position + 1)
-  return position
-}
-
 /**
- * The step or process whose body is running, and the steps it declared. A
- * step called from a body that did not declare it would be invisible to that
- * body's key, so editing the step would not re-run the caller: the call is
- * refused instead. Absent at the top level, where nothing is cached around
- * the call.
+ * The step or process whose body is running.
+ *
+ * - `steps`: what it declared. A step called from a body that did not
+ *   declare it would be invisible to that body's key, so editing the step
+ *   would not re-run the caller: the call is refused instead.
+ * - `identity`: the caller's place in the run, which prefixes the identity
+ *   (and so the derived seed) of every step it calls.
+ * - `occurrences`: how many calls of each step with the same input and
+ *   config the body has made, so that repeated identical calls get their
+ *   own seeds. Counted per caller, and per input, so that neither calls
+ *   nested in cached steps nor the order in which concurrent calls with
+ *   different inputs start can shift another call's seed.
+ *
+ * Absent at the top level, where nothing is cached around the call.
  */
 export interface Caller {
   readonly kind: "step" | "process"
   readonly name: string
   readonly steps: ReadonlySet<unknown>
+  readonly identity: ReadonlyArray<string | number>
+  readonly occurrences: Map<string, number>
 }
 
 export const CurrentCaller = Context.Reference<Caller | undefined>("expops/CurrentCaller", {
   defaultValue: () => undefined
 })
+
+/** The occurrence of this call among identical calls in `caller`: 0, 1, 2, ... */
+export const nextOccurrence = (caller: Caller | undefined, call: string): number => {
+  if (caller === undefined) return 0
+  const occurrence = caller.occurrences.get(call) ?? 0
+  caller.occurrences.set(call, occurrence + 1)
+  return occurrence
+}
