@@ -40,6 +40,8 @@ const isWord = (c: string): boolean => /[\p{L}\p{N}_$]/u.test(c)
 
 /** After one of these tokens a `/` starts a regular expression, not a division. */
 const REGEX_AFTER = new Set(["", "(", ",", "=", ":", "[", "!", "&", "|", "?", "{", "}", ";", "+", "-", "*", "%", "<", ">", "~", "^"])
+/** Words after which a line break ends the statement, so it is kept (`return` then a line break returns nothing). */
+const NEWLINE_SENSITIVE = new Set(["return", "throw", "yield", "break", "continue", "async"])
 const REGEX_AFTER_WORDS = new Set(["return", "typeof", "case", "do", "else", "in", "of", "void", "yield", "await", "delete", "throw", "new"])
 
 /**
@@ -56,9 +58,25 @@ export const normalize = (source: string): string => {
   // Template literal nesting: each entry counts open braces inside a `${`.
   const templateDepth: Array<number> = []
 
+  // Whether the whitespace being skipped held a line break: after `return` and
+  // its kind, a line break ends the statement (automatic semicolon insertion).
+  let pendingNewline = false
+  // The last token emitted, when it was a word.
+  let emittedWord = ""
   const emit = (text: string) => {
-    if (pendingSpace && out.length > 0 && isWord(out[out.length - 1]!) && isWord(text[0]!)) out += " "
+    if (pendingSpace && out.length > 0) {
+      const last = out[out.length - 1]!
+      const first = text[0]!
+      if (pendingNewline && NEWLINE_SENSITIVE.has(emittedWord)) out += "\n"
+      // A line starting with `++`/`--` ends the statement before it (`a⏎++b` is `a; ++b`).
+      else if (pendingNewline && (first === "+" || first === "-") && text.length === 1 && source[i] === first) out += "\n"
+      else if (isWord(last) && isWord(first)) out += " "
+      // `a + +b` is not `a ++b`, nor `x - -y` `x --y`.
+      else if ((first === "+" || first === "-") && last === first) out += " "
+    }
     pendingSpace = false
+    pendingNewline = false
+    emittedWord = isWord(text[0]!) && isWord(text[text.length - 1]!) ? text : ""
     out += text
   }
   const lastSignificant = (): string => (out.length === 0 ? "" : out[out.length - 1]!)
@@ -94,9 +112,12 @@ export const normalize = (source: string): string => {
       pendingSpace = true
     } else if (c === "/" && next === "*") {
       const end = source.indexOf("*/", i + 2)
-      i = end === -1 ? n : end + 2
+      const stop = end === -1 ? n : end + 2
+      if (source.slice(i, stop).includes("\n")) pendingNewline = true
+      i = stop
       pendingSpace = true
     } else if (/\s/.test(c)) {
+      if (c === "\n" || c === "\r" || c === "\u2028" || c === "\u2029") pendingNewline = true
       i++
       pendingSpace = true
     } else if (c === "\"" || c === "'") {

@@ -44,6 +44,22 @@ describe("CodeFingerprint", () => {
     assert.strictEqual(CodeFingerprint.normalize("x = a / b / c"), "x=a/b/c")
   })
 
+  it("keeps what automatic semicolon insertion and operator fusing depend on", () => {
+    const n = CodeFingerprint.normalize
+    // A line break after `return` (and its kind) returns nothing.
+    assert.notStrictEqual(n("return x"), n("return\nx"))
+    assert.notStrictEqual(n("yield x"), n("yield /* c\n */ x"))
+    assert.strictEqual(n("return  x"), n("return /* c */ x"))
+    // `a++ + b` is not `a + ++b`, `- -y` is not `--y`.
+    assert.notStrictEqual(n("a++ + b"), n("a + ++b"))
+    assert.notStrictEqual(n("x = - -y"), n("x = --y"))
+    // A line starting with `++` ends the statement before it.
+    assert.notStrictEqual(n("a++\nb"), n("a\n++b"))
+    // Still blind to plain whitespace between operators.
+    assert.strictEqual(n("a + -b"), n("a+-b"))
+    assert.strictEqual(n("f(a)\n.then(b)"), n("f(a).then(b)"))
+  })
+
   it("changes with the declared version", () => {
     const f = () => 1
     assert.notStrictEqual(fp(f), fp(f, "2"))
