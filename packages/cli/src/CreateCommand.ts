@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { createRequire } from "node:module"
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -14,6 +15,16 @@ import { UsageError } from "./Errors.ts"
 import * as Project from "./Project.ts"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
+
+/** Whether code in `dir` can already import `@expops/core`. */
+const resolvesCore = (dir: string): boolean => {
+  try {
+    createRequire(Path.join(dir, "package.json")).resolve("@expops/core")
+    return true
+  } catch {
+    return false
+  }
+}
 
 /**
  * Where templates are looked for: inside the published package
@@ -67,16 +78,13 @@ const handler = Effect.fn("expops.create")(function*({ name, template }: { reado
     },
     catch: (error) => new UsageError({ message: `cannot create ${name}: ${(error as Error).message}` })
   })
-  yield* Console.log(
-    [
-      `created ${name} from the ${template} template`,
-      "",
-      "next:",
-      `  cd ${name}`,
-      "  npm install",
-      "  npx expops run ."
-    ].join("\n")
-  )
+  // Inside a checkout of the ExpOps repository (or any folder whose
+  // node_modules already hold @expops/core), the project runs as it is; npm
+  // would look for the packages on the registry, where they are not yet.
+  const next = resolvesCore(target)
+    ? [`  npx expops run ${name}        # @expops/core and effect come from the enclosing node_modules`]
+    : [`  cd ${name}`, "  npm install", "  npx expops run ."]
+  yield* Console.log([`created ${name} from the ${template} template`, "", "next:", ...next].join("\n"))
 })
 
 /**

@@ -184,6 +184,16 @@ const handler = Effect.fn("expops.explain")(function*(input: {
       explanations = [yield* explainOne({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })]
     } else if (proc.status === "cached" || proc.status === "skipped") {
       const processExplanation = yield* explainOne({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
+      // The process's recipe lists the steps it declares: a name not among them is a typo, not a step that did not run.
+      const recipe = processExplanation.recipe
+      if (recipe !== undefined) {
+        const declared = Object.keys(recipe.codeParts?.steps ?? {})
+        if (!declared.includes(stepName)) {
+          return yield* new UsageError({
+            message: `process ${proc.name} declares no step ${stepName} (steps: ${declared.length > 0 ? declared.join(", ") : "none"})`
+          })
+        }
+      }
       explanations = [{
         ...processExplanation,
         summary: `step ${stepName} did not run in run ${id}: process ${proc.name} was ${

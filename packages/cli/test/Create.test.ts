@@ -8,7 +8,8 @@ describe("expops create", () => {
     const parent = tempDir()
     const created = cli(["create", "my-project"], { cwd: parent })
     assert.strictEqual(created.status, 0, created.stderr)
-    assert.match(created.stdout, /cd my-project/)
+    // Outside any node_modules that hold @expops/core: install, then run.
+    assert.match(created.stdout, /cd my-project\n {2}npm install\n {2}npx expops run \./)
     const dir = Path.join(parent, "my-project")
     for (const file of ["configs/project_config.yaml", "src/pipeline.ts", "data/iris.csv", "README.md", ".gitignore", "package.json"]) {
       assert.isTrue(existsSync(Path.join(dir, file)), file)
@@ -28,6 +29,15 @@ describe("expops create", () => {
     const first = run(dir)
     assert.strictEqual(first.status, 0, first.stderr)
     assert.isTrue(first.report.processes.every((p) => p.status === "executed"))
+  })
+
+  it("inside a folder whose node_modules hold @expops/core, says to run it as it is", () => {
+    const parent = tempDir()
+    linkNodeModules(parent)
+    const created = cli(["create", "inner"], { cwd: parent })
+    assert.strictEqual(created.status, 0, created.stderr)
+    assert.match(created.stdout, /npx expops run inner/)
+    assert.notMatch(created.stdout, /npm install/)
   })
 
   it("refuses a folder that is not empty, and an unknown template (exit 2)", () => {

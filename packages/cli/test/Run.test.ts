@@ -132,6 +132,25 @@ describe("expops run", () => {
     assert.deepStrictEqual(changes(dir, "train_model/fit"), ["code of step `fit` changed", "config `learning_rate` 0.05 -> 0.1"])
   })
 
+  it("editing only a step's body re-runs its process and only that step, and explain names the step", () => {
+    const dir = copyProject()
+    run(dir)
+    editFile(Path.join(dir, "src/train.ts"), "const every = Math.max(1, Math.floor(epochs / 50))", "const every = Math.max(1, Math.floor(epochs / 25))")
+    const edited = run(dir)
+    assert.strictEqual(edited.status, 0, edited.stderr)
+    assert.strictEqual(statuses(edited.report).train_model, "executed")
+    assert.deepStrictEqual(executedSteps(edited.report), ["train_model/fit"])
+    assert.deepStrictEqual(changes(dir, "train_model"), ["process `train_model` calls a changed step `fit`"])
+    assert.deepStrictEqual(changes(dir, "train_model/fit"), ["code of step `fit` changed"])
+
+    // Served whole from the cache: its steps did not run, and a step it does not declare is an error.
+    run(dir)
+    assert.match(explain(dir, "train_model/fit").explanations[0]!.summary, /did not run/)
+    const typo = cli(["explain", dir, "train_model/fitt"])
+    assert.strictEqual(typo.status, 2)
+    assert.match(typo.stderr, /process train_model declares no step fitt \(steps: .*fit.*\)/)
+  })
+
   it("--dry-run runs nothing and writes no entry", () => {
     const dir = copyProject()
     const cold = run(dir, "--dry-run")
