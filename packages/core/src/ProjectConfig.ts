@@ -239,7 +239,8 @@ export const decode = (document: unknown, options: DecodeOptions): Effect.Effect
         const filePath = toFile(path)
         if (message === "Expected no excess property") {
           const key = String(path[path.length - 1])
-          const valid = keysAt(path.slice(0, -1))
+          // At the top level, `experiment` (the alias of `model`) is valid too.
+          const valid = path.length === 1 ? [...keysAt([]), "experiment"] : keysAt(path.slice(0, -1))
           const suggestion = nearest(key, valid)
           return located(filePath, `unknown key${suggestion ? `; did you mean \`${suggestion}\`?` : ""} (valid here: ${valid.join(", ")})`)
         }

@@ -53,7 +53,7 @@ describe("ProjectConfig", () => {
       const nested = yield* messages({ metadata: { name: "m" }, model: { parameters: { cache: { backend: "local", bakend: "x" } } } })
       assert.match(nested, /model\.parameters\.cache\.bakend: unknown key; did you mean `backend`\?/)
       const top = yield* messages({ metadata: { name: "m" }, zzz: 1 })
-      assert.match(top, /zzz: unknown key \(valid here: metadata, scripts, reproducibility, data, model\)/)
+      assert.match(top, /zzz: unknown key \(valid here: metadata, scripts, reproducibility, data, model, experiment\)/)
     }))
 
   it.effect("a wrong type names the path, what was expected and what was found", () =>
