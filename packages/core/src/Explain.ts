@@ -86,7 +86,14 @@ export const diff = (before: Recipe, after: Recipe): Array<Change> => {
       changes.push({ part: "schema", message: `${side === "config" && after.kind === "process" ? "parameters" : side} schema of ${what} changed` })
     }
   }
-  if (before.seed !== after.seed) changes.push({ part: "seed", message: `seed changed (${before.seed} -> ${after.seed})` })
+  if (before.seed !== after.seed) {
+    const rootChanged = before.rootSeed !== undefined && after.rootSeed !== undefined && before.rootSeed !== after.rootSeed
+    // A step's seed also derives from its input and config (see Reproducibility):
+    // when either changed, a new seed follows and is no news.
+    const follows = after.kind === "step" && (before.input !== after.input || before.config !== after.config)
+    if (rootChanged) changes.push({ part: "seed", message: `seed changed (${before.rootSeed} -> ${after.rootSeed})` })
+    else if (!follows) changes.push({ part: "seed", message: `seed changed (${before.seed} -> ${after.seed})` })
+  }
   if (before.data !== after.data) {
     changes.push({ part: "data", message: `data file ${after.dataPath ?? before.dataPath ?? ""} changed`.replace("  ", " ") })
   }

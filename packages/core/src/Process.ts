@@ -192,6 +192,7 @@ export const recipe = (process: Any, context: Context): Effect.Effect<{ readonly
         config: SchemaFingerprint.fingerprint(process.parameters)
       },
       seed: Reproducibility.derive(root, [context.pipeline, process.name]),
+      rootSeed: root,
       data: context.data?.digest,
       dataPath: context.data?.path,
       pipeline: context.pipeline

@@ -51,6 +51,8 @@ export interface Recipe {
   readonly schemas: { readonly input: string; readonly output: string; readonly config: string }
   /** The seed derived for this call (see `Reproducibility`). */
   readonly seed: number
+  /** The root seed it was derived from, so `explain` can tell a new root seed from a new identity. */
+  readonly rootSeed?: number | undefined
   /** For processes: digest of the project's data file, when one is configured. */
   readonly data?: string | undefined
   /** Where the data digest came from, for messages. */

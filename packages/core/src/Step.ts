@@ -203,6 +203,7 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         configValue: encodedConfig ?? null,
         schemas,
         seed,
+        rootSeed: root,
         process: scope?.process,
         pipeline: scope?.pipeline
       }

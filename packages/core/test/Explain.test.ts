@@ -67,6 +67,20 @@ describe("Explain", () => {
     assert.deepStrictEqual(Explain.diff(base, firstStep).map((c) => c.message), ["process `train_model` now declares step `fit`"])
   })
 
+  it("does not report a step's new seed when it follows from a new input or config", () => {
+    const step: Recipe.Recipe = { ...base, kind: "step", name: "fit", inputSources: undefined, configValue: { rate: 1 } }
+    const newInput: Recipe.Recipe = { ...step, input: "i2", inputParts: { rows: "r2", labels: "l1" }, seed: 7 }
+    assert.deepStrictEqual(Explain.diff(step, newInput).map((c) => c.part), ["input"])
+    const sameInputs: Recipe.Recipe = { ...step, seed: 7 }
+    assert.deepStrictEqual(Explain.diff(step, sameInputs).map((c) => c.message), ["seed changed (42 -> 7)"])
+    // A new root seed is news even when the input changed too.
+    const newRoot: Recipe.Recipe = { ...newInput, rootSeed: 7 }
+    assert.deepStrictEqual(Explain.diff({ ...step, rootSeed: 42 }, newRoot).map((c) => c.message), [
+      "input `rows` changed",
+      "seed changed (42 -> 7)"
+    ])
+  })
+
   it("uses `config` for steps", () => {
     const step: Recipe.Recipe = { ...base, kind: "step", name: "fit", inputSources: undefined, configValue: { rate: 1 } }
     const after: Recipe.Recipe = { ...step, config: "k2", configValue: { rate: 2 } }
