@@ -82,8 +82,9 @@ export interface Shape {
   ) => Effect.Effect<void, CacheError>
   /**
    * Serves `key` from the cache or runs `compute` and stores its output.
-   * Concurrent calls with the same key share one computation. A failed
-   * computation stores nothing.
+   * Concurrent calls with the same key share one computation: the call that
+   * ran it reports a miss, the others a hit. A failed computation stores
+   * nothing.
    */
   readonly memoize: <A, I, E, R>(options: {
     readonly key: string
@@ -216,15 +217,17 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
           return { value: hit.value.value, cached: true, durationMs: 0, savedMs: hit.value.manifest.durationMs }
         }
       }
-      if (onMiss !== undefined) yield* onMiss
       const pending = inFlight.get(key)
       if (pending !== undefined) {
         const shared = yield* Effect.exit(Deferred.await(pending))
         // The computation was interrupted (its caller timed out or lost a race):
         // it proves nothing about this call, which computes for itself.
-        if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize({ compute, key, onMiss: undefined, recipe, schema })
-        return yield* shared
+        if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize({ compute, key, onMiss, recipe, schema })
+        // Served by the concurrent call that computed it: for this call, a hit.
+        const outcome = yield* shared
+        return { value: outcome.value, cached: true, durationMs: 0, savedMs: outcome.durationMs }
       }
+      if (onMiss !== undefined) yield* onMiss
       const deferred = Deferred.makeUnsafe<Outcome<any>, any>()
       inFlight.set(key, deferred)
       // Whatever ends the computation, interruption included, frees the key

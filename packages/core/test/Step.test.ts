@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Option, Random, Schema } from "effect"
 import { Cache, CacheStore, Manifest, Step, UndeclaredStepError } from "@expops/core"
-import { TestLayers } from "@expops/core/testing"
+import { TestLayers, TestRecipes } from "@expops/core/testing"
 
 const Numbers = Schema.Array(Schema.Finite)
 
@@ -335,6 +335,23 @@ describe("Step", () => {
       const results = yield* Effect.all(Array.from({ length: 5 }, () => slow(1)), { concurrency: "unbounded" })
       assert.deepStrictEqual(results, [1, 1, 1, 1, 1])
       assert.strictEqual(runs, 1)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("of concurrent calls with the same key, the one that computed reports a miss, the others a hit", () =>
+    Effect.gen(function*() {
+      const cache = yield* Cache.Cache
+      const misses: Array<number> = []
+      const call = (i: number) =>
+        cache.memoize({
+          key: "k".repeat(64),
+          recipe: TestRecipes.placeholder("shared"),
+          schema: Schema.Finite,
+          compute: Effect.as(Effect.yieldNow, 7),
+          onMiss: Effect.sync(() => void misses.push(i))
+        })
+      const outcomes = yield* Effect.all([call(0), call(1), call(2)], { concurrency: "unbounded" })
+      assert.deepStrictEqual(outcomes.map((o) => [o.value, o.cached]), [[7, false], [7, true], [7, true]])
+      assert.deepStrictEqual(misses, [0])
     }).pipe(Effect.provide(TestLayers.layer())))
 
   it.effect("with the cache off, always runs and stores nothing", () =>
