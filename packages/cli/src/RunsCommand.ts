@@ -35,6 +35,7 @@ const ls = Command.make("ls", {
   json: Flags.json,
   backend: Flags.backend
 }, Effect.fn("expops.runs.ls")(function*({ backend, dir, json, limit }) {
+  if (limit < 1) return yield* new UsageError({ message: `--limit must be at least 1 (got ${limit})` })
   const runs = yield* withRuns(dir, backend, (store) => store.listRuns({ limit }))
   if (json) return yield* Console.log(JSON.stringify(runs, null, 2))
   if (runs.length === 0) return yield* Console.log(`no runs recorded yet; run \`expops run ${dir}\``)

@@ -26,6 +26,9 @@ describe("expops runs", () => {
     assert.include(table.stdout, first.report.run.id)
     assert.match(table.stdout, /4 cached/)
     assert.strictEqual(cli(["runs", "ls", dir, "--limit", "1", "--json"]).stdout.includes(first.report.run.id), false)
+    const zero = cli(["runs", "ls", dir, "--limit", "0"])
+    assert.strictEqual(zero.status, 2)
+    assert.match(zero.stderr, /--limit must be at least 1 \(got 0\)/)
 
     // show: the last run by default, or the one named; the stored report is the one printed by run --json.
     const last = JSON.parse(cli(["runs", "show", dir, "--json"]).stdout)
