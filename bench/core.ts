@@ -61,14 +61,18 @@ const largeHash = async (bytes: number, rounds: number) => {
   return { unit: "GB/s" as const, bytes, expops: gbps(ms.expops), nodeSha256: gbps(ms.nodeSha256), ratio: round(ms.nodeSha256 / ms.expops) }
 }
 
-const recordsHash = async (count: number, rounds: number) => {
-  const records = Array.from({ length: count }, (_, i) => ({
+/** The small records both record-hashing benchmarks use. */
+export const makeRecords = (count: number) =>
+  Array.from({ length: count }, (_, i) => ({
     id: i,
     name: `record-${i}`,
     score: i / 7,
     tags: ["a", "b", String(i % 10)],
     active: i % 2 === 0
   }))
+
+const recordsHash = async (count: number, rounds: number) => {
+  const records = makeRecords(count)
   const ms = await sideBySide({
     expops: () => CanonicalHash.digest(records),
     jsonSha256: () => createHash("sha256").update(JSON.stringify(records)).digest("hex")

@@ -19,6 +19,7 @@ import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import { round } from "../harness.ts"
 import { alternate, log } from "./alternate.ts"
 import type { JoblibServer } from "./python.ts"
+import { makeRecords } from "../core.ts"
 
 export interface LargeHashResult {
   readonly unit: "GB/s"
@@ -119,14 +120,7 @@ const Record = Schema.Struct({
 export const recordsHash = async (options: { readonly quick: boolean }): Promise<RecordsHashResult> => {
   const count = 10_000
   const rounds = options.quick ? 15 : 60
-  // The same records as bench/core.ts.
-  const records = Array.from({ length: count }, (_, i) => ({
-    id: i,
-    name: `record-${i}`,
-    score: i / 7,
-    tags: ["a", "b", String(i % 10)],
-    active: i % 2 === 0
-  }))
+  const records = makeRecords(count)
   let bodyRuns = 0
   const countActive = Step.make({
     name: "count_active",

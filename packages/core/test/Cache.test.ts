@@ -121,46 +121,42 @@ describe("Cache", () => {
       assert.match(error.message, /step leaky: cannot encode its output at \.model\.predict: found a function/)
     }))
 
+  /** A step that takes 50 ms and doubles its input, counting its runs. */
+  const makeSlow = () => {
+    const counter = { runs: 0 }
+    const slow = Step.make({
+      name: "slow",
+      input: Schema.Finite,
+      output: Schema.Finite,
+      run: function*(x) {
+        counter.runs++
+        yield* Effect.sleep("50 millis")
+        return x * 2
+      }
+    })
+    return { slow, counter }
+  }
+
   it.live("an interrupted computation frees its key: the next call computes", () =>
     Effect.gen(function*() {
-      let runs = 0
-      const slow = Step.make({
-        name: "slow",
-        input: Schema.Finite,
-        output: Schema.Finite,
-        run: function*(x) {
-          runs++
-          yield* Effect.sleep("50 millis")
-          return x
-        }
-      })
+      const { counter, slow } = makeSlow()
       const first = yield* slow(1).pipe(Effect.timeoutOption("5 millis"))
       assert.isTrue(first._tag === "None")
       const second = yield* slow(1).pipe(Effect.timeoutOption("5 seconds"))
-      assert.deepStrictEqual(second._tag === "Some" ? second.value : undefined, 1)
-      assert.strictEqual(runs, 2)
+      assert.deepStrictEqual(second._tag === "Some" ? second.value : undefined, 2)
+      assert.strictEqual(counter.runs, 2)
     }).pipe(Effect.provide(Cache.layerMemory())))
 
   it.live("a call waiting on a computation that is interrupted computes for itself", () =>
     Effect.gen(function*() {
-      let runs = 0
-      const slow = Step.make({
-        name: "slow",
-        input: Schema.Finite,
-        output: Schema.Finite,
-        run: function*(x) {
-          runs++
-          yield* Effect.sleep("50 millis")
-          return x * 2
-        }
-      })
+      const { counter, slow } = makeSlow()
       const [interrupted, waiter] = yield* Effect.all([
         slow(1).pipe(Effect.timeoutOption("5 millis")),
         Effect.sleep("1 millis").pipe(Effect.andThen(slow(1)))
       ], { concurrency: "unbounded" })
       assert.strictEqual(interrupted._tag, "None")
       assert.strictEqual(waiter, 2)
-      assert.strictEqual(runs, 2)
+      assert.strictEqual(counter.runs, 2)
     }).pipe(Effect.provide(Cache.layerMemory())))
 
   it.effect("a miss returns what a later hit returns: the output as its schema decodes it", () =>
