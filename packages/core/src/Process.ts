@@ -121,7 +121,8 @@ export const make = <
   /**
    * Every step the body calls. Their fingerprints are part of the process
    * key, so editing a step re-runs the processes that use it; calling a step
-   * not listed here fails with `UndeclaredStepError`.
+   * not listed here dies with `UndeclaredStepError` (a defect: the
+   * definition is wrong, not the data).
    */
   readonly steps?: ReadonlyArray<Step.Any> | undefined
   readonly run: (inputs: TypeOf<In>, parameters: TypeOf<P>) => Generator<Eff, TypeOf<Out>, never> | Eff & Effect.Effect<TypeOf<Out>, any, any>

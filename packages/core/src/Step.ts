@@ -94,7 +94,8 @@ export interface Options<I, O, C> {
   /**
    * The steps this step's body calls. Their fingerprints are part of this
    * step's, so editing one re-runs this step; calling a step not listed here
-   * fails with `UndeclaredStepError`.
+   * dies with `UndeclaredStepError` (a defect: the
+   * definition is wrong, not the data).
    */
   readonly steps?: ReadonlyArray<Any> | undefined
 }
