@@ -75,24 +75,28 @@ describe("LocalBackend", () => {
         assert.deepStrictEqual(snapshot(dir), before)
       }))
 
-    it.effect("a read-only file system", () =>
-      Effect.gen(function*() {
-        const dir = tmpDir()
-        const { runs, step } = makeStep()
-        yield* step({ n: 1, bytes: 10 }).pipe(Effect.provide(withBackend(dir)))
-        const before = snapshot(dir)
-        const readOnly = {
-          openSync: ((file: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
-            if (flags === "wx") throw Object.assign(new Error(`EROFS: read-only file system, open '${file}'`), { code: "EROFS" })
-            return fs.openSync(file, flags ?? "r", mode)
-          }) as typeof fs.openSync
-        }
-        const error = yield* Effect.flip(Effect.provide(Effect.void, LocalBackend.layer(dir, { io: readOnly })))
-        assert.match(error.message, /could not open the cache folder at .*\.expops\/cache: the file system is read-only \(EROFS\)/)
-        assert.deepStrictEqual(snapshot(dir), before)
-        yield* step({ n: 1, bytes: 10 }).pipe(Effect.provide(withBackend(dir)))
-        assert.strictEqual(runs(), 1, "the stored entry is still served")
-      }))
+    // Root ignores permission bits, so the case above cannot run as root (as
+    // in CI); these refuse writes through the store's file operations instead.
+    for (const [code, words] of [["EROFS", "the file system is read-only"], ["EACCES", "permission denied"]] as const) {
+      it.effect(`a cache folder that refuses writes (${code}, simulated)`, () =>
+        Effect.gen(function*() {
+          const dir = tmpDir()
+          const { runs, step } = makeStep()
+          yield* step({ n: 1, bytes: 10 }).pipe(Effect.provide(withBackend(dir)))
+          const before = snapshot(dir)
+          const refusing = {
+            openSync: ((file: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
+              if (flags === "wx") throw Object.assign(new Error(`${code}: refused, open '${file}'`), { code })
+              return fs.openSync(file, flags ?? "r", mode)
+            }) as typeof fs.openSync
+          }
+          const error = yield* Effect.flip(Effect.provide(Effect.void, LocalBackend.layer(dir, { io: refusing })))
+          assert.match(error.message, new RegExp(`could not open the cache folder at .*\\.expops/cache: ${words} \\(${code}\\)`))
+          assert.deepStrictEqual(snapshot(dir), before)
+          yield* step({ n: 1, bytes: 10 }).pipe(Effect.provide(withBackend(dir)))
+          assert.strictEqual(runs(), 1, "the stored entry is still served")
+        }))
+    }
 
     it.live("a full disk: writes fail with the path, earlier entries are still served, no partial file is left", () =>
       Effect.gen(function*() {
