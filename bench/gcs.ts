@@ -24,19 +24,13 @@ import { createHash, randomFillSync } from "node:crypto"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
-import * as v8 from "node:v8"
-import * as vm from "node:vm"
 import { Cache, CacheStore, Pipeline, Process, type Recipe, Reproducibility } from "@expops/core"
 import { TestRecipes } from "@expops/core/testing"
 import { Effect, Layer, Option, Schema } from "effect"
 import { GcsCacheStore, GcsClient, TieredCacheStore } from "@expops/backend-gcs"
-import { median, round } from "./harness.ts"
-
-v8.setFlagsFromString("--expose-gc")
-const gc = vm.runInNewContext("gc") as () => void
+import { median, MiB, round, sampleMemory } from "./harness.ts"
 
 const BUCKET = "bench"
-const MiB = 1024 * 1024
 
 interface Memory {
   readonly before: { readonly rss: number; readonly arrayBuffers: number }
@@ -192,30 +186,22 @@ const hitWithLatency = async (samples: number) => {
  * at the start and the peaks above it.
  */
 const peakDuring = async <A>(f: () => Promise<A>) => {
-  gc()
-  const before = process.memoryUsage()
-  let rss = before.rss
-  let arrayBuffers = before.arrayBuffers
-  const sample = () => {
-    const m = process.memoryUsage()
-    rss = Math.max(rss, m.rss)
-    arrayBuffers = Math.max(arrayBuffers, m.arrayBuffers)
-  }
-  const timer = setInterval(sample, 10)
+  const memory = sampleMemory(10)
   const start = performance.now()
+  let peak: { rss: number; arrayBuffers: number } | undefined
   try {
     const result = await f()
     const seconds = (performance.now() - start) / 1000
-    sample()
+    peak = memory.stop()
     return {
       result,
       seconds,
-      baseline: { rss: round(before.rss / MiB), arrayBuffers: round(before.arrayBuffers / MiB) },
-      rss: round((rss - before.rss) / MiB),
-      arrayBuffers: round((arrayBuffers - before.arrayBuffers) / MiB)
+      baseline: { rss: round(memory.before.rss / MiB), arrayBuffers: round(memory.before.arrayBuffers / MiB) },
+      rss: round(peak.rss / MiB),
+      arrayBuffers: round(peak.arrayBuffers / MiB)
     }
   } finally {
-    clearInterval(timer)
+    if (peak === undefined) memory.stop()
   }
 }
 

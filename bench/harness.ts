@@ -3,6 +3,8 @@
  * several rounds; medians and ratios reported. Never used by tests.
  */
 import { performance } from "node:perf_hooks"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
 
 export const median = (xs: ReadonlyArray<number>): number => {
   const sorted = xs.slice().sort((a, b) => a - b)
@@ -38,3 +40,37 @@ export const sideBySide = async <K extends string>(
 }
 
 export const round = (x: number, digits = 3): number => Number(x.toPrecision(digits))
+
+// A collector the benches can call between phases, so one phase's garbage
+// does not count in the next one's peak.
+v8.setFlagsFromString("--expose-gc")
+export const gc = vm.runInNewContext("gc") as () => void
+
+export const MiB = 1024 * 1024
+
+/**
+ * Collects, then samples memory every `everyMs` until `stop`. `stop` answers
+ * the level before (bytes) and the peaks above it (bytes): what the measured
+ * operation itself held. The operation must yield to the event loop now and
+ * then, or the timer never gets a turn.
+ */
+export const sampleMemory = (everyMs: number) => {
+  gc()
+  const before = process.memoryUsage()
+  let rss = before.rss
+  let arrayBuffers = before.arrayBuffers
+  const sample = () => {
+    const m = process.memoryUsage()
+    rss = Math.max(rss, m.rss)
+    arrayBuffers = Math.max(arrayBuffers, m.arrayBuffers)
+  }
+  const timer = setInterval(sample, everyMs)
+  return {
+    before,
+    stop: () => {
+      clearInterval(timer)
+      sample()
+      return { rss: rss - before.rss, arrayBuffers: arrayBuffers - before.arrayBuffers }
+    }
+  }
+}

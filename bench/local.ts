@@ -20,14 +20,12 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
-import * as v8 from "node:v8"
-import * as vm from "node:vm"
 import { Cache, CacheStore, Manifest, type Recipe, Reproducibility, Step } from "@expops/core"
 import { TestRecipes } from "@expops/core/testing"
 import { Effect, Layer, Schema } from "effect"
 import { DatabaseSync } from "node:sqlite"
 import { LocalBackend } from "@expops/backend-local"
-import { median, round } from "./harness.ts"
+import { median, MiB, round, sampleMemory } from "./harness.ts"
 
 export interface LocalResult {
   readonly entries: number
@@ -74,17 +72,12 @@ interface Throughput {
 }
 
 const KiB = 1024
-const MiB = 1024 * 1024
 
 const quantiles = (us: ReadonlyArray<number>): Quantiles => {
   const sorted = us.slice().sort((a, b) => a - b)
   const at = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!)
   return { median: round(median(us)), p90: at(0.9), p99: at(0.99) }
 }
-
-// A collector we can call between phases, so one phase's garbage does not count in the next's peak.
-v8.setFlagsFromString("--expose-gc")
-const gc = vm.runInNewContext("gc") as () => void
 
 /** A step with a 1 KiB output, different for each input. */
 const payload = Step.make({
@@ -204,21 +197,12 @@ const storeCost = (dir: string, fsync: boolean, samples: number, firstId: number
  */
 const peakMemory = <E, R>(effect: Effect.Effect<void, E, R>) =>
   Effect.gen(function*() {
-    gc()
-    const before = process.memoryUsage()
-    let rss = before.rss
-    let arrayBuffers = before.arrayBuffers
-    const sample = () => {
-      const m = process.memoryUsage()
-      rss = Math.max(rss, m.rss)
-      arrayBuffers = Math.max(arrayBuffers, m.arrayBuffers)
-    }
-    const timer = setInterval(sample, 1)
+    const memory = sampleMemory(1)
     const start = performance.now()
-    yield* Effect.ensuring(effect, Effect.sync(() => clearInterval(timer)))
+    let peak = { rss: 0, arrayBuffers: 0 }
+    yield* Effect.onExit(effect, () => Effect.sync(() => void (peak = memory.stop())))
     const ms = performance.now() - start
-    sample()
-    return { ms, rss: (rss - before.rss) / MiB, arrayBuffers: (arrayBuffers - before.arrayBuffers) / MiB }
+    return { ms, rss: peak.rss / MiB, arrayBuffers: peak.arrayBuffers / MiB }
   })
 
 /** Writes (step miss) and reads (step hit) an output of `bytes`, with fsync. */
