@@ -119,9 +119,12 @@ const explainOne = Effect.fnUntraced(function*(target: {
 const recipeRows = (recipe: Recipe.Recipe): Array<Array<string>> => {
   const rows: Array<Array<string>> = []
   const label = recipe.kind === "process" ? "parameters" : "config"
-  const steps = Object.entries(recipe.codeParts?.steps ?? {})
-  rows.push(["code", `${Format.short(recipe.code)}  (fingerprint of the ${recipe.kind}'s body${steps.length > 0 ? " and its steps" : ""})`])
-  for (const [name, digest] of steps) rows.push([`  step ${name}`, Format.short(digest)])
+  const parts = recipe.codeParts ?? []
+  rows.push(["code", `${Format.short(recipe.code)}  (fingerprint of the ${recipe.kind}'s code closure${parts.length > 0 ? `, ${parts.length} parts` : ""})`])
+  for (const part of parts) {
+    const where = part.file === undefined ? "" : `  ${part.file}${part.line === undefined ? "" : `:${part.line}`}`
+    rows.push([`  ${part.kind} ${part.name}`, `${part.kind === "package" ? part.digest : Format.short(part.digest)}${where}`])
+  }
   rows.push(["version", recipe.version ?? "(none)"])
   rows.push([recipe.kind === "process" ? "inputs" : "input", Format.short(recipe.input)])
   for (const [name, digest] of Object.entries(recipe.inputParts)) {
@@ -184,15 +187,12 @@ const handler = Effect.fn("expops.explain")(function*(input: {
       explanations = [yield* explainOne({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })]
     } else if (proc.status === "cached" || proc.status === "skipped") {
       const processExplanation = yield* explainOne({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
-      // The process's recipe lists the steps it declares: a name not among them is a typo, not a step that did not run.
-      const recipe = processExplanation.recipe
-      if (recipe !== undefined) {
-        const declared = Object.keys(recipe.codeParts?.steps ?? {})
-        if (!declared.includes(stepName)) {
-          return yield* new UsageError({
-            message: `process ${proc.name} declares no step ${stepName} (steps: ${declared.length > 0 ? declared.join(", ") : "none"})`
-          })
-        }
+      // The process's recipe lists the steps its code reaches: a name not among them is a typo, not a step that did not run.
+      const reached = (processExplanation.recipe?.codeParts ?? []).filter((part) => part.kind === "step").map((part) => part.name)
+      if (processExplanation.recipe?.codeParts !== undefined && !reached.includes(stepName)) {
+        return yield* new UsageError({
+          message: `process ${proc.name} calls no step ${stepName} (steps its code reaches: ${reached.length > 0 ? reached.join(", ") : "none"})`
+        })
       }
       explanations = [{
         ...processExplanation,

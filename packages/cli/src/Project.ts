@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
-import { DataFile, Pipeline, ProjectConfig } from "@expops/core"
+import { CodeFingerprint, DataFile, Pipeline, ProjectConfig } from "@expops/core"
 import { Effect } from "effect"
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml"
 import { ProjectError, UsageError } from "./Errors.ts"
@@ -150,8 +150,19 @@ const describeValue = (value: unknown): string => {
 }
 
 /**
+ * Where the analyses of the project's source files are kept between runs,
+ * keyed by each file's content digest, so that unchanged files are not parsed.
+ *
+ * @since 0.1.0
+ */
+export const codeIndexFile = (project: Project): string => Path.join(project.dir, ".expops", "code-index.json")
+
+/**
  * Imports the module named by `scripts.main` and returns its default export,
- * which must be a Pipeline (made with `Pipeline.make`).
+ * which must be a Pipeline (made with `Pipeline.make`), with what the code
+ * fingerprints of its steps and processes said (see `CodeFingerprint`).
+ *
+ * Fingerprints are of the text Node loaded, relative to the project folder.
  *
  * @since 0.1.0
  */
@@ -163,10 +174,13 @@ export const importPipeline = Effect.fn("Project.importPipeline")(function*(proj
   if (!existsSync(modulePath) || !statSync(modulePath).isFile()) {
     return yield* at(`${main}${given}: no such file (looked for ${display(modulePath)})`)
   }
+  CodeFingerprint.configure({ root: project.dir, indexFile: codeIndexFile(project) })
+  CodeFingerprint.recordLoadedSources()
   const module = yield* Effect.tryPromise({
     try: () => import(pathToFileURL(modulePath).href) as Promise<Record<string, unknown>>,
     catch: (error) => at(`${main}: cannot be loaded: ${String((error as Error)?.message ?? error).split("\n")[0]}`)
-  })
+  }).pipe(Effect.ensuring(Effect.sync(CodeFingerprint.flush)))
+  const diagnostics = CodeFingerprint.takeDiagnostics()
   if (!("default" in module) || module.default === undefined) {
     const names = Object.keys(module)
     return yield* at(
@@ -179,7 +193,7 @@ export const importPipeline = Effect.fn("Project.importPipeline")(function*(proj
       `the default export of ${main} must be a Pipeline made with Pipeline.make, found ${describeValue(module.default)}`
     )
   }
-  return module.default as Pipeline.Pipeline<never>
+  return { pipeline: module.default as Pipeline.Pipeline<never>, diagnostics }
 })
 
 /**

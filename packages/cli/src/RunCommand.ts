@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { Cache, Pipeline, type PipelineError, Reproducibility, RunEvents, RunStore } from "@expops/core"
+import { Cache, type CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, RunStore } from "@expops/core"
 import { Console, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Backends from "./Backends.ts"
@@ -44,6 +44,22 @@ const locate = (project: Project.Project, error: PipelineError.PipelineValidatio
   })
 }
 
+/**
+ * What the code fingerprints said at load: warnings on stderr (errors with
+ * `--strict`, before anything runs), the rest at debug level.
+ */
+const reportDiagnostics = Effect.fnUntraced(function*(diagnostics: ReadonlyArray<CodeFingerprint.Diagnostic>, strict: boolean) {
+  const warnings = diagnostics.filter((d) => d.severity === "warning")
+  for (const d of diagnostics) if (d.severity === "debug") yield* Effect.logDebug(d.message)
+  if (strict && warnings.length > 0) {
+    return yield* new UsageError({
+      message: `--strict: ${warnings.length === 1 ? "a definition is" : `${warnings.length} definitions are`} not reproducible:\n` +
+        warnings.map((d) => `  - ${d.message}`).join("\n")
+    })
+  }
+  for (const d of warnings) yield* Console.error(`warning: ${d.message}`)
+})
+
 const handler = Effect.fn("expops.run")(function*(input: {
   readonly dir: string
   readonly json: boolean
@@ -52,6 +68,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
   readonly backend: Option.Option<Backends.Name>
   readonly concurrency: Option.Option<number>
   readonly dryRun: boolean
+  readonly strict: boolean
 }) {
   const project = yield* Project.load(input.dir)
   const { config } = project
@@ -70,7 +87,8 @@ const handler = Effect.fn("expops.run")(function*(input: {
   const data = yield* Project.dataFile(project)
   // User code reads its files relative to the project folder, wherever the CLI was started.
   process.chdir(project.dir)
-  const pipeline = yield* Project.importPipeline(project)
+  const { diagnostics, pipeline } = yield* Project.importPipeline(project)
+  yield* reportDiagnostics(diagnostics, input.strict)
   const options: Pipeline.RunOptions = {
     adjlist: config.adjlist,
     parameters: config.parameters,
@@ -133,6 +151,14 @@ export const command = Command.make("run", {
     Flag.withoutNegation,
     Flag.withDefault(false),
     Flag.withDescription("Compute every key and report what would be served from the cache or run; run and store nothing")
+  ),
+  strict: Flag.Boolean("strict").pipe(
+    Flag.withoutNegation,
+    Flag.withDefault(false),
+    Flag.withDescription(
+      "Refuse to run (exit 2) when a step or process reaches a non-reproducible call (Math.random, Date.now, ...) " +
+        "or a value read at load from outside the code; without it these are warnings"
+    )
   )
 }, handler).pipe(
   Command.withDescription(

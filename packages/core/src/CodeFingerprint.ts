@@ -1,183 +1,157 @@
 /**
- * Code fingerprints: a digest of the function a user wrote, stable under
- * whitespace- and comment-only edits and changed by any other edit.
+ * Code fingerprints: a digest of all the code a step's or process's result
+ * depends on — its **code closure**.
  *
- * The source comes from `Function.prototype.toString`, which returns the text
- * as written (Node keeps the source; type annotations stripped by Node 24 show
- * up as blanks, which normalisation removes). A small tokenizer drops comments
- * and collapses whitespace outside string, template and regular-expression
- * literals, keeping one space only where two word characters would otherwise
- * fuse (`return x`).
+ * `Step.make` and `Process.make` note where they were called from. The body
+ * is found in that source file (checked against the text Node runs), and
+ * the fingerprint covers, on the normalised syntax tree:
  *
- * A function that only wraps another one (the result of `Effect.fn`, a bound
- * function, a native function) prints the same for every body, so it cannot
- * be fingerprinted: that is a definition error, reported with the fix.
+ * - the body and its definition (name, schemas and the other options, whose
+ *   expressions hold any code inside a schema transformation or filter);
+ * - transitively, every module-level declaration they read — helpers,
+ *   constants, classes, steps — in the same module and in the user's modules
+ *   reached through relative imports, re-exports and literal dynamic imports,
+ *   plus the top-level statements that touch those bindings;
+ * - every installed package they import, by `name@version` (a package linked
+ *   from source, by its source);
+ * - the declared `version` and `captures`.
+ *
+ * Whitespace, comments, formatting, quote style, redundant parentheses and
+ * type annotations do not count. What a static fingerprint cannot see is
+ * said: a body reading a variable of an enclosing function is a definition
+ * error (unless its value is declared in `captures`, or a `version` is set),
+ * non-reproducible calls and values read at load from outside the code are
+ * reported as diagnostics. When the source cannot be found or verified, the
+ * whole module graph counts (more re-runs, never a stale result).
  *
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
-import { Effect } from "effect"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
+import * as Schema from "effect/Schema"
+import * as CanonicalHash from "./CanonicalHash.ts"
+import type { FileAnalysis, FunctionInfo } from "./internal/closure/analyze.ts"
+import { Closure, type Located, type Part, partId } from "./internal/closure/closure.ts"
+import { digest } from "./internal/closure/normalize.ts"
+import * as Sources from "./internal/closure/sources.ts"
+
+export type { Part } from "./internal/closure/closure.ts"
+export { partId } from "./internal/closure/closure.ts"
 
 /**
- * @since 0.1.0
- */
-export class UnfingerprintableFunctionError extends Error {
-  readonly owner: string
-  readonly reason: string
-  constructor(owner: string, reason: string) {
-    super(
-      `${owner}: cannot fingerprint its body (${reason}). ` +
-        `Pass the generator or arrow function itself, not a wrapper such as Effect.fn(...), ` +
-        `or declare a \`version\` and bump it when the code changes.`
-    )
-    this.owner = owner
-    this.reason = reason
-  }
-}
-
-const isWord = (c: string): boolean => /[\p{L}\p{N}_$]/u.test(c)
-
-/** After one of these tokens a `/` starts a regular expression, not a division. */
-const REGEX_AFTER = new Set(["", "(", ",", "=", ":", "[", "!", "&", "|", "?", "{", "}", ";", "+", "-", "*", "%", "<", ">", "~", "^"])
-/** Words after which a line break ends the statement, so it is kept (`return` then a line break returns nothing). */
-const NEWLINE_SENSITIVE = new Set(["return", "throw", "yield", "break", "continue", "async"])
-const REGEX_AFTER_WORDS = new Set(["return", "typeof", "case", "do", "else", "in", "of", "void", "yield", "await", "delete", "throw", "new"])
-
-/**
- * Returns the source with comments removed and whitespace normalised.
+ * A step or process definition that cannot be fingerprinted as written,
+ * with the fix.
  *
  * @since 0.1.0
  */
-export const normalize = (source: string): string => {
-  let out = ""
-  let pendingSpace = false
-  let lastWord = ""
-  let i = 0
-  const n = source.length
-  // Template literal nesting: each entry counts open braces inside a `${`.
-  const templateDepth: Array<number> = []
-
-  // Whether the whitespace being skipped held a line break: after `return` and
-  // its kind, a line break ends the statement (automatic semicolon insertion).
-  let pendingNewline = false
-  // The last token emitted, when it was a word.
-  let emittedWord = ""
-  const emit = (text: string) => {
-    if (pendingSpace && out.length > 0) {
-      const last = out[out.length - 1]!
-      const first = text[0]!
-      if (pendingNewline && NEWLINE_SENSITIVE.has(emittedWord)) out += "\n"
-      // A line starting with `++`/`--` ends the statement before it (`a⏎++b` is `a; ++b`).
-      else if (pendingNewline && (first === "+" || first === "-") && text.length === 1 && source[i] === first) out += "\n"
-      else if (isWord(last) && isWord(first)) out += " "
-      // `a + +b` is not `a ++b`, nor `x - -y` `x --y`.
-      else if ((first === "+" || first === "-") && last === first) out += " "
-    }
-    pendingSpace = false
-    pendingNewline = false
-    emittedWord = isWord(text[0]!) && isWord(text[text.length - 1]!) ? text : ""
-    out += text
+export class DefinitionError extends Schema.TaggedError<DefinitionError>()("DefinitionError", {
+  owner: Schema.String,
+  reason: Schema.String,
+  file: Schema.optional(Schema.String),
+  line: Schema.optional(Schema.Number),
+  column: Schema.optional(Schema.Number)
+}) {
+  override get message(): string {
+    const where = this.file === undefined ? "" : ` (${this.file}${this.line === undefined ? "" : `:${this.line}:${this.column ?? 1}`})`
+    return `${this.owner}${where}: ${this.reason}`
   }
-  const lastSignificant = (): string => (out.length === 0 ? "" : out[out.length - 1]!)
+}
 
-  const readTemplate = () => {
-    // `i` is just past a backtick or a closing `}` of `${}`: copy to `${` or the end.
-    let start = i
-    while (i < n) {
-      const c = source[i]!
-      if (c === "\\") {
-        i += 2
-      } else if (c === "`") {
-        i++
-        emit(source.slice(start, i))
-        return
-      } else if (c === "$" && source[i + 1] === "{") {
-        i += 2
-        emit(source.slice(start, i))
-        templateDepth.push(0)
-        return
-      } else {
-        i++
-      }
-    }
-    emit(source.slice(start, i))
-  }
+/**
+ * Something a user should know about a fingerprint: a non-reproducible call
+ * in the closure, a value read at load from outside the code, a source that
+ * could not be verified.
+ *
+ * @since 0.1.0
+ */
+export interface Diagnostic {
+  /** `warning`: shown on every run (an error with `--strict`); `debug`: shown at debug level. */
+  readonly severity: "warning" | "debug"
+  readonly code: "nondeterminism" | "load-time-value" | "unverified-source" | "no-source"
+  /** `step fit`, `process train_model`. */
+  readonly owner: string
+  readonly message: string
+  readonly file?: string | undefined
+  readonly line?: number | undefined
+  readonly column?: number | undefined
+}
 
-  while (i < n) {
-    const c = source[i]!
-    const next = source[i + 1]
-    if (c === "/" && next === "/") {
-      while (i < n && source[i] !== "\n") i++
-      pendingSpace = true
-    } else if (c === "/" && next === "*") {
-      const end = source.indexOf("*/", i + 2)
-      const stop = end === -1 ? n : end + 2
-      if (source.slice(i, stop).includes("\n")) pendingNewline = true
-      i = stop
-      pendingSpace = true
-    } else if (/\s/.test(c)) {
-      if (c === "\n" || c === "\r" || c === "\u2028" || c === "\u2029") pendingNewline = true
-      i++
-      pendingSpace = true
-    } else if (c === "\"" || c === "'") {
-      const start = i++
-      while (i < n && source[i] !== c) i += source[i] === "\\" ? 2 : 1
-      i++
-      emit(source.slice(start, i))
-      lastWord = ""
-    } else if (c === "`") {
-      i++
-      const save = out.length
-      pendingSpace = pendingSpace && save > 0
-      emit("`")
-      readTemplate()
-      lastWord = ""
-    } else if (c === "}" && templateDepth.length > 0 && templateDepth[templateDepth.length - 1] === 0) {
-      templateDepth.pop()
-      i++
-      emit("}")
-      readTemplate()
-      lastWord = ""
-    } else if (c === "/" && (REGEX_AFTER.has(lastSignificant()) && lastWord === "" || REGEX_AFTER_WORDS.has(lastWord))) {
-      const start = i++
-      let inClass = false
-      while (i < n) {
-        const d = source[i]!
-        if (d === "\\") i += 2
-        else {
-          if (d === "[") inClass = true
-          else if (d === "]") inClass = false
-          else if (d === "/" && !inClass) break
-          i++
-        }
-      }
-      i++
-      while (i < n && isWord(source[i]!)) i++ // flags
-      emit(source.slice(start, i))
-      lastWord = ""
-    } else if (isWord(c)) {
-      const start = i
-      while (i < n && isWord(source[i]!)) i++
-      lastWord = source.slice(start, i)
-      emit(lastWord)
-    } else {
-      if (templateDepth.length > 0) {
-        if (c === "{") templateDepth[templateDepth.length - 1]!++
-        else if (c === "}") templateDepth[templateDepth.length - 1]!--
-      }
-      i++
-      emit(c)
-      lastWord = ""
+/**
+ * @since 0.1.0
+ */
+export interface Fingerprint {
+  /** The digest keys use. */
+  readonly code: string
+  /** What it is made of, sorted, for explaining a change. */
+  readonly parts: ReadonlyArray<Part>
+  readonly diagnostics: ReadonlyArray<Diagnostic>
+}
+
+/**
+ * Where a definition was made: the call stack of `Step.make` / `Process.make`
+ * (through any wrapper a user wrote around them), innermost first.
+ *
+ * @since 0.1.0
+ */
+export interface Site {
+  readonly path: string
+  readonly line: number
+  readonly column: number
+}
+
+/** The folder of this package: its frames are the framework's, not the user's. */
+const frameworkRoot = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
+
+const toPath = (file: string | null | undefined): string | undefined => {
+  if (file === null || file === undefined) return undefined
+  if (file.startsWith("file:")) {
+    try {
+      return fileURLToPath(file)
+    } catch {
+      return undefined
     }
   }
-  return out
+  return Path.isAbsolute(file) ? file : undefined
+}
+
+/**
+ * The user's frames in the current call stack, innermost first, without the
+ * framework's and installed packages' frames. Called synchronously by
+ * `Step.make` / `Process.make`.
+ *
+ * @since 0.1.0
+ */
+export const callSites = (): ReadonlyArray<Site> => {
+  const holder: { stack?: unknown } = {}
+  const prepare = Error.prepareStackTrace
+  const limit = Error.stackTraceLimit
+  try {
+    Error.stackTraceLimit = 40
+    Error.prepareStackTrace = (_, sites) => sites
+    Error.captureStackTrace(holder, callSites)
+    const sites = holder.stack as ReadonlyArray<NodeJS.CallSite>
+    const out: Array<Site> = []
+    for (const site of sites) {
+      // An awaiting caller (`await import(...)` of the module being loaded) did not make the definition.
+      if (site.isAsync()) continue
+      const path = toPath(site.getFileName())
+      if (path === undefined || !Sources.isUserPath(path) || path.startsWith(frameworkRoot + Path.sep)) continue
+      out.push({ path, line: site.getLineNumber() ?? 1, column: site.getColumnNumber() ?? 1 })
+    }
+    return out
+  } finally {
+    Error.prepareStackTrace = prepare
+    Error.stackTraceLimit = limit
+  }
 }
 
 /**
  * The printed sources of Effect's function wrappers. Whatever the body, a
  * wrapper prints as one of these, so they are sampled once and recognised by
- * exact text (robust to how a bundler or test runner rewrote Effect's code).
+ * exact text.
  */
 const WRAPPER_SOURCES: ReadonlySet<string> = (() => {
   const body = function*() {}
@@ -193,80 +167,265 @@ const WRAPPER_SOURCES: ReadonlySet<string> = (() => {
   return new Set(samples.map((f) => Function.prototype.toString.call(f)))
 })()
 
+const isSpace = (code: number): boolean => code === 32 || code === 9 || code === 10 || code === 13
+
 /**
- * The fingerprint of a function: SHA-256 of its normalised source and the
- * declared version. `owner` names the step or process in error messages.
+ * Whether `text` (a function as Node prints it) is the function at
+ * `[start, end)` of `source`. Node erases types by blanking them, so the
+ * printed text equals the source but where the source had types; a leading
+ * type parameter list or a trailing type assertion is not printed at all.
+ * Answers the number of characters not printed, or -1.
+ */
+const slackOf = (source: string, start: number, end: number, text: string): number => {
+  const slack = end - start - text.length
+  if (slack < 0) return -1
+  for (let offset = 0; offset <= slack; offset++) {
+    let same = true
+    for (let i = 0; i < text.length && same; i++) {
+      const code = text.charCodeAt(i)
+      same = code === source.charCodeAt(start + offset + i) || isSpace(code)
+    }
+    if (same) return slack
+  }
+  return -1
+}
+
+/** The function of the file whose text is `text`: the closest fit, then the nearest to the call. */
+const locate = (analysis: FileAnalysis, source: string, text: string, near: number): FunctionInfo | undefined => {
+  let best: FunctionInfo | undefined
+  let bestSlack = Infinity
+  for (const candidate of analysis.functions) {
+    const slack = slackOf(source, candidate.start, candidate.end, text)
+    if (slack < 0) continue
+    const closer = best !== undefined && Math.abs(candidate.start - near) < Math.abs(best.start - near)
+    if (slack < bestSlack || (slack === bestSlack && closer)) {
+      best = candidate
+      bestSlack = slack
+    }
+  }
+  return best
+}
+
+const offsetOf = (source: string, line: number, column: number): number => {
+  let offset = 0
+  for (let l = 1; l < line && offset !== -1; l++) offset = source.indexOf("\n", offset) + 1
+  return Math.max(0, offset) + column - 1
+}
+
+const unitAt = (analysis: FileAnalysis, offset: number): number =>
+  analysis.units.findIndex((unit) => unit.start <= offset && offset < unit.end)
+
+const ADVICE: Readonly<Record<string, string>> = {
+  "Math.random()": "draw from Effect's `Random` instead (seeded per step and process)",
+  "Date.now()": "read the time from Effect's `Clock` instead",
+  "new Date()": "read the time from Effect's `Clock` instead",
+  "performance.now()": "read the time from Effect's `Clock` instead",
+  "crypto.randomUUID()": "derive ids from Effect's `Random` instead",
+  "crypto.getRandomValues()": "draw from Effect's `Random` instead"
+}
+
+const findingsToDiagnostics = (owner: string, closure: Closure): Array<Diagnostic> => {
+  const out: Array<Diagnostic> = []
+  const where = (f: Located) => `${f.kind} \`${f.name}\` (${f.file}:${f.line}:${f.column})`
+  for (const f of closure.nondeterminism) {
+    out.push({
+      severity: "warning",
+      code: "nondeterminism",
+      owner,
+      message: `${owner} reaches ${f.what} in ${where(f)}, which gives another result on every run: ${ADVICE[f.what] ?? "draw from Effect's `Random` or read Effect's `Clock` instead"}`,
+      file: f.file,
+      line: f.line,
+      column: f.column
+    })
+  }
+  for (const f of closure.external) {
+    out.push({
+      severity: "warning",
+      code: "load-time-value",
+      owner,
+      message: `${owner} reaches ${where(f)}, computed at load from ${f.what}: the key cannot see that value. ` +
+        "Pass it as a parameter or config, or read it inside a body",
+      file: f.file,
+      line: f.line,
+      column: f.column
+    })
+  }
+  return out
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Definition {
+  /** `step fit`, `process train_model`: names it in messages. */
+  readonly owner: string
+  readonly body: Function
+  readonly sites: ReadonlyArray<Site>
+  readonly version?: string | undefined
+  /** Values the body reads from enclosing functions, declared so that they are part of the key. */
+  readonly captures?: Readonly<Record<string, unknown>> | undefined
+}
+
+const combine = (parts: ReadonlyArray<Part>, version: string | undefined): string => {
+  const hash = createHash("sha256")
+  for (const part of parts) hash.update(partId(part)).update("\0").update(part.digest).update("\n")
+  return hash.update("version\0").update(version ?? "").digest("hex")
+}
+
+const sortParts = (parts: Iterable<Part>): Array<Part> => [...parts].sort((a, b) => (partId(a) < partId(b) ? -1 : partId(a) > partId(b) ? 1 : 0))
+
+/**
+ * The fingerprint of a definition. Throws a `DefinitionError` when the body
+ * cannot be fingerprinted as written (a wrapper such as `Effect.fn`, a
+ * native function, a variable of an enclosing function it reads).
  *
  * @since 0.1.0
  */
-export const fingerprint = (owner: string, fn: Function, version?: string): string => {
-  const source = Function.prototype.toString.call(fn)
+export const fingerprint = (definition: Definition): Fingerprint => {
+  const { body, owner, sites, version } = definition
+  const text = Function.prototype.toString.call(body)
   if (version === undefined) {
-    if (source.includes("[native code]")) throw new UnfingerprintableFunctionError(owner, "it is a native or bound function")
-    if (WRAPPER_SOURCES.has(source)) throw new UnfingerprintableFunctionError(owner, "it is a wrapper made by Effect.fn")
+    if (text.includes("[native code]")) {
+      throw new DefinitionError({ owner, reason: `cannot fingerprint its body (it is a native or bound function). ${FIX_WRAPPER}` })
+    }
+    if (WRAPPER_SOURCES.has(text)) {
+      throw new DefinitionError({ owner, reason: `cannot fingerprint its body (it is a wrapper made by Effect.fn). ${FIX_WRAPPER}` })
+    }
   }
-  return createHash("sha256").update(normalize(source)).update("\0version:").update(version ?? "").digest("hex")
-}
-
-/**
- * What a body's key needs to know about a step it calls.
- *
- * @since 0.1.0
- */
-export interface StepDependency {
-  readonly name: string
-  /** The step's own fingerprint, which already covers the steps it declares. */
-  readonly code: string
-  readonly schemas: { readonly input: string; readonly output: string; readonly config: string }
-}
-
-/**
- * The parts of a fingerprint that covers declared steps, kept in recipes so
- * that `explain` can say whether the body or one of its steps changed.
- *
- * @since 0.1.0
- */
-export interface Parts {
-  /** Fingerprint of the body and `version` alone. */
-  readonly body: string
-  /** Digest of each declared step (its fingerprint and schemas), by name. */
-  readonly steps: Readonly<Record<string, string>>
-}
-
-const stepDigest = (step: StepDependency): string =>
-  createHash("sha256")
-    .update(`${step.code} ${step.schemas.input} ${step.schemas.output} ${step.schemas.config}`)
-    .digest("hex")
-
-/**
- * The parts of a body's fingerprint: the body's own, and one digest per
- * declared step (a step's own fingerprint already covers the steps it
- * declares, so the fold is transitive).
- *
- * @since 0.1.0
- */
-export const parts = (body: string, steps: ReadonlyArray<StepDependency>): Parts => {
-  const digests: Record<string, string> = {}
-  for (const step of steps) {
-    const digest = stepDigest(step)
-    let name = step.name
-    // Two different steps may share a name; keep both, in a stable order below.
-    for (let n = 2; digests[name] !== undefined && digests[name] !== digest; n++) name = `${step.name} (${n})`
-    digests[name] = digest
+  const closure = new Closure()
+  const diagnostics: Array<Diagnostic> = []
+  const found = findBody(closure, sites, text)
+  if (found !== undefined) {
+    const { analysis, fn, path, site } = found
+    const file = Sources.relative(path)
+    const declared = definition.captures ?? {}
+    const captured = fn.captured.filter((c) => !(c.name in declared))
+    if (captured.length > 0 && version === undefined) {
+      const first = captured[0]!
+      const names = captured.map((c) => `\`${c.name}\``).join(", ")
+      throw new DefinitionError({
+        owner,
+        file,
+        line: first.line,
+        column: first.column,
+        reason: `its body reads ${names} from an enclosing function, which the cache key cannot see. ` +
+          `Pass ${captured.length > 1 ? "them" : "it"} as config (steps) or parameters (processes), ` +
+          `declare ${captured.length > 1 ? "them" : "it"} in \`captures: { ${captured.map((c) => c.name).join(", ")} }\` (hashed into the key), ` +
+          "or set a `version` and bump it whenever the value changes"
+      })
+    }
+    closure.add({ kind: "body", name: owner, file, line: fn.line, digest: fn.digest })
+    if (fn.unit >= 0) {
+      const unit = analysis.units[fn.unit]!
+      closure.unit(path, analysis, fn.unit, {
+        kind: "definition",
+        name: owner,
+        file,
+        line: unit.line,
+        digest: fn.definition ?? unit.digest
+      })
+    }
+    // The wrappers it was made through, and the declarations that call them.
+    for (const other of sites) {
+      if (other === site) continue
+      const otherAnalysis = closure.analysis(other.path)
+      const source = Sources.textOf(other.path)
+      if (otherAnalysis === undefined || source === undefined) continue
+      const index = unitAt(otherAnalysis, offsetOf(source.text, other.line, other.column))
+      if (index >= 0) closure.unit(other.path, otherAnalysis, index)
+    }
+  } else if (sites.length > 0) {
+    closure.moduleGraph(sites[0]!.path)
+    closure.add({ kind: "body", name: owner, digest: digest(text) })
+    diagnostics.push({
+      severity: "debug",
+      code: "unverified-source",
+      owner,
+      message: `${owner}: the function Node runs is not in ${Sources.relative(sites[0]!.path)} as it is on disk ` +
+        "(a bundler or test runner may have transformed it), so the whole module and the modules it imports count",
+      file: Sources.relative(sites[0]!.path)
+    })
+  } else {
+    closure.add({ kind: "body", name: owner, digest: digest(text) })
+    diagnostics.push({
+      severity: "warning",
+      code: "no-source",
+      owner,
+      message: `${owner}: its source file is unknown (made by eval or new Function?), so only the body's own text counts; ` +
+        "edits to what it calls are not seen: set a `version` and bump it when they change"
+    })
   }
-  return { body, steps: digests }
+  if (definition.captures !== undefined) {
+    let captured: string
+    try {
+      captured = CanonicalHash.digest(definition.captures)
+    } catch (cause) {
+      throw new DefinitionError({ owner, reason: `its \`captures\` cannot be hashed (${String((cause as Error)?.message ?? cause)}): declare plain data, or set a \`version\`` })
+    }
+    closure.add({ kind: "captures", name: owner, digest: captured })
+  }
+  diagnostics.push(...findingsToDiagnostics(owner, closure))
+  const parts = sortParts(closure.parts.values())
+  return { code: combine(parts, version), parts, diagnostics }
+}
+
+const FIX_WRAPPER = "Pass the generator or arrow function itself, not a wrapper such as Effect.fn(...), " +
+  "or declare a `version` and bump it when the code changes."
+
+const findBody = (
+  closure: Closure,
+  sites: ReadonlyArray<Site>,
+  text: string
+): { readonly analysis: FileAnalysis; readonly fn: FunctionInfo; readonly path: string; readonly site: Site } | undefined => {
+  for (const site of sites) {
+    const analysis = closure.analysis(site.path)
+    const source = Sources.textOf(site.path)
+    if (analysis === undefined || source === undefined) continue
+    const fn = locate(analysis, source.text, text, offsetOf(source.text, site.line, site.column))
+    if (fn !== undefined) return { analysis, fn, path: site.path, site }
+  }
+  return undefined
+}
+
+/** Everything said about the definitions made so far (drained by `takeDiagnostics`). */
+const pending: Array<Diagnostic> = []
+
+/**
+ * Records what a definition's fingerprint said, for the CLI to show at load.
+ *
+ * @internal
+ */
+export const report = (diagnostics: ReadonlyArray<Diagnostic>): void => {
+  for (const d of diagnostics) if (!pending.some((p) => p.message === d.message)) pending.push(d)
 }
 
 /**
- * Folds the declared steps into the body's fingerprint, so that editing a
- * step (its code, `version`, schemas or name, which seeds it) changes the
- * fingerprint of every process and step that calls it. Reordering or
- * repeating entries of the `steps` list is not an edit.
+ * The diagnostics of the definitions made since the last call, and forgets them.
  *
  * @since 0.1.0
  */
-export const combine = (body: string, steps: ReadonlyArray<StepDependency>): string => {
-  if (steps.length === 0) return body
-  const lines = [...new Set(steps.map((step) => `${JSON.stringify(step.name)} ${stepDigest(step)}`))].sort()
-  return createHash("sha256").update(body).update("\0steps:").update(lines.join("\n")).digest("hex")
-}
+export const takeDiagnostics = (): ReadonlyArray<Diagnostic> => pending.splice(0, pending.length)
+
+/**
+ * Makes fingerprints relative to `root` (so keys do not depend on where a
+ * project lives) and keeps the analysis of each source text in `indexFile`,
+ * so that unchanged files are not parsed again.
+ *
+ * @since 0.1.0
+ */
+export const configure: (options: { readonly root: string; readonly indexFile?: string | undefined }) => void = Sources.configure
+
+/**
+ * Keeps the text of every module Node loads from now on, so fingerprints are
+ * of the code that runs even if a file is edited during a run.
+ *
+ * @since 0.1.0
+ */
+export const recordLoadedSources: () => void = Sources.recordLoadedSources
+
+/**
+ * Writes the analysis index, when it changed.
+ *
+ * @since 0.1.0
+ */
+export const flush: () => void = Sources.flush

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as CodeFingerprint from "./CodeFingerprint.ts"
 import type { Recipe } from "./Recipe.ts"
 
 /**
@@ -12,7 +13,7 @@ import type { Recipe } from "./Recipe.ts"
  * @since 0.1.0
  */
 export interface Change {
-  /** `code`, `step`, `version`, `input`, `parameter`, `config`, `schema`, `seed`, `data`, `format`. */
+  /** `code`, `step`, `package`, `version`, `input`, `parameter`, `config`, `schema`, `seed`, `data`, `format`. */
   readonly part: string
   readonly message: string
 }
@@ -26,26 +27,54 @@ const show = (value: unknown): string => {
 const fields = (value: unknown): Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {}
 
+const describePart = (before: CodeFingerprint.Part | undefined, after: CodeFingerprint.Part | undefined, what: string): Change => {
+  const part = (after ?? before)!
+  const where = part.file === undefined ? "" : ` (${part.file}${part.line === undefined ? "" : `:${part.line}`})`
+  switch (part.kind) {
+    case "body":
+      return { part: "code", message: `code of ${what} changed` }
+    case "definition":
+      return { part: "code", message: `definition of ${what} changed: its name, schemas or other options${where}` }
+    case "captures":
+      return { part: "code", message: `captured values of ${what} changed` }
+    case "package": {
+      const version = (p: CodeFingerprint.Part) => (p.digest.startsWith("source ") ? "(linked from source)" : p.digest)
+      if (before === undefined) return { part: "package", message: `${what} now uses package \`${part.name}\` ${version(part)}` }
+      if (after === undefined) return { part: "package", message: `${what} no longer uses package \`${part.name}\`` }
+      return before.digest.startsWith("source ") && after.digest.startsWith("source ")
+        ? { part: "package", message: `package \`${part.name}\` changed (linked from source)` }
+        : { part: "package", message: `package \`${part.name}\` ${before.digest} -> ${after.digest}` }
+    }
+    case "module":
+      return { part: "code", message: `module ${part.name} changed (its whole text counts: the source could not be analysed)` }
+    default: {
+      const label = `${part.kind} \`${part.name}\`${part.file === undefined ? "" : ` (${part.file})`}`
+      const kind = part.kind === "step" || part.kind === "process" ? "step" : "code"
+      if (before === undefined) return { part: kind, message: `${what} now uses ${label}` }
+      if (after === undefined) return { part: kind, message: `${what} no longer uses ${label}` }
+      return { part: kind, message: `${label} changed` }
+    }
+  }
+}
+
 /**
- * Why two code fingerprints differ: the version, the body, or which of the
- * declared steps. A recipe without `codeParts` declared no steps.
+ * Why two code fingerprints differ: the version, or which parts of the code
+ * closure (the body, its definition, a helper, a package...). A recipe
+ * without `codeParts` predates code closures.
  */
 const codeChanges = (before: Recipe, after: Recipe, what: string): Array<Change> => {
   if (before.version !== after.version) {
     return [{ part: "version", message: `version of ${what} changed (${before.version ?? "none"} -> ${after.version ?? "none"})` }]
   }
-  const b = before.codeParts ?? { body: before.code, steps: {} }
-  const a = after.codeParts ?? { body: after.code, steps: {} }
+  if (before.codeParts === undefined || after.codeParts === undefined) return [{ part: "code", message: `code of ${what} changed` }]
+  const index = (parts: ReadonlyArray<CodeFingerprint.Part>) => new Map(parts.map((part) => [CodeFingerprint.partId(part), part]))
+  const b = index(before.codeParts)
+  const a = index(after.codeParts)
   const changes: Array<Change> = []
-  if (b.body !== a.body) changes.push({ part: "code", message: `code of ${what} changed` })
-  for (const name of [...new Set([...Object.keys(b.steps), ...Object.keys(a.steps)])].sort()) {
-    if (b.steps[name] === a.steps[name]) continue
-    const how = b.steps[name] === undefined
-      ? "now declares"
-      : a.steps[name] === undefined
-      ? "no longer declares"
-      : "calls a changed"
-    changes.push({ part: "step", message: `${what} ${how} step \`${name}\`` })
+  for (const id of [...new Set([...b.keys(), ...a.keys()])].sort()) {
+    const x = b.get(id)
+    const y = a.get(id)
+    if (x?.digest !== y?.digest) changes.push(describePart(x, y, what))
   }
   return changes.length > 0 ? changes : [{ part: "code", message: `code of ${what} changed` }]
 }

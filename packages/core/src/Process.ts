@@ -8,7 +8,6 @@
  *   inputs: { rows: Rows },                      // from upstream outputs, by name
  *   parameters: { test_size: Schema.Finite },    // from the project config
  *   outputs: { train: Rows, test: Rows },        // offered to downstream processes
- *   steps: [shuffle, split],                     // every step the body calls
  *   run: function*({ rows }, { test_size }) {
  *     const shuffled = yield* shuffle(rows)
  *     return yield* split({ rows: shuffled, test_size })
@@ -17,8 +16,8 @@
  * ```
  *
  * Before a process runs its key is computed from its inputs, parameters,
- * schemas, code fingerprint (which covers the steps it declares), derived
- * seed and the project's data file digest.
+ * schemas, code fingerprint (the code closure of its body, which reaches the
+ * steps it calls), derived seed and the project's data file digest.
  * On a hit its outputs are decoded and none of its steps run. On a miss its
  * body runs, and every step it calls checks its own cache, so only the steps
  * whose keys changed execute.
@@ -69,11 +68,12 @@ export interface Process<
   readonly inputs: Schema.Struct<In>
   readonly parameters: Schema.Struct<P>
   readonly outputs: Schema.Struct<Out>
-  /** Fingerprint of `run`, `version` and the declared `steps`. */
+  /** Fingerprint of the code closure of `run` and the definition (see `CodeFingerprint`). */
   readonly code: string
   /** What `code` is made of, for explaining a change. */
-  readonly codeParts: CodeFingerprint.Parts
-  readonly steps: ReadonlyArray<Step.Any>
+  readonly codeParts: ReadonlyArray<CodeFingerprint.Part>
+  /** What the fingerprint could not see, or found worth saying. */
+  readonly diagnostics: ReadonlyArray<CodeFingerprint.Diagnostic>
   readonly run: (inputs: TypeOf<In>, parameters: TypeOf<P>) => Effect.Effect<TypeOf<Out>, E, R>
 }
 
@@ -87,8 +87,8 @@ export interface Any extends Pipeable {
   readonly version: string | undefined
   readonly code: string
   /** What `code` is made of, for explaining a change. */
-  readonly codeParts: CodeFingerprint.Parts
-  readonly steps: ReadonlyArray<Step.Any>
+  readonly codeParts: ReadonlyArray<CodeFingerprint.Part>
+  readonly diagnostics: ReadonlyArray<CodeFingerprint.Diagnostic>
   readonly inputs: AnyStruct
   readonly parameters: AnyStruct
   readonly outputs: AnyStruct
@@ -118,19 +118,21 @@ export const make = <
   readonly parameters?: P | undefined
   readonly outputs: Out
   readonly version?: string | undefined
-  /**
-   * Every step the body calls. Their fingerprints are part of the process
-   * key, so editing a step re-runs the processes that use it; calling a step
-   * not listed here dies with `UndeclaredStepError` (a defect: the
-   * definition is wrong, not the data).
-   */
+  /** Values the body reads from enclosing functions, hashed into the key (see `Step.Options.captures`). */
+  readonly captures?: Readonly<Record<string, unknown>> | undefined
+  /** Accepted for compatibility: the steps a body calls are found in its code closure, listed or not. */
   readonly steps?: ReadonlyArray<Step.Any> | undefined
   readonly run: (inputs: TypeOf<In>, parameters: TypeOf<P>) => Generator<Eff, TypeOf<Out>, never> | Eff & Effect.Effect<TypeOf<Out>, any, any>
 }): Process<In, P, Out, ErrorOf<Eff>, ContextOf<Eff>> => {
   const name = options.name
-  const steps = options.steps ?? []
-  const body = CodeFingerprint.fingerprint(`process ${name}`, options.run, options.version)
-  const code = CodeFingerprint.combine(body, steps)
+  const fingerprint = CodeFingerprint.fingerprint({
+    owner: `process ${name}`,
+    body: options.run,
+    sites: CodeFingerprint.callSites(),
+    version: options.version,
+    captures: options.captures
+  })
+  CodeFingerprint.report(fingerprint.diagnostics)
   const run = (inputs: TypeOf<In>, parameters: TypeOf<P>) => Effect.suspend(() => runBody(options.run(inputs, parameters)))
   return defineCallable(() => {}, {
     name,
@@ -138,9 +140,9 @@ export const make = <
     inputs: Schema.Struct(options.inputs ?? ({} as In)),
     parameters: Schema.Struct(options.parameters ?? ({} as P)),
     outputs: Schema.Struct(options.outputs),
-    code,
-    codeParts: CodeFingerprint.parts(body, steps),
-    steps,
+    code: fingerprint.code,
+    codeParts: fingerprint.parts,
+    diagnostics: fingerprint.diagnostics,
     run
   }) as Process<In, P, Out, ErrorOf<Eff>, ContextOf<Eff>>
 }
@@ -180,7 +182,7 @@ export const recipe = (process: Any, context: Context): Effect.Effect<{ readonly
       name: process.name,
       format: Recipe.CACHE_FORMAT_VERSION,
       code: process.code,
-      codeParts: process.steps.length > 0 ? process.codeParts : undefined,
+      codeParts: process.codeParts,
       version: process.version,
       input: inputs.digest,
       inputParts: inputs.parts,
@@ -224,7 +226,7 @@ export const execute = <R>(process: Any, context: Context): Effect.Effect<Result
     const name = process.name
     const started = yield* internal.monotonicMs
     const scope: ProcessScope = { pipeline: context.pipeline, process: name, steps: [] }
-    const caller: Caller = { kind: "process", name, steps: new Set(process.steps), identity: [context.pipeline, name], occurrences: new Map() }
+    const caller: Caller = { identity: [context.pipeline, name], occurrences: new Map() }
     let key = ""
     const exit = yield* Effect.gen(function*() {
       const made = yield* recipe(process, context)

@@ -15,7 +15,7 @@ import type * as CodeFingerprint from "./CodeFingerprint.ts"
  *
  * @since 0.1.0
  */
-export const CACHE_FORMAT_VERSION = 1
+export const CACHE_FORMAT_VERSION = 2
 
 /**
  * @since 0.1.0
@@ -29,13 +29,13 @@ export interface Recipe {
   readonly kind: Kind
   readonly name: string
   readonly format: number
-  /** Fingerprint of the body the user wrote (see `CodeFingerprint`). */
+  /** Fingerprint of the code closure of the body (see `CodeFingerprint`). */
   readonly code: string
   /**
-   * What `code` is made of: the body's own fingerprint and each declared
-   * step's. Absent when the body declares no steps (then `code` is the body's).
+   * What `code` is made of: the body, its definition, each declaration and
+   * package it reaches. Absent in entries written before code closures.
    */
-  readonly codeParts?: CodeFingerprint.Parts | undefined
+  readonly codeParts?: ReadonlyArray<CodeFingerprint.Part> | undefined
   readonly version?: string | undefined
   /** Canonical digest of the schema-encoded input. */
   readonly input: string

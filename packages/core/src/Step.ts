@@ -31,12 +31,11 @@ import * as CodeFingerprint from "./CodeFingerprint.ts"
 import * as internal from "./internal/encoding.ts"
 import * as Metrics from "./Metrics.ts"
 import { errorMessage } from "./internal/errors.ts"
-import { type Caller, CurrentCaller, CurrentProcess, nextOccurrence } from "./internal/scope.ts"
+import { CurrentCaller, CurrentProcess, nextOccurrence } from "./internal/scope.ts"
 import * as Recipe from "./Recipe.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
 import * as SchemaFingerprint from "./SchemaFingerprint.ts"
-import { UndeclaredStepError } from "./UndeclaredStepError.ts"
 
 /**
  * A schema usable for cached values: no services needed to encode or decode.
@@ -62,22 +61,24 @@ export interface Step<in out I, in out O, in out C, out E, out R> extends Pipeab
   readonly input: Codec<I>
   readonly output: Codec<O>
   readonly config: Codec<C>
-  /** Fingerprint of `run`, `version` and the declared `steps`. */
+  /** Fingerprint of the code closure of `run` and the definition, with `version` and `captures` (see `CodeFingerprint`). */
   readonly code: string
   /** What `code` is made of, for explaining a change. */
-  readonly codeParts: CodeFingerprint.Parts
+  readonly codeParts: ReadonlyArray<CodeFingerprint.Part>
+  /** What the fingerprint could not see, or found worth saying. */
+  readonly diagnostics: ReadonlyArray<CodeFingerprint.Diagnostic>
   /** Fingerprints of the input, output and config schemas. */
-  readonly schemas: CodeFingerprint.StepDependency["schemas"]
-  readonly steps: ReadonlyArray<Any>
+  readonly schemas: { readonly input: string; readonly output: string; readonly config: string }
 }
 
 /**
- * A step of any type, as listed in another body's `steps`.
+ * A step of any type.
  *
  * @since 0.1.0
  */
-export interface Any extends CodeFingerprint.StepDependency {
-  readonly steps: ReadonlyArray<Any>
+export interface Any {
+  readonly name: string
+  readonly code: string
 }
 
 /**
@@ -89,13 +90,17 @@ export interface Options<I, O, C> {
   readonly output: Codec<O>
   /** Schema of the step's configuration; part of the key. */
   readonly config?: Codec<C> | undefined
-  /** Bump to invalidate entries when something the fingerprint cannot see changed (a closure, a library). */
+  /** Mixed into the key: bump it to invalidate entries when something the fingerprint cannot see changed. */
   readonly version?: string | undefined
   /**
-   * The steps this step's body calls. Their fingerprints are part of this
-   * step's, so editing one re-runs this step; calling a step not listed here
-   * dies with `UndeclaredStepError` (a defect: the
-   * definition is wrong, not the data).
+   * Values the body reads from enclosing functions (a step made by a
+   * factory), canonically hashed into the key. Without them such a body is a
+   * definition error, since the key could not see those values.
+   */
+  readonly captures?: Readonly<Record<string, unknown>> | undefined
+  /**
+   * Accepted for compatibility: the steps a body calls are found in its code
+   * closure, listed or not.
    */
   readonly steps?: ReadonlyArray<Any> | undefined
 }
@@ -157,19 +162,21 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
   const input = options.input
   const config = options.config ?? (NoConfig as unknown as Codec<C>)
   const owner = `step ${name}`
-  const steps = options.steps ?? []
-  const body = CodeFingerprint.fingerprint(owner, options.run, version)
-  const code = CodeFingerprint.combine(body, steps)
-  const codeParts = CodeFingerprint.parts(body, steps)
-  // Only worth storing when there are steps: otherwise `code` is the body's fingerprint.
-  const recordedParts = steps.length > 0 ? codeParts : undefined
+  const fingerprint = CodeFingerprint.fingerprint({
+    owner,
+    body: options.run,
+    sites: CodeFingerprint.callSites(),
+    version,
+    captures: options.captures
+  })
+  CodeFingerprint.report(fingerprint.diagnostics)
+  const { code, parts: codeParts } = fingerprint
   const schemas = {
     input: SchemaFingerprint.fingerprint(input),
     output: SchemaFingerprint.fingerprint(output),
     config: SchemaFingerprint.fingerprint(config)
   }
 
-  const declared: ReadonlySet<unknown> = new Set(steps)
   // A step without a config schema hashes the same (absent) config on every
   // call: computed once, off the hit path.
   const withoutConfig = options.config === undefined
@@ -178,7 +185,6 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
   const call = (value: I, configValue?: C) =>
     Effect.gen(function*() {
       const caller = yield* CurrentCaller
-      if (caller !== undefined && !caller.steps.has(call)) return yield* Effect.die(undeclared(caller, name))
       const cache = yield* Cache
       const scope = yield* CurrentProcess
       const root = yield* Reproducibility.RootSeed
@@ -196,7 +202,7 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         name,
         format: Recipe.CACHE_FORMAT_VERSION,
         code,
-        codeParts: recordedParts,
+        codeParts,
         version,
         input: inputDigest.digest,
         inputParts: inputDigest.parts,
@@ -222,7 +228,7 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         compute: Effect.suspend(() => runBody<O>(options.run(value, configValue as C))).pipe(
           Random.withSeed(seed),
           Effect.provideService(Metrics.CurrentStep, name),
-          Effect.provideService(CurrentCaller, { kind: "step", name, steps: declared, identity, occurrences: new Map() })
+          Effect.provideService(CurrentCaller, { identity, occurrences: new Map() })
         ),
         onMiss: emit("miss")
       }).pipe(Effect.exit)
@@ -239,13 +245,15 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       return yield* exit
     })
 
-  return defineCallable(call, { name, version, input, output, config, code, codeParts, schemas, steps }) as Step<I, O, C, ErrorOf<Eff>, ContextOf<Eff>>
+  return defineCallable(call, {
+    name,
+    version,
+    input,
+    output,
+    config,
+    code,
+    codeParts,
+    diagnostics: fingerprint.diagnostics,
+    schemas
+  }) as Step<I, O, C, ErrorOf<Eff>, ContextOf<Eff>>
 }
-
-/** The defect for a step called by a body that did not declare it. */
-const undeclared = (caller: Caller, step: string): UndeclaredStepError =>
-  new UndeclaredStepError({
-    caller: `${caller.kind} "${caller.name}"`,
-    step,
-    declared: [...caller.steps].map((declared) => (declared as Any).name)
-  })

@@ -67,6 +67,3 @@ export * as Step from "./Step.ts"
 
 /** The stored form of values. */
 export * as StoredValue from "./StoredValue.ts"
-
-/** The error for a step called by a body that does not declare it. */
-export * as UndeclaredStepError from "./UndeclaredStepError.ts"

@@ -18,9 +18,6 @@ export const CurrentProcess = Context.Reference<ProcessScope | undefined>("expop
 /**
  * The step or process whose body is running.
  *
- * - `steps`: what it declared. A step called from a body that did not
- *   declare it would be invisible to that body's key, so editing the step
- *   would not re-run the caller: the call is refused instead.
  * - `identity`: the caller's place in the run, which prefixes the identity
  *   (and so the derived seed) of every step it calls.
  * - `occurrences`: how many calls of each step with the same input and
@@ -32,9 +29,6 @@ export const CurrentProcess = Context.Reference<ProcessScope | undefined>("expop
  * Absent at the top level, where nothing is cached around the call.
  */
 export interface Caller {
-  readonly kind: "step" | "process"
-  readonly name: string
-  readonly steps: ReadonlySet<unknown>
   readonly identity: ReadonlyArray<string | number>
   readonly occurrences: Map<string, number>
 }

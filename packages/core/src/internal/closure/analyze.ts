@@ -1,0 +1,747 @@
+/**
+ * What one module's source says about the code it holds, for code closures:
+ * its top-level declarations ("units") with their normalised digests and the
+ * module-level names each one reads, its imports and exports, and every
+ * function in it with the variables of enclosing functions it reads.
+ *
+ * Names resolve as the language resolves them: block, function, catch and
+ * class scopes, `var` and function hoisting, destructuring, shadowing; type
+ * positions are not reads. The result is plain data, so it can be kept in an
+ * index keyed by the source's digest and reused without parsing again.
+ */
+import { createRequire } from "node:module"
+import { digest, isNode, isTypeOnly, type Node, serialize, unwrap } from "./normalize.ts"
+
+/** Bumped when the analysis changes meaning: indexed analyses of an older format are redone. */
+export const ANALYSIS_FORMAT = 1
+
+/**
+ * What a top-level declaration is, for messages ("helper `softmax` changed").
+ */
+export type UnitKind =
+  | "helper"
+  | "class"
+  | "constant"
+  | "variable"
+  | "step"
+  | "process"
+  | "statement"
+  | "default export"
+  | "enum"
+
+/** A name read from module scope: `name`, or `name.member` for `ns.member`, or a literal dynamic import. */
+export type Ref = string
+
+/** A call whose result is not reproducible, or a value taken from outside the code at load. */
+export interface Finding {
+  readonly what: string
+  readonly line: number
+  readonly column: number
+}
+
+export interface Unit {
+  readonly kind: UnitKind
+  /** The module-level bindings it declares (none for a plain statement). */
+  readonly names: ReadonlyArray<string>
+  /** For a step or process: the `name` it is given, when written as a literal. */
+  readonly title?: string | undefined
+  readonly start: number
+  readonly end: number
+  readonly line: number
+  readonly digest: string
+  /** Module-level names it reads or writes, `ns.member` for a member of a namespace, `import(spec)` for a literal dynamic import. */
+  readonly refs: ReadonlyArray<Ref>
+  /** Non-reproducible calls in it (`Math.random`, `Date.now`, ...). */
+  readonly nondeterminism: ReadonlyArray<Finding>
+  /** Values it computes at load from outside the code (a file read, an environment variable). */
+  readonly external: ReadonlyArray<Finding>
+}
+
+export interface Captured {
+  readonly name: string
+  readonly line: number
+  readonly column: number
+}
+
+export interface FunctionInfo {
+  /** Span of the function as `Function.prototype.toString` prints it (a method from its name). */
+  readonly start: number
+  readonly end: number
+  readonly line: number
+  /** Index of the top-level unit it is in. */
+  readonly unit: number
+  readonly digest: string
+  /**
+   * For a function not nested in another one: the digest of its unit with the
+   * function left out, i.e. a step's definition (name, schemas, options)
+   * apart from its body, so that the two can change, and be explained, apart.
+   */
+  readonly definition?: string | undefined
+  /** Variables of enclosing functions it reads: invisible to a static fingerprint. */
+  readonly captured: ReadonlyArray<Captured>
+}
+
+export interface Import {
+  readonly from: string
+  /** The exported name, `default`, or `*` for a namespace import. */
+  readonly name: string
+}
+
+export type Export =
+  | { readonly local: string }
+  | { readonly from: string; readonly name: string }
+
+export interface FileAnalysis {
+  readonly format: number
+  /** Digest of the whole normalised module (for the fallback that counts whole modules). */
+  readonly digest: string
+  readonly units: ReadonlyArray<Unit>
+  /** Module-level binding -> the unit declaring it. */
+  readonly bindings: Readonly<Record<string, number>>
+  /** Plain statements that read or write a binding -> their units (top-level code that mutates it). */
+  readonly statements: Readonly<Record<string, ReadonlyArray<number>>>
+  readonly imports: Readonly<Record<string, Import>>
+  readonly exports: Readonly<Record<string, Export>>
+  /** `export * from` specifiers. */
+  readonly stars: ReadonlyArray<string>
+  /** Every module specifier it names (static imports, re-exports, literal dynamic imports). */
+  readonly specifiers: ReadonlyArray<string>
+  readonly functions: ReadonlyArray<FunctionInfo>
+}
+
+/** A parse error, with its position in the source. */
+export class SyntaxProblem {
+  readonly message: string
+  readonly line: number
+  readonly column: number
+  constructor(message: string, line: number, column: number) {
+    this.message = message
+    this.line = line
+    this.column = column
+  }
+}
+
+interface Parser {
+  readonly parseSync: (
+    filename: string,
+    source: string,
+    options: { readonly lang?: string; readonly sourceType: "module"; readonly preserveParens: boolean }
+  ) => { readonly program: Node; readonly errors: ReadonlyArray<{ readonly message: string; readonly labels: ReadonlyArray<{ readonly start: number }> }> }
+  readonly visitorKeys: Readonly<Record<string, ReadonlyArray<string>>>
+}
+
+let parser: Parser | undefined
+/** Loaded on first use only: a warm index never needs it. */
+const loadParser = (): Parser => (parser ??= createRequire(import.meta.url)("oxc-parser") as Parser)
+
+const langOf = (file: string): string => {
+  if (/\.[mc]?tsx$/.test(file)) return "tsx"
+  if (/\.[mc]?ts$/.test(file)) return "ts"
+  if (/\.jsx$/.test(file)) return "jsx"
+  return "js"
+}
+
+/** Line starts of a source, to turn offsets into 1-based lines and columns. */
+export const lineIndex = (source: string) => {
+  const starts = [0]
+  for (let i = 0; i < source.length; i++) if (source.charCodeAt(i) === 10) starts.push(i + 1)
+  return (offset: number): { readonly line: number; readonly column: number } => {
+    let lo = 0
+    let hi = starts.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (starts[mid]! <= offset) lo = mid
+      else hi = mid - 1
+    }
+    return { line: lo + 1, column: offset - starts[lo]! + 1 }
+  }
+}
+
+/** Parses a module. Fails with a `SyntaxProblem` naming the first error's position. */
+export const parse = (file: string, source: string): Node => {
+  const result = loadParser().parseSync(file, source, { lang: langOf(file), sourceType: "module", preserveParens: false })
+  const error = result.errors[0]
+  if (error !== undefined) {
+    const at = lineIndex(source)(error.labels[0]?.start ?? 0)
+    throw new SyntaxProblem(error.message, at.line, at.column)
+  }
+  return result.program
+}
+
+// ---------------------------------------------------------------------------
+// Scopes
+
+interface Scope {
+  readonly parent: Scope | undefined
+  readonly depth: number
+  /** The nearest function (or module) scope: where `var` goes. */
+  readonly hoist: Scope
+  readonly bindings: Map<string, { readonly line: number; readonly column: number }>
+  readonly isModule: boolean
+}
+
+const newScope = (parent: Scope | undefined, isFunction: boolean): Scope => {
+  const scope: { -readonly [K in keyof Scope]: Scope[K] } = {
+    parent,
+    depth: parent === undefined ? 0 : parent.depth + 1,
+    hoist: undefined as unknown as Scope,
+    bindings: new Map(),
+    isModule: parent === undefined
+  }
+  scope.hoist = isFunction || parent === undefined ? scope : parent.hoist
+  return scope
+}
+
+interface FunctionRecord {
+  readonly node: Node
+  readonly start: number
+  readonly end: number
+  readonly scope: Scope
+  readonly parent: FunctionRecord | undefined
+  readonly unit: number
+  readonly captured: Map<string, Captured>
+}
+
+interface Reference {
+  readonly name: string
+  readonly member: string | undefined
+  readonly scope: Scope
+  readonly start: number
+  readonly fn: FunctionRecord | undefined
+  readonly unit: number
+  /** Whether it is the callee of a `new` with no arguments (`new Date()`). */
+  readonly bareNew: boolean
+}
+
+/** Calls whose results differ from run to run, by global object and member. */
+const NONDETERMINISTIC: Readonly<Record<string, ReadonlySet<string>>> = {
+  Math: new Set(["random"]),
+  Date: new Set(["now"]),
+  performance: new Set(["now"]),
+  crypto: new Set(["randomUUID", "getRandomValues"])
+}
+/** The same, imported by name from a builtin module. */
+const NONDETERMINISTIC_IMPORTS: Readonly<Record<string, ReadonlySet<string>>> = {
+  "node:crypto": new Set(["randomUUID", "getRandomValues", "randomBytes", "randomInt"]),
+  crypto: new Set(["randomUUID", "getRandomValues", "randomBytes", "randomInt"]),
+  "node:perf_hooks": new Set(["performance"])
+}
+const FILE_MODULES: ReadonlySet<string> = new Set(["node:fs", "fs", "node:fs/promises", "fs/promises"])
+
+/** Keys holding types, never values. */
+const TYPE_KEYS: ReadonlySet<string> = new Set([
+  "typeAnnotation",
+  "returnType",
+  "typeParameters",
+  "typeArguments",
+  "superTypeArguments",
+  "implements"
+])
+
+const isFunctionNode = (node: Node): boolean =>
+  node.type === "FunctionExpression" || node.type === "ArrowFunctionExpression" || node.type === "FunctionDeclaration"
+
+/**
+ * Analyses a module's source. Throws a `SyntaxProblem` when it does not parse.
+ */
+export const analyze = (file: string, source: string): FileAnalysis => {
+  const program = parse(file, source)
+  const { visitorKeys } = loadParser()
+  const at = lineIndex(source)
+
+  const module = newScope(undefined, true)
+  const units: Array<{
+    kind: UnitKind
+    names: Array<string>
+    title: string | undefined
+    node: Node
+    refs: Set<Ref>
+    nondeterminism: Array<Finding>
+    external: Array<Finding>
+  }> = []
+  const imports: Record<string, Import> = {}
+  const exports: Record<string, Export> = {}
+  const stars: Array<string> = []
+  const specifiers = new Set<string>()
+  const functions: Array<FunctionRecord> = []
+  const references: Array<Reference> = []
+  const dynamicImports: Array<{ readonly spec: string; readonly unit: number }> = []
+
+  let scope = module
+  let fn: FunctionRecord | undefined
+  let unit = -1
+
+  const declare = (name: string, target: Scope, node: Node) => {
+    if (!target.bindings.has(name)) target.bindings.set(name, at(node.start))
+  }
+
+  const reference = (id: Node, member?: string, bareNew = false) => {
+    references.push({ name: id.name as string, member, scope, start: id.start, fn, unit, bareNew })
+  }
+
+  const withScope = (next: Scope, body: () => void) => {
+    const saved = scope
+    scope = next
+    body()
+    scope = saved
+  }
+
+  /** Declares the names a binding pattern introduces, walking its default values and computed keys. */
+  const declarePattern = (pattern: Node, target: Scope): void => {
+    const node = unwrap(pattern)
+    switch (node.type) {
+      case "Identifier":
+        return declare(node.name as string, target, node)
+      case "ObjectPattern":
+        for (const property of node.properties as Array<Node>) {
+          if (property.type === "RestElement") declarePattern(property.argument as Node, target)
+          else {
+            if (property.computed === true) walk(property.key as Node)
+            declarePattern(property.value as Node, target)
+          }
+        }
+        return
+      case "ArrayPattern":
+        for (const element of node.elements as Array<Node | null>) if (element !== null) declarePattern(element, target)
+        return
+      case "RestElement":
+        return declarePattern(node.argument as Node, target)
+      case "AssignmentPattern":
+        declarePattern(node.left as Node, target)
+        return walk(node.right as Node)
+      case "TSParameterProperty":
+        return declarePattern(node.parameter as Node, target)
+      default:
+        return walk(node)
+    }
+  }
+
+  /** An assignment target: its names are references (writes), not declarations. */
+  const assignPattern = (pattern: Node): void => {
+    const node = unwrap(pattern)
+    switch (node.type) {
+      case "Identifier":
+        return reference(node)
+      case "ObjectPattern":
+        for (const property of node.properties as Array<Node>) {
+          if (property.type === "RestElement") assignPattern(property.argument as Node)
+          else {
+            if (property.computed === true) walk(property.key as Node)
+            assignPattern(property.value as Node)
+          }
+        }
+        return
+      case "ArrayPattern":
+        for (const element of node.elements as Array<Node | null>) if (element !== null) assignPattern(element)
+        return
+      case "RestElement":
+        return assignPattern(node.argument as Node)
+      case "AssignmentPattern":
+        assignPattern(node.left as Node)
+        return walk(node.right as Node)
+      default:
+        return walk(node)
+    }
+  }
+
+  const walkFunction = (node: Node, span: { readonly start: number; readonly end: number }) => {
+    const outer = scope
+    // A named function expression sees its own name.
+    const named = node.type === "FunctionExpression" && isNode(node.id) ? newScope(outer, false) : outer
+    if (named !== outer) declare((node.id as Node).name as string, named, node.id as Node)
+    const inner = newScope(named, true)
+    const record: FunctionRecord = { node, start: span.start, end: span.end, scope: inner, parent: fn, unit, captured: new Map() }
+    functions.push(record)
+    const savedFn = fn
+    fn = record
+    withScope(inner, () => {
+      for (const param of node.params as Array<Node>) if (!isTypeOnly(param)) declarePattern(param, inner)
+      const body = node.body as Node | null
+      if (body === null) return
+      if (body.type === "BlockStatement") for (const statement of body.body as Array<Node>) walk(statement)
+      else walk(body)
+    })
+    fn = savedFn
+  }
+
+  const walkClass = (node: Node) => {
+    for (const decorator of (node.decorators as Array<Node> | undefined) ?? []) walk(decorator)
+    if (isNode(node.superClass)) walk(node.superClass)
+    // A class expression's name is visible inside it only.
+    const inner = newScope(scope, false)
+    if (node.type === "ClassExpression" && isNode(node.id)) declare(node.id.name as string, inner, node.id)
+    withScope(inner, () => walk(node.body as Node))
+  }
+
+  const walkChildren = (node: Node) => {
+    for (const key of visitorKeys[node.type] ?? []) {
+      if (TYPE_KEYS.has(key)) continue
+      const child = node[key]
+      if (Array.isArray(child)) {
+        for (const item of child) if (isNode(item)) walk(item)
+      } else if (isNode(child)) walk(child)
+    }
+  }
+
+  const walk = (node: Node): void => {
+    if (isTypeOnly(node)) {
+      // Erased at run time, except the operand of a type assertion.
+      return
+    }
+    switch (node.type) {
+      case "TSAsExpression":
+      case "TSSatisfiesExpression":
+      case "TSNonNullExpression":
+      case "TSTypeAssertion":
+      case "TSInstantiationExpression":
+      case "ParenthesizedExpression":
+        return walk(node.expression as Node)
+      case "Identifier":
+        return reference(node)
+      case "MemberExpression": {
+        const object = unwrap(node.object as Node)
+        if (object.type === "Identifier" && node.computed !== true && isNode(node.property)) {
+          reference(object, (node.property as Node).name as string)
+        } else walk(object)
+        if (node.computed === true) walk(node.property as Node)
+        return
+      }
+      case "NewExpression": {
+        const callee = unwrap(node.callee as Node)
+        if (callee.type === "Identifier") reference(callee, undefined, (node.arguments as Array<Node>).length === 0)
+        else walk(callee)
+        for (const argument of node.arguments as Array<Node>) walk(argument)
+        return
+      }
+      case "Property":
+      case "PropertyDefinition":
+      case "AccessorProperty":
+      case "MethodDefinition": {
+        for (const decorator of (node.decorators as Array<Node> | undefined) ?? []) walk(decorator)
+        if (node.computed === true) walk(node.key as Node)
+        const value = node.value as Node | null
+        if (value === null) return
+        // A method prints from its name: `run(x) { ... }`.
+        if (isFunctionNode(value) && (node.type === "MethodDefinition" || node.method === true || node.kind === "get" || node.kind === "set")) {
+          return walkFunction(value, { start: node.start, end: node.end })
+        }
+        return walk(value)
+      }
+      case "LabeledStatement":
+        return walk(node.body as Node)
+      case "BreakStatement":
+      case "ContinueStatement":
+      case "MetaProperty":
+      case "ThisExpression":
+      case "Super":
+      case "PrivateIdentifier":
+      case "Literal":
+      case "TemplateElement":
+        return
+      case "FunctionDeclaration":
+        // Block-scoped in modules (strict mode); hoisted within its block.
+        if (isNode(node.id)) declare(node.id.name as string, scope, node.id)
+        return walkFunction(node, node)
+      case "FunctionExpression":
+      case "ArrowFunctionExpression":
+        return walkFunction(node, node)
+      case "ClassDeclaration":
+        if (isNode(node.id)) declare(node.id.name as string, scope, node.id)
+        return walkClass(node)
+      case "ClassExpression":
+        return walkClass(node)
+      case "VariableDeclaration": {
+        const target = node.kind === "var" ? scope.hoist : scope
+        for (const declarator of node.declarations as Array<Node>) {
+          declarePattern(declarator.id as Node, target)
+          if (isNode(declarator.init)) walk(declarator.init)
+        }
+        return
+      }
+      case "BlockStatement":
+      case "StaticBlock":
+        return withScope(newScope(scope, node.type === "StaticBlock"), () => {
+          for (const statement of node.body as Array<Node>) walk(statement)
+        })
+      case "ForStatement":
+      case "ForInStatement":
+      case "ForOfStatement":
+        return withScope(newScope(scope, false), () => {
+          const left = (node.init ?? node.left) as Node | null
+          if (left !== null && left.type !== "VariableDeclaration" && node.type !== "ForStatement") assignPattern(left)
+          else if (left !== null) walk(left)
+          for (const key of ["test", "update", "right", "body"]) if (isNode(node[key])) walk(node[key])
+        })
+      case "SwitchStatement":
+        walk(node.discriminant as Node)
+        return withScope(newScope(scope, false), () => {
+          for (const clause of node.cases as Array<Node>) walkChildren(clause)
+        })
+      case "CatchClause":
+        return withScope(newScope(scope, false), () => {
+          if (isNode(node.param)) declarePattern(node.param, scope)
+          for (const statement of (node.body as Node).body as Array<Node>) walk(statement)
+        })
+      case "AssignmentExpression":
+        assignPattern(node.left as Node)
+        return walk(node.right as Node)
+      case "ImportExpression": {
+        const source = unwrap(node.source as Node)
+        if (source.type === "Literal" && typeof source.value === "string") {
+          specifiers.add(source.value)
+          dynamicImports.push({ spec: source.value, unit })
+        } else walk(source)
+        return
+      }
+      case "TSEnumDeclaration":
+        declare((node.id as Node).name as string, scope, node.id as Node)
+        return walk(node.body as Node)
+      case "TSEnumMember":
+        if (isNode(node.initializer)) walk(node.initializer)
+        return
+      case "TSModuleDeclaration":
+      case "TSImportEqualsDeclaration":
+      case "TSExportAssignment":
+        return
+      default:
+        return walkChildren(node)
+    }
+  }
+
+  /** The `name: "..."` of a `Step.make({ ... })` call. */
+  const titleOf = (declarator: Node): string | undefined => {
+    let call = isNode(declarator.init) ? unwrap(declarator.init) : undefined
+    while (call?.type === "CallExpression" && (call.arguments as Array<Node>).length === 1 && unwrap((call.arguments as Array<Node>)[0]!).type !== "ObjectExpression" && isNode(call.callee) && call.callee.type === "MemberExpression") {
+      call = unwrap(call.callee.object as Node)
+    }
+    if (call?.type !== "CallExpression") return undefined
+    for (const argument of call.arguments as Array<Node>) {
+      const object = unwrap(argument)
+      if (object.type !== "ObjectExpression") continue
+      for (const property of object.properties as Array<Node>) {
+        const key = property.key as Node | undefined
+        const value = isNode(property.value) ? unwrap(property.value) : undefined
+        if (property.type === "Property" && key?.type === "Identifier" && key.name === "name" && value?.type === "Literal" && typeof value.value === "string") {
+          return value.value
+        }
+      }
+    }
+    return undefined
+  }
+
+  const unitKind = (declaration: Node, declarator?: Node): UnitKind => {
+    if (declaration.type === "FunctionDeclaration") return "helper"
+    if (declaration.type === "ClassDeclaration") return "class"
+    if (declaration.type === "TSEnumDeclaration") return "enum"
+    if (declarator === undefined) return "statement"
+    const init = isNode(declarator.init) ? unwrap(declarator.init) : undefined
+    if (init !== undefined && (init.type === "ArrowFunctionExpression" || init.type === "FunctionExpression")) return "helper"
+    if (init?.type === "ClassExpression") return "class"
+    // `Step.make(...)` / `Process.make(...)`, possibly piped.
+    let call = init
+    while (call?.type === "CallExpression" && isNode(call.callee) && call.callee.type === "MemberExpression" && (call.callee.property as Node).name === "pipe") {
+      call = unwrap(call.callee.object as Node)
+    }
+    if (call?.type === "CallExpression") {
+      const callee = unwrap(call.callee as Node)
+      if (callee.type === "MemberExpression" && isNode(callee.object) && callee.object.type === "Identifier") {
+        const owner = callee.object.name
+        if (owner === "Step") return "step"
+        if (owner === "Process") return "process"
+      }
+    }
+    return declaration.kind === "const" ? "constant" : "variable"
+  }
+
+  const namesOf = (pattern: Node, into: Array<string> = []): Array<string> => {
+    const node = unwrap(pattern)
+    if (node.type === "Identifier") into.push(node.name as string)
+    else if (node.type === "ObjectPattern") {
+      for (const p of node.properties as Array<Node>) namesOf((p.type === "RestElement" ? p.argument : p.value) as Node, into)
+    } else if (node.type === "ArrayPattern") {
+      for (const e of node.elements as Array<Node | null>) if (e !== null) namesOf(e, into)
+    } else if (node.type === "RestElement") namesOf(node.argument as Node, into)
+    else if (node.type === "AssignmentPattern") namesOf(node.left as Node, into)
+    return into
+  }
+
+  const addUnit = (kind: UnitKind, names: Array<string>, node: Node, body: () => void, title?: string) => {
+    unit = units.length
+    units.push({ kind, names, title, node, refs: new Set(), nondeterminism: [], external: [] })
+    body()
+    unit = -1
+  }
+
+  /** A declaration at the top level: one unit per declarator, so `const a = 1, b = 2` are apart. */
+  const topDeclaration = (declaration: Node) => {
+    if (declaration.type === "VariableDeclaration") {
+      for (const declarator of declaration.declarations as Array<Node>) {
+        const names = namesOf(declarator.id as Node)
+        const kind = unitKind(declaration, declarator)
+        // Serialized with its declaration's kind: `let` and `const` differ.
+        addUnit(kind, names, { ...declarator, kind: declaration.kind } as Node, () => {
+          declarePattern(declarator.id as Node, module)
+          if (isNode(declarator.init)) walk(declarator.init)
+        }, kind === "step" || kind === "process" ? titleOf(declarator) : undefined)
+      }
+    } else if (isTypeOnly(declaration)) {
+      return
+    } else {
+      const names = isNode(declaration.id) ? [declaration.id.name as string] : []
+      addUnit(unitKind(declaration), names, declaration, () => walk(declaration))
+    }
+  }
+
+  for (const statement of program.body as Array<Node>) {
+    if (isTypeOnly(statement)) continue
+    switch (statement.type) {
+      case "ImportDeclaration": {
+        const from = (statement.source as Node).value as string
+        specifiers.add(from)
+        for (const specifier of statement.specifiers as Array<Node>) {
+          if (specifier.importKind === "type") continue
+          const local = (specifier.local as Node).name as string
+          const name = specifier.type === "ImportDefaultSpecifier"
+            ? "default"
+            : specifier.type === "ImportNamespaceSpecifier"
+            ? "*"
+            : String((specifier.imported as Node).name ?? (specifier.imported as Node).value)
+          imports[local] = { from, name }
+          declare(local, module, specifier)
+        }
+        break
+      }
+      case "ExportNamedDeclaration": {
+        const from = isNode(statement.source) ? (statement.source.value as string) : undefined
+        if (from !== undefined) specifiers.add(from)
+        if (isNode(statement.declaration)) {
+          const declaration = statement.declaration
+          topDeclaration(declaration)
+          const names = declaration.type === "VariableDeclaration"
+            ? (declaration.declarations as Array<Node>).flatMap((d) => namesOf(d.id as Node))
+            : isNode(declaration.id) && !isTypeOnly(declaration) ? [declaration.id.name as string] : []
+          for (const name of names) exports[name] = { local: name }
+        }
+        for (const specifier of statement.specifiers as Array<Node>) {
+          if (specifier.exportKind === "type") continue
+          const exported = String((specifier.exported as Node).name ?? (specifier.exported as Node).value)
+          const local = String((specifier.local as Node).name ?? (specifier.local as Node).value)
+          exports[exported] = from !== undefined ? { from, name: local } : { local }
+        }
+        break
+      }
+      case "ExportDefaultDeclaration": {
+        const declaration = statement.declaration as Node
+        if ((declaration.type === "FunctionDeclaration" || declaration.type === "ClassDeclaration") && isNode(declaration.id)) {
+          topDeclaration(declaration)
+          exports.default = { local: declaration.id.name as string }
+        } else {
+          addUnit("default export", ["default"], declaration, () => {
+            declare("default", module, declaration)
+            walk(declaration)
+          })
+          exports.default = { local: "default" }
+        }
+        break
+      }
+      case "ExportAllDeclaration": {
+        const from = (statement.source as Node).value as string
+        specifiers.add(from)
+        if (isNode(statement.exported)) {
+          exports[String(statement.exported.name ?? statement.exported.value)] = { from, name: "*" }
+        } else stars.push(from)
+        break
+      }
+      case "FunctionDeclaration":
+      case "ClassDeclaration":
+      case "VariableDeclaration":
+      case "TSEnumDeclaration":
+        topDeclaration(statement)
+        break
+      default:
+        addUnit("statement", [], statement, () => walk(statement))
+    }
+  }
+
+  // Resolve every reference now that every binding, hoisted or not, is known.
+  for (const ref of references) {
+    let binding: Scope | undefined = ref.scope
+    while (binding !== undefined && !binding.bindings.has(ref.name)) binding = binding.parent
+    const owner = ref.unit >= 0 ? units[ref.unit] : undefined
+    const position = () => at(ref.start)
+    if (binding === undefined) {
+      // A global: is it a call whose result differs from run to run, or a value from outside?
+      if (owner === undefined) continue
+      if (ref.member !== undefined && NONDETERMINISTIC[ref.name]?.has(ref.member)) {
+        owner.nondeterminism.push({ what: `${ref.name}.${ref.member}()`, ...position() })
+      } else if (ref.name === "Date" && ref.bareNew) {
+        owner.nondeterminism.push({ what: "new Date()", ...position() })
+      } else if (ref.fn === undefined && ref.name === "process" && ref.member === "env") {
+        owner.external.push({ what: "an environment variable", ...position() })
+      } else if (ref.fn === undefined && ref.name === "fetch") {
+        owner.external.push({ what: "a network request", ...position() })
+      }
+      continue
+    }
+    if (binding.isModule) {
+      owner?.refs.add(ref.member !== undefined && imports[ref.name]?.name === "*" ? `${ref.name}.${ref.member}` : ref.name)
+      const imported = imports[ref.name]
+      if (imported !== undefined && owner !== undefined) {
+        const member = imported.name === "*" ? ref.member : imported.name
+        if (member !== undefined && NONDETERMINISTIC_IMPORTS[imported.from]?.has(member)) {
+          owner.nondeterminism.push({ what: `${member}() from ${imported.from}`, ...position() })
+        }
+        if (ref.fn === undefined && FILE_MODULES.has(imported.from)) {
+          owner.external.push({ what: "a file read", ...position() })
+        }
+      }
+      continue
+    }
+    // A local of some function: every function between the reference and that binding reads it from outside.
+    for (let f = ref.fn; f !== undefined && binding.depth < f.scope.depth; f = f.parent) {
+      if (!f.captured.has(ref.name)) f.captured.set(ref.name, { name: ref.name, ...position() })
+    }
+  }
+  for (const { spec, unit: index } of dynamicImports) if (index >= 0) units[index]!.refs.add(`import(${spec})`)
+
+  const bindings: Record<string, number> = {}
+  const statements: Record<string, Array<number>> = {}
+  units.forEach((u, index) => {
+    for (const name of u.names) bindings[name] = index
+    if (u.kind === "statement") {
+      for (const ref of u.refs) (statements[ref.split(".")[0]!] ??= []).push(index)
+    }
+  })
+
+  return {
+    format: ANALYSIS_FORMAT,
+    digest: digest(serialize(program)),
+    units: units.map((u) => ({
+      kind: u.kind,
+      names: u.names,
+      title: u.title,
+      start: u.node.start,
+      end: u.node.end,
+      line: at(u.node.start).line,
+      digest: digest(serialize(u.node)),
+      refs: [...u.refs].sort(),
+      nondeterminism: u.nondeterminism,
+      external: u.external
+    })),
+    bindings,
+    statements,
+    imports,
+    exports,
+    stars,
+    specifiers: [...specifiers],
+    functions: functions.map((f) => ({
+      start: f.start,
+      end: f.end,
+      line: at(f.start).line,
+      unit: f.unit,
+      digest: digest(serialize(f.node)),
+      definition: f.parent === undefined && f.unit >= 0 ? digest(serialize(units[f.unit]!.node, f.node)) : undefined,
+      captured: [...f.captured.values()]
+    }))
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The code closure of a body: starting from its unit, every module-level
+ * declaration it reaches, transitively, through its own module and the
+ * user's modules it imports; installed packages by `name@version`.
+ */
+import type { FileAnalysis, Finding, Unit } from "./analyze.ts"
+import { digest } from "./normalize.ts"
+import { resolve } from "./resolve.ts"
+import * as Sources from "./sources.ts"
+
+/**
+ * One thing a fingerprint is made of, kept in recipes so that `explain` can
+ * name what changed.
+ */
+export interface Part {
+  /** `body`, `definition`, a unit kind (`helper`, `constant`, `step`, ...), `package`, `module`, `captures`. */
+  readonly kind: string
+  readonly name: string
+  /** The file, relative to the project root (absent for packages). */
+  readonly file?: string | undefined
+  readonly line?: number | undefined
+  /** A digest of its code; for a package, its version. */
+  readonly digest: string
+}
+
+/** Where a part is found, for matching parts of two fingerprints. */
+export const partId = (part: Part): string => `${part.kind === "package" ? "package" : part.file ?? ""}\0${part.kind === "body" || part.kind === "definition" || part.kind === "captures" ? part.kind : ""}\0${part.name}`
+
+/** A finding in the closure, with where it is. */
+export interface Located extends Finding {
+  readonly file: string
+  readonly kind: string
+  readonly name: string
+}
+
+const unitName = (unit: Unit): string => unit.title ?? (unit.names.length > 0 ? unit.names.join(", ") : `line ${unit.line}`)
+
+/**
+ * Collects a closure. Files that cannot be read or parsed count as whole
+ * texts (a change to them still changes the fingerprint).
+ */
+export class Closure {
+  readonly parts = new Map<string, Part>()
+  readonly nondeterminism: Array<Located> = []
+  readonly external: Array<Located> = []
+  private readonly seen = new Set<string>()
+
+  add(part: Part): void {
+    this.parts.set(partId(part), part)
+  }
+
+  /** The analysis of a file, or undefined (after counting its text) when it has none. */
+  analysis(path: string): FileAnalysis | undefined {
+    const source = Sources.textOf(path)
+    if (source === undefined) {
+      this.add({ kind: "module", name: Sources.relative(path), file: Sources.relative(path), digest: "unreadable" })
+      return undefined
+    }
+    try {
+      return Sources.analysisOf(path, source)
+    } catch {
+      this.add({ kind: "module", name: Sources.relative(path), file: Sources.relative(path), digest: digest(source.text) })
+      return undefined
+    }
+  }
+
+  /** Adds a unit and what it reaches. `own` is the unit's digest to record instead of its own (a definition without its body). */
+  unit(path: string, analysis: FileAnalysis, index: number, own?: Part): void {
+    const id = `${path}#${index}`
+    if (this.seen.has(id)) return
+    this.seen.add(id)
+    const unit = analysis.units[index]!
+    const file = Sources.relative(path)
+    const name = unitName(unit)
+    this.add(own ?? { kind: unit.kind, name, file, line: unit.line, digest: unit.digest })
+    for (const finding of unit.nondeterminism) this.nondeterminism.push({ ...finding, file, kind: unit.kind, name })
+    for (const finding of unit.external) this.external.push({ ...finding, file, kind: unit.kind, name })
+    for (const ref of unit.refs) this.ref(path, analysis, ref)
+  }
+
+  private ref(path: string, analysis: FileAnalysis, ref: string): void {
+    if (ref.startsWith("import(")) return this.module(path, ref.slice("import(".length, -1))
+    const dot = ref.indexOf(".")
+    const name = dot === -1 ? ref : ref.slice(0, dot)
+    const member = dot === -1 ? undefined : ref.slice(dot + 1)
+    this.binding(path, analysis, name, member)
+  }
+
+  /** A module-level name: its declaration, or what it imports; and the top-level statements that touch it. */
+  binding(path: string, analysis: FileAnalysis, name: string, member?: string): void {
+    const imported = analysis.imports[name]
+    if (imported !== undefined) {
+      if (imported.name === "*") this.imported(path, imported.from, member ?? "*")
+      else this.imported(path, imported.from, imported.name)
+    } else {
+      const index = analysis.bindings[name]
+      if (index !== undefined) this.unit(path, analysis, index)
+    }
+    for (const statement of analysis.statements[name] ?? []) this.unit(path, analysis, statement)
+  }
+
+  /** `name` (or `*`, every export) of the module `specifier` imported from `path`. */
+  private imported(path: string, specifier: string, name: string): void {
+    const target = resolve(path, specifier)
+    switch (target._tag) {
+      case "Package":
+        return this.add({ kind: "package", name: target.name, digest: target.version })
+      case "Builtin":
+        return
+      case "Unresolved":
+        return this.add({ kind: "module", name: specifier, file: Sources.relative(path), digest: "unresolved" })
+      case "File":
+        return name === "*" ? this.allExports(target.path) : this.exported(target.path, name)
+    }
+  }
+
+  private module(path: string, specifier: string): void {
+    this.imported(path, specifier, "*")
+  }
+
+  private exported(path: string, name: string): void {
+    const id = `${path}\0export\0${name}`
+    if (this.seen.has(id)) return
+    this.seen.add(id)
+    const analysis = this.analysis(path)
+    if (analysis === undefined) return
+    const entry = analysis.exports[name]
+    if (entry !== undefined) {
+      if ("local" in entry) return this.binding(path, analysis, entry.local)
+      return this.imported(path, entry.from, entry.name)
+    }
+    // Not its own: one of its `export *` modules has it. Which one is a
+    // question of their exports; following all is never too little.
+    for (const star of analysis.stars) this.starExport(path, star, name)
+  }
+
+  private starExport(path: string, specifier: string, name: string): void {
+    const target = resolve(path, specifier)
+    if (target._tag !== "File") return this.imported(path, specifier, name)
+    if (this.exports(target.path, new Set()).has(name)) this.exported(target.path, name)
+  }
+
+  /** The names a module exports, through its `export *`s. */
+  private exports(path: string, visiting: Set<string>): Set<string> {
+    const names = new Set<string>()
+    if (visiting.has(path)) return names
+    visiting.add(path)
+    const source = Sources.textOf(path)
+    if (source === undefined) return names
+    let analysis: FileAnalysis
+    try {
+      analysis = Sources.analysisOf(path, source)
+    } catch {
+      return names
+    }
+    for (const name of Object.keys(analysis.exports)) names.add(name)
+    for (const star of analysis.stars) {
+      const target = resolve(path, star)
+      if (target._tag === "File") for (const name of this.exports(target.path, visiting)) if (name !== "default") names.add(name)
+    }
+    return names
+  }
+
+  private allExports(path: string): void {
+    for (const name of this.exports(path, new Set())) this.exported(path, name)
+  }
+
+  /**
+   * The fallback: every module of the graph from `path`, whole, and the
+   * packages they import. Counts more than the body needs, never less.
+   */
+  moduleGraph(path: string): void {
+    const id = `${path}\0module`
+    if (this.seen.has(id)) return
+    this.seen.add(id)
+    const analysis = this.analysis(path)
+    if (analysis === undefined) return
+    this.add({ kind: "module", name: Sources.relative(path), file: Sources.relative(path), digest: analysis.digest })
+    for (const specifier of analysis.specifiers) {
+      const target = resolve(path, specifier)
+      if (target._tag === "File") this.moduleGraph(target.path)
+      else if (target._tag === "Package") this.add({ kind: "package", name: target.name, digest: target.version })
+    }
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Where an import leads: a source file of the user's (followed into), an
+ * installed package (counted by its version), or a builtin (by name).
+ */
+import { createHash } from "node:crypto"
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs"
+import { createRequire, isBuiltin } from "node:module"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+
+export type Target =
+  | { readonly _tag: "File"; readonly path: string }
+  | { readonly _tag: "Package"; readonly name: string; readonly version: string }
+  | { readonly _tag: "Builtin"; readonly name: string }
+  | { readonly _tag: "Unresolved"; readonly specifier: string }
+
+const isFile = (path: string): boolean => {
+  try {
+    return statSync(path).isFile()
+  } catch {
+    return false
+  }
+}
+
+/** `./x.js` names `./x.ts` in TypeScript sources; Node 24 wants the real extension, but both are seen. */
+const candidates = (path: string): Array<string> => {
+  const out = [path]
+  const swapped = path.replace(/\.(m|c)?js$/, (_, m: string | undefined) => `.${m ?? ""}ts`)
+  if (swapped !== path) out.push(swapped)
+  if (!/\.[mc]?[jt]sx?$/.test(path)) out.push(`${path}.ts`, `${path}.js`, Path.join(path, "index.ts"), Path.join(path, "index.js"))
+  return out
+}
+
+/** `@scope/name/sub` -> `@scope/name`; `name/sub` -> `name`. */
+export const packageName = (specifier: string): string => {
+  const parts = specifier.split("/")
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!
+}
+
+/** Packages whose own version is the thing to count even when linked from source: the framework itself. */
+const countedByVersion = (name: string): boolean => name.startsWith("@expops/")
+
+const packages = new Map<string, Target>()
+const linkedDigests = new Map<string, string>()
+
+/** A digest of a package linked from source (a workspace): its version does not move when it is edited. */
+const linkedDigest = (dir: string): string => {
+  const known = linkedDigests.get(dir)
+  if (known !== undefined) return known
+  const hash = createHash("sha256")
+  const visit = (folder: string) => {
+    for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (entry.name === "node_modules" || entry.name.startsWith(".")) continue
+      const path = Path.join(folder, entry.name)
+      if (entry.isDirectory()) visit(path)
+      else if (entry.isFile() && /\.([mc]?[jt]sx?|json)$/.test(entry.name)) {
+        hash.update(Path.relative(dir, path)).update("\0").update(readFileSync(path)).update("\0")
+      }
+    }
+  }
+  visit(dir)
+  const digest = hash.digest("hex").slice(0, 32)
+  linkedDigests.set(dir, digest)
+  return digest
+}
+
+/** The installed package a bare specifier names, as Node would find it from `from`'s folder. */
+const resolvePackage = (from: string, specifier: string): Target => {
+  const name = packageName(specifier)
+  let dir = Path.dirname(from)
+  for (;;) {
+    const key = `${dir}\0${name}`
+    const known = packages.get(key)
+    if (known !== undefined) return known
+    const root = Path.join(dir, "node_modules", name)
+    const manifest = Path.join(root, "package.json")
+    if (existsSync(manifest)) {
+      let version = "unknown"
+      try {
+        version = String(JSON.parse(readFileSync(manifest, "utf8")).version ?? "unknown")
+      } catch {
+        // An unreadable package.json still names the package; the version stays unknown.
+      }
+      const real = realpathSync(root)
+      const linked = !real.split(Path.sep).includes("node_modules") && !countedByVersion(name)
+      const target: Target = { _tag: "Package", name, version: linked ? `source ${linkedDigest(real)}` : version }
+      packages.set(key, target)
+      return target
+    }
+    const parent = Path.dirname(dir)
+    if (parent === dir) return { _tag: "Unresolved", specifier }
+    dir = parent
+  }
+}
+
+/**
+ * Resolves `specifier` imported from the file `from`.
+ */
+export const resolve = (from: string, specifier: string): Target => {
+  if (specifier.startsWith("node:") || isBuiltin(specifier)) {
+    return { _tag: "Builtin", name: specifier.startsWith("node:") ? specifier : `node:${specifier}` }
+  }
+  if (specifier.startsWith(".") || specifier.startsWith("/") || specifier.startsWith("file:")) {
+    const base = specifier.startsWith("file:") ? fileURLToPath(specifier) : Path.resolve(Path.dirname(from), specifier)
+    for (const path of candidates(base)) if (isFile(path)) return { _tag: "File", path }
+    return { _tag: "Unresolved", specifier }
+  }
+  if (specifier.startsWith("#")) {
+    // Subpath imports (package.json "imports"): let Node's resolver map them.
+    try {
+      const path = createRequire(from).resolve(specifier)
+      return path.split(Path.sep).includes("node_modules") ? { _tag: "Unresolved", specifier } : { _tag: "File", path }
+    } catch {
+      return { _tag: "Unresolved", specifier }
+    }
+  }
+  return resolvePackage(from, specifier)
+}
+
+/** Forgets what was resolved (packages may have been installed or upgraded since). */
+export const reset = (): void => {
+  packages.clear()
+  linkedDigests.clear()
+}

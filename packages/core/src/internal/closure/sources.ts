@@ -1,0 +1,170 @@
+/**
+ * The source text of the user's modules, as Node loaded them, and their
+ * analyses, kept in an index keyed by the text's digest.
+ *
+ * The text a module was loaded from is what its functions run, whatever the
+ * file says now: a file edited while a run is in progress must not be
+ * fingerprinted from its newer text. `recordLoadedSources` hooks Node's
+ * module loader to keep that text; a file Node has not loaded is read from
+ * disk, once per process, so one run sees one version of it.
+ */
+import { createHash } from "node:crypto"
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import * as Module from "node:module"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { analyze, ANALYSIS_FORMAT, type FileAnalysis } from "./analyze.ts"
+
+interface State {
+  /** Paths in fingerprints are relative to it, so keys do not depend on where a project lives. */
+  root: string | undefined
+  indexFile: string | undefined
+  indexLoaded: boolean
+  readonly texts: Map<string, { readonly text: string; readonly digest: string }>
+  readonly analyses: Map<string, FileAnalysis>
+  /** Digests of the analyses used in this process: the index keeps these, and drops the rest. */
+  readonly used: Set<string>
+  /** Digests the index file held when read. */
+  readonly indexed: Set<string>
+  /** Whether an analysis was made that the index does not hold. */
+  dirty: boolean
+  hooked: boolean
+}
+
+// One state per process, even if two copies of this module are loaded.
+const key = Symbol.for("@expops/core/CodeSources")
+const state: State = ((globalThis as Record<symbol, unknown>)[key] ??= {
+  root: undefined,
+  indexFile: undefined,
+  indexLoaded: false,
+  texts: new Map(),
+  analyses: new Map(),
+  used: new Set(),
+  indexed: new Set(),
+  dirty: false,
+  hooked: false
+}) as State
+
+/** Where user code lives: a path not inside an installed package. */
+export const isUserPath = (path: string): boolean => !path.split(Path.sep).includes("node_modules")
+
+/**
+ * Hooks Node's module loader so that the text of every user module loaded
+ * from now on is kept. Idempotent.
+ */
+export const recordLoadedSources = (): void => {
+  if (state.hooked) return
+  state.hooked = true
+  Module.registerHooks({
+    load(url, context, nextLoad) {
+      const result = nextLoad(url, context)
+      if (url.startsWith("file:") && result.source !== undefined && result.source !== null) {
+        const path = fileURLToPath(url)
+        if (isUserPath(path) && !state.texts.has(path)) {
+          const text = typeof result.source === "string" ? result.source : Buffer.from(result.source as Uint8Array).toString("utf8")
+          state.texts.set(path, { text, digest: digestText(text) })
+        }
+      }
+      return result
+    }
+  })
+}
+
+const digestText = (text: string): string => createHash("sha256").update(text).digest("hex")
+
+/**
+ * Sets the project root (paths in fingerprints are relative to it) and the
+ * index file that keeps analyses between runs.
+ */
+export const configure = (options: { readonly root: string; readonly indexFile?: string | undefined }): void => {
+  state.root = options.root
+  if (options.indexFile !== state.indexFile) {
+    state.indexFile = options.indexFile
+    state.indexLoaded = false
+  }
+}
+
+export const root = (): string => (state.root ??= process.cwd())
+
+/** A path as it appears in fingerprints and messages: relative to the root, with `/`. */
+export const relative = (path: string): string => Path.relative(root(), path).split(Path.sep).join("/")
+
+/** The text a module ran from (or, if Node has not loaded it, its text on disk now); undefined if unreadable. */
+export const textOf = (path: string): { readonly text: string; readonly digest: string } | undefined => {
+  const known = state.texts.get(path)
+  if (known !== undefined) return known
+  try {
+    const text = readFileSync(path, "utf8")
+    const entry = { text, digest: digestText(text) }
+    state.texts.set(path, entry)
+    return entry
+  } catch {
+    return undefined
+  }
+}
+
+const loadIndex = () => {
+  if (state.indexLoaded) return
+  state.indexLoaded = true
+  if (state.indexFile === undefined) return
+  try {
+    const index = JSON.parse(readFileSync(state.indexFile, "utf8")) as { format?: number; files?: Record<string, FileAnalysis> }
+    if (index.format !== ANALYSIS_FORMAT || index.files === undefined) return
+    for (const [digest, analysis] of Object.entries(index.files)) {
+      state.indexed.add(digest)
+      if (!state.analyses.has(digest)) state.analyses.set(digest, analysis)
+    }
+  } catch {
+    // No index yet, or an unreadable one: it is only a cache, rebuilt as files are analysed.
+  }
+}
+
+/**
+ * The analysis of a module's text, from the index when that text was seen
+ * before. Throws a `SyntaxProblem` when the text does not parse.
+ */
+export const analysisOf = (path: string, source: { readonly text: string; readonly digest: string }): FileAnalysis => {
+  loadIndex()
+  let analysis = state.analyses.get(source.digest)
+  if (analysis === undefined) {
+    analysis = analyze(path, source.text)
+    state.analyses.set(source.digest, analysis)
+    state.dirty = true
+  }
+  state.used.add(source.digest)
+  return analysis
+}
+
+/**
+ * Writes the index when it changed: the analyses used in this process, so
+ * that files edited away do not pile up. Best effort: a cache folder that
+ * refuses writes costs the next run a parse, nothing else.
+ */
+export const flush = (): void => {
+  if (state.indexFile === undefined) return
+  const stale = [...state.indexed].some((digest) => !state.used.has(digest))
+  if (!state.dirty && !stale) return
+  state.dirty = false
+  state.indexed.clear()
+  for (const digest of state.used) state.indexed.add(digest)
+  const files: Record<string, FileAnalysis> = {}
+  for (const digest of [...state.used].sort()) files[digest] = state.analyses.get(digest)!
+  try {
+    mkdirSync(Path.dirname(state.indexFile), { recursive: true })
+    const temp = `${state.indexFile}.${process.pid}.tmp`
+    writeFileSync(temp, JSON.stringify({ format: ANALYSIS_FORMAT, files }))
+    renameSync(temp, state.indexFile)
+  } catch {
+    // See above: the index is an optimisation.
+  }
+}
+
+/** Forgets every text and analysis (tests that edit files in one process). */
+export const reset = (): void => {
+  state.texts.clear()
+  state.analyses.clear()
+  state.used.clear()
+  state.indexed.clear()
+  state.indexLoaded = false
+  state.dirty = false
+}
