@@ -102,8 +102,8 @@ export interface Site {
   readonly column: number
 }
 
-/** The folder of this package: its frames are the framework's, not the user's. */
-const frameworkRoot = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
+/** The folder of this package's code (src/ or dist/): its frames are the framework's, not the user's. */
+const frameworkRoot = Path.dirname(fileURLToPath(import.meta.url))
 
 const toPath = (file: string | null | undefined): string | undefined => {
   if (file === null || file === undefined) return undefined
@@ -190,14 +190,21 @@ const slackOf = (source: string, start: number, end: number, text: string): numb
   return -1
 }
 
-/** The function of the file whose text is `text`: the closest fit, then the nearest to the call. */
+/**
+ * How far a function starting at `start` is from the call at `near`: a body
+ * is an argument of the call, so it comes after it; the first one after the
+ * call is the best guess among functions of the same text.
+ */
+const distance = (start: number, near: number): number => (start >= near ? start - near : Number.MAX_SAFE_INTEGER / 2 + near - start)
+
+/** The function of the file whose text is `text`: the closest fit, then the nearest after the call. */
 const locate = (analysis: FileAnalysis, source: string, text: string, near: number): FunctionInfo | undefined => {
   let best: FunctionInfo | undefined
   let bestSlack = Infinity
   for (const candidate of analysis.functions) {
     const slack = slackOf(source, candidate.start, candidate.end, text)
     if (slack < 0) continue
-    const closer = best !== undefined && Math.abs(candidate.start - near) < Math.abs(best.start - near)
+    const closer = best !== undefined && distance(candidate.start, near) < distance(best.start, near)
     if (slack < bestSlack || (slack === bestSlack && closer)) {
       best = candidate
       bestSlack = slack
@@ -315,6 +322,8 @@ export const fingerprint = (definition: Definition): Fingerprint => {
       })
     }
     closure.add({ kind: "body", name: owner, file, line: fn.line, digest: fn.digest })
+    // Helpers and constants of an enclosing function (a factory) that the body reads: code, so it counts.
+    for (const local of fn.locals) closure.add({ kind: "local", name: local.name, file, line: local.line, digest: local.digest })
     if (fn.unit >= 0) {
       const unit = analysis.units[fn.unit]!
       closure.unit(path, analysis, fn.unit, {
@@ -325,15 +334,15 @@ export const fingerprint = (definition: Definition): Fingerprint => {
         digest: fn.definition ?? unit.digest
       })
     }
-    // The wrappers it was made through, and the declarations that call them.
-    for (const other of sites) {
-      if (other === site) continue
+    // The wrappers and factories it was made through, and the declarations that call them.
+    sites.forEach((other, depth) => {
+      if (other === site) return
       const otherAnalysis = closure.analysis(other.path)
       const source = Sources.textOf(other.path)
-      if (otherAnalysis === undefined || source === undefined) continue
+      if (otherAnalysis === undefined || source === undefined) return
       const index = unitAt(otherAnalysis, offsetOf(source.text, other.line, other.column))
-      if (index >= 0) closure.unit(other.path, otherAnalysis, index)
-    }
+      if (index >= 0) closure.caller(other.path, otherAnalysis, index, depth)
+    })
   } else if (sites.length > 0) {
     closure.moduleGraph(sites[0]!.path)
     closure.add({ kind: "body", name: owner, digest: digest(text) })
@@ -358,7 +367,7 @@ export const fingerprint = (definition: Definition): Fingerprint => {
   if (definition.captures !== undefined) {
     let captured: string
     try {
-      captured = CanonicalHash.digest(definition.captures)
+      captured = CanonicalHash.digest(capturedValues(definition.captures))
     } catch (cause) {
       throw new DefinitionError({ owner, reason: `its \`captures\` cannot be hashed (${String((cause as Error)?.message ?? cause)}): declare plain data, or set a \`version\`` })
     }
@@ -367,6 +376,16 @@ export const fingerprint = (definition: Definition): Fingerprint => {
   diagnostics.push(...findingsToDiagnostics(owner, closure))
   const parts = sortParts(closure.parts.values())
   return { code: combine(parts, version), parts, diagnostics }
+}
+
+/** A step or process captured by a factory-made body counts by its own fingerprint. */
+const capturedValues = (captures: Readonly<Record<string, unknown>>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(captures)) {
+    const code = (value as { readonly code?: unknown } | null)?.code
+    out[name] = typeof value === "function" && typeof code === "string" ? { definition: code } : value
+  }
+  return out
 }
 
 const FIX_WRAPPER = "Pass the generator or arrow function itself, not a wrapper such as Effect.fn(...), " +

@@ -37,6 +37,10 @@ const describePart = (before: CodeFingerprint.Part | undefined, after: CodeFinge
       return { part: "code", message: `definition of ${what} changed: its name, schemas or other options${where}` }
     case "captures":
       return { part: "code", message: `captured values of ${what} changed` }
+    case "caller":
+      return { part: "code", message: `the call that makes ${what} changed${where}` }
+    case "local":
+      return { part: "code", message: `\`${part.name}\` of the function that makes ${what} changed${where}` }
     case "package": {
       const version = (p: CodeFingerprint.Part) => (p.digest.startsWith("source ") ? "(linked from source)" : p.digest)
       if (before === undefined) return { part: "package", message: `${what} now uses package \`${part.name}\` ${version(part)}` }

@@ -12,18 +12,18 @@ const setup = Effect.gen(function*() {
     Cache.layer().pipe(Layer.provide(Layer.succeed(CacheStore.CacheStore, store))),
     Reproducibility.layer(1)
   )
-  let runs = 0
+  const counter = { runs: 0 }
   const weights = Step.make({
     name: "weights",
     input: Schema.Int,
     output: Schema.Struct({ label: Schema.String, w: Schema.instanceOf(Float64Array) }),
     run: function*(n) {
-      runs++
+      counter.runs++
       return { label: `n=${n}`, w: Float64Array.from({ length: n }, (_, i) => i) }
     }
   })
   const call = (n: number) => Effect.provide(weights(n), layer)
-  return { store, call, runs: () => runs }
+  return { store, call, runs: () => counter.runs }
 })
 
 const flip = (bytes: Uint8Array, at: number) => {

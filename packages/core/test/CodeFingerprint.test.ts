@@ -1,78 +1,299 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import { CodeFingerprint } from "@expops/core"
+import { cleanUp, edit, type Files, load, write } from "./fixtures/Projects.ts"
 
-const fp = (fn: Function, version?: string) => CodeFingerprint.fingerprint("step test", fn, version)
+afterAll(cleanUp)
+
+const step = (name: string, body: string, extra = "") =>
+  `export const ${name} = Step.make({ name: "${name}", input: Schema.Finite, output: Schema.Finite,${extra} run: function*(x) { ${body} } })\n`
+
+/**
+ * A project whose steps each reach the code in one way: through a helper, an
+ * imported constant, a re-export, a default import, a namespace import, a
+ * class method, mutual recursion, a package, a schema's code; a process
+ * calls one of them.
+ */
+const base: Files = {
+  "node_modules/fixture-pkg/package.json": JSON.stringify({ name: "fixture-pkg", version: "1.0.0", type: "module", main: "index.js" }),
+  "node_modules/fixture-pkg/index.js": "export const pkg = (x) => x * 5\n",
+  "src/lib.ts": [
+    "export const SPECIES = [\"setosa\", \"versicolor\"] as const",
+    "export const scale = (x: number): number => x * 2",
+    "export default function offset(x: number): number { return x + 1 }",
+    "function helperForModel(x: number) { return x * 3 }",
+    "export class Model { predict(x: number) { return helperForModel(x) } }",
+    "export const unused = () => 0",
+    ""
+  ].join("\n"),
+  "src/more.ts": "export const MORE = 10\n",
+  "src/reexport.ts": "export { scale as rescale } from \"./lib.ts\"\nexport * from \"./more.ts\"\n",
+  "src/main.ts": [
+    "import { Process, Step } from \"@expops/core\"",
+    "import { Schema, SchemaGetter } from \"effect\"",
+    "import { pkg } from \"fixture-pkg\"",
+    "import offset, { Model, SPECIES } from \"./lib.ts\"",
+    "import * as lib from \"./lib.ts\"",
+    "import { MORE, rescale } from \"./reexport.ts\"",
+    "",
+    "function helper(x: number) { return x + 1 }",
+    "const twice = (x: number) => helper(x) + helper(x)",
+    "const unrelated = () => \"a b\"",
+    "const isEven = (n: number): boolean => (n === 0 ? true : isOdd(n - 1))",
+    "const isOdd = (n: number): boolean => (n === 0 ? false : isEven(n - 1))",
+    "const Doubled = Schema.Finite.pipe(Schema.decodeTo(Schema.Finite, {",
+    "  decode: SchemaGetter.transform((n: number) => n * 2),",
+    "  encode: SchemaGetter.transform((n: number) => n / 2)",
+    "}))",
+    "",
+    step("viaHelper", "return twice(x)"),
+    step("viaConstant", "return x + SPECIES.length"),
+    step("viaReexport", "return rescale(x) + MORE"),
+    step("viaDefault", "return offset(x)"),
+    step("viaNamespace", "return lib.scale(x)"),
+    step("viaClass", "return new Model().predict(x)"),
+    step("viaRecursion", "return isEven(Math.round(x)) ? 1 : 0"),
+    step("viaPackage", "return pkg(x)"),
+    "export const viaSchema = Step.make({ name: \"viaSchema\", input: Schema.Finite, output: Doubled, run: function*(x) { return x } })",
+    step("plain", "return x"),
+    "export const proc = Process.make({",
+    "  name: \"proc\",",
+    "  inputs: { x: Schema.Finite },",
+    "  outputs: { y: Schema.Finite },",
+    "  run: function*({ x }) { return { y: yield* viaHelper(x) } }",
+    "})",
+    ""
+  ].join("\n")
+}
+
+const NAMES = ["viaHelper", "viaConstant", "viaReexport", "viaDefault", "viaNamespace", "viaClass", "viaRecursion", "viaPackage", "viaSchema", "plain", "proc"]
+
+const codes = async (files: Files) => {
+  const module = await load(write(files))
+  return Object.fromEntries(NAMES.map((name) => [name, module[name].code as string]))
+}
+
+/** The definitions whose fingerprint an edit of the base project changes. */
+const changedBy = async (editFiles: (files: Files) => Files): Promise<Array<string>> => {
+  const before = await codes(base)
+  const after = await codes(editFiles(base))
+  return NAMES.filter((name) => before[name] !== after[name])
+}
+
+const editing = (file: string, from: string, to: string) => (files: Files): Files => ({ ...files, [file]: edit(files[file]!, from, to) })
 
 describe("CodeFingerprint", () => {
-  it("ignores whitespace- and comment-only edits", () => {
-    const a = function*(x: number) {
-      const y = x * 2
-      return y + 1
-    }
-    // prettier-ignore
-    const b = function*(x:number){
-      // a new comment
-      const    y = x*2 /* inline */
-
-      return y+1
-    }
-    assert.strictEqual(fp(a), fp(b))
+  it("is the same for the same code, wherever the project lives", async () => {
+    assert.deepStrictEqual(await codes(base), await codes(base))
   })
 
-  it("changes with any other edit", () => {
-    const base = (x: number) => x * 2 + 1
-    const edits = [
-      (x: number) => x * 2 + 2,
-      (x: number) => x * 3 + 1,
-      (x: number) => x / 2 + 1,
-      (y: number) => y * 2 + 1
-    ]
-    for (const edit of edits) assert.notStrictEqual(fp(base), fp(edit))
+  it("a module-level helper edited changes exactly the bodies that reach it, through another helper and through a step a process calls", async () => {
+    assert.deepStrictEqual(await changedBy(editing("src/main.ts", "return x + 1 }", "return x + 2 }")), ["viaHelper", "proc"])
   })
 
-  it("keeps string, template and regex literals verbatim", () => {
-    assert.notStrictEqual(fp(() => "a  b"), fp(() => "a b"))
-    assert.notStrictEqual(fp(() => `a  ${1}`), fp(() => `a ${1}`))
-    assert.notStrictEqual(fp(() => /a  b/.test("x")), fp(() => /a b/.test("x")))
-    assert.notStrictEqual(fp(() => "// not a comment"), fp(() => "// not a comment!"))
+  it("a declaration no body reaches, edited, changes nothing", async () => {
+    assert.deepStrictEqual(await changedBy(editing("src/main.ts", "() => \"a b\"", "() => \"c d\"")), [])
+    assert.deepStrictEqual(await changedBy(editing("src/lib.ts", "unused = () => 0", "unused = () => 1")), [])
   })
 
-  it("keeps the space that separates words", () => {
-    assert.strictEqual(CodeFingerprint.normalize("return   x"), "return x")
-    assert.strictEqual(CodeFingerprint.normalize("a  +  b // c\n/* d */ ;"), "a+b;")
-    assert.strictEqual(CodeFingerprint.normalize("x = a / b / c"), "x=a/b/c")
+  it("follows imports: a constant, a re-export and `export *`, a default import, a namespace member, a class method", async () => {
+    assert.deepStrictEqual(await changedBy(editing("src/lib.ts", "\"versicolor\"", "\"virginica\"")), ["viaConstant"])
+    assert.deepStrictEqual(await changedBy(editing("src/more.ts", "10", "11")), ["viaReexport"])
+    assert.deepStrictEqual(await changedBy(editing("src/lib.ts", "x * 2", "x * 4")), ["viaReexport", "viaNamespace"])
+    assert.deepStrictEqual(await changedBy(editing("src/lib.ts", "x + 1 }", "x + 2 }")), ["viaDefault"])
+    assert.deepStrictEqual(await changedBy(editing("src/lib.ts", "x * 3", "x * 9")), ["viaClass"])
   })
 
-  it("keeps what automatic semicolon insertion and operator fusing depend on", () => {
-    const n = CodeFingerprint.normalize
-    // A line break after `return` (and its kind) returns nothing.
-    assert.notStrictEqual(n("return x"), n("return\nx"))
-    assert.notStrictEqual(n("yield x"), n("yield /* c\n */ x"))
-    assert.strictEqual(n("return  x"), n("return /* c */ x"))
-    // `a++ + b` is not `a + ++b`, `- -y` is not `--y`.
-    assert.notStrictEqual(n("a++ + b"), n("a + ++b"))
-    assert.notStrictEqual(n("x = - -y"), n("x = --y"))
-    // A line starting with `++` ends the statement before it.
-    assert.notStrictEqual(n("a++\nb"), n("a\n++b"))
-    // Still blind to plain whitespace between operators.
-    assert.strictEqual(n("a + -b"), n("a+-b"))
-    assert.strictEqual(n("f(a)\n.then(b)"), n("f(a).then(b)"))
+  it("follows mutual recursion", async () => {
+    assert.deepStrictEqual(await changedBy(editing("src/main.ts", "n === 0 ? false", "n === 1 ? false")), ["viaRecursion"])
   })
 
-  it("changes with the declared version", () => {
-    const f = () => 1
-    assert.notStrictEqual(fp(f), fp(f, "2"))
-    assert.strictEqual(fp(f, "2"), fp(f, "2"))
-  })
-
-  it("refuses a wrapper, which prints the same for every body", () => {
-    const wrapped = Effect.fn("wrapped")(function*() {
-      return 1
+  it("counts a package by its version", async () => {
+    const bump = (files: Files): Files => ({
+      ...files,
+      "node_modules/fixture-pkg/package.json": edit(files["node_modules/fixture-pkg/package.json"]!, "1.0.0", "1.1.0")
     })
-    assert.throws(() => fp(wrapped), /wrapper made by Effect.fn.*Pass the generator or arrow function itself/s)
-    assert.throws(() => fp(Math.max), /native or bound function/)
-    // With a version the user takes responsibility for invalidation.
-    assert.doesNotThrow(() => fp(wrapped, "1"))
+    assert.deepStrictEqual(await changedBy(bump), ["viaPackage"])
+    const module = await load(write(bump(base)))
+    assert.deepInclude(module.viaPackage.codeParts, { kind: "package", name: "fixture-pkg", digest: "1.1.0" })
+  })
+
+  it("sees the code inside a schema transformation", async () => {
+    assert.deepStrictEqual(await changedBy(editing("src/main.ts", "(n: number) => n * 2", "(n: number) => n * 3")), ["viaSchema"])
+  })
+
+  it("ignores comments, whitespace, formatting, quote style, redundant parentheses and types", async () => {
+    const reformatted = (files: Files): Files => {
+      let main = files["src/main.ts"]!
+      main = edit(main, "function helper(x: number) { return x + 1 }", "// one more\nfunction helper(x) {\n  return (x) + 1 /* plus one */\n}")
+      main = edit(main, "const isOdd = (n: number): boolean => (n === 0 ? false : isEven(n - 1))", "const isOdd = (n) =>\n  n === 0\n    ? false\n    : isEven(n - 1)")
+      main = main.replaceAll("\"@expops/core\"", "'@expops/core'")
+      return { ...files, "src/main.ts": main, "src/lib.ts": edit(files["src/lib.ts"]!, "(x: number): number => x * 2", "(x: number) =>   x*2") }
+    }
+    assert.deepStrictEqual(await changedBy(reformatted), [])
+  })
+
+  it("sees whitespace inside a string literal, and a regular expression after a parenthesis", async () => {
+    const withString = editing("src/main.ts", "return twice(x)", "return twice(x) + \"a b\".length")
+    const withWiderString = editing("src/main.ts", "return twice(x)", "return twice(x) + \"a  b\".length")
+    const a = await codes(withString(base))
+    const b = await codes(withWiderString(base))
+    assert.notStrictEqual(a.viaHelper, b.viaHelper)
+    const regex = (pattern: string) => editing("src/main.ts", "name: \"plain\", input: Schema.Finite, output: Schema.Finite, run: function*(x) { return x }", `name: "plain", input: Schema.Finite, output: Schema.Finite, run: function*(x) { return (x) / 2 / ${pattern}/.source.length }`)
+    const r1 = await codes(regex("/a")(base))
+    const r2 = await codes(regex("/b")(base))
+    assert.notStrictEqual(r1.plain, r2.plain)
+  })
+
+  it("keeps the closure's parts, for explaining a change", async () => {
+    const module = await load(write(base))
+    const parts = (module.proc.codeParts as ReadonlyArray<CodeFingerprint.Part>).map((p) => `${p.kind} ${p.name}${p.file ? ` ${p.file}` : ""}`)
+    assert.includeMembers(parts, [
+      "body process proc src/main.ts",
+      "definition process proc src/main.ts",
+      "step viaHelper src/main.ts",
+      "helper twice src/main.ts",
+      "helper helper src/main.ts",
+      "package @expops/core",
+      "package effect"
+    ])
+    assert.notInclude(parts, "helper unrelated src/main.ts")
+  })
+
+  it("a factory-made body reading its argument is a definition error naming the variable and the fixes", async () => {
+    const files = {
+      "src/main.ts": [
+        "import { Step } from \"@expops/core\"",
+        "import { Schema } from \"effect\"",
+        "const makeScale = (factor: number) =>",
+        "  Step.make({ name: \"scale\", input: Schema.Finite, output: Schema.Finite, run: function*(x) { return x * factor } })",
+        "export const byTwo = makeScale(2)",
+        ""
+      ].join("\n")
+    }
+    const error = await load(write(files)).then(() => undefined, (e: unknown) => e)
+    assert.instanceOf(error, CodeFingerprint.DefinitionError)
+    const column = files["src/main.ts"].split("\n")[3]!.indexOf("factor }") + 1
+    assert.strictEqual(
+      (error as Error).message,
+      `step scale (src/main.ts:4:${column}): its body reads \`factor\` from an enclosing function, which the cache key cannot see. ` +
+        "Pass it as config (steps) or parameters (processes), declare it in `captures: { factor }` (hashed into the key), " +
+        "or set a `version` and bump it whenever the value changes"
+    )
+  })
+
+  it("with `captures`, a factory's argument is in the key: another value, another fingerprint", async () => {
+    const files = {
+      "src/main.ts": [
+        "import { Step } from \"@expops/core\"",
+        "import { Schema } from \"effect\"",
+        "const makeScale = (factor: number) =>",
+        "  Step.make({ name: \"scale\", input: Schema.Finite, output: Schema.Finite, captures: { factor }, run: function*(x) { return x * factor } })",
+        "export const byTwo = makeScale(2)",
+        "export const alsoByTwo = makeScale(2)",
+        "export const byThree = makeScale(3)",
+        ""
+      ].join("\n")
+    }
+    const module = await load(write(files))
+    assert.strictEqual(module.byTwo.code, module.alsoByTwo.code)
+    assert.notStrictEqual(module.byTwo.code, module.byThree.code)
+  })
+
+  it("a factory's helpers fixed by code are code: no error, and editing one changes the fingerprint", async () => {
+    const files = (body: string) => ({
+      "src/main.ts": [
+        "import { Step } from \"@expops/core\"",
+        "import { Schema } from \"effect\"",
+        "const makeStep = () => {",
+        `  const inc = (x: number) => ${body}`,
+        "  return Step.make({ name: \"inc\", input: Schema.Finite, output: Schema.Finite, run: function*(x) { return inc(x) } })",
+        "}",
+        "export const inc = makeStep()",
+        ""
+      ].join("\n")
+    })
+    const a = await load(write(files("x + 1")))
+    const b = await load(write(files("x + 2")))
+    assert.notStrictEqual(a.inc.code, b.inc.code)
+  })
+
+  it("warns of Math.random and Date.now in the closure, naming the step, the declaration and file:line:column", async () => {
+    const module = await load(write({
+      "src/main.ts": [
+        "import { Step } from \"@expops/core\"",
+        "import { Schema } from \"effect\"",
+        "const noise = () => Math.random()",
+        "const stamp = () => Date.now()",
+        "export const noisy = Step.make({ name: \"noisy\", input: Schema.Finite, output: Schema.Finite, run: function*(x) { return x + noise() + stamp() } })",
+        ""
+      ].join("\n")
+    }))
+    const messages = (module.noisy.diagnostics as ReadonlyArray<CodeFingerprint.Diagnostic>).map((d) => [d.code, d.message])
+    assert.deepStrictEqual(messages, [
+      ["nondeterminism", "step noisy reaches Math.random() in helper `noise` (src/main.ts:3:21), which gives another result on every run: draw from Effect's `Random` instead (seeded per step and process)"],
+      ["nondeterminism", "step noisy reaches Date.now() in helper `stamp` (src/main.ts:4:21), which gives another result on every run: read the time from Effect's `Clock` instead"]
+    ])
+  })
+
+  it("warns of a value computed at load from an environment variable", async () => {
+    const module = await load(write({
+      "src/main.ts": [
+        "import { Step } from \"@expops/core\"",
+        "import { Schema } from \"effect\"",
+        "const RATE = Number(process.env.RATE ?? 1)",
+        "export const rated = Step.make({ name: \"rated\", input: Schema.Finite, output: Schema.Finite, run: function*(x) { return x * RATE } })",
+        ""
+      ].join("\n")
+    }))
+    const [warning] = module.rated.diagnostics as ReadonlyArray<CodeFingerprint.Diagnostic>
+    assert.strictEqual(warning?.code, "load-time-value")
+    assert.include(warning?.message, "constant `RATE` (src/main.ts:3:21), computed at load from an environment variable")
+  })
+
+  it("when the body cannot be found in its source, the whole module counts: more re-runs, never a stale hit", async () => {
+    const files = (helper: string) => ({
+      "src/main.ts": [
+        "import { Step } from \"@expops/core\"",
+        "import { Schema } from \"effect\"",
+        `const unrelated = () => ${helper}`,
+        "export const made = Step.make({ name: \"made\", input: Schema.Finite, output: Schema.Finite, run: new Function(\"x\", \"return x\") as any })",
+        ""
+      ].join("\n")
+    })
+    const a = await load(write(files("1")))
+    const b = await load(write(files("2")))
+    assert.notStrictEqual(a.made.code, b.made.code)
+    assert.deepStrictEqual((a.made.diagnostics as ReadonlyArray<CodeFingerprint.Diagnostic>).map((d) => [d.severity, d.code]), [["debug", "unverified-source"]])
+    assert.deepInclude(a.made.codeParts, { kind: "module", name: "src/main.ts", file: "src/main.ts", digest: (a.made.codeParts as Array<CodeFingerprint.Part>).find((p) => p.kind === "module")!.digest })
+  })
+
+  it("with no source at all, only the body's text counts, and it says so", () => {
+    const fingerprint = CodeFingerprint.fingerprint({ owner: "step evaluated", body: function*(x: number) { return x }, sites: [] })
+    assert.deepStrictEqual(fingerprint.parts.map((p) => p.kind), ["body"])
+    assert.deepStrictEqual(fingerprint.diagnostics.map((d) => [d.severity, d.code]), [["warning", "no-source"]])
+  })
+
+  it("refuses a wrapper, which prints the same for every body, unless a version is declared", async () => {
+    const { Effect } = await import("effect")
+    const wrapped = Effect.fn("wrapped")(function*(x: number) {
+      return x
+    })
+    assert.throws(
+      () => CodeFingerprint.fingerprint({ owner: "step wrapped", body: wrapped, sites: CodeFingerprint.callSites() }),
+      /step wrapped: cannot fingerprint its body \(it is a wrapper made by Effect\.fn\)/
+    )
+    assert.doesNotThrow(() => CodeFingerprint.fingerprint({ owner: "step wrapped", body: wrapped, sites: CodeFingerprint.callSites(), version: "1" }))
+  })
+
+  it("changes with the declared version", async () => {
+    const files = (version: string) => ({
+      "src/main.ts": [
+        "import { Step } from \"@expops/core\"",
+        "import { Schema } from \"effect\"",
+        `export const v = Step.make({ name: "v", input: Schema.Finite, output: Schema.Finite, version: "${version}", run: function*(x) { return x } })`,
+        ""
+      ].join("\n")
+    })
+    assert.notStrictEqual((await load(write(files("1")))).v.code, (await load(write(files("2")))).v.code)
   })
 })

@@ -50,21 +50,49 @@ describe("Explain", () => {
     ])
   })
 
-  it("says which declared step changed, and whether the body did", () => {
-    const before: Recipe.Recipe = { ...base, codeParts: { body: "b1", steps: { fit: "f1", split: "s1" } } }
-    const stepOnly: Recipe.Recipe = { ...base, code: "c2", codeParts: { body: "b1", steps: { fit: "f2", split: "s1", score: "x1" } } }
-    assert.deepStrictEqual(Explain.diff(before, stepOnly).map((c) => [c.part, c.message]), [
-      ["step", "process `train_model` calls a changed step `fit`"],
-      ["step", "process `train_model` now declares step `score`"]
+  it("names the part of the code closure that changed: a helper, a constant, a step, a package, the body", () => {
+    const part = (kind: string, name: string, digest: string, file?: string) => ({ kind, name, digest, file })
+    const before: Recipe.Recipe = {
+      ...base,
+      codeParts: [
+        part("body", "process train_model", "b1", "src/train.ts"),
+        part("definition", "process train_model", "d1", "src/train.ts"),
+        part("helper", "softmax", "h1", "src/train.ts"),
+        part("constant", "SPECIES", "k1", "src/schemas.ts"),
+        part("step", "fit", "f1", "src/train.ts"),
+        part("package", "ml-matrix", "6.10.0")
+      ]
+    }
+    const edited: Recipe.Recipe = {
+      ...before,
+      code: "c2",
+      codeParts: [
+        part("body", "process train_model", "b1", "src/train.ts"),
+        part("definition", "process train_model", "d1", "src/train.ts"),
+        part("helper", "softmax", "h2", "src/train.ts"),
+        part("constant", "SPECIES", "k2", "src/schemas.ts"),
+        part("step", "fit", "f1", "src/train.ts"),
+        part("step", "score", "s1", "src/train.ts"),
+        part("package", "ml-matrix", "6.11.0")
+      ]
+    }
+    assert.deepStrictEqual(Explain.diff(before, edited).map((c) => [c.part, c.message]), [
+      ["package", "package `ml-matrix` 6.10.0 -> 6.11.0"],
+      ["code", "constant `SPECIES` (src/schemas.ts) changed"],
+      ["step", "process `train_model` now uses step `score` (src/train.ts)"],
+      ["code", "helper `softmax` (src/train.ts) changed"]
     ])
-    const bodyToo: Recipe.Recipe = { ...base, code: "c3", codeParts: { body: "b2", steps: { fit: "f1" } } }
-    assert.deepStrictEqual(Explain.diff(before, bodyToo).map((c) => c.message), [
-      "code of process `train_model` changed",
-      "process `train_model` no longer declares step `split`"
+    const bodyOnly: Recipe.Recipe = {
+      ...before,
+      code: "c3",
+      codeParts: before.codeParts!.map((p) => (p.kind === "body" ? { ...p, digest: "b2" } : p)).filter((p) => p.name !== "fit")
+    }
+    assert.deepStrictEqual(Explain.diff(before, bodyOnly).map((c) => c.message), [
+      "process `train_model` no longer uses step `fit` (src/train.ts)",
+      "code of process `train_model` changed"
     ])
-    // A recipe without parts declared no steps: its code is the body's.
-    const firstStep: Recipe.Recipe = { ...base, code: "c4", codeParts: { body: "c1", steps: { fit: "f1" } } }
-    assert.deepStrictEqual(Explain.diff(base, firstStep).map((c) => c.message), ["process `train_model` now declares step `fit`"])
+    // An entry written before code closures has no parts: the code changed, nothing more is known.
+    assert.deepStrictEqual(Explain.diff({ ...base, codeParts: undefined }, edited).map((c) => c.message), ["code of process `train_model` changed"])
   })
 
   it("does not report a step's new seed when it follows from a new input or config", () => {

@@ -184,6 +184,7 @@ describe("Pipeline", () => {
         Process.make({
           name: `branch${i}`,
           outputs: { [`xs${i}`]: Numbers },
+          captures: { i },
           steps: [draw],
           run: function*() {
             const a = yield* draw(3)

@@ -49,6 +49,11 @@ export interface Unit {
   readonly end: number
   readonly line: number
   readonly digest: string
+  /**
+   * For `const x = f(...)`: the digest of the call alone. Where a factory is
+   * called to make a step, the call's arguments matter, not the name it gets.
+   */
+  readonly call?: string | undefined
   /** Module-level names it reads or writes, `ns.member` for a member of a namespace, `import(spec)` for a literal dynamic import. */
   readonly refs: ReadonlyArray<Ref>
   /** Non-reproducible calls in it (`Math.random`, `Date.now`, ...). */
@@ -72,12 +77,18 @@ export interface FunctionInfo {
   readonly unit: number
   readonly digest: string
   /**
-   * For a function not nested in another one: the digest of its unit with the
-   * function left out, i.e. a step's definition (name, schemas, options)
-   * apart from its body, so that the two can change, and be explained, apart.
+   * The digest of the call it is an argument of (`Step.make({ ..., run })`),
+   * with the function itself left out: a step's definition (name, schemas,
+   * options) apart from its body, so the two change, and are explained, apart.
+   * Without such a call, its unit's, likewise.
    */
   readonly definition?: string | undefined
-  /** Variables of enclosing functions it reads: invisible to a static fingerprint. */
+  /**
+   * The variables of enclosing functions it reads whose values are fixed by
+   * code (a `const` helper inside a factory), transitively: their code counts.
+   */
+  readonly locals: ReadonlyArray<{ readonly name: string; readonly line: number; readonly digest: string }>
+  /** Variables of enclosing functions it reads whose values only run time knows (parameters, `let`s, what derives from them). */
   readonly captured: ReadonlyArray<Captured>
 }
 
@@ -171,12 +182,35 @@ export const parse = (file: string, source: string): Node => {
 // ---------------------------------------------------------------------------
 // Scopes
 
+/**
+ * How a name was declared. A `const`, function or class whose initializer
+ * reads only static names is itself static: its value is fixed by code the
+ * closure already holds. A parameter, a `let` or `var`, or anything derived
+ * from one, is not: its value is known only at run time.
+ */
+interface Declared {
+  readonly kind: "const" | "let" | "var" | "function" | "class" | "param" | "import"
+  /** The code that gives it its value (an initializer, the function or class itself). */
+  readonly init?: Node | undefined
+}
+
+interface Binding extends Declared {
+  readonly name: string
+  readonly start: number
+  readonly line: number
+  readonly column: number
+  readonly depends: Set<Binding>
+  isStatic: boolean
+}
+
+const PARAM: Declared = { kind: "param" }
+
 interface Scope {
   readonly parent: Scope | undefined
   readonly depth: number
   /** The nearest function (or module) scope: where `var` goes. */
   readonly hoist: Scope
-  readonly bindings: Map<string, { readonly line: number; readonly column: number }>
+  readonly bindings: Map<string, Binding>
   readonly isModule: boolean
 }
 
@@ -194,6 +228,9 @@ const newScope = (parent: Scope | undefined, isFunction: boolean): Scope => {
 
 interface FunctionRecord {
   readonly node: Node
+  /** The call it is an argument of, through object and array literals. */
+  readonly call: Node | undefined
+  readonly statics: Set<Binding>
   readonly start: number
   readonly end: number
   readonly scope: Scope
@@ -202,7 +239,14 @@ interface FunctionRecord {
   readonly captured: Map<string, Captured>
 }
 
+/** The bindings whose initializers are being walked, innermost first. */
+interface Initializing {
+  readonly bindings: ReadonlyArray<Binding>
+  readonly parent: Initializing | undefined
+}
+
 interface Reference {
+  readonly initializing: Initializing | undefined
   readonly name: string
   readonly member: string | undefined
   readonly scope: Scope
@@ -270,13 +314,30 @@ export const analyze = (file: string, source: string): FileAnalysis => {
   let scope = module
   let fn: FunctionRecord | undefined
   let unit = -1
+  let initializing: Initializing | undefined
+  /** Walks the code that gives `bindings` their values, noting what it reads. */
+  const initializingThem = (bindings: ReadonlyArray<Binding>, body: () => void) => {
+    if (bindings.length === 0) return body()
+    const saved = initializing
+    initializing = { bindings, parent: saved }
+    body()
+    initializing = saved
+  }
 
-  const declare = (name: string, target: Scope, node: Node) => {
-    if (!target.bindings.has(name)) target.bindings.set(name, at(node.start))
+  const locals: Array<Binding> = []
+  const declare = (name: string, target: Scope, node: Node, how: Declared, into?: Array<Binding>) => {
+    const known = target.bindings.get(name)
+    if (known !== undefined) return void into?.push(known)
+    // A `const` without an initializer is a for-in/of variable: a new value every iteration.
+    const dynamic = how.kind === "param" || how.kind === "let" || how.kind === "var" || how.init === undefined
+    const binding: Binding = { ...how, name, start: node.start, ...at(node.start), depends: new Set(), isStatic: !dynamic }
+    target.bindings.set(name, binding)
+    if (!target.isModule) locals.push(binding)
+    into?.push(binding)
   }
 
   const reference = (id: Node, member?: string, bareNew = false) => {
-    references.push({ name: id.name as string, member, scope, start: id.start, fn, unit, bareNew })
+    references.push({ name: id.name as string, member, scope, start: id.start, fn, unit, bareNew, initializing })
   }
 
   const withScope = (next: Scope, body: () => void) => {
@@ -287,30 +348,34 @@ export const analyze = (file: string, source: string): FileAnalysis => {
   }
 
   /** Declares the names a binding pattern introduces, walking its default values and computed keys. */
-  const declarePattern = (pattern: Node, target: Scope): void => {
+  const declarePattern = (pattern: Node, target: Scope, how: Declared, into?: Array<Binding>): void => {
     const node = unwrap(pattern)
     switch (node.type) {
       case "Identifier":
-        return declare(node.name as string, target, node)
+        return declare(node.name as string, target, node, how, into)
       case "ObjectPattern":
         for (const property of node.properties as Array<Node>) {
-          if (property.type === "RestElement") declarePattern(property.argument as Node, target)
+          if (property.type === "RestElement") declarePattern(property.argument as Node, target, how, into)
           else {
             if (property.computed === true) walk(property.key as Node)
-            declarePattern(property.value as Node, target)
+            declarePattern(property.value as Node, target, how, into)
           }
         }
         return
       case "ArrayPattern":
-        for (const element of node.elements as Array<Node | null>) if (element !== null) declarePattern(element, target)
+        for (const element of node.elements as Array<Node | null>) if (element !== null) declarePattern(element, target, how, into)
         return
       case "RestElement":
-        return declarePattern(node.argument as Node, target)
-      case "AssignmentPattern":
-        declarePattern(node.left as Node, target)
-        return walk(node.right as Node)
+        return declarePattern(node.argument as Node, target, how, into)
+      case "AssignmentPattern": {
+        // A default value is part of what gives the name its value.
+        const declared: Array<Binding> = []
+        declarePattern(node.left as Node, target, how, declared)
+        into?.push(...declared)
+        return initializingThem(declared, () => walk(node.right as Node))
+      }
       case "TSParameterProperty":
-        return declarePattern(node.parameter as Node, target)
+        return declarePattern(node.parameter as Node, target, how, into)
       default:
         return walk(node)
     }
@@ -348,19 +413,35 @@ export const analyze = (file: string, source: string): FileAnalysis => {
     const outer = scope
     // A named function expression sees its own name.
     const named = node.type === "FunctionExpression" && isNode(node.id) ? newScope(outer, false) : outer
-    if (named !== outer) declare((node.id as Node).name as string, named, node.id as Node)
+    const self: Array<Binding> = []
+    if (named !== outer) declare((node.id as Node).name as string, named, node.id as Node, { kind: "function", init: node }, self)
+    if (node.type === "FunctionDeclaration" && isNode(node.id)) {
+      const own = outer.bindings.get(node.id.name as string)
+      if (own !== undefined) self.push(own)
+    }
     const inner = newScope(named, true)
-    const record: FunctionRecord = { node, start: span.start, end: span.end, scope: inner, parent: fn, unit, captured: new Map() }
+    const record: FunctionRecord = {
+      node,
+      call: enclosingCall(node),
+      statics: new Set(),
+      start: span.start,
+      end: span.end,
+      scope: inner,
+      parent: fn,
+      unit,
+      captured: new Map()
+    }
     functions.push(record)
     const savedFn = fn
     fn = record
-    withScope(inner, () => {
-      for (const param of node.params as Array<Node>) if (!isTypeOnly(param)) declarePattern(param, inner)
-      const body = node.body as Node | null
-      if (body === null) return
-      if (body.type === "BlockStatement") for (const statement of body.body as Array<Node>) walk(statement)
-      else walk(body)
-    })
+    initializingThem(self, () =>
+      withScope(inner, () => {
+        for (const param of node.params as Array<Node>) if (!isTypeOnly(param)) declarePattern(param, inner, PARAM)
+        const body = node.body as Node | null
+        if (body === null) return
+        if (body.type === "BlockStatement") for (const statement of body.body as Array<Node>) walk(statement)
+        else walk(body)
+      }))
     fn = savedFn
   }
 
@@ -369,8 +450,13 @@ export const analyze = (file: string, source: string): FileAnalysis => {
     if (isNode(node.superClass)) walk(node.superClass)
     // A class expression's name is visible inside it only.
     const inner = newScope(scope, false)
-    if (node.type === "ClassExpression" && isNode(node.id)) declare(node.id.name as string, inner, node.id)
-    withScope(inner, () => walk(node.body as Node))
+    const self: Array<Binding> = []
+    if (node.type === "ClassExpression" && isNode(node.id)) declare(node.id.name as string, inner, node.id, { kind: "class", init: node }, self)
+    if (node.type === "ClassDeclaration" && isNode(node.id)) {
+      const own = scope.bindings.get(node.id.name as string)
+      if (own !== undefined) self.push(own)
+    }
+    initializingThem(self, () => withScope(inner, () => walk(node.body as Node)))
   }
 
   const walkChildren = (node: Node) => {
@@ -383,11 +469,45 @@ export const analyze = (file: string, source: string): FileAnalysis => {
     }
   }
 
+  /** The nodes being walked, outermost first. */
+  const ancestors: Array<Node> = []
+
+  /** The call `fn` is an argument of, directly or inside object and array literals (`Step.make({ run })`). */
+  const enclosingCall = (fn: Node): Node | undefined => {
+    let child = fn
+    for (let i = ancestors.length - 1; i >= 0; i--) {
+      const node = ancestors[i]!
+      if (node === child) continue
+      switch (node.type) {
+        case "Property":
+        case "ObjectExpression":
+        case "ArrayExpression":
+        case "SpreadElement":
+        case "TSAsExpression":
+        case "TSSatisfiesExpression":
+          child = node
+          continue
+        case "CallExpression":
+        case "NewExpression":
+          return (node.arguments as Array<Node>).includes(child) ? node : undefined
+        default:
+          return undefined
+      }
+    }
+    return undefined
+  }
+
   const walk = (node: Node): void => {
     if (isTypeOnly(node)) {
       // Erased at run time, except the operand of a type assertion.
       return
     }
+    ancestors.push(node)
+    walkNode(node)
+    ancestors.pop()
+  }
+
+  const walkNode = (node: Node): void => {
     switch (node.type) {
       case "TSAsExpression":
       case "TSSatisfiesExpression":
@@ -440,21 +560,23 @@ export const analyze = (file: string, source: string): FileAnalysis => {
         return
       case "FunctionDeclaration":
         // Block-scoped in modules (strict mode); hoisted within its block.
-        if (isNode(node.id)) declare(node.id.name as string, scope, node.id)
+        if (isNode(node.id)) declare(node.id.name as string, scope, node.id, { kind: "function", init: node })
         return walkFunction(node, node)
       case "FunctionExpression":
       case "ArrowFunctionExpression":
         return walkFunction(node, node)
       case "ClassDeclaration":
-        if (isNode(node.id)) declare(node.id.name as string, scope, node.id)
+        if (isNode(node.id)) declare(node.id.name as string, scope, node.id, { kind: "class", init: node })
         return walkClass(node)
       case "ClassExpression":
         return walkClass(node)
       case "VariableDeclaration": {
         const target = node.kind === "var" ? scope.hoist : scope
         for (const declarator of node.declarations as Array<Node>) {
-          declarePattern(declarator.id as Node, target)
-          if (isNode(declarator.init)) walk(declarator.init)
+          const init = isNode(declarator.init) ? declarator.init : undefined
+          const declared: Array<Binding> = []
+          declarePattern(declarator.id as Node, target, { kind: node.kind as Declared["kind"], init }, declared)
+          if (init !== undefined) initializingThem(declared, () => walk(init))
         }
         return
       }
@@ -479,7 +601,7 @@ export const analyze = (file: string, source: string): FileAnalysis => {
         })
       case "CatchClause":
         return withScope(newScope(scope, false), () => {
-          if (isNode(node.param)) declarePattern(node.param, scope)
+          if (isNode(node.param)) declarePattern(node.param, scope, PARAM)
           for (const statement of (node.body as Node).body as Array<Node>) walk(statement)
         })
       case "AssignmentExpression":
@@ -494,7 +616,7 @@ export const analyze = (file: string, source: string): FileAnalysis => {
         return
       }
       case "TSEnumDeclaration":
-        declare((node.id as Node).name as string, scope, node.id as Node)
+        declare((node.id as Node).name as string, scope, node.id as Node, { kind: "const", init: node })
         return walk(node.body as Node)
       case "TSEnumMember":
         if (isNode(node.initializer)) walk(node.initializer)
@@ -580,7 +702,7 @@ export const analyze = (file: string, source: string): FileAnalysis => {
         const kind = unitKind(declaration, declarator)
         // Serialized with its declaration's kind: `let` and `const` differ.
         addUnit(kind, names, { ...declarator, kind: declaration.kind } as Node, () => {
-          declarePattern(declarator.id as Node, module)
+          declarePattern(declarator.id as Node, module, { kind: declaration.kind as Declared["kind"] })
           if (isNode(declarator.init)) walk(declarator.init)
         }, kind === "step" || kind === "process" ? titleOf(declarator) : undefined)
       }
@@ -607,7 +729,7 @@ export const analyze = (file: string, source: string): FileAnalysis => {
             ? "*"
             : String((specifier.imported as Node).name ?? (specifier.imported as Node).value)
           imports[local] = { from, name }
-          declare(local, module, specifier)
+          declare(local, module, specifier, { kind: "import" })
         }
         break
       }
@@ -637,7 +759,7 @@ export const analyze = (file: string, source: string): FileAnalysis => {
           exports.default = { local: declaration.id.name as string }
         } else {
           addUnit("default export", ["default"], declaration, () => {
-            declare("default", module, declaration)
+            declare("default", module, declaration, { kind: "const" })
             walk(declaration)
           })
           exports.default = { local: "default" }
@@ -664,6 +786,7 @@ export const analyze = (file: string, source: string): FileAnalysis => {
   }
 
   // Resolve every reference now that every binding, hoisted or not, is known.
+  const localRefs: Array<{ readonly ref: Reference; readonly scope: Scope; readonly binding: Binding }> = []
   for (const ref of references) {
     let binding: Scope | undefined = ref.scope
     while (binding !== undefined && !binding.bindings.has(ref.name)) binding = binding.parent
@@ -697,10 +820,50 @@ export const analyze = (file: string, source: string): FileAnalysis => {
       }
       continue
     }
-    // A local of some function: every function between the reference and that binding reads it from outside.
-    for (let f = ref.fn; f !== undefined && binding.depth < f.scope.depth; f = f.parent) {
-      if (!f.captured.has(ref.name)) f.captured.set(ref.name, { name: ref.name, ...position() })
+    const local = binding.bindings.get(ref.name)!
+    localRefs.push({ ref, scope: binding, binding: local })
+    // What gives a binding its value reads this one (unless this one is declared inside that code).
+    for (let chain = ref.initializing; chain !== undefined; chain = chain.parent) {
+      for (const reader of chain.bindings) {
+        const inside = reader.init !== undefined && reader.init.start <= local.start && local.start < reader.init.end
+        if (reader !== local && !inside) reader.depends.add(local)
+      }
     }
+  }
+  // A local is static when all it reads is: settle that, then name the others each function reads.
+  for (let changed = true; changed;) {
+    changed = false
+    for (const binding of locals) {
+      if (binding.isStatic && [...binding.depends].some((d) => !d.isStatic)) {
+        binding.isStatic = false
+        changed = true
+      }
+    }
+  }
+  for (const { binding, ref, scope: declaredIn } of localRefs) {
+    // Every function between the reference and that binding reads it from outside.
+    for (let f = ref.fn; f !== undefined && declaredIn.depth < f.scope.depth; f = f.parent) {
+      if (binding.isStatic) f.statics.add(binding)
+      else if (!f.captured.has(ref.name)) f.captured.set(ref.name, { name: ref.name, ...at(ref.start) })
+    }
+  }
+  const localDigests = new Map<Binding, string>()
+  const localsOf = (f: FunctionRecord) => {
+    const reached = new Set<Binding>()
+    const visit = (b: Binding) => {
+      if (reached.has(b) || !b.isStatic) return
+      reached.add(b)
+      for (const d of b.depends) visit(d)
+    }
+    for (const b of f.statics) visit(b)
+    return [...reached].map((b) => {
+      let known = localDigests.get(b)
+      if (known === undefined) {
+        known = b.init === undefined ? "" : digest(serialize(b.init))
+        localDigests.set(b, known)
+      }
+      return { name: b.name, line: b.line, digest: known }
+    }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.line - b.line))
   }
   for (const { spec, unit: index } of dynamicImports) if (index >= 0) units[index]!.refs.add(`import(${spec})`)
 
@@ -724,6 +887,7 @@ export const analyze = (file: string, source: string): FileAnalysis => {
       end: u.node.end,
       line: at(u.node.start).line,
       digest: digest(serialize(u.node)),
+      call: isNode(u.node.init) && unwrap(u.node.init).type === "CallExpression" ? digest(serialize(u.node.init)) : undefined,
       refs: [...u.refs].sort(),
       nondeterminism: u.nondeterminism,
       external: u.external
@@ -740,7 +904,12 @@ export const analyze = (file: string, source: string): FileAnalysis => {
       line: at(f.start).line,
       unit: f.unit,
       digest: digest(serialize(f.node)),
-      definition: f.parent === undefined && f.unit >= 0 ? digest(serialize(units[f.unit]!.node, f.node)) : undefined,
+      definition: f.call !== undefined
+        ? digest(serialize(f.call, f.node))
+        : f.parent === undefined && f.unit >= 0
+        ? digest(serialize(units[f.unit]!.node, f.node))
+        : undefined,
+      locals: localsOf(f),
       captured: [...f.captured.values()]
     }))
   }

@@ -24,7 +24,12 @@ export interface Part {
 }
 
 /** Where a part is found, for matching parts of two fingerprints. */
-export const partId = (part: Part): string => `${part.kind === "package" ? "package" : part.file ?? ""}\0${part.kind === "body" || part.kind === "definition" || part.kind === "captures" ? part.kind : ""}\0${part.name}`
+export const partId = (part: Part): string => {
+  if (part.kind === "package") return `package\0${part.name}`
+  // A declaration is the same part whatever it became (a `const` helper turned into a function).
+  const ownKind = part.kind === "body" || part.kind === "definition" || part.kind === "captures" || part.kind === "caller" || part.kind === "local"
+  return `${part.file ?? ""}\0${ownKind ? part.kind : ""}\0${part.name}`
+}
 
 /** A finding in the closure, with where it is. */
 export interface Located extends Finding {
@@ -64,7 +69,7 @@ export class Closure {
     }
   }
 
-  /** Adds a unit and what it reaches. `own` is the unit's digest to record instead of its own (a definition without its body). */
+  /** Adds a unit and what it reaches. `own` is the part to record instead of the unit's own (a definition without its body). */
   unit(path: string, analysis: FileAnalysis, index: number, own?: Part): void {
     const id = `${path}#${index}`
     if (this.seen.has(id)) return
@@ -76,6 +81,22 @@ export class Closure {
     for (const finding of unit.nondeterminism) this.nondeterminism.push({ ...finding, file, kind: unit.kind, name })
     for (const finding of unit.external) this.external.push({ ...finding, file, kind: unit.kind, name })
     for (const ref of unit.refs) this.ref(path, analysis, ref)
+  }
+
+  /**
+   * A caller on the way to the definition (`export const byTwo = makeScale(2)`
+   * calling a factory): its call counts, by its place in the chain, not by
+   * the name it binds, so that two identical calls make identical steps.
+   */
+  caller(path: string, analysis: FileAnalysis, index: number, depth: number): void {
+    const unit = analysis.units[index]!
+    this.unit(path, analysis, index, {
+      kind: "caller",
+      name: String(depth),
+      file: Sources.relative(path),
+      line: unit.line,
+      digest: unit.call ?? unit.digest
+    })
   }
 
   private ref(path: string, analysis: FileAnalysis, ref: string): void {
