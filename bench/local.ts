@@ -212,6 +212,7 @@ const throughput = (dir: string, bytes: number, rounds: number, measureMemory: b
       name: `blob-${bytes}`,
       input: Schema.Int,
       output: Schema.Uint8Array,
+      captures: { bytes },
       run: (seed) =>
         Effect.sync(() => {
           // Varied content, cheap to make: one 64 KiB pattern repeated.

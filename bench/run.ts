@@ -9,7 +9,7 @@
  *   npm run bench -- --keep-work   keep the stores built in bench/.work/
  *
  * Sections: core (bench/core.ts), hitOverhead, largeHash, recordsHash,
- * warmPipeline, store (from bench/local.ts when present, else
+ * fingerprint, warmPipeline, store (from bench/local.ts when present, else
  * bench/compare/store.ts), local (bench/local.ts), gcs (bench/gcs.ts). A
  * section that fails is reported with its error and the others still run;
  * the exit status is then 1. See docs/performance.md.
@@ -51,6 +51,7 @@ mkdirSync(workDir, { recursive: true })
 const HitOverhead = await import("./compare/hitOverhead.ts")
 const Hashing = await import("./compare/hashing.ts")
 const PipelineBench = await import("./compare/pipeline.ts")
+const Fingerprint = await import("./compare/fingerprint.ts")
 const Store = await import("./compare/store.ts")
 
 /** Runs a section; a failure becomes `{ error }` merged into `empty`, so the document keeps its shape. */
@@ -105,6 +106,11 @@ const largeHash = await section(
 )
 joblib.server?.close()
 const recordsHash = await section("recordsHash", { unit: "ms", expops: null, jsonSha256: null }, () => Hashing.recordsHash({ quick }))
+const fingerprint = await section(
+  "fingerprint",
+  { unit: "ms", cold: null, warm: null, oneFileEdited: null },
+  () => Fingerprint.run({ quick, workDir })
+)
 const warmPipeline = await section("warmPipeline", { unit: "ms", inProcess: null, cli: null }, () => PipelineBench.run({ quick, workDir }))
 const local: any = await optional("local", "local.ts")
 
@@ -145,6 +151,7 @@ const num = (x: unknown): number | null => (typeof x === "number" ? x : null)
 const h = hitOverhead as any
 const l = largeHash as any
 const r = recordsHash as any
+const f = fingerprint as any
 const target = (name: string, value: number | null, text: string, met: (v: number) => boolean) => ({
   name,
   target: text,
@@ -156,7 +163,9 @@ const targets = [
   target("ExpOps hit, 1 KiB, local store (us)", num(h.expops), "<= 30 us (issue 3)", (v) => v <= 30),
   target("ExpOps large-input key throughput over raw SHA-256", num(l.expopsOverSha256), ">= 0.9x", (v) => v >= 0.9),
   target("ExpOps records key time over JSON.stringify + SHA-256", num(r.expopsOverJson), "<= 2x", (v) => v <= 2),
-  target("CanonicalHash.digest of records over JSON.stringify + SHA-256", num(r.canonicalHashOverJson), "<= 2x", (v) => v <= 2)
+  target("CanonicalHash.digest of records over JSON.stringify + SHA-256", num(r.canonicalHashOverJson), "<= 2x", (v) => v <= 2),
+  target("fingerprinting the quick start at start-up, cold (ms)", num(f.cold), "<= 40 ms", (v) => v <= 40),
+  target("fingerprinting the quick start at start-up, no file changed (ms)", num(f.warm), "<= 5 ms", (v) => v <= 5)
 ]
 
 if (!keepWork) {
@@ -167,6 +176,7 @@ const document = {
   hitOverhead,
   largeHash,
   recordsHash,
+  fingerprint,
   warmPipeline,
   store,
   core,

@@ -63,13 +63,13 @@ export const largeHash = async (options: { readonly quick: boolean; readonly job
   for (let i = 0; i < length; i++) data[i] = Math.sin(i)
   const raw = new Uint8Array(data.buffer)
 
-  let bodyRuns = 0
+  const runs = { body: 0 }
   const summarize = Step.make({
     name: "summarize",
     input: Schema.instanceOf(Float64Array),
     output: Schema.Finite,
     run: (xs) => Effect.sync(() => {
-      bodyRuns++
+      runs.body++
       return xs.length
     })
   })
@@ -93,7 +93,7 @@ export const largeHash = async (options: { readonly quick: boolean; readonly job
   }
   const ms = (await alternate(contenders, rounds)).median
   await runtime.dispose()
-  if (bodyRuns !== 1) throw new Error(`the step ran ${bodyRuns} times; every timed call should have been a hit`)
+  if (runs.body !== 1) throw new Error(`the step ran ${runs.body} times; every timed call should have been a hit`)
   const gbps = (t: number) => bytes / 1e9 / (t / 1000)
   return {
     unit: "GB/s",
@@ -121,13 +121,13 @@ export const recordsHash = async (options: { readonly quick: boolean }): Promise
   const count = 10_000
   const rounds = options.quick ? 15 : 60
   const records = makeRecords(count)
-  let bodyRuns = 0
+  const runs = { body: 0 }
   const countActive = Step.make({
     name: "count_active",
     input: Schema.Array(Record),
     output: Schema.Int,
     run: (rows) => Effect.sync(() => {
-      bodyRuns++
+      runs.body++
       return rows.filter((r) => r.active).length
     })
   })
@@ -144,7 +144,7 @@ export const recordsHash = async (options: { readonly quick: boolean }): Promise
     jsonSha256: () => timeMs(() => createHash("sha256").update(JSON.stringify(records)).digest("hex"))
   }, rounds)).median
   await runtime.dispose()
-  if (bodyRuns !== 1) throw new Error(`the step ran ${bodyRuns} times; every timed call should have been a hit`)
+  if (runs.body !== 1) throw new Error(`the step ran ${runs.body} times; every timed call should have been a hit`)
   return {
     unit: "ms",
     records: count,

@@ -39,6 +39,7 @@ const steps = Array.from({ length: ${STEPS_PER_PROCESS} }, (_, s) =>
     name: \`step_\${s}\`,
     input: Schema.Int,
     output: Out,
+    captures: { s },
     run: (x: number) => Effect.sync(() => ({ value: (x * 31 + 7) % 100003, note: \`step \${s} of \${x}\` }))
   }))
 
@@ -48,7 +49,7 @@ const makeProcess = (p: number, version: string) =>
     version,
     inputs: (p === 0 ? {} : { [\`out_\${p - 1}\`]: Schema.Int }) as any,
     outputs: { [\`out_\${p}\`]: Schema.Int } as any,
-    steps,
+    captures: { p },
     run: function*(inputs: any): Generator<any, any, any> {
       let acc: number = p === 0 ? 1 : inputs[\`out_\${p - 1}\`]
       for (const step of steps) acc = (yield* step(acc)).value

@@ -57,7 +57,6 @@ export const evaluate = Process.make({
   name: "evaluate",
   inputs: { model: Model, test: Dataset },
   outputs: { accuracy: Schema.Finite, confusion: Matrix },
-  steps: [predict, confusionMatrix, scores],
   run: function*({ model, test }) {
     const predicted = yield* predict({ model, rows: test })
     const confusion = yield* confusionMatrix({ actual: test.map((r) => r.label), predicted })

@@ -93,7 +93,6 @@ export const loadData = Process.make({
   name: "load_data",
   parameters: { file: Schema.NonEmptyString },
   outputs: { rows: Dataset },
-  steps: [parseCsv, validate, countClasses],
   run: function*(_inputs, { file }) {
     // Reading is not cached; parsing the text is, keyed by the text itself.
     const text = yield* Effect.try({

@@ -67,7 +67,6 @@ export const prepare = Process.make({
     test_size: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMinimum: true, exclusiveMaximum: true }))
   },
   outputs: { train: Dataset, test: Dataset, scaler: Scaler },
-  steps: [shuffle, split, fitScaler, normalise],
   run: function*({ rows }, { test_size }) {
     const shuffled = yield* shuffle(rows)
     const { test, train } = yield* split(shuffled, { test_size })

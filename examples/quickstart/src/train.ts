@@ -106,6 +106,7 @@ export const trainModel = Process.make({
   inputs: { train: Dataset },
   parameters: Training.fields,
   outputs: { model: Model },
+  // Optional: the key finds the steps a body calls by reading its code. Listing them documents it.
   steps: [initWeights, fit, trainingAccuracy],
   run: function*({ train }, training) {
     const initial = yield* initWeights({ features: train[0]?.features.length ?? 0, classes: SPECIES.length })

@@ -163,6 +163,9 @@ export const codeIndexFile = (project: Project): string => Path.join(project.dir
  * fingerprints of its steps and processes said (see `CodeFingerprint`).
  *
  * Fingerprints are of the text Node loaded, relative to the project folder.
+ * The analyses are kept in `codeIndexFile` by `CodeFingerprint.flush()`, which
+ * the caller calls once the project is known to be valid (a bad config writes
+ * nothing).
  *
  * @since 0.1.0
  */
@@ -179,7 +182,7 @@ export const importPipeline = Effect.fn("Project.importPipeline")(function*(proj
   const module = yield* Effect.tryPromise({
     try: () => import(pathToFileURL(modulePath).href) as Promise<Record<string, unknown>>,
     catch: (error) => at(`${main}: cannot be loaded: ${String((error as Error)?.message ?? error).split("\n")[0]}`)
-  }).pipe(Effect.ensuring(Effect.sync(CodeFingerprint.flush)))
+  })
   const diagnostics = CodeFingerprint.takeDiagnostics()
   if (!("default" in module) || module.default === undefined) {
     const names = Object.keys(module)

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { Cache, type CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, RunStore } from "@expops/core"
+import { Cache, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, RunStore } from "@expops/core"
 import { Console, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Backends from "./Backends.ts"
@@ -50,6 +50,10 @@ const locate = (project: Project.Project, error: PipelineError.PipelineValidatio
  */
 const reportDiagnostics = Effect.fnUntraced(function*(diagnostics: ReadonlyArray<CodeFingerprint.Diagnostic>, strict: boolean) {
   const warnings = diagnostics.filter((d) => d.severity === "warning")
+  const cost = CodeFingerprint.stats()
+  yield* Effect.logDebug(
+    `code fingerprints: ${cost.definitions} definitions in ${cost.ms.toFixed(1)} ms, ${cost.files} source files (${cost.parsed} parsed, the rest from the index)`
+  )
   for (const d of diagnostics) if (d.severity === "debug") yield* Effect.logDebug(d.message)
   if (strict && warnings.length > 0) {
     return yield* new UsageError({
@@ -98,6 +102,8 @@ const handler = Effect.fn("expops.run")(function*(input: {
   }
   // Validate before the backend opens: a bad config writes nothing.
   const plan = yield* Pipeline.plan(pipeline, options).pipe(Effect.mapError((error) => locate(project, error)))
+  // A valid project: keep the analyses of its source files for the next run.
+  CodeFingerprint.flush()
 
   const out = input.json ? process.stderr : process.stdout
   const color = Ansi.colorAllowed(out)

@@ -140,15 +140,15 @@ describe("expops run", () => {
     assert.strictEqual(edited.status, 0, edited.stderr)
     assert.strictEqual(statuses(edited.report).train_model, "executed")
     assert.deepStrictEqual(executedSteps(edited.report), ["train_model/fit"])
-    assert.deepStrictEqual(changes(dir, "train_model"), ["process `train_model` calls a changed step `fit`"])
+    assert.deepStrictEqual(changes(dir, "train_model"), ["step `fit` (src/train.ts) changed"])
     assert.deepStrictEqual(changes(dir, "train_model/fit"), ["code of step `fit` changed"])
 
-    // Served whole from the cache: its steps did not run, and a step it does not declare is an error.
+    // Served whole from the cache: its steps did not run, and a step its code does not reach is an error.
     run(dir)
     assert.match(explain(dir, "train_model/fit").explanations[0]!.summary, /did not run/)
     const typo = cli(["explain", dir, "train_model/fitt"])
     assert.strictEqual(typo.status, 2)
-    assert.match(typo.stderr, /process train_model declares no step fitt \(steps: .*fit.*\)/)
+    assert.match(typo.stderr, /process train_model calls no step fitt \(steps its code reaches: .*fit.*\)/)
   })
 
   it("--dry-run runs nothing and writes no entry", () => {

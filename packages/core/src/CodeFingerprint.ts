@@ -33,13 +33,24 @@ import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
 import * as Schema from "effect/Schema"
 import * as CanonicalHash from "./CanonicalHash.ts"
-import type { FileAnalysis, FunctionInfo } from "./internal/closure/analyze.ts"
+import { analyze, type FileAnalysis, type FunctionInfo } from "./internal/closure/analyze.ts"
 import { Closure, type Located, type Part, partId } from "./internal/closure/closure.ts"
 import { digest } from "./internal/closure/normalize.ts"
 import * as Sources from "./internal/closure/sources.ts"
 
 export type { Part } from "./internal/closure/closure.ts"
 export { partId } from "./internal/closure/closure.ts"
+export type { FileAnalysis, FunctionInfo, Unit } from "./internal/closure/analyze.ts"
+
+/**
+ * What the fingerprints see in a module's source: its top-level declarations
+ * with what each reads, its imports and exports, and its functions with the
+ * variables of enclosing functions they read. Throws a `SyntaxProblem`-like
+ * value with a line and column when the source does not parse.
+ *
+ * @since 0.1.0
+ */
+export const analyzeModule: (file: string, source: string) => FileAnalysis = (file, source) => analyze(file, source)
 
 /**
  * A step or process definition that cannot be fingerprinted as written,
@@ -167,6 +178,8 @@ const WRAPPER_SOURCES: ReadonlySet<string> = (() => {
   return new Set(samples.map((f) => Function.prototype.toString.call(f)))
 })()
 
+const MAX_SLACK = 256
+
 const isSpace = (code: number): boolean => code === 32 || code === 9 || code === 10 || code === 13
 
 /**
@@ -178,7 +191,8 @@ const isSpace = (code: number): boolean => code === 32 || code === 9 || code ===
  */
 const slackOf = (source: string, start: number, end: number, text: string): number => {
   const slack = end - start - text.length
-  if (slack < 0) return -1
+  // Erased type parameters and assertions are short: a much longer function only contains the body.
+  if (slack < 0 || slack > MAX_SLACK) return -1
   for (let offset = 0; offset <= slack; offset++) {
     let same = true
     for (let i = 0; i < text.length && same; i++) {
@@ -289,6 +303,30 @@ const sortParts = (parts: Iterable<Part>): Array<Part> => [...parts].sort((a, b)
  * @since 0.1.0
  */
 export const fingerprint = (definition: Definition): Fingerprint => {
+  const started = performance.now()
+  try {
+    return fingerprintUntimed(definition)
+  } finally {
+    spent.definitions++
+    spent.ms += performance.now() - started
+  }
+}
+
+const spent = { definitions: 0, ms: 0 }
+
+/**
+ * What fingerprinting has cost in this process: definitions fingerprinted,
+ * milliseconds spent (parsing included), files parsed and files whose
+ * analysis came from the index.
+ *
+ * @since 0.1.0
+ */
+export const stats = (): { readonly definitions: number; readonly ms: number; readonly parsed: number; readonly files: number } => ({
+  ...spent,
+  ...Sources.counts()
+})
+
+const fingerprintUntimed = (definition: Definition): Fingerprint => {
   const { body, owner, sites, version } = definition
   const text = Function.prototype.toString.call(body)
   if (version === undefined) {
@@ -321,7 +359,7 @@ export const fingerprint = (definition: Definition): Fingerprint => {
           "or set a `version` and bump it whenever the value changes"
       })
     }
-    closure.add({ kind: "body", name: owner, file, line: fn.line, digest: fn.digest })
+    closure.add({ kind: "body", name: owner, file, line: fn.line, digest: closure.digestOf(path, analysis, "function", fn.node) })
     // Helpers and constants of an enclosing function (a factory) that the body reads: code, so it counts.
     for (const local of fn.locals) closure.add({ kind: "local", name: local.name, file, line: local.line, digest: local.digest })
     if (fn.unit >= 0) {
@@ -331,7 +369,7 @@ export const fingerprint = (definition: Definition): Fingerprint => {
         name: owner,
         file,
         line: unit.line,
-        digest: fn.definition ?? unit.digest
+        digest: fn.container === undefined ? unit.digest : closure.digestOf(path, analysis, "container", fn.container, fn.node)
       })
     }
     // The wrappers and factories it was made through, and the declarations that call them.

@@ -1,5 +1,9 @@
+import { writeFileSync } from "node:fs"
+import * as Path from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { CodeFingerprint } from "@expops/core"
+import { Effect } from "effect"
+import { CodeFingerprint, Pipeline, type RunReport } from "@expops/core"
+import { TestLayers } from "@expops/core/testing"
 import { cleanUp, edit, type Files, load, write } from "./fixtures/Projects.ts"
 
 afterAll(cleanUp)
@@ -296,4 +300,73 @@ describe("CodeFingerprint", () => {
     })
     assert.notStrictEqual((await load(write(files("1")))).v.code, (await load(write(files("2")))).v.code)
   })
+
+  it("is of the text Node loaded, not of the file as edited since (with recordLoadedSources)", async () => {
+    CodeFingerprint.recordLoadedSources()
+    const files = {
+      "src/main.ts": [
+        "import { Step } from \"@expops/core\"",
+        "import { Schema } from \"effect\"",
+        "const inc = (x: number) => x + 1",
+        "export const define = () => Step.make({ name: \"inc\", input: Schema.Finite, output: Schema.Finite, run: function*(x) { return inc(x) } })",
+        ""
+      ].join("\n")
+    }
+    const pristine = write(files)
+    const edited = write(files)
+    const expected = (await load(pristine)).define().code
+    const module = await load(edited)
+    // The run goes on with the code it loaded, while the user edits the helper.
+    writeFileSync(Path.join(edited, "src/main.ts"), edit(files["src/main.ts"], "x + 1", "x + 2"))
+    CodeFingerprint.configure({ root: edited })
+    assert.strictEqual(module.define().code, expected)
+  })
+})
+
+describe("CodeFingerprint, counting executions", () => {
+  const counts = (globalThis as { __expopsCounts?: Record<string, number> }).__expopsCounts ??= {}
+  const project = (score: string): Files => ({
+    "src/main.ts": [
+      "import { Pipeline, Process, Step } from \"@expops/core\"",
+      "import { Schema } from \"effect\"",
+      "const count = (name: string) => { const c = (globalThis as any).__expopsCounts; c[name] = (c[name] ?? 0) + 1 }",
+      `const score = (x: number) => ${score}`,
+      "const Xs = Schema.Array(Schema.Finite)",
+      "const make = Step.make({ name: \"make\", input: Schema.Int, output: Xs, run: function*(n) { count(\"step make\"); return Array.from({ length: n }, (_, i) => i) } })",
+      "const fit = Step.make({ name: \"fit\", input: Xs, output: Schema.Finite, run: function*(xs) { count(\"step fit\"); return xs.reduce((a, x) => a + score(x), 0) } })",
+      "const report = Step.make({ name: \"report\", input: Schema.Finite, output: Schema.String, run: function*(w) { count(\"step report\"); return `w=${w}` } })",
+      "const evaluate = Step.make({ name: \"evaluate\", input: Schema.Finite, output: Schema.Finite, run: function*(w) { count(\"step evaluate\"); return score(w) } })",
+      "const load = Process.make({ name: \"load\", outputs: { xs: Xs }, run: function*() { count(\"process load\"); return { xs: yield* make(5) } } })",
+      "const train = Process.make({ name: \"train\", inputs: { xs: Xs }, outputs: { w: Schema.Finite }, run: function*({ xs }) { count(\"process train\"); return { w: yield* fit(xs) } } })",
+      "const summarise = Process.make({ name: \"summarise\", inputs: { w: Schema.Finite }, outputs: { text: Schema.String, s: Schema.Finite }, run: function*({ w }) { count(\"process summarise\"); return { text: yield* report(1), s: yield* evaluate(w) } } })",
+      "export default Pipeline.make({ name: \"counting\", processes: [load, train, summarise], edges: [[\"load\", \"train\"], [\"train\", \"summarise\"]] })",
+      ""
+    ].join("\n")
+  })
+  const statuses = (report: RunReport.RunReport) => Object.fromEntries(report.processes.map((p) => [p.name, p.status]))
+
+  it.effect("a helper edited re-runs exactly the steps and processes whose code reaches it", () =>
+    Effect.gen(function*() {
+      const before = (yield* Effect.promise(() => load(write(project("x * 2"))))).default as Pipeline.Pipeline<never>
+      const after = (yield* Effect.promise(() => load(write(project("x * 3"))))).default as Pipeline.Pipeline<never>
+      yield* Pipeline.run(before)
+      for (const key of Object.keys(counts)) delete counts[key]
+      const report = yield* Pipeline.run(after)
+      assert.deepStrictEqual(statuses(report), { load: "cached", train: "executed", summarise: "executed" })
+      // `fit` and `evaluate` call `score`; `report` does not, and `summarise` re-ran only because `evaluate` did.
+      assert.deepStrictEqual(counts, { "process train": 1, "step fit": 1, "process summarise": 1, "step evaluate": 1 })
+      const summarise = report.processes.find((p) => p.name === "summarise")!
+      assert.deepStrictEqual(summarise.steps.map((s) => [s.name, s.status]), [["report", "cached"], ["evaluate", "executed"]])
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("a comment-only edit of a helper re-runs nothing", () =>
+    Effect.gen(function*() {
+      const before = (yield* Effect.promise(() => load(write(project("x * 2"))))).default as Pipeline.Pipeline<never>
+      const after = (yield* Effect.promise(() => load(write(project("/* doubled */ x  *  2"))))).default as Pipeline.Pipeline<never>
+      yield* Pipeline.run(before)
+      for (const key of Object.keys(counts)) delete counts[key]
+      const report = yield* Pipeline.run(after)
+      assert.deepStrictEqual(statuses(report), { load: "cached", train: "cached", summarise: "cached" })
+      assert.deepStrictEqual(counts, {})
+    }).pipe(Effect.provide(TestLayers.layer())))
 })

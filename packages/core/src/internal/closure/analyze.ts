@@ -13,7 +13,7 @@ import { createRequire } from "node:module"
 import { digest, isNode, isTypeOnly, type Node, serialize, unwrap } from "./normalize.ts"
 
 /** Bumped when the analysis changes meaning: indexed analyses of an older format are redone. */
-export const ANALYSIS_FORMAT = 1
+export const ANALYSIS_FORMAT = 2
 
 /**
  * What a top-level declaration is, for messages ("helper `softmax` changed").
@@ -50,10 +50,10 @@ export interface Unit {
   readonly line: number
   readonly digest: string
   /**
-   * For `const x = f(...)`: the digest of the call alone. Where a factory is
-   * called to make a step, the call's arguments matter, not the name it gets.
+   * For `const x = f(...)`: the call alone. Where a factory is called to make
+   * a step, the call's arguments matter, not the name it gets.
    */
-  readonly call?: string | undefined
+  readonly call?: Span | undefined
   /** Module-level names it reads or writes, `ns.member` for a member of a namespace, `import(spec)` for a literal dynamic import. */
   readonly refs: ReadonlyArray<Ref>
   /** Non-reproducible calls in it (`Math.random`, `Date.now`, ...). */
@@ -61,6 +61,9 @@ export interface Unit {
   /** Values it computes at load from outside the code (a file read, an environment variable). */
   readonly external: ReadonlyArray<Finding>
 }
+
+/** `[start, end)` of a node. */
+export type Span = readonly [start: number, end: number]
 
 export interface Captured {
   readonly name: string
@@ -75,14 +78,15 @@ export interface FunctionInfo {
   readonly line: number
   /** Index of the top-level unit it is in. */
   readonly unit: number
-  readonly digest: string
+  /** The function node itself (for a method, without its name). Its digest is computed when needed (see `lazyDigest`). */
+  readonly node: Span
   /**
-   * The digest of the call it is an argument of (`Step.make({ ..., run })`),
-   * with the function itself left out: a step's definition (name, schemas,
-   * options) apart from its body, so the two change, and are explained, apart.
-   * Without such a call, its unit's, likewise.
+   * The call it is an argument of (`Step.make({ ..., run })`) or else, when
+   * it is not nested in another function, its unit: the definition of a
+   * step, whose digest (with the function left out) tells a change of name,
+   * schemas or options apart from a change of the body.
    */
-  readonly definition?: string | undefined
+  readonly container?: Span | undefined
   /**
    * The variables of enclosing functions it reads whose values are fixed by
    * code (a `const` helper inside a factory), transitively: their code counts.
@@ -104,8 +108,6 @@ export type Export =
 
 export interface FileAnalysis {
   readonly format: number
-  /** Digest of the whole normalised module (for the fallback that counts whole modules). */
-  readonly digest: string
   readonly units: ReadonlyArray<Unit>
   /** Module-level binding -> the unit declaring it. */
   readonly bindings: Readonly<Record<string, number>>
@@ -118,6 +120,12 @@ export interface FileAnalysis {
   /** Every module specifier it names (static imports, re-exports, literal dynamic imports). */
   readonly specifiers: ReadonlyArray<string>
   readonly functions: ReadonlyArray<FunctionInfo>
+  /**
+   * Digests computed when first needed (a body, a definition, the whole
+   * module for the fallback), by what they digest: most functions are never
+   * a body, so they are not digested up front. Kept with the analysis.
+   */
+  readonly digests: Record<string, string>
 }
 
 /** A parse error, with its position in the source. */
@@ -288,8 +296,7 @@ const isFunctionNode = (node: Node): boolean =>
 /**
  * Analyses a module's source. Throws a `SyntaxProblem` when it does not parse.
  */
-export const analyze = (file: string, source: string): FileAnalysis => {
-  const program = parse(file, source)
+export const analyze = (file: string, source: string, program: Node = parse(file, source)): FileAnalysis => {
   const { visitorKeys } = loadParser()
   const at = lineIndex(source)
 
@@ -589,9 +596,12 @@ export const analyze = (file: string, source: string): FileAnalysis => {
       case "ForInStatement":
       case "ForOfStatement":
         return withScope(newScope(scope, false), () => {
-          const left = (node.init ?? node.left) as Node | null
-          if (left !== null && left.type !== "VariableDeclaration" && node.type !== "ForStatement") assignPattern(left)
-          else if (left !== null) walk(left)
+          const left = (node.type === "ForStatement" ? node.init : node.left) as Node | null | undefined
+          if (isNode(left)) {
+            // `for (x of xs)` assigns to x; `for (const x of xs)` and `for (i = 0; ...)` are walked as written.
+            if (left.type !== "VariableDeclaration" && node.type !== "ForStatement") assignPattern(left)
+            else walk(left)
+          }
           for (const key of ["test", "update", "right", "body"]) if (isNode(node[key])) walk(node[key])
         })
       case "SwitchStatement":
@@ -878,7 +888,6 @@ export const analyze = (file: string, source: string): FileAnalysis => {
 
   return {
     format: ANALYSIS_FORMAT,
-    digest: digest(serialize(program)),
     units: units.map((u) => ({
       kind: u.kind,
       names: u.names,
@@ -887,7 +896,7 @@ export const analyze = (file: string, source: string): FileAnalysis => {
       end: u.node.end,
       line: at(u.node.start).line,
       digest: digest(serialize(u.node)),
-      call: isNode(u.node.init) && unwrap(u.node.init).type === "CallExpression" ? digest(serialize(u.node.init)) : undefined,
+      call: isNode(u.node.init) && unwrap(u.node.init).type === "CallExpression" ? [u.node.init.start, u.node.init.end] as const : undefined,
       refs: [...u.refs].sort(),
       nondeterminism: u.nondeterminism,
       external: u.external
@@ -903,14 +912,63 @@ export const analyze = (file: string, source: string): FileAnalysis => {
       end: f.end,
       line: at(f.start).line,
       unit: f.unit,
-      digest: digest(serialize(f.node)),
-      definition: f.call !== undefined
-        ? digest(serialize(f.call, f.node))
+      node: [f.node.start, f.node.end] as const,
+      container: f.call !== undefined
+        ? [f.call.start, f.call.end] as const
         : f.parent === undefined && f.unit >= 0
-        ? digest(serialize(units[f.unit]!.node, f.node))
+        ? [units[f.unit]!.node.start, units[f.unit]!.node.end] as const
         : undefined,
       locals: localsOf(f),
       captured: [...f.captured.values()]
-    }))
+    })),
+    digests: {}
   }
+}
+
+const findNode = (root: Node, span: Span, accept: (node: Node) => boolean): Node | undefined => {
+  let found: Node | undefined
+  const visit = (node: Node) => {
+    if (found !== undefined || node.start > span[0] || node.end < span[1]) return
+    if (node.start === span[0] && node.end === span[1] && accept(node)) {
+      found = node
+      return
+    }
+    for (const key in node) {
+      const child = node[key]
+      if (Array.isArray(child)) for (const item of child) isNode(item) && visit(item)
+      else if (isNode(child)) visit(child)
+    }
+  }
+  visit(root)
+  return found
+}
+
+/** A unit serialized as in `analyze`: a declarator with its declaration's kind. */
+const unitNodeAt = (program: Node, span: Span): Node | undefined => {
+  for (const statement of program.body as Array<Node>) {
+    const declaration = statement.type === "ExportNamedDeclaration" || statement.type === "ExportDefaultDeclaration"
+      ? statement.declaration as Node | null
+      : statement
+    if (declaration?.type === "VariableDeclaration") {
+      for (const d of declaration.declarations as Array<Node>) if (d.start === span[0] && d.end === span[1]) return { ...d, kind: declaration.kind } as Node
+    }
+  }
+  return findNode(program, span, () => true)
+}
+
+/**
+ * The digest of the node at `span` (with the node at `hole` left out), from
+ * the module's syntax tree. `program` parses the module when it is needed.
+ */
+export const digestAt = (program: () => Node, what: "function" | "container" | "module", span?: Span, hole?: Span): string => {
+  const tree = program()
+  if (what === "module") return digest(serialize(tree))
+  const isFn = (n: Node) => isFunctionNode(n)
+  if (what === "function") {
+    const node = findNode(tree, span!, isFn)
+    return node === undefined ? "missing" : digest(serialize(node))
+  }
+  const container = findNode(tree, span!, (n) => n.type === "CallExpression" || n.type === "NewExpression") ?? unitNodeAt(tree, span!)
+  const fn = hole === undefined ? undefined : findNode(tree, hole, isFn)
+  return container === undefined ? "missing" : digest(serialize(container, fn))
 }

@@ -3,7 +3,7 @@
  * declaration it reaches, transitively, through its own module and the
  * user's modules it imports; installed packages by `name@version`.
  */
-import type { FileAnalysis, Finding, Unit } from "./analyze.ts"
+import type { FileAnalysis, Finding, Span, Unit } from "./analyze.ts"
 import { digest } from "./normalize.ts"
 import { resolve } from "./resolve.ts"
 import * as Sources from "./sources.ts"
@@ -69,6 +69,12 @@ export class Closure {
     }
   }
 
+  /** A digest computed from the module's syntax tree when first needed (see `Sources.digestOf`). */
+  digestOf(path: string, analysis: FileAnalysis, what: "function" | "container" | "module", span?: Span, hole?: Span): string {
+    const source = Sources.textOf(path)
+    return source === undefined ? "unreadable" : Sources.digestOf(path, source, analysis, what, span, hole)
+  }
+
   /** Adds a unit and what it reaches. `own` is the part to record instead of the unit's own (a definition without its body). */
   unit(path: string, analysis: FileAnalysis, index: number, own?: Part): void {
     const id = `${path}#${index}`
@@ -95,7 +101,7 @@ export class Closure {
       name: String(depth),
       file: Sources.relative(path),
       line: unit.line,
-      digest: unit.call ?? unit.digest
+      digest: unit.call === undefined ? unit.digest : this.digestOf(path, analysis, "container", unit.call)
     })
   }
 
@@ -196,7 +202,7 @@ export class Closure {
     this.seen.add(id)
     const analysis = this.analysis(path)
     if (analysis === undefined) return
-    this.add({ kind: "module", name: Sources.relative(path), file: Sources.relative(path), digest: analysis.digest })
+    this.add({ kind: "module", name: Sources.relative(path), file: Sources.relative(path), digest: this.digestOf(path, analysis, "module") })
     for (const specifier of analysis.specifiers) {
       const target = resolve(path, specifier)
       if (target._tag === "File") this.moduleGraph(target.path)

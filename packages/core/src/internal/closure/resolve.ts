@@ -93,10 +93,23 @@ const resolvePackage = (from: string, specifier: string): Target => {
   }
 }
 
+const resolved = new Map<string, Target>()
+
 /**
- * Resolves `specifier` imported from the file `from`.
+ * Resolves `specifier` imported from the file `from`. Remembered for the
+ * life of the process: one run sees one layout of its files and packages.
  */
 export const resolve = (from: string, specifier: string): Target => {
+  const key = `${from}\0${specifier}`
+  let target = resolved.get(key)
+  if (target === undefined) {
+    target = resolveUncached(from, specifier)
+    resolved.set(key, target)
+  }
+  return target
+}
+
+const resolveUncached = (from: string, specifier: string): Target => {
   if (specifier.startsWith("node:") || isBuiltin(specifier)) {
     return { _tag: "Builtin", name: specifier.startsWith("node:") ? specifier : `node:${specifier}` }
   }
@@ -119,6 +132,7 @@ export const resolve = (from: string, specifier: string): Target => {
 
 /** Forgets what was resolved (packages may have been installed or upgraded since). */
 export const reset = (): void => {
+  resolved.clear()
   packages.clear()
   linkedDigests.clear()
 }

@@ -13,7 +13,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import * as Module from "node:module"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { analyze, ANALYSIS_FORMAT, type FileAnalysis } from "./analyze.ts"
+import { analyze, ANALYSIS_FORMAT, digestAt, type FileAnalysis, parse, type Span } from "./analyze.ts"
+import type { Node } from "./normalize.ts"
 
 interface State {
   /** Paths in fingerprints are relative to it, so keys do not depend on where a project lives. */
@@ -29,6 +30,10 @@ interface State {
   /** Whether an analysis was made that the index does not hold. */
   dirty: boolean
   hooked: boolean
+  /** Files parsed in this process (not found in the index). */
+  parsed: number
+  /** Syntax trees parsed in this process, by text digest, for digests computed when first needed. */
+  readonly programs: Map<string, Node>
 }
 
 // One state per process, even if two copies of this module are loaded.
@@ -42,7 +47,9 @@ const state: State = ((globalThis as Record<symbol, unknown>)[key] ??= {
   used: new Set(),
   indexed: new Set(),
   dirty: false,
-  hooked: false
+  hooked: false,
+  parsed: 0,
+  programs: new Map()
 }) as State
 
 /** Where user code lives: a path not inside an installed package. */
@@ -86,8 +93,18 @@ export const configure = (options: { readonly root: string; readonly indexFile?:
 
 export const root = (): string => (state.root ??= process.cwd())
 
+const relatives = new Map<string, string>()
+
 /** A path as it appears in fingerprints and messages: relative to the root, with `/`. */
-export const relative = (path: string): string => Path.relative(root(), path).split(Path.sep).join("/")
+export const relative = (path: string): string => {
+  const key = `${root()}\0${path}`
+  let known = relatives.get(key)
+  if (known === undefined) {
+    known = Path.relative(root(), path).split(Path.sep).join("/")
+    relatives.set(key, known)
+  }
+  return known
+}
 
 /** The text a module ran from (or, if Node has not loaded it, its text on disk now); undefined if unreadable. */
 export const textOf = (path: string): { readonly text: string; readonly digest: string } | undefined => {
@@ -127,7 +144,10 @@ export const analysisOf = (path: string, source: { readonly text: string; readon
   loadIndex()
   let analysis = state.analyses.get(source.digest)
   if (analysis === undefined) {
-    analysis = analyze(path, source.text)
+    const program = parse(path, source.text)
+    state.programs.set(source.digest, program)
+    analysis = analyze(path, source.text, program)
+    state.parsed++
     state.analyses.set(source.digest, analysis)
     state.dirty = true
   }
@@ -159,12 +179,47 @@ export const flush = (): void => {
   }
 }
 
+/**
+ * A digest of part of a module (a function, a definition without its body,
+ * the whole module), computed from its syntax tree the first time it is
+ * needed and kept with the module's analysis, so the index serves it next time.
+ */
+export const digestOf = (
+  path: string,
+  source: { readonly text: string; readonly digest: string },
+  analysis: FileAnalysis,
+  what: "function" | "container" | "module",
+  span?: Span,
+  hole?: Span
+): string => {
+  const key = `${what}:${span?.join("-") ?? ""}:${hole?.join("-") ?? ""}`
+  const known = analysis.digests[key]
+  if (known !== undefined) return known
+  const program = () => {
+    let tree = state.programs.get(source.digest)
+    if (tree === undefined) {
+      tree = parse(path, source.text)
+      state.parsed++
+      state.programs.set(source.digest, tree)
+    }
+    return tree
+  }
+  const value = digestAt(program, what, span, hole)
+  analysis.digests[key] = value
+  state.dirty = true
+  return value
+}
+
+/** How many files were parsed, and how many analyses were used, in this process. */
+export const counts = (): { readonly parsed: number; readonly files: number } => ({ parsed: state.parsed, files: state.used.size })
+
 /** Forgets every text and analysis (tests that edit files in one process). */
 export const reset = (): void => {
   state.texts.clear()
   state.analyses.clear()
   state.used.clear()
   state.indexed.clear()
+  state.programs.clear()
   state.indexLoaded = false
   state.dirty = false
 }
