@@ -811,6 +811,8 @@ export const analyze = (file: string, source: string, program: Node = parse(file
         owner.nondeterminism.push({ what: "new Date()", ...position() })
       } else if (ref.fn === undefined && ref.name === "process" && ref.member === "env") {
         owner.external.push({ what: "an environment variable", ...position() })
+      } else if (ref.fn === undefined && ref.name === "process" && ref.member === "argv") {
+        owner.external.push({ what: "the command line", ...position() })
       } else if (ref.fn === undefined && ref.name === "fetch") {
         owner.external.push({ what: "a network request", ...position() })
       }
