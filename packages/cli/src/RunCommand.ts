@@ -12,6 +12,7 @@ import * as Backends from "./Backends.ts"
 import { Failed, UsageError } from "./Errors.ts"
 import * as Ansi from "./internal/ansi.ts"
 import * as Flags from "./internal/flags.ts"
+import * as Output from "./internal/output.ts"
 import * as Report from "./internal/report.ts"
 import * as Progress from "./Progress.ts"
 import * as Project from "./Project.ts"
@@ -40,9 +41,24 @@ const locate = (project: Project.Project, error: PipelineError.PipelineValidatio
     return `  - ${located.message}`
   })
   return new UsageError({
-    message: `pipeline ${error.pipeline} does not fit its config (${Project.display(project.configFile)}):\n${lines.join("\n")}`
+    message: `pipeline ${error.pipeline} does not fit its config (${Project.display(project, project.configFile)}):\n${lines.join("\n")}`
   })
 }
+
+/**
+ * Moves the process into the project folder until the scope closes: user
+ * code reads its files relative to it, wherever the CLI was started. Moved
+ * back after, so that one process can run several projects.
+ */
+const enterProjectDir = (dir: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const previous = process.cwd()
+      process.chdir(dir)
+      return previous
+    }),
+    (previous) => Effect.sync(() => process.chdir(previous))
+  )
 
 const handler = Effect.fn("expops.run")(function*(input: {
   readonly dir: string
@@ -68,8 +84,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
   }
   const seed = Option.getOrElse(input.seed, () => config.seed)
   const data = yield* Project.dataFile(project)
-  // User code reads its files relative to the project folder, wherever the CLI was started.
-  process.chdir(project.dir)
+  yield* enterProjectDir(project.dir)
   const pipeline = yield* Project.importPipeline(project)
   const options: Pipeline.RunOptions = {
     adjlist: config.adjlist,
@@ -81,13 +96,14 @@ const handler = Effect.fn("expops.run")(function*(input: {
   // Validate before the backend opens: a bad config writes nothing.
   const plan = yield* Pipeline.plan(pipeline, options).pipe(Effect.mapError((error) => locate(project, error)))
 
-  const out = input.json ? process.stderr : process.stdout
-  const color = Ansi.colorAllowed(out)
+  // With --json, stdout holds the report alone: progress and the summary go to stderr.
+  const out = input.json ? "stderr" : "stdout"
+  const { color, live } = yield* Output.capabilities(out)
   const paint = Ansi.paint(color)
   const report = yield* Effect.scoped(Effect.gen(function*() {
     const progress = input.dryRun
       ? undefined
-      : yield* Progress.make({ out, live: out.isTTY === true && process.env.TERM !== "dumb", color, processes: plan.order })
+      : yield* Progress.make({ out, live, color, processes: plan.order })
     const layers = Layer.mergeAll(
       Cache.layer({ mode: input.noCache ? "off" : "read-write" }),
       Reproducibility.layer(seed),
@@ -108,9 +124,9 @@ const handler = Effect.fn("expops.run")(function*(input: {
   )
 
   if (input.json) yield* Console.log(JSON.stringify(report, null, 2))
-  out.write(`${Report.summary(report, paint)}\n`)
+  yield* (input.json ? Console.error : Console.log)(Report.summary(report, paint))
   if (report.run.status === "failed") return yield* new Failed({ message: "" })
-})
+}, Effect.scoped)
 
 /**
  * @since 0.1.0

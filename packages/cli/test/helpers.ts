@@ -3,11 +3,19 @@
  * quick-start example.
  */
 import { spawn, spawnSync } from "node:child_process"
+import { Console as NodeConsole } from "node:console"
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
+import { Writable } from "node:stream"
 import { fileURLToPath } from "node:url"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import type { Cli } from "@expops/cli"
+import { WorkingDirectory } from "@expops/cli"
 import type { RunReport } from "@expops/core"
+import { ConfigProvider, Console, Effect, Layer, Sink, Stdio, Stream, Terminal } from "effect"
+import { ChildProcessSpawner } from "effect/process"
 import { afterAll } from "vitest"
 
 export const repoRoot = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../..")
@@ -62,6 +70,68 @@ export interface Result {
   readonly status: number | null
   readonly stdout: string
   readonly stderr: string
+}
+
+export interface Options {
+  /** The working directory the command is given (default: the repository root). */
+  readonly cwd?: string
+  /** Environment variables, over this process's, as the command reads them through `Config`. */
+  readonly env?: Record<string, string>
+  /** Whether stdout and stderr are terminals (default: neither, as in a pipe). */
+  readonly terminal?: boolean
+}
+
+/**
+ * The services `Cli.run` needs, writing standard output and error into
+ * `out`: `Console` and `Stdio` both land there, in the order they were
+ * written. The real file system; no child processes (the CLI starts none).
+ */
+export const layerCapture = (
+  out: { readonly stdout: Array<string>; readonly stderr: Array<string> },
+  options?: Options
+): Layer.Layer<Cli.Environment> => {
+  const decoder = new TextDecoder()
+  const into = (chunks: Array<string>) => Sink.forEach((chunk: string | Uint8Array) => Effect.sync(() => void chunks.push(typeof chunk === "string" ? chunk : decoder.decode(chunk))))
+  const terminal = options?.terminal ?? false
+  // Writes land synchronously: a Writable calls `write` at once when nothing is pending.
+  const writable = (chunks: Array<string>) =>
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(chunk.toString())
+        done()
+      }
+    })
+  const console = new NodeConsole({ stdout: writable(out.stdout), stderr: writable(out.stderr), colorMode: false })
+  const unused = Effect.die("not used by the CLI")
+  return Layer.mergeAll(
+    NodeFileSystem.layer,
+    NodePath.layer,
+    Layer.succeed(ChildProcessSpawner.ChildProcessSpawner, ChildProcessSpawner.make(() => unused)),
+    Stdio.layerTest({
+      args: Effect.succeed([]),
+      stdout: () => into(out.stdout),
+      stderr: () => into(out.stderr),
+      stdin: Stream.empty,
+      stdinIsTerminal: Effect.succeed(false),
+      stdoutIsTerminal: Effect.succeed(terminal),
+      stderrIsTerminal: Effect.succeed(terminal)
+    }),
+    Layer.succeed(
+      Terminal.Terminal,
+      Terminal.make({
+        columns: Effect.succeed(terminal ? 100 : 0),
+        rows: Effect.succeed(terminal ? 40 : 0),
+        size: unused,
+        readInput: unused,
+        readLine: unused,
+        display: (text) => Effect.sync(() => void out.stdout.push(text))
+      })
+    ),
+    WorkingDirectory.layerAt(options?.cwd ?? repoRoot),
+    // Colour only when a test asks for it, whatever the environment running the tests says.
+    ConfigProvider.layer(ConfigProvider.fromEnv({ env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "", ...options?.env } })),
+    Layer.succeed(Console.Console, console as unknown as Console.Console)
+  )
 }
 
 /** Runs `expops ARGS` as a user would (not on a terminal), from `cwd`. */
