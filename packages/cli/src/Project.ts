@@ -9,11 +9,11 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs"
 import * as Path from "node:path"
-import { pathToFileURL } from "node:url"
 import { DataFile, Pipeline, ProjectConfig } from "@expops/core"
 import { Effect } from "effect"
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml"
 import { ProjectError, UsageError } from "./Errors.ts"
+import { importFresh } from "./internal/importFresh.ts"
 import { WorkingDirectory } from "./WorkingDirectory.ts"
 
 /**
@@ -153,7 +153,8 @@ const describeValue = (value: unknown): string => {
 
 /**
  * Imports the module named by `scripts.main` and returns its default export,
- * which must be a Pipeline (made with `Pipeline.make`).
+ * which must be a Pipeline (made with `Pipeline.make`). A project loaded
+ * again in the same process is imported afresh, edits included.
  *
  * @since 0.1.0
  */
@@ -166,7 +167,7 @@ export const importPipeline = Effect.fn("Project.importPipeline")(function*(proj
     return yield* at(`${main}${given}: no such file (looked for ${display(project, modulePath)})`)
   }
   const module = yield* Effect.tryPromise({
-    try: () => import(pathToFileURL(modulePath).href) as Promise<Record<string, unknown>>,
+    try: () => importFresh(modulePath, project.dir),
     catch: (error) => at(`${main}: cannot be loaded: ${String((error as Error)?.message ?? error).split("\n")[0]}`)
   })
   if (!("default" in module) || module.default === undefined) {
