@@ -10,7 +10,7 @@ import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Backends from "./Backends.ts"
 import { Failed, UsageError } from "./Errors.ts"
-import * as Ansi from "./internal/ansi.ts"
+import * as Output from "./internal/output.ts"
 import * as Flags from "./internal/flags.ts"
 import * as Format from "./Format.ts"
 import * as Units from "./Units.ts"
@@ -31,7 +31,7 @@ const withAdmin = <A, E>(
     )
   })
 
-const paint = () => Ansi.paint(Ansi.colorAllowed(process.stdout))
+const paint = () => Output.paint("stdout")
 
 const common = { dir: Flags.dir, json: Flags.json, backend: Flags.backend }
 
@@ -88,7 +88,7 @@ const verify = Command.make("verify", {
   const report = yield* withAdmin(dir, backend, (admin) => admin.verify({ repair }))
   if (json) yield* Console.log(JSON.stringify(report, null, 2))
   else {
-    const p = paint()
+    const p = yield* paint()
     const lines = [`checked ${report.manifests} manifests and ${report.blobs} blobs`]
     for (const c of report.corrupt) lines.push(p.red(`  corrupt manifest ${Format.short(c.key)}: ${c.reason}`))
     for (const b of report.badBlobs) lines.push(p.red(`  entry ${Format.short(b.key)}: blob ${Format.short(b.digest)} ${b.reason}`))

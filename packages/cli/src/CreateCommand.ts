@@ -13,6 +13,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { parseDocument } from "yaml"
 import { UsageError } from "./Errors.ts"
 import * as Project from "./Project.ts"
+import { WorkingDirectory } from "./WorkingDirectory.ts"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 
@@ -51,7 +52,7 @@ const handler = Effect.fn("expops.create")(function*({ name, template }: { reado
     const known = [...new Set(templateDirs.flatMap((d) => (existsSync(d) ? readdirSync(d) : [])))]
     return yield* new UsageError({ message: `no template ${template} (templates: ${known.join(", ") || "none found"})` })
   }
-  const target = Path.resolve(name)
+  const target = Path.resolve((yield* WorkingDirectory).path, name)
   if (existsSync(target)) {
     if (!statSync(target).isDirectory()) return yield* new UsageError({ message: `${name} exists and is not a folder` })
     if (readdirSync(target).length > 0) return yield* new UsageError({ message: `${name} is not empty; choose a new folder name` })

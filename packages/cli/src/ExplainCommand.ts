@@ -13,6 +13,7 @@ import * as Backends from "./Backends.ts"
 import { UsageError } from "./Errors.ts"
 import * as Ansi from "./internal/ansi.ts"
 import * as Flags from "./internal/flags.ts"
+import * as Output from "./internal/output.ts"
 import * as Format from "./Format.ts"
 import * as Project from "./Project.ts"
 
@@ -163,7 +164,7 @@ const handler = Effect.fn("expops.explain")(function*(input: {
 }) {
   const project = yield* Project.load(input.dir)
   const [processName, stepName] = input.target.split("/", 2) as [string, string | undefined]
-  const dir = Project.display(project.dir)
+  const dir = Project.display(project, project.dir)
   return yield* Effect.gen(function*() {
     const runs = yield* RunStore.RunStore
     const id = Option.isSome(input.run)
@@ -216,7 +217,7 @@ const handler = Effect.fn("expops.explain")(function*(input: {
     if (input.json) {
       yield* Console.log(JSON.stringify({ run: report.run.id, target: input.target, explanations }, null, 2))
     } else {
-      const paint = Ansi.paint(Ansi.colorAllowed(process.stdout))
+      const paint = yield* Output.paint("stdout")
       yield* Console.log(explanations.map((e) => render(report, e, paint)).join("\n\n"))
     }
   }).pipe(Effect.provide(Backends.layer(project, Option.getOrElse(input.backend, () => project.config.backend))))

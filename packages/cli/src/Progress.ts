@@ -5,11 +5,16 @@
  * running with elapsed time and current step, cached, executed, failed,
  * skipped). Elsewhere: one plain line per finished process, no control codes.
  *
+ * Output goes through the `Stdio` service and the width comes from the
+ * `Terminal` service; elapsed times and the redraw timer run on the `Clock`,
+ * so tests drive them with `TestClock`.
+ *
  * @since 0.1.0
  */
 import type { RunEvents } from "@expops/core"
-import { Effect } from "effect"
+import { Clock, Effect, Schedule, type Scope, type Stdio, Terminal } from "effect"
 import * as Ansi from "./internal/ansi.ts"
+import * as Output from "./internal/output.ts"
 import * as Format from "./Format.ts"
 
 /**
@@ -17,7 +22,7 @@ import * as Format from "./Format.ts"
  */
 export interface Options {
   /** Where progress is written (stdout, or stderr with `--json`). */
-  readonly out: NodeJS.WriteStream
+  readonly out: "stdout" | "stderr"
   /** Redraw lines in place (the output is a terminal). */
   readonly live: boolean
   readonly color: boolean
@@ -49,15 +54,20 @@ interface Row {
 
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 
+/** How often a live display redraws (the spinner and the elapsed times move). */
+const REDRAW_EVERY = "100 millis"
+
 /**
  * Starts showing progress; stops (final redraw, cursor restored) when the
  * scope closes.
  *
  * @since 0.1.0
  */
-export const make = (options: Options) =>
-  Effect.gen(function*() {
-    const { color, live, out } = options
+export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Scope | Stdio.Stdio | Terminal.Terminal> =
+  Effect.fnUntraced(function*(options: Options) {
+    const { color, live } = options
+    const write = yield* Output.writer(options.out)
+    const terminal = yield* Terminal.Terminal
     const p = Ansi.paint(color)
     const rows = new Map<string, Row>(options.processes.map((name) => [name, { state: { tag: "pending" }, step: undefined, steps: {} }]))
     const width = Math.max(...options.processes.map((n) => n.length), 4)
@@ -69,7 +79,7 @@ export const make = (options: Options) =>
       return text === "none" ? "" : `steps: ${text}`
     }
 
-    const describe = (row: Row): string => {
+    const describe = (row: Row, now: number): string => {
       const s = row.state
       switch (s.tag) {
         case "pending":
@@ -77,7 +87,7 @@ export const make = (options: Options) =>
         case "checking":
           return p.dim("…  checking the cache")
         case "running": {
-          const elapsed = `${((performance.now() - s.since) / 1000).toFixed(1)} s`
+          const elapsed = `${((now - s.since) / 1000).toFixed(1)} s`
           const step = row.step !== undefined ? p.dim(`  step ${row.step}`) : ""
           return `${p.cyan(SPINNER[frame % SPINNER.length]!)}  running ${elapsed}${step}`
         }
@@ -92,19 +102,20 @@ export const make = (options: Options) =>
       }
     }
 
-    const line = (name: string, row: Row) => {
-      const text = `  ${name.padEnd(width)}  ${describe(row)}`
-      const columns = out.columns ?? 0
+    const line = (name: string, row: Row, now: number, columns: number) => {
+      const text = `  ${name.padEnd(width)}  ${describe(row, now)}`
       // A wrapped line would break the cursor arithmetic of the redraw.
       return columns > 0 && Format.visibleLength(text) >= columns ? text.replace(/\x1b\[[0-9;]*m/g, "").slice(0, columns - 1) : text
     }
 
-    const redraw = () => {
+    const redraw = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const columns = yield* terminal.columns
       let text = Ansi.cursorUp(drawn)
-      for (const [name, row] of rows) text += `${Ansi.clearLine}${line(name, row)}\n`
+      for (const [name, row] of rows) text += `${Ansi.clearLine}${line(name, row, now, columns)}\n`
       drawn = rows.size
-      out.write(text)
-    }
+      yield* write(text)
+    })
 
     const plainLine = (name: string, row: Row) => {
       const s = row.state
@@ -115,26 +126,29 @@ export const make = (options: Options) =>
         : s.tag === "failed"
         ? `failed after ${Format.duration(s.durationMs)}: ${s.error.split("\n")[0]}`
         : s.tag
-      out.write(`${name}: ${status}\n`)
+      return write(`${name}: ${status}\n`)
     }
 
-    const update = (event: RunEvents.RunEvent) => {
+    const onStep = (event: RunEvents.RunEvent) => {
       const row = rows.get(event.process)
       if (row === undefined) return
-      if (event.kind === "step") {
-        if (event.phase === "start") row.step = event.step
-        const done = event.phase === "hit" ? "cached" : event.phase === "store" ? "executed" : event.phase === "fail" ? "failed" : undefined
-        if (done !== undefined) row.steps[done] = (row.steps[done] ?? 0) + 1
-        return
-      }
+      if (event.phase === "start") row.step = event.step
+      const done = event.phase === "hit" ? "cached" : event.phase === "store" ? "executed" : event.phase === "fail" ? "failed" : undefined
+      if (done !== undefined) row.steps[done] = (row.steps[done] ?? 0) + 1
+    }
+
+    /** Applies a process event; answers the row when the process finished. */
+    const onProcess = (event: RunEvents.RunEvent, now: number): Row | undefined => {
+      const row = rows.get(event.process)
+      if (row === undefined) return undefined
       const durationMs = event.durationMs ?? 0
       switch (event.phase) {
         case "start":
           row.state = { tag: "checking" }
-          return
+          return undefined
         case "miss":
-          row.state = { tag: "running", since: performance.now() }
-          return
+          row.state = { tag: "running", since: now }
+          return undefined
         case "hit":
           row.state = { tag: "cached", durationMs }
           break
@@ -149,31 +163,31 @@ export const make = (options: Options) =>
           break
       }
       row.step = undefined
-      if (!live) plainLine(event.process, row)
+      return row
     }
 
     if (live) {
-      out.write(Ansi.hideCursor)
-      redraw()
-      const timer = setInterval(() => {
-        frame++
-        redraw()
-      }, 100)
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          clearInterval(timer)
-          redraw()
-          out.write(Ansi.showCursor)
-        })
+      yield* write(Ansi.hideCursor)
+      yield* redraw
+      // Added before the redraw fiber is forked, so it runs after that fiber is interrupted.
+      yield* Effect.addFinalizer(() => Effect.andThen(redraw, write(Ansi.showCursor)))
+      // A fiber on the Clock, not a timer: it stops with the scope, and TestClock drives it.
+      yield* Effect.sync(() => frame++).pipe(
+        Effect.andThen(redraw),
+        Effect.schedule(Schedule.spaced(REDRAW_EVERY)),
+        Effect.forkScoped
       )
     }
 
     return {
       listener: (event) =>
-        Effect.sync(() => {
-          update(event)
-          // Step events can be many; the timer redraws them. Process changes show at once.
-          if (live && event.kind === "process") redraw()
-        })
+        event.kind === "step"
+          // Step events can be many: counted here, shown by the next redraw.
+          ? Effect.sync(() => onStep(event))
+          // Process changes show at once.
+          : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const finished = onProcess(event, now)
+            return live ? redraw : finished !== undefined ? plainLine(event.process, finished) : Effect.void
+          })
     } satisfies Progress
   })

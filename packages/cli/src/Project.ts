@@ -9,11 +9,12 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs"
 import * as Path from "node:path"
-import { pathToFileURL } from "node:url"
 import { CodeFingerprint, DataFile, Pipeline, ProjectConfig } from "@expops/core"
 import { Effect } from "effect"
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml"
 import { ProjectError, UsageError } from "./Errors.ts"
+import { importFresh } from "./internal/importFresh.ts"
+import { WorkingDirectory } from "./WorkingDirectory.ts"
 
 /**
  * Where the config file lives inside a project folder.
@@ -28,6 +29,8 @@ export const CONFIG_FILE = "configs/project_config.yaml"
 export interface Project {
   /** Absolute path of the project folder. */
   readonly dir: string
+  /** The directory the command was given in (`WorkingDirectory`): messages name files relative to it. */
+  readonly cwd: string
   /** Absolute path of the config file. */
   readonly configFile: string
   readonly config: ProjectConfig.ProjectConfig
@@ -37,37 +40,35 @@ export interface Project {
   readonly has: (path: ReadonlyArray<string | number>) => boolean
 }
 
-/** The working directory when the CLI started: file names in messages are relative to it. */
-const startDir = process.cwd()
-
 /**
- * A path as the user would type it: relative to where the CLI was started
- * when that is shorter, absolute otherwise.
+ * A path as the user would type it: relative to the directory the command
+ * was given in (`from.cwd`, a project's) when that is shorter, absolute
+ * otherwise.
  *
  * @since 0.1.0
  */
-export const display = (absolute: string): string => {
-  const relative = Path.relative(startDir, absolute)
+export const display = (from: { readonly cwd: string }, absolute: string): string => {
+  const relative = Path.relative(from.cwd, absolute)
   return relative === "" ? "." : relative.startsWith("..") || Path.isAbsolute(relative) ? absolute : relative
 }
 
 /**
- * Resolves the project folder given on the command line, checking that it
- * holds a config file.
+ * Resolves the project folder given on the command line against the
+ * working directory, checking that it holds a config file.
  *
  * @since 0.1.0
  */
-export const resolveDir = (dir: string): Effect.Effect<string, UsageError> =>
-  Effect.suspend(() => {
-    const absolute = Path.resolve(startDir, dir)
-    if (!existsSync(absolute) || !statSync(absolute).isDirectory()) {
-      return Effect.fail(new UsageError({ message: `${dir}: no such project folder` }))
-    }
-    if (!existsSync(Path.join(absolute, CONFIG_FILE))) {
-      return Effect.fail(new UsageError({ message: `${dir}: not an ExpOps project (no ${CONFIG_FILE} in it)` }))
-    }
-    return Effect.succeed(absolute)
-  })
+export const resolveDir = Effect.fnUntraced(function*(dir: string) {
+  const cwd = yield* WorkingDirectory
+  const absolute = Path.resolve(cwd.path, dir)
+  if (!existsSync(absolute) || !statSync(absolute).isDirectory()) {
+    return yield* new UsageError({ message: `${dir}: no such project folder` })
+  }
+  if (!existsSync(Path.join(absolute, CONFIG_FILE))) {
+    return yield* new UsageError({ message: `${dir}: not an ExpOps project (no ${CONFIG_FILE} in it)` })
+  }
+  return absolute
+})
 
 const yamlLineOf = (doc: ReturnType<typeof parseDocument>, counter: LineCounter) =>
 (path: ReadonlyArray<string | number>): number | undefined => {
@@ -98,8 +99,9 @@ const yamlLineOf = (doc: ReturnType<typeof parseDocument>, counter: LineCounter)
  */
 export const load = Effect.fn("Project.load")(function*(dir: string) {
   const absolute = yield* resolveDir(dir)
+  const cwd = (yield* WorkingDirectory).path
   const configFile = Path.join(absolute, CONFIG_FILE)
-  const file = display(configFile)
+  const file = display({ cwd }, configFile)
   const text = yield* Effect.try({
     try: () => readFileSync(configFile, "utf8"),
     catch: (error) => new ProjectError({ file, reason: `cannot read: ${(error as Error).message}` })
@@ -117,7 +119,7 @@ export const load = Effect.fn("Project.load")(function*(dir: string) {
   const document: unknown = doc.toJS()
   const config = yield* ProjectConfig.decode(document, { file, lineOf })
   const has = (path: ReadonlyArray<string | number>) => doc.hasIn(path)
-  return { dir: absolute, configFile, config, lineOf, has } satisfies Project
+  return { dir: absolute, cwd, configFile, config, lineOf, has } satisfies Project
 })
 
 /**
@@ -130,7 +132,7 @@ export const errorAt = (project: Project, path: ReadonlyArray<string | number>, 
   // A key the file leaves out has no line of its own.
   const line = project.has(shown) ? project.lineOf(shown) : undefined
   return new ProjectError({
-    file: display(project.configFile),
+    file: display(project, project.configFile),
     ...(line !== undefined ? { line } : {}),
     path: shown.join("."),
     reason
@@ -160,7 +162,8 @@ export const codeIndexFile = (project: Project): string => Path.join(project.dir
 /**
  * Imports the module named by `scripts.main` and returns its default export,
  * which must be a Pipeline (made with `Pipeline.make`), with what the code
- * fingerprints of its steps and processes said (see `CodeFingerprint`).
+ * fingerprints of its steps and processes said (see `CodeFingerprint`). A
+ * project loaded again in the same process is imported afresh, edits included.
  *
  * Fingerprints are of the text Node loaded, relative to the project folder.
  * The analyses are kept in `codeIndexFile` by `CodeFingerprint.flush()`, which
@@ -175,12 +178,12 @@ export const importPipeline = Effect.fn("Project.importPipeline")(function*(proj
   const at = (reason: string) => errorAt(project, ["scripts", "main"], reason)
   const given = project.has(["scripts", "main"]) ? "" : ` (the default; set scripts.main to change it)`
   if (!existsSync(modulePath) || !statSync(modulePath).isFile()) {
-    return yield* at(`${main}${given}: no such file (looked for ${display(modulePath)})`)
+    return yield* at(`${main}${given}: no such file (looked for ${display(project, modulePath)})`)
   }
   CodeFingerprint.configure({ root: project.dir, indexFile: codeIndexFile(project) })
   CodeFingerprint.recordLoadedSources()
   const module = yield* Effect.tryPromise({
-    try: () => import(pathToFileURL(modulePath).href) as Promise<Record<string, unknown>>,
+    try: () => importFresh(modulePath, project.dir),
     catch: (error) => at(`${main}: cannot be loaded: ${String((error as Error)?.message ?? error).split("\n")[0]}`)
   })
   const diagnostics = CodeFingerprint.takeDiagnostics()
@@ -210,7 +213,7 @@ export const dataFile = Effect.fn("Project.dataFile")(function*(project: Project
   if (path === undefined) return undefined
   const absolute = Path.resolve(project.dir, path)
   const digest = yield* DataFile.digest(absolute).pipe(
-    Effect.mapError((error) => errorAt(project, ["data", "path"], `${path}: ${error.reason} (looked for ${display(absolute)})`))
+    Effect.mapError((error) => errorAt(project, ["data", "path"], `${path}: ${error.reason} (looked for ${display(project, absolute)})`))
   )
   return { path, digest }
 })

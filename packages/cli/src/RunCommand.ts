@@ -12,6 +12,7 @@ import * as Backends from "./Backends.ts"
 import { Failed, UsageError } from "./Errors.ts"
 import * as Ansi from "./internal/ansi.ts"
 import * as Flags from "./internal/flags.ts"
+import * as Output from "./internal/output.ts"
 import * as Report from "./internal/report.ts"
 import * as Progress from "./Progress.ts"
 import * as Project from "./Project.ts"
@@ -40,7 +41,7 @@ const locate = (project: Project.Project, error: PipelineError.PipelineValidatio
     return `  - ${located.message}`
   })
   return new UsageError({
-    message: `pipeline ${error.pipeline} does not fit its config (${Project.display(project.configFile)}):\n${lines.join("\n")}`
+    message: `pipeline ${error.pipeline} does not fit its config (${Project.display(project, project.configFile)}):\n${lines.join("\n")}`
   })
 }
 
@@ -55,14 +56,27 @@ const reportDiagnostics = Effect.fnUntraced(function*(diagnostics: ReadonlyArray
     `code fingerprints: ${cost.definitions} definitions in ${cost.ms.toFixed(1)} ms, ${cost.files} source files (${cost.parsed} parsed, the rest from the index)`
   )
   for (const d of diagnostics) if (d.severity === "debug") yield* Effect.logDebug(d.message)
-  if (strict && warnings.length > 0) {
-    return yield* new UsageError({
-      message: `--strict: ${warnings.length === 1 ? "a definition is" : `${warnings.length} definitions are`} not reproducible:\n` +
-        warnings.map((d) => `  - ${d.message}`).join("\n")
-    })
+  const lines = CodeFingerprint.summarize(warnings)
+  if (strict && lines.length > 0) {
+    return yield* new UsageError({ message: `--strict: not reproducible:\n${lines.map((line) => `  - ${line}`).join("\n")}` })
   }
-  for (const d of warnings) yield* Console.error(`warning: ${d.message}`)
+  for (const line of lines) yield* Console.error(`warning: ${line}`)
 })
+
+/**
+ * Moves the process into the project folder until the scope closes: user
+ * code reads its files relative to it, wherever the CLI was started. Moved
+ * back after, so that one process can run several projects.
+ */
+const enterProjectDir = (dir: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const previous = process.cwd()
+      process.chdir(dir)
+      return previous
+    }),
+    (previous) => Effect.sync(() => process.chdir(previous))
+  )
 
 const handler = Effect.fn("expops.run")(function*(input: {
   readonly dir: string
@@ -89,8 +103,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
   }
   const seed = Option.getOrElse(input.seed, () => config.seed)
   const data = yield* Project.dataFile(project)
-  // User code reads its files relative to the project folder, wherever the CLI was started.
-  process.chdir(project.dir)
+  yield* enterProjectDir(project.dir)
   const { diagnostics, pipeline } = yield* Project.importPipeline(project)
   yield* reportDiagnostics(diagnostics, input.strict)
   const options: Pipeline.RunOptions = {
@@ -105,13 +118,14 @@ const handler = Effect.fn("expops.run")(function*(input: {
   // A valid project: keep the analyses of its source files for the next run.
   CodeFingerprint.flush()
 
-  const out = input.json ? process.stderr : process.stdout
-  const color = Ansi.colorAllowed(out)
+  // With --json, stdout holds the report alone: progress and the summary go to stderr.
+  const out = input.json ? "stderr" : "stdout"
+  const { color, live } = yield* Output.capabilities(out)
   const paint = Ansi.paint(color)
   const report = yield* Effect.scoped(Effect.gen(function*() {
     const progress = input.dryRun
       ? undefined
-      : yield* Progress.make({ out, live: out.isTTY === true && process.env.TERM !== "dumb", color, processes: plan.order })
+      : yield* Progress.make({ out, live, color, processes: plan.order })
     const layers = Layer.mergeAll(
       Cache.layer({ mode: input.noCache ? "off" : "read-write" }),
       Reproducibility.layer(seed),
@@ -132,9 +146,9 @@ const handler = Effect.fn("expops.run")(function*(input: {
   )
 
   if (input.json) yield* Console.log(JSON.stringify(report, null, 2))
-  out.write(`${Report.summary(report, paint)}\n`)
+  yield* (input.json ? Console.error : Console.log)(Report.summary(report, paint))
   if (report.run.status === "failed") return yield* new Failed({ message: "" })
-})
+}, Effect.scoped)
 
 /**
  * @since 0.1.0

@@ -9,8 +9,8 @@ import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Backends from "./Backends.ts"
 import { UsageError } from "./Errors.ts"
-import * as Ansi from "./internal/ansi.ts"
 import * as Flags from "./internal/flags.ts"
+import * as Output from "./internal/output.ts"
 import * as Format from "./Format.ts"
 import * as Report from "./internal/report.ts"
 import * as Project from "./Project.ts"
@@ -39,7 +39,7 @@ const ls = Command.make("ls", {
   const runs = yield* withRuns(dir, backend, (store) => store.listRuns({ limit }))
   if (json) return yield* Console.log(JSON.stringify(runs, null, 2))
   if (runs.length === 0) return yield* Console.log(`no runs recorded yet; run \`expops run ${dir}\``)
-  const p = Ansi.paint(Ansi.colorAllowed(process.stdout))
+  const p = yield* Output.paint("stdout")
   yield* Console.log(Format.table([
     ["RUN", "STARTED", "STATUS", "DURATION", "SEED", "PROCESSES", "STEPS"],
     ...runs.map((r) => [
@@ -72,7 +72,7 @@ const show = Command.make("show", {
       return found.value
     }))
   if (json) return yield* Console.log(JSON.stringify(report, null, 2))
-  yield* Console.log(Report.details(report, Ansi.paint(Ansi.colorAllowed(process.stdout))))
+  yield* Console.log(Report.details(report, yield* Output.paint("stdout")))
 })).pipe(
   Command.withDescription("Show one run (default: the last): every process and step with status, duration and key, and its metrics"),
   Command.withExamples([

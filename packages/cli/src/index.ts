@@ -5,6 +5,9 @@
 /** The `expops` command and its entry point. */
 export * as Cli from "./Cli.ts"
 
+/** The directory a command was given in. */
+export * as WorkingDirectory from "./WorkingDirectory.ts"
+
 /** Project folders: config file, pipeline module, data file. */
 export * as Project from "./Project.ts"
 

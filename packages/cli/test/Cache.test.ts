@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { blobFiles, cli, copyProject, manifestFile, manifestKeys, run, statuses } from "./helpers.ts"
+import { Effect } from "effect"
+import { blobFiles, cli, copyProject, json, manifestFile, manifestKeys, run, statuses } from "./helpers.ts"
 
 const binaryFixture = Path.resolve(import.meta.dirname, "fixtures/binary")
 
@@ -11,107 +12,106 @@ const flipByte = (file: string, at: number) => {
   writeFileSync(file, bytes)
 }
 
-const json = <A = any>(args: Array<string>, status = 0): A => {
-  const result = cli([...args, "--json"])
-  assert.strictEqual(result.status, status, `${args.join(" ")}: ${result.stderr}`)
-  return JSON.parse(result.stdout)
-}
-
 describe("expops cache", () => {
-  it("verify passes after a run and fails after a manifest is corrupted; a run recomputes the entry", () => {
-    const dir = copyProject()
-    run(dir)
-    const ok = cli(["cache", "verify", dir])
-    assert.strictEqual(ok.status, 0, ok.stderr)
-    assert.match(ok.stdout, /ok: every entry is intact/)
+  it.live("verify passes after a run and fails after a manifest is corrupted; a run recomputes the entry", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      yield* run(dir)
+      const ok = yield* cli(["cache", "verify", dir])
+      assert.strictEqual(ok.status, 0, ok.stderr)
+      assert.match(ok.stdout, /ok: every entry is intact/)
 
-    const first = run(dir)
-    const train = first.report.processes.find((p) => p.name === "train_model")!
-    flipByte(manifestFile(dir, train.key), 100)
-    const bad = cli(["cache", "verify", dir])
-    assert.strictEqual(bad.status, 1)
-    assert.include(bad.stdout, `corrupt manifest ${train.key.slice(0, 12)}`)
-    const report = json(["cache", "verify", dir], 1)
-    assert.isFalse(report.ok)
-    assert.deepStrictEqual(report.corrupt.map((c: any) => c.key), [train.key])
+      const first = yield* run(dir)
+      const train = first.report.processes.find((p) => p.name === "train_model")!
+      flipByte(manifestFile(dir, train.key), 100)
+      const bad = yield* cli(["cache", "verify", dir])
+      assert.strictEqual(bad.status, 1)
+      assert.include(bad.stdout, `corrupt manifest ${train.key.slice(0, 12)}`)
+      const report = yield* json(["cache", "verify", dir], 1)
+      assert.isFalse(report.ok)
+      assert.deepStrictEqual(report.corrupt.map((c: any) => c.key), [train.key])
 
-    // A run never serves the corrupt entry: it warns (on stderr), recomputes and stores it again.
-    const again = run(dir)
-    assert.strictEqual(again.status, 0, again.stderr)
-    assert.strictEqual(statuses(again.report).train_model, "executed")
-    assert.strictEqual(statuses(again.report).evaluate, "cached")
-    assert.match(again.stderr, /corrupt/)
-    assert.strictEqual(cli(["cache", "verify", dir]).status, 0)
-  })
+      // A run never serves the corrupt entry: it warns (on stderr), recomputes and stores it again.
+      const again = yield* run(dir)
+      assert.strictEqual(again.status, 0, again.stderr)
+      assert.strictEqual(statuses(again.report).train_model, "executed")
+      assert.strictEqual(statuses(again.report).evaluate, "cached")
+      assert.match(again.stderr, /corrupt/)
+      assert.strictEqual((yield* cli(["cache", "verify", dir])).status, 0)
+    }))
 
-  it("verify fails after a blob is corrupted; --repair moves the entries aside and the next run recomputes them", () => {
-    const dir = copyProject(binaryFixture)
-    const first = run(dir)
-    assert.strictEqual(first.status, 0, first.stderr)
-    const [blob] = blobFiles(dir)
-    assert.isDefined(blob, "the fixture stores a blob")
-    assert.strictEqual(cli(["cache", "verify", dir]).status, 0)
+  it.live("verify fails after a blob is corrupted; --repair moves the entries aside and the next run recomputes them", () =>
+    Effect.gen(function*() {
+      const dir = copyProject(binaryFixture)
+      const first = yield* run(dir)
+      assert.strictEqual(first.status, 0, first.stderr)
+      const [blob] = blobFiles(dir)
+      assert.isDefined(blob, "the fixture stores a blob")
+      assert.strictEqual((yield* cli(["cache", "verify", dir])).status, 0)
 
-    flipByte(blob!, 10)
-    const bad = json(["cache", "verify", dir], 1)
-    assert.isFalse(bad.ok)
-    assert.includeMembers(bad.badBlobs.map((b: any) => b.digest), [Path.basename(blob!)])
-    const text = cli(["cache", "verify", dir])
-    assert.match(text.stdout, /blob [0-9a-f]{12} content does not match its digest/)
+      flipByte(blob!, 10)
+      const bad = yield* json(["cache", "verify", dir], 1)
+      assert.isFalse(bad.ok)
+      assert.includeMembers(bad.badBlobs.map((b: any) => b.digest), [Path.basename(blob!)])
+      const text = yield* cli(["cache", "verify", dir])
+      assert.match(text.stdout, /blob [0-9a-f]{12} content does not match its digest/)
 
-    const repaired = json(["cache", "verify", dir, "--repair"], 1)
-    assert.isTrue(repaired.repaired)
-    assert.strictEqual(cli(["cache", "verify", dir]).status, 0)
-    assert.deepStrictEqual(manifestKeys(dir), [])
-    const rerun = run(dir)
-    assert.deepStrictEqual(statuses(rerun.report), { noise: "executed" })
-    assert.deepStrictEqual(rerun.report.processes[0]!.steps.map((s) => s.status), ["executed"])
-  })
+      const repaired = yield* json(["cache", "verify", dir, "--repair"], 1)
+      assert.isTrue(repaired.repaired)
+      assert.strictEqual((yield* cli(["cache", "verify", dir])).status, 0)
+      assert.deepStrictEqual(manifestKeys(dir), [])
+      const rerun = yield* run(dir)
+      assert.deepStrictEqual(statuses(rerun.report), { noise: "executed" })
+      assert.deepStrictEqual(rerun.report.processes[0]!.steps.map((s) => s.status), ["executed"])
+    }))
 
-  it("stats and ls describe the entries", () => {
-    const dir = copyProject()
-    run(dir)
-    const stats = json(["cache", "stats", dir])
-    assert.strictEqual(stats.entries, manifestKeys(dir).length)
-    assert.isAbove(stats.bytes, 0)
-    assert.includeMembers(stats.byName.map((r: any) => r.name), ["train_model", "fit", "load_data"])
-    const all = json<Array<any>>(["cache", "ls", dir])
-    assert.deepStrictEqual(all.map((e) => e.key).sort(), manifestKeys(dir))
-    const trains = json<Array<any>>(["cache", "ls", dir, "--name", "train_model"])
-    assert.deepStrictEqual(trains.map((e) => [e.kind, e.name]), [["process", "train_model"]])
-    const text = cli(["cache", "stats", dir])
-    assert.match(text.stdout, new RegExp(`^${stats.entries} entries`))
-  })
+  it.live("stats and ls describe the entries", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      yield* run(dir)
+      const stats = yield* json(["cache", "stats", dir])
+      assert.strictEqual(stats.entries, manifestKeys(dir).length)
+      assert.isAbove(stats.bytes, 0)
+      assert.includeMembers(stats.byName.map((r: any) => r.name), ["train_model", "fit", "load_data"])
+      const all = yield* json<Array<any>>(["cache", "ls", dir])
+      assert.deepStrictEqual(all.map((e) => e.key).sort(), manifestKeys(dir))
+      const trains = yield* json<Array<any>>(["cache", "ls", dir, "--name", "train_model"])
+      assert.deepStrictEqual(trains.map((e) => [e.kind, e.name]), [["process", "train_model"]])
+      const text = yield* cli(["cache", "stats", dir])
+      assert.match(text.stdout, new RegExp(`^${stats.entries} entries`))
+    }))
 
-  it("prune keeps recent entries, honours --dry-run, and rejects bad sizes", () => {
-    const dir = copyProject()
-    run(dir)
-    const entries = manifestKeys(dir)
-    const old = json(["cache", "prune", dir, "--older-than", "30d"])
-    assert.strictEqual(old.removed.length, 0)
-    const dry = json(["cache", "prune", dir, "--max-size", "1KB", "--dry-run"])
-    assert.isTrue(dry.dryRun)
-    assert.isAbove(dry.removed.length, 0)
-    assert.deepStrictEqual(manifestKeys(dir), entries)
-    const pruned = json(["cache", "prune", dir, "--max-size", "1KB"])
-    assert.strictEqual(manifestKeys(dir).length, entries.length - pruned.removed.length)
-    assert.isAtMost(pruned.keptBytes, 1000)
-    assert.strictEqual(cli(["cache", "verify", dir]).status, 0)
+  it.live("prune keeps recent entries, honours --dry-run, and rejects bad sizes", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      yield* run(dir)
+      const entries = manifestKeys(dir)
+      const old = yield* json(["cache", "prune", dir, "--older-than", "30d"])
+      assert.strictEqual(old.removed.length, 0)
+      const dry = yield* json(["cache", "prune", dir, "--max-size", "1KB", "--dry-run"])
+      assert.isTrue(dry.dryRun)
+      assert.isAbove(dry.removed.length, 0)
+      assert.deepStrictEqual(manifestKeys(dir), entries)
+      const pruned = yield* json(["cache", "prune", dir, "--max-size", "1KB"])
+      assert.strictEqual(manifestKeys(dir).length, entries.length - pruned.removed.length)
+      assert.isAtMost(pruned.keptBytes, 1000)
+      assert.strictEqual((yield* cli(["cache", "verify", dir])).status, 0)
 
-    const badSize = cli(["cache", "prune", dir, "--max-size", "lots"])
-    assert.strictEqual(badSize.status, 2)
-    assert.match(badSize.stderr, /--max-size lots: not a size/)
-    assert.strictEqual(cli(["cache", "prune", dir]).status, 2)
-  })
+      const badSize = yield* cli(["cache", "prune", dir, "--max-size", "lots"])
+      assert.strictEqual(badSize.status, 2)
+      assert.match(badSize.stderr, /--max-size lots: not a size/)
+      assert.strictEqual((yield* cli(["cache", "prune", dir])).status, 2)
+    }))
 
-  it("clear empties the cache but keeps the run records", () => {
-    const dir = copyProject()
-    run(dir)
-    const cleared = json(["cache", "clear", dir])
-    assert.isAbove(cleared.removed, 0)
-    assert.deepStrictEqual(manifestKeys(dir), [])
-    assert.strictEqual(json<Array<any>>(["runs", "ls", dir]).length, 1)
-    const again = run(dir)
-    assert.isTrue(again.report.processes.every((p) => p.status === "executed"))
-  })
+  it.live("clear empties the cache but keeps the run records", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      yield* run(dir)
+      const cleared = yield* json(["cache", "clear", dir])
+      assert.isAbove(cleared.removed, 0)
+      assert.deepStrictEqual(manifestKeys(dir), [])
+      assert.strictEqual((yield* json<Array<any>>(["runs", "ls", dir])).length, 1)
+      const again = yield* run(dir)
+      assert.isTrue(again.report.processes.every((p) => p.status === "executed"))
+    }))
 })

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import { cli } from "./helpers.ts"
 
 const COMMANDS = [
@@ -18,32 +19,43 @@ const COMMANDS = [
 ]
 
 describe("expops --help", () => {
-  it("every command has help with a usage line and examples", () => {
-    for (const command of COMMANDS) {
-      const result = cli([...command, "--help"])
-      assert.strictEqual(result.status, 0, command.join(" "))
-      assert.match(result.stdout, /USAGE/, command.join(" "))
-      assert.match(result.stdout, /EXAMPLES\n  # .+\n  expops /, command.join(" "))
-    }
-  })
+  it.live("every command has help with a usage line and examples", () =>
+    Effect.gen(function*() {
+      for (const command of COMMANDS) {
+        const result = yield* cli([...command, "--help"])
+        assert.strictEqual(result.status, 0, command.join(" "))
+        assert.match(result.stdout, /USAGE/, command.join(" "))
+        assert.match(result.stdout, /EXAMPLES\n  # .+\n  expops /, command.join(" "))
+      }
+    }))
 
-  it("run --help lists every flag", () => {
-    const help = cli(["run", "--help"]).stdout
-    for (const flag of ["--json", "--no-cache", "--seed", "--backend", "--concurrency", "--dry-run"]) assert.include(help, flag)
-  })
+  it.live("run --help lists every flag", () =>
+    Effect.gen(function*() {
+      const help = (yield* cli(["run", "--help"])).stdout
+      for (const flag of ["--json", "--no-cache", "--seed", "--backend", "--concurrency", "--dry-run"]) assert.include(help, flag)
+    }))
 
-  it("an unknown command or flag is bad usage (exit 2), reported on stderr", () => {
-    const unknown = cli(["frobnicate"])
-    assert.strictEqual(unknown.status, 2)
-    const flag = cli(["run", ".", "--fast"])
-    assert.strictEqual(flag.status, 2)
-    assert.match(flag.stderr, /--fast/)
-    assert.strictEqual(flag.stdout, "")
-  })
+  it.live("an unknown command or flag is bad usage (exit 2), reported on stderr", () =>
+    Effect.gen(function*() {
+      const unknown = yield* cli(["frobnicate"])
+      assert.strictEqual(unknown.status, 2)
+      const flag = yield* cli(["run", ".", "--fast"])
+      assert.strictEqual(flag.status, 2)
+      assert.match(flag.stderr, /--fast/)
+      assert.strictEqual(flag.stdout, "")
+    }))
 
-  it("--version prints the version", () => {
-    const result = cli(["--version"])
-    assert.strictEqual(result.status, 0)
-    assert.match(result.stdout, /expops v\d+\.\d+\.\d+/)
-  })
+  it.live("--version prints the version", () =>
+    Effect.gen(function*() {
+      const result = yield* cli(["--version"])
+      assert.strictEqual(result.status, 0)
+      assert.match(result.stdout, /expops v\d+\.\d+\.\d+/)
+    }))
+
+  it.live("help is coloured only when stdout is a terminal and NO_COLOR is unset", () =>
+    Effect.gen(function*() {
+      assert.notMatch((yield* cli(["--help"], { env: { NO_COLOR: "" } })).stdout, /\x1b\[/)
+      assert.notMatch((yield* cli(["--help"], { terminal: true })).stdout, /\x1b\[/)
+      assert.match((yield* cli(["--help"], { terminal: true, env: { NO_COLOR: "" } })).stdout, /\x1b\[1m/)
+    }))
 })

@@ -1,12 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { Progress } from "@expops/cli"
+import { Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { layerCapture } from "./helpers.ts"
 
-/** A stand-in for a terminal or a pipe that records what is written. */
-const stream = (isTTY: boolean) => {
-  const chunks: Array<string> = []
-  const out = { isTTY, columns: 100, write: (text: string) => chunks.push(text) > 0 } as unknown as NodeJS.WriteStream
-  return { out, text: () => chunks.join("") }
+/** What progress writes to stdout (as on a terminal 100 columns wide), and the layer it writes through. */
+const capture = () => {
+  const out = { stdout: [] as Array<string>, stderr: [] as Array<string> }
+  return { layer: layerCapture(out, { terminal: true }), text: () => out.stdout.join(""), writes: () => out.stdout.length }
 }
 
 const events = (listener: Progress.Progress["listener"]) =>
@@ -23,30 +24,35 @@ const events = (listener: Progress.Progress["listener"]) =>
     { kind: "process", phase: "skip", process: "report" }
   ] as const, listener, { discard: true })
 
+/** The lines of the last frame drawn, control codes removed. */
+const lastFrame = (written: string, lines: number) =>
+  written.slice(written.lastIndexOf(`\x1b[${lines}A`)).split("\n").map((l) => l.replace(/\r\x1b\[2K|\x1b\[[0-9;?]*[A-Za-z]/g, ""))
+
 describe("Progress", () => {
-  it.effect("on a terminal: one line per process, redrawn in place, cursor restored", () =>
-    Effect.gen(function*() {
-      const { out, text } = stream(true)
+  it.effect("on a terminal: one line per process, redrawn in place, cursor restored", () => {
+    const { layer, text } = capture()
+    return Effect.gen(function*() {
       yield* Effect.scoped(Effect.gen(function*() {
-        const progress = yield* Progress.make({ out, live: true, color: false, processes: ["load", "train", "report"] })
+        const progress = yield* Progress.make({ out: "stdout", live: true, color: false, processes: ["load", "train", "report"] })
         yield* events(progress.listener)
       }))
       const written = text()
       assert.include(written, "\x1b[?25l")
       assert.isTrue(written.endsWith("\x1b[?25h"))
       assert.include(written, "\x1b[3A", "moves up over its three lines to redraw them")
-      const last = written.slice(written.lastIndexOf("\x1b[3A")).split("\n").map((l) => l.replace(/\r\x1b\[2K|\x1b\[[0-9;?]*[A-Za-z]/g, ""))
+      const last = lastFrame(written, 3)
       assert.match(last[0]!, /^ {2}load +✓ {2}cached {2}served in 2 ms$/)
       assert.match(last[1]!, /^ {2}train +✗ {2}failed 45 ms {2}boom$/)
       assert.match(last[2]!, /^ {2}report +- {2}skipped/)
       assert.match(written, /pending/)
-    }))
+    }).pipe(Effect.provide(layer))
+  })
 
-  it.effect("elsewhere: one plain line per finished process, no control codes", () =>
-    Effect.gen(function*() {
-      const { out, text } = stream(false)
+  it.effect("elsewhere: one plain line per finished process, no control codes", () => {
+    const { layer, text } = capture()
+    return Effect.gen(function*() {
       yield* Effect.scoped(Effect.gen(function*() {
-        const progress = yield* Progress.make({ out, live: false, color: false, processes: ["load", "train", "report"] })
+        const progress = yield* Progress.make({ out: "stdout", live: false, color: false, processes: ["load", "train", "report"] })
         yield* events(progress.listener)
       }))
       assert.deepStrictEqual(text().split("\n"), [
@@ -55,19 +61,42 @@ describe("Progress", () => {
         "report: skipped",
         ""
       ])
-    }))
+    }).pipe(Effect.provide(layer))
+  })
 
   it.effect("colours only when asked", () =>
     Effect.gen(function*() {
-      const plain = stream(true)
-      const colored = stream(true)
+      const plain = capture()
+      const colored = capture()
       for (const [s, color] of [[plain, false], [colored, true]] as const) {
         yield* Effect.scoped(Effect.gen(function*() {
-          const progress = yield* Progress.make({ out: s.out, live: true, color, processes: ["load"] })
+          const progress = yield* Progress.make({ out: "stdout", live: true, color, processes: ["load"] })
           yield* progress.listener({ kind: "process", phase: "hit", process: "load", durationMs: 1 })
-        }))
+        })).pipe(Effect.provide(s.layer))
       }
       assert.notMatch(plain.text(), /\x1b\[3\d?m/)
       assert.match(colored.text(), /\x1b\[32m/)
     }))
+
+  it.effect("a running process shows its elapsed time and a spinner, redrawn ten times a second on the Clock, until the scope closes", () => {
+    const { layer, text, writes } = capture()
+    return Effect.gen(function*() {
+      const fiber = yield* Effect.forkChild(Effect.scoped(Effect.gen(function*() {
+        const progress = yield* Progress.make({ out: "stdout", live: true, color: false, processes: ["train"] })
+        yield* progress.listener({ kind: "process", phase: "start", process: "train" })
+        yield* progress.listener({ kind: "process", phase: "miss", process: "train" })
+        yield* progress.listener({ kind: "step", phase: "start", process: "train", step: "fit" })
+        yield* Effect.never
+      })))
+      yield* TestClock.adjust("99 millis")
+      assert.match(lastFrame(text(), 1)[0]!, /^ {2}train +⠋ {2}running 0\.0 s$/, "no redraw before the first tick")
+      yield* TestClock.adjust("1401 millis")
+      assert.match(lastFrame(text(), 1)[0]!, /^ {2}train +⠴ {2}running 1\.5 s {2}step fit$/, "15 ticks: the spinner moved 15 frames")
+      yield* Fiber.interrupt(fiber)
+      assert.isTrue(text().endsWith("\x1b[?25h"), "cursor restored")
+      const after = writes()
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual(writes(), after, "no redraw after the scope closed")
+    }).pipe(Effect.provide(layer))
+  })
 })

@@ -1,8 +1,8 @@
 /**
- * The CLI tests spawn the real `expops` (packages/cli/dist/bin.js) as users
- * do, so dist/ must match the sources: build it (and what it depends on)
- * before the tests run. `tsc -b` is incremental; when nothing changed it only
- * checks timestamps.
+ * The tests of the executable (bin.test.ts) spawn the real `expops`
+ * (packages/cli/dist/bin.js) as users do, so dist/ must match the sources:
+ * build it (and what it depends on) before the tests run. `tsc -b` is
+ * incremental; when nothing changed it only checks timestamps.
  */
 import { spawnSync } from "node:child_process"
 import * as Path from "node:path"

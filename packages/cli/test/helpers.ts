@@ -1,14 +1,27 @@
 /**
- * Helpers for tests that spawn the real CLI on temporary copies of the
+ * Helpers for the CLI tests, which run commands on temporary copies of the
  * quick-start example.
+ *
+ * `cli` runs a command in this process through `Cli.run`, with its standard
+ * output and error captured, its working directory and environment given,
+ * and answers the exit code as a value. `spawnCli` runs the real executable
+ * (packages/cli/dist/bin.js) under Node, for the few tests about the process
+ * itself (exit status, signals, start-up, the process's working directory).
  */
 import { spawn, spawnSync } from "node:child_process"
+import { Console as NodeConsole } from "node:console"
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
+import { Writable } from "node:stream"
 import { fileURLToPath } from "node:url"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import { Cli, WorkingDirectory } from "@expops/cli"
 import type { RunReport } from "@expops/core"
-import { afterAll } from "vitest"
+import { ConfigProvider, Console, Effect, Layer, Sink, Stdio, Stream, Terminal } from "effect"
+import { ChildProcessSpawner } from "effect/process"
+import { afterAll, assert } from "vitest"
 
 export const repoRoot = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../..")
 export const bin = Path.join(repoRoot, "packages/cli/dist/bin.js")
@@ -64,22 +77,107 @@ export interface Result {
   readonly stderr: string
 }
 
-/** Runs `expops ARGS` as a user would (not on a terminal), from `cwd`. */
-export const cli = (args: ReadonlyArray<string>, options?: { readonly cwd?: string; readonly env?: Record<string, string> }): Result => {
-  const result = spawnSync(process.execPath, [bin, ...args], {
-    cwd: options?.cwd ?? repoRoot,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1", ...options?.env },
-    timeout: 60_000
-  })
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+export interface Options {
+  /** The working directory the command is given (default: the repository root). */
+  readonly cwd?: string
+  /** Environment variables, over this process's, as the command reads them through `Config`. */
+  readonly env?: Record<string, string>
+  /** Whether stdout and stderr are terminals (default: neither, as in a pipe). */
+  readonly terminal?: boolean
 }
 
 /**
- * Like `cli`, without blocking this process: for tests that serve something
- * (a fake GCS server) to the CLI from the test process itself.
+ * The services `Cli.run` needs, writing standard output and error into
+ * `out`: `Console` and `Stdio` both land there, in the order they were
+ * written. The real file system; no child processes (the CLI starts none).
  */
-export const cliAsync = (args: ReadonlyArray<string>, options?: { readonly cwd?: string; readonly env?: Record<string, string> }): Promise<Result> =>
+export const layerCapture = (
+  out: { readonly stdout: Array<string>; readonly stderr: Array<string> },
+  options?: Options
+): Layer.Layer<Cli.Environment> => {
+  const decoder = new TextDecoder()
+  const into = (chunks: Array<string>) => Sink.forEach((chunk: string | Uint8Array) => Effect.sync(() => void chunks.push(typeof chunk === "string" ? chunk : decoder.decode(chunk))))
+  const terminal = options?.terminal ?? false
+  // Writes land synchronously: a Writable calls `write` at once when nothing is pending.
+  const writable = (chunks: Array<string>) =>
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(chunk.toString())
+        done()
+      }
+    })
+  const console = new NodeConsole({ stdout: writable(out.stdout), stderr: writable(out.stderr), colorMode: false })
+  const unused = Effect.die("not used by the CLI")
+  return Layer.mergeAll(
+    NodeFileSystem.layer,
+    NodePath.layer,
+    Layer.succeed(ChildProcessSpawner.ChildProcessSpawner, ChildProcessSpawner.make(() => unused)),
+    Stdio.layerTest({
+      args: Effect.succeed([]),
+      stdout: () => into(out.stdout),
+      stderr: () => into(out.stderr),
+      stdin: Stream.empty,
+      stdinIsTerminal: Effect.succeed(false),
+      stdoutIsTerminal: Effect.succeed(terminal),
+      stderrIsTerminal: Effect.succeed(terminal)
+    }),
+    Layer.succeed(
+      Terminal.Terminal,
+      Terminal.make({
+        columns: Effect.succeed(terminal ? 100 : 0),
+        rows: Effect.succeed(terminal ? 40 : 0),
+        size: unused,
+        readInput: unused,
+        readLine: unused,
+        display: (text) => Effect.sync(() => void out.stdout.push(text))
+      })
+    ),
+    WorkingDirectory.layerAt(options?.cwd ?? repoRoot),
+    // Colour only when a test asks for it, whatever the environment running the tests says.
+    ConfigProvider.layer(ConfigProvider.fromEnv({ env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "", ...options?.env } })),
+    Layer.succeed(Console.Console, console as unknown as Console.Console)
+  )
+}
+
+/** Runs `expops ARGS` in this process, from `cwd`, not on a terminal unless asked. */
+export const cli = (args: ReadonlyArray<string>, options?: Options): Effect.Effect<Result> =>
+  Effect.suspend(() => {
+    const out = { stdout: [] as Array<string>, stderr: [] as Array<string> }
+    return Cli.run(args).pipe(
+      Effect.provide(layerCapture(out, options)),
+      Effect.map((status) => ({ status, stdout: out.stdout.join(""), stderr: out.stderr.join("") }))
+    )
+  })
+
+/** Parses a command's JSON output, or says what it printed instead. */
+const parse = <A>(what: string, result: Result): A => {
+  try {
+    return JSON.parse(result.stdout)
+  } catch {
+    throw new Error(`${what} (exit ${result.status}) did not print JSON:\n${result.stdout}\n${result.stderr}`)
+  }
+}
+
+/** `expops run DIR --json ARGS`; the run report parsed from stdout. */
+export const run = (dir: string, ...args: Array<string>): Effect.Effect<Result & { readonly report: RunReport.RunReport }> =>
+  Effect.map(cli(["run", dir, "--json", ...args]), (result) => ({ ...result, report: parse(`expops run ${dir} ${args.join(" ")}`, result) }))
+
+/** `expops ARGS --json`, checking the exit code; the document parsed from stdout. */
+export const json = <A = any>(args: ReadonlyArray<string>, status = 0): Effect.Effect<A> =>
+  Effect.map(cli([...args, "--json"]), (result) => {
+    assert.strictEqual(result.status, status, `${args.join(" ")}: ${result.stderr}`)
+    return parse<A>(`expops ${args.join(" ")}`, result)
+  })
+
+/**
+ * Runs the real `expops` executable under Node, from `cwd` (not on a
+ * terminal), without blocking this process: a test may serve something to
+ * it, or signal it.
+ */
+export const spawnCli = (
+  args: ReadonlyArray<string>,
+  options?: { readonly cwd?: string; readonly env?: Record<string, string>; readonly onStderr?: (text: string, child: ReturnType<typeof spawn>) => void }
+): Promise<Result & { readonly signal: NodeJS.Signals | null }> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       cwd: options?.cwd ?? repoRoot,
@@ -88,21 +186,23 @@ export const cliAsync = (args: ReadonlyArray<string>, options?: { readonly cwd?:
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (chunk) => (stdout += chunk))
-    child.stderr.on("data", (chunk) => (stderr += chunk))
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk
+      options?.onStderr?.(stderr, child)
+    })
     child.on("error", reject)
-    child.on("close", (status) => resolve({ status, stdout, stderr }))
+    child.on("close", (status, signal) => resolve({ status, signal, stdout, stderr }))
   })
 
-/** `expops run DIR --json ARGS`; the run report parsed from stdout. */
-export const run = (dir: string, ...args: Array<string>): Result & { readonly report: RunReport.RunReport } => {
-  const result = cli(["run", dir, "--json", ...args])
-  let report: RunReport.RunReport
-  try {
-    report = JSON.parse(result.stdout)
-  } catch {
-    throw new Error(`expops run ${dir} ${args.join(" ")} (exit ${result.status}) did not print a JSON report:\n${result.stdout}\n${result.stderr}`)
-  }
-  return { ...result, report }
+/** `spawnCli`, blocking: for start-up checks that need nothing from this process. */
+export const spawnCliSync = (args: ReadonlyArray<string>, options?: { readonly cwd?: string }): Result => {
+  const result = spawnSync(process.execPath, [bin, ...args], {
+    cwd: options?.cwd ?? repoRoot,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+    timeout: 60_000
+  })
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
 /** Process name -> status. */

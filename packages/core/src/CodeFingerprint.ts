@@ -88,6 +88,36 @@ export interface Diagnostic {
   readonly file?: string | undefined
   readonly line?: number | undefined
   readonly column?: number | undefined
+  /** For a finding in the closure: what was found (`Math.random()`, `an environment variable`). */
+  readonly subject?: string | undefined
+  /** Where it was found (``helper `softmax` ``). */
+  readonly declaration?: string | undefined
+  /** What to do instead. */
+  readonly advice?: string | undefined
+}
+
+/**
+ * Diagnostics in words, one line per finding however many definitions reach
+ * it (a helper with `Math.random` is reached by every step that calls it).
+ *
+ * @since 0.1.0
+ */
+export const summarize = (diagnostics: ReadonlyArray<Diagnostic>): Array<string> => {
+  const groups = new Map<string, { readonly first: Diagnostic; readonly owners: Array<string> }>()
+  for (const d of diagnostics) {
+    const id = d.subject === undefined ? `message\0${d.message}` : [d.code, d.subject, d.declaration, d.file, d.line, d.column].join("\0")
+    const group = groups.get(id)
+    if (group === undefined) groups.set(id, { first: d, owners: [d.owner] })
+    else if (!group.owners.includes(d.owner)) group.owners.push(d.owner)
+  }
+  return [...groups.values()].map(({ first: d, owners }) => {
+    if (d.subject === undefined) return d.message
+    const where = `${d.declaration} (${d.file}:${d.line}:${d.column})`
+    const by = `reached by ${owners.join(", ")}`
+    return d.code === "nondeterminism"
+      ? `${d.subject} in ${where} gives another result on every run; ${by}: ${d.advice}`
+      : `${where} is computed at load from ${d.subject}, which the key cannot see; ${by}: ${d.advice}`
+  })
 }
 
 /**
@@ -109,6 +139,8 @@ export interface Fingerprint {
  */
 export interface Site {
   readonly path: string
+  /** The query of the module's URL, usually empty (see `recordLoadedSources`). */
+  readonly query?: string | undefined
   readonly line: number
   readonly column: number
 }
@@ -116,16 +148,16 @@ export interface Site {
 /** The folder of this package's code (src/ or dist/): its frames are the framework's, not the user's. */
 const frameworkRoot = Path.dirname(fileURLToPath(import.meta.url))
 
-const toPath = (file: string | null | undefined): string | undefined => {
+const toPath = (file: string | null | undefined): { readonly path: string; readonly query: string } | undefined => {
   if (file === null || file === undefined) return undefined
   if (file.startsWith("file:")) {
     try {
-      return fileURLToPath(file)
+      return { path: fileURLToPath(file), query: new URL(file).search }
     } catch {
       return undefined
     }
   }
-  return Path.isAbsolute(file) ? file : undefined
+  return Path.isAbsolute(file) ? { path: file, query: "" } : undefined
 }
 
 /**
@@ -148,9 +180,9 @@ export const callSites = (): ReadonlyArray<Site> => {
     for (const site of sites) {
       // An awaiting caller (`await import(...)` of the module being loaded) did not make the definition.
       if (site.isAsync()) continue
-      const path = toPath(site.getFileName())
-      if (path === undefined || !Sources.isUserPath(path) || path.startsWith(frameworkRoot + Path.sep)) continue
-      out.push({ path, line: site.getLineNumber() ?? 1, column: site.getColumnNumber() ?? 1 })
+      const file = toPath(site.getFileName())
+      if (file === undefined || !Sources.isUserPath(file.path) || file.path.startsWith(frameworkRoot + Path.sep)) continue
+      out.push({ path: file.path, query: file.query, line: site.getLineNumber() ?? 1, column: site.getColumnNumber() ?? 1 })
     }
     return out
   } finally {
@@ -247,28 +279,31 @@ const ADVICE: Readonly<Record<string, string>> = {
 
 const findingsToDiagnostics = (owner: string, closure: Closure): Array<Diagnostic> => {
   const out: Array<Diagnostic> = []
+  const place = (f: Located) => ({ file: f.file, line: f.line, column: f.column, declaration: `${f.kind} \`${f.name}\`` })
   const where = (f: Located) => `${f.kind} \`${f.name}\` (${f.file}:${f.line}:${f.column})`
   for (const f of closure.nondeterminism) {
+    const advice = ADVICE[f.what] ?? "draw from Effect's `Random` or read Effect's `Clock` instead"
     out.push({
       severity: "warning",
       code: "nondeterminism",
       owner,
-      message: `${owner} reaches ${f.what} in ${where(f)}, which gives another result on every run: ${ADVICE[f.what] ?? "draw from Effect's `Random` or read Effect's `Clock` instead"}`,
-      file: f.file,
-      line: f.line,
-      column: f.column
+      message: `${owner} reaches ${f.what} in ${where(f)}, which gives another result on every run: ${advice}`,
+      subject: f.what,
+      advice,
+      ...place(f)
     })
   }
   for (const f of closure.external) {
+    const advice = "pass it as a parameter or config, or read it inside a body"
     out.push({
       severity: "warning",
       code: "load-time-value",
       owner,
       message: `${owner} reaches ${where(f)}, computed at load from ${f.what}: the key cannot see that value. ` +
         "Pass it as a parameter or config, or read it inside a body",
-      file: f.file,
-      line: f.line,
-      column: f.column
+      subject: f.what,
+      advice,
+      ...place(f)
     })
   }
   return out
@@ -337,7 +372,7 @@ const fingerprintUntimed = (definition: Definition): Fingerprint => {
       throw new DefinitionError({ owner, reason: `cannot fingerprint its body (it is a wrapper made by Effect.fn). ${FIX_WRAPPER}` })
     }
   }
-  const closure = new Closure()
+  const closure = new Closure(sites[0]?.query)
   const diagnostics: Array<Diagnostic> = []
   const found = findBody(closure, sites, text)
   if (found !== undefined) {
@@ -376,7 +411,7 @@ const fingerprintUntimed = (definition: Definition): Fingerprint => {
     sites.forEach((other, depth) => {
       if (other === site) return
       const otherAnalysis = closure.analysis(other.path)
-      const source = Sources.textOf(other.path)
+      const source = Sources.textOf(other.path, other.query)
       if (otherAnalysis === undefined || source === undefined) return
       const index = unitAt(otherAnalysis, offsetOf(source.text, other.line, other.column))
       if (index >= 0) closure.caller(other.path, otherAnalysis, index, depth)
@@ -436,7 +471,7 @@ const findBody = (
 ): { readonly analysis: FileAnalysis; readonly fn: FunctionInfo; readonly path: string; readonly site: Site } | undefined => {
   for (const site of sites) {
     const analysis = closure.analysis(site.path)
-    const source = Sources.textOf(site.path)
+    const source = Sources.textOf(site.path, site.query)
     if (analysis === undefined || source === undefined) continue
     const fn = locate(analysis, source.text, text, offsetOf(source.text, site.line, site.column))
     if (fn !== undefined) return { analysis, fn, path: site.path, site }

@@ -14,6 +14,11 @@
  * A metric is logged when the code that logs it runs: a step served from the
  * cache does not run, so it logs nothing in that run.
  *
+ * Each run collects into its own collector (`Pipeline.run` provides one;
+ * `collect` does the same for a step or process run on its own, as in a
+ * test). Outside any run a metric is dropped, so runs in one process never
+ * share metrics or index numbering.
+ *
  * @since 0.1.0
  */
 import { Context, Effect, Schema } from "effect"
@@ -46,19 +51,35 @@ export interface Collector {
 }
 
 /**
- * The collector of the current run. The default collects into a fresh
- * collector per fiber tree, which nobody reads.
+ * The collector of the current run; none outside a run. (A reference's
+ * default is computed once per process, so a default collector would be
+ * shared by every run that did not provide its own.)
  *
  * @since 0.1.0
  */
-export const CurrentCollector = Context.Reference<Collector>("expops/Metrics/CurrentCollector", {
-  defaultValue: () => makeCollector()
+export const CurrentCollector = Context.Reference<Collector | undefined>("expops/Metrics/CurrentCollector", {
+  defaultValue: () => undefined
 })
 
 /**
  * @since 0.1.0
  */
 export const makeCollector = (): Collector => ({ metrics: [], next: new Map() })
+
+/**
+ * Runs an effect with a collector of its own and returns the metrics it
+ * logged with its result: a run of a step or process outside `Pipeline.run`.
+ *
+ * @since 0.1.0
+ */
+export const collect = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<[A, ReadonlyArray<Metric>], E, R> =>
+  Effect.suspend(() => {
+    const collector = makeCollector()
+    return effect.pipe(
+      Effect.provideService(CurrentCollector, collector),
+      Effect.map((a): [A, ReadonlyArray<Metric>] => [a, collector.metrics])
+    )
+  })
 
 /**
  * The step a metric is logged in, set by `Step` around its body.
@@ -77,6 +98,7 @@ export const CurrentStep = Context.Reference<string | undefined>("expops/Metrics
 export const logMetric = (name: string, value: number, index?: number): Effect.Effect<void> =>
   Effect.gen(function*() {
     const collector = yield* CurrentCollector
+    if (collector === undefined) return
     const scope = yield* CurrentProcess
     const step = yield* CurrentStep
     const process = scope?.process ?? ""

@@ -1,8 +1,4 @@
-/** Colours and cursor control, only when the output is a terminal and NO_COLOR is unset. */
-
-/** https://no-color.org: any non-empty NO_COLOR disables colour. */
-export const colorAllowed = (stream: { readonly isTTY?: boolean }): boolean =>
-  stream.isTTY === true && !(process.env.NO_COLOR ?? "") && process.env.TERM !== "dumb"
+/** Colours and cursor control codes (whether a stream may show them: `output.ts`). */
 
 export interface Paint {
   readonly green: (s: string) => string

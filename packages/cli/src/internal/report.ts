@@ -14,6 +14,12 @@ const countBy = <A>(items: ReadonlyArray<A>, key: (a: A) => string): Record<stri
 /** Time the cache saved: what the entries served took to compute. */
 export const savedMs = (report: Report): number => report.processes.reduce((n, p) => n + (p.savedMs ?? 0), 0)
 
+/** Why no step ran: the cache is the reason only when it served every process. */
+const noSteps = (report: Report): string =>
+  report.processes.length > 0 && report.processes.every((x) => x.status === "cached")
+    ? "none ran (every process was served from the cache)"
+    : "none ran"
+
 /** The lines printed after a run. */
 export const summary = (report: Report, p: Paint): string => {
   const { run } = report
@@ -23,7 +29,7 @@ export const summary = (report: Report, p: Paint): string => {
   lines.push(`${p.bold(`run ${run.id}`)}: ${status} in ${Format.duration(run.durationMs)} (seed ${run.seed}, backend ${run.backend})`)
   lines.push(`  processes: ${Format.counts(countBy(report.processes, (x) => x.status))}`)
   if (!run.dryRun) {
-    lines.push(`  steps:     ${steps.length === 0 ? "none ran (every process was served from the cache)" : Format.counts(countBy(steps, (x) => x.status))}`)
+    lines.push(`  steps:     ${steps.length > 0 ? Format.counts(countBy(steps, (x) => x.status)) : noSteps(report)}`)
     lines.push(`  time saved by the cache: ${Format.duration(savedMs(report))}`)
   }
   if (run.dryRun) {

@@ -50,13 +50,20 @@ export class Closure {
   readonly external: Array<Located> = []
   private readonly seen = new Set<string>()
 
+  /** The URL query the body's module was loaded under (see `Sources.textOf`). */
+  readonly query: string
+
+  constructor(query = "") {
+    this.query = query
+  }
+
   add(part: Part): void {
     this.parts.set(partId(part), part)
   }
 
   /** The analysis of a file, or undefined (after counting its text) when it has none. */
   analysis(path: string): FileAnalysis | undefined {
-    const source = Sources.textOf(path)
+    const source = Sources.textOf(path, this.query)
     if (source === undefined) {
       this.add({ kind: "module", name: Sources.relative(path), file: Sources.relative(path), digest: "unreadable" })
       return undefined
@@ -71,7 +78,7 @@ export class Closure {
 
   /** A digest computed from the module's syntax tree when first needed (see `Sources.digestOf`). */
   digestOf(path: string, analysis: FileAnalysis, what: "function" | "container" | "module", span?: Span, hole?: Span): string {
-    const source = Sources.textOf(path)
+    const source = Sources.textOf(path, this.query)
     return source === undefined ? "unreadable" : Sources.digestOf(path, source, analysis, what, span, hole)
   }
 
@@ -172,7 +179,7 @@ export class Closure {
     const names = new Set<string>()
     if (visiting.has(path)) return names
     visiting.add(path)
-    const source = Sources.textOf(path)
+    const source = Sources.textOf(path, this.query)
     if (source === undefined) return names
     let analysis: FileAnalysis
     try {

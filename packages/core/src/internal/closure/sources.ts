@@ -67,9 +67,11 @@ export const recordLoadedSources = (): void => {
       const result = nextLoad(url, context)
       if (url.startsWith("file:") && result.source !== undefined && result.source !== null) {
         const path = fileURLToPath(url)
-        if (isUserPath(path) && !state.texts.has(path)) {
+        // A module loaded again under another URL query (a project reloaded in a long-lived process) is another text.
+        const key = path + new URL(url).search
+        if (isUserPath(path) && !state.texts.has(key)) {
           const text = typeof result.source === "string" ? result.source : Buffer.from(result.source as Uint8Array).toString("utf8")
-          state.texts.set(path, { text, digest: digestText(text) })
+          state.texts.set(key, { text, digest: digestText(text) })
         }
       }
       return result
@@ -106,14 +108,19 @@ export const relative = (path: string): string => {
   return known
 }
 
-/** The text a module ran from (or, if Node has not loaded it, its text on disk now); undefined if unreadable. */
-export const textOf = (path: string): { readonly text: string; readonly digest: string } | undefined => {
-  const known = state.texts.get(path)
+/**
+ * The text a module ran from (or, if Node has not loaded it, its text on
+ * disk now); undefined if unreadable. `query` is the URL query the module
+ * that asks was loaded under (empty but for a project reloaded in one
+ * process): the text of that load, else of the plain load, else the disk.
+ */
+export const textOf = (path: string, query = ""): { readonly text: string; readonly digest: string } | undefined => {
+  const known = state.texts.get(path + query) ?? state.texts.get(path)
   if (known !== undefined) return known
   try {
     const text = readFileSync(path, "utf8")
     const entry = { text, digest: digestText(text) }
-    state.texts.set(path, entry)
+    state.texts.set(path + query, entry)
     return entry
   } catch {
     return undefined

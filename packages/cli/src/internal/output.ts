@@ -1,0 +1,47 @@
+/**
+ * What standard output and standard error can show, and raw writes to them,
+ * through the `Stdio` service (never `process.stdout`), so that a command
+ * run in-process writes wherever its caller provides.
+ */
+import { Config, Effect, Option, Stdio, Stream } from "effect"
+import * as Ansi from "./ansi.ts"
+
+/** Standard output or standard error. */
+export type Name = "stdout" | "stderr"
+
+const environment = Config.all({
+  noColor: Config.option(Config.String("NO_COLOR")),
+  term: Config.option(Config.String("TERM"))
+})
+
+export interface Capabilities {
+  /** Colours: a terminal, NO_COLOR unset or empty (https://no-color.org), TERM not dumb. */
+  readonly color: boolean
+  /** Redrawing lines in place: a terminal, TERM not dumb. */
+  readonly live: boolean
+}
+
+export const capabilities = Effect.fnUntraced(function*(stream: Name) {
+  const stdio = yield* Stdio.Stdio
+  const isTerminal = yield* (stream === "stdout" ? stdio.stdoutIsTerminal : stdio.stderrIsTerminal)
+  const env = yield* Effect.orDie(environment)
+  const dumb = Option.getOrUndefined(env.term) === "dumb"
+  const noColor = Option.getOrElse(env.noColor, () => "") !== ""
+  return { color: isTerminal && !noColor && !dumb, live: isTerminal && !dumb } satisfies Capabilities
+})
+
+/** Colours for text written to `stream`, or none when it cannot show them. */
+export const paint = (stream: Name): Effect.Effect<Ansi.Paint, never, Stdio.Stdio> =>
+  Effect.map(capabilities(stream), ({ color }) => Ansi.paint(color))
+
+/**
+ * Writes text as it is (no line break added: progress redraws move the
+ * cursor). Best effort: a display that can no longer be written to must not
+ * fail the work it shows.
+ */
+export const writer = Effect.fnUntraced(function*(stream: Name) {
+  const stdio = yield* Stdio.Stdio
+  return (text: string): Effect.Effect<void> =>
+    Stream.run(Stream.succeed(text), stream === "stdout" ? stdio.stdout() : stdio.stderr()).pipe(Effect.ignore)
+})
+

@@ -1,0 +1,58 @@
+/**
+ * The `expops` executable under Node, spawned as a user runs it. Everything
+ * a command does is tested in-process (see helpers.ts); these tests are
+ * about what only a real process has: its exit status, signals, start-up,
+ * and the working directory it was started in.
+ */
+import { existsSync } from "node:fs"
+import * as Path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { copyProject, editFile, manifestKeys, spawnCli, spawnCliSync } from "./helpers.ts"
+
+const stuckFixture = Path.resolve(import.meta.dirname, "fixtures/stuck")
+
+describe("the expops executable", () => {
+  it("starts, prints its version and help, and exits 2 on bad usage", () => {
+    const version = spawnCliSync(["--version"])
+    assert.strictEqual(version.status, 0, version.stderr)
+    assert.match(version.stdout, /expops v\d+\.\d+\.\d+/)
+    const help = spawnCliSync(["--help"])
+    assert.strictEqual(help.status, 0)
+    assert.match(help.stdout, /USAGE/)
+    const bad = spawnCliSync(["run", ".", "--fast"])
+    assert.strictEqual(bad.status, 2)
+    assert.match(bad.stderr, /--fast/)
+    assert.strictEqual(bad.stdout, "")
+  })
+
+  it("runs a project from the directory it was started in: the report on stdout, progress on stderr, exit 0; a failed pipeline exits 1", async () => {
+    const dir = copyProject()
+    // The project named relative to the process's working directory; user code reads its files relative to the project.
+    const ok = await spawnCli(["run", Path.basename(dir), "--json"], { cwd: Path.dirname(dir) })
+    assert.strictEqual(ok.status, 0, ok.stderr)
+    assert.isTrue(JSON.parse(ok.stdout).processes.every((p: { status: string }) => p.status === "executed"))
+    assert.match(ok.stderr, /train_model: executed/)
+    assert.isTrue(existsSync(Path.join(dir, ".expops")))
+
+    editFile(Path.join(dir, "data/iris.csv"), "4.9,3,1.4,0.2,setosa", "4.9,three,1.4,0.2,setosa")
+    const failed = await spawnCli(["run", dir, "--json"])
+    assert.strictEqual(failed.status, 1, failed.stderr)
+    assert.strictEqual(JSON.parse(failed.stdout).run.status, "failed")
+    assert.match(failed.stderr, /load_data failed in step validate/)
+  })
+
+  it("SIGINT interrupts a run: exit 130, no report, nothing stored for the interrupted process", async () => {
+    const dir = copyProject(stuckFixture)
+    let signalled = false
+    const result = await spawnCli(["run", dir, "--json"], {
+      // The fixture's process says when it has started, then waits for ever.
+      onStderr: (text, child) => {
+        if (!signalled && text.includes("waiting\n")) signalled = child.kill("SIGINT")
+      }
+    })
+    assert.isTrue(signalled)
+    assert.strictEqual(result.status, 130, result.stderr)
+    assert.strictEqual(result.stdout, "")
+    assert.deepStrictEqual(manifestKeys(dir), [])
+  })
+})
