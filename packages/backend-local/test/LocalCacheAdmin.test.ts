@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Cache, CacheAdmin, Reproducibility, Step } from "@expops/core"
+import { Cache, CacheAdmin, Manifest, Reproducibility, Step } from "@expops/core"
 import { Effect, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { LocalBackend, LocalCacheStore } from "@expops/backend-local"
@@ -84,7 +84,7 @@ describe("LocalCacheAdmin", () => {
       const bytes = fs.readFileSync(manifestOf(entries[2]!.key))
       bytes[bytes.length - 5] ^= 0x20
       fs.writeFileSync(manifestOf(entries[2]!.key), bytes)
-      const blobOf2 = JSON.parse(fs.readFileSync(manifestOf(entries[1]!.key), "utf8").slice(65)).blobs[0].digest as string
+      const blobOf2 = Manifest.decode(fs.readFileSync(manifestOf(entries[1]!.key))).blobs[0]!.digest
       fs.unlinkSync(path.join(blobs, blobOf2.slice(0, 2), blobOf2))
 
       const report = yield* admin.verify()
