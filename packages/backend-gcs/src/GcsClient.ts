@@ -1,7 +1,7 @@
 /**
  * A bucket and a path inside it, reached through the official
  * `@google-cloud/storage` client, with the few object operations the stores
- * need. Every operation retries on 429, 5xx and dropped connections with
+ * need. Every operation retries on 429, 5xx (but 501) and dropped connections with
  * exponential backoff and jitter, bounded in count and in time; anything
  * else fails at once as a `GcsRequestError`.
  *

@@ -100,6 +100,26 @@ describe("GcsCacheStore", () => {
       assert.isTrue(attempts >= 2 && attempts < 100, `${attempts} attempts`)
     }))
 
+  // On the test clock, under a guard that fails at the first sleep: a retry here fails at once, saying why, instead of hanging.
+  it.effect("a 501 (not implemented) is not retried: one request, and its error at once", () =>
+    CacheStoreConformance.failOnSleep(Effect.gen(function*() {
+      const fake = yield* server()
+      fake.inject({ times: 10, fault: { status: 501 } })
+      const store = GcsCacheStore.make(client(fake))
+      const error = yield* Effect.flip(store.getManifest(KEY))
+      assert.match(error.message, /read manifest at gs:\/\/team-cache\/expops\/demo\/cache\/manifests\/7{64}: 501/)
+      assert.strictEqual(fake.count(), 1)
+    })))
+
+  it.effect("a store that sleeps on the test clock fails at once and says why, instead of hanging", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      fake.inject({ fault: { status: 503 } })
+      const store = GcsCacheStore.make(client(fake))
+      const exit = yield* Effect.exit(CacheStoreConformance.failOnSleep(store.getManifest(KEY)))
+      assert.match(String(exit), /slept [\d.]+ ms on the test clock.*would hang until its timeout/s)
+    }))
+
   it.live("a connection dropped mid-upload resumes the same resumable session", () =>
     Effect.gen(function*() {
       const fake = yield* server()

@@ -11,7 +11,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { createHash } from "node:crypto"
-import { Effect, type Layer, Option, Schema } from "effect"
+import { Clock, Duration, Effect, type Layer, Option, Schema } from "effect"
 import * as Cache from "../Cache.ts"
 import { CacheStore } from "../CacheStore.ts"
 import * as TestRecipes from "./TestRecipes.ts"
@@ -22,6 +22,32 @@ const sha = (data: Uint8Array) => createHash("sha256").update(data).digest("hex"
 const recipe = (name: string) => TestRecipes.placeholder(name)
 
 /**
+ * Runs `effect` with a clock that fails at the first sleep instead of
+ * waiting. Tests written with `it.effect` run on the `TestClock`, which only
+ * moves when the test advances it: a store that sleeps there (a retry
+ * backoff, most often) would hang until the test's timeout without a word.
+ * Under this guard it fails at once, saying so. The suite runs every test
+ * under it; backends use it in their own `it.effect` tests of single
+ * requests.
+ *
+ * @since 0.1.0
+ */
+export const failOnSleep = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Clock.clockWith((clock) =>
+    Effect.provideService(effect, Clock.Clock, {
+      ...clock,
+      sleep: (duration) =>
+        Effect.die(
+          new Error(
+            `the store slept ${Math.round(Duration.toMillis(duration) * 1000) / 1000} ms on the test clock, which only moves when a test ` +
+              "advances it, so this test would hang until its timeout. A store should not wait during a single fault-free " +
+              "operation: if it retries here, it took an error for transient (its debug log names it). Tests of retries " +
+              "need it.live, or a TestClock that the test advances."
+          )
+        )
+    }))
+
+/**
  * Registers the suite. `makeLayer` is called once per test so each test gets
  * an empty store.
  *
@@ -29,7 +55,7 @@ const recipe = (name: string) => TestRecipes.placeholder(name)
  */
 export const suite = <E>(name: string, makeLayer: () => Layer.Layer<CacheStore, E>): void => {
   const run = <A, E2>(effect: Effect.Effect<A, E2, CacheStore>) =>
-    Effect.provide(effect, makeLayer()) as Effect.Effect<A, E | E2>
+    Effect.provide(failOnSleep(effect), makeLayer()) as Effect.Effect<A, E | E2>
 
   describe(`CacheStore conformance: ${name}`, () => {
     it.effect("a missing manifest or blob is none, not an error", () =>
