@@ -2,7 +2,8 @@
  * Two stores as one: a fast local tier in front of a shared remote one.
  *
  * - Reads try the local tier, then the remote; what comes from the remote
- *   is copied into the local tier, so the next hit stays on this machine.
+ *   is copied into the local tier once verified, so the next hit stays on
+ *   this machine and an object corrupt in the remote never spreads.
  * - Writes go to the remote tier first, then the local one. When the remote
  *   already holds the manifest (another machine won the race), the local
  *   tier takes the remote's copy, so both tiers agree.
@@ -81,6 +82,10 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
       const fetched = yield* remotely(remote.getManifest(key), Option.none<Uint8Array>(), "remote cache read failed")
       if (Option.isNone(fetched)) return fetched
       servedManifests.set(key, { origin: "remote", digest: "" })
+      // Only an intact manifest is kept: a corrupt one must not spread into
+      // the local tier (the reader still gets the bytes, finds them corrupt,
+      // and moves the bucket's copy aside).
+      if (!isIntactManifest(fetched.value, key)) return fetched
       // The local copy first holds the manifest alone; its blobs follow as the
       // reader fetches them (and come from the remote until they do).
       yield* local.putManifest(key, fetched.value)
@@ -97,7 +102,9 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
       const fetched = yield* remotely(remote.getBlob(digest), Option.none<Uint8Array>(), "remote cache read failed")
       if (Option.isNone(fetched)) return fetched
       servedBlobs.set(digest, "remote")
-      yield* local.putBlob(digest, fetched.value)
+      // A blob corrupt in the bucket (CRC32C only proves the transfer) must not
+      // spread into the local tier, where `putBlob` would then skip the good copy.
+      if (sha256(fetched.value) === digest) yield* local.putBlob(digest, fetched.value)
       return fetched
     })
 
@@ -109,6 +116,15 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
       yield* local.putBlob(digest, bytes)
       if (stored._tag === "Failure") yield* remoteFailed(stored.failure, "remote cache write failed")
     })
+
+  const isIntactManifest = (bytes: Uint8Array, key: string): boolean => {
+    try {
+      Manifest.decode(bytes, key)
+      return true
+    } catch {
+      return false
+    }
+  }
 
   const referencesFailedBlob = (bytes: Uint8Array): boolean => {
     if (remoteBlobFailures.size === 0) return false

@@ -141,6 +141,37 @@ describe("TieredCacheStore", () => {
       assert.deepStrictEqual(Array.from(hit.value.weights), Array.from(value.weights))
     }))
 
+  it.live("a corrupt blob or manifest in the bucket is not kept in the local tier of a fresh machine", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const first = yield* cacheOver(TieredCacheStore.make(CacheStore.makeMemory(), GcsCacheStore.make(client(fake))))
+      yield* first.save(recipe("fit"), KEY, Output, value, 5)
+      yield* first.save(recipe("fit"), "6".repeat(64), Output, { ...value, label: "other", weights: value.weights.map((x) => -x) }, 5)
+      // Rewritten with matching checksums: corrupt at rest (written so), not in transit.
+      const flip = (name: string, at: number) => {
+        const data = Buffer.from(fake.objects(BUCKET).get(name)!.data)
+        data[at]! ^= 1
+        fake.putObject(BUCKET, name, data)
+      }
+      const [blob] = names(fake, "cache/blobs/")
+      flip(blob!, 100)
+      flip(`expops/demo/cache/manifests/${"6".repeat(64)}`, 80)
+
+      // The bytes are read (the client's CRC32C matches what the bucket holds), but never kept locally.
+      const local = CacheStore.makeMemory()
+      const fresh = TieredCacheStore.make(local, GcsCacheStore.make(client(fake)))
+      const digest = blob!.slice(blob!.lastIndexOf("/") + 1)
+      assert.isTrue(Option.isSome(yield* fresh.getBlob(digest)))
+      assert.isFalse(local.blobs.has(digest), "the corrupt blob stays out of the local tier")
+      yield* Effect.exit(fresh.getManifest("6".repeat(64)))
+      assert.isFalse(local.manifests.has("6".repeat(64)), "the corrupt manifest stays out of the local tier")
+      // Through the Cache: a miss, and the local tier holds nothing of either entry.
+      const cache = yield* cacheOver(fresh)
+      assert.isTrue(Option.isNone(yield* cache.lookup(KEY, Output)))
+      assert.isTrue(Option.isNone(yield* cache.lookup("6".repeat(64), Output)))
+      assert.deepStrictEqual([local.blobs.has(digest), local.manifests.has("6".repeat(64))], [false, false])
+    }))
+
   it.live("an entry bad in both tiers is quarantined in both", () =>
     Effect.gen(function*() {
       const fake = yield* server()
