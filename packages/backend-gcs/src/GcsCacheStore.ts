@@ -17,8 +17,8 @@
  *
  * @since 0.1.0
  */
-import { CacheStore } from "@expops/core"
-import { Clock, Effect, Layer } from "effect"
+import { CacheStore, Manifest } from "@expops/core"
+import { Clock, Effect, Layer, Option } from "effect"
 import { GcsClient, type Shape as Client } from "./GcsClient.ts"
 import type { GcsRequestError } from "./GcsError.ts"
 
@@ -34,7 +34,8 @@ const toStoreError = (error: GcsRequestError) =>
     location: `gs://${error.bucket}/${error.object}`,
     reason: error.status === 401 || error.status === 403
       ? `${error.reason} (using ${error.credentials})`
-      : error.reason
+      : error.reason,
+    cause: error
   })
 
 /**
@@ -70,11 +71,18 @@ export const make = (client: Client): CacheStore.Shape => {
 
   return {
     backend: "gcs",
-    getManifest: (key) => run("key", key, "read manifest", () => client.read("read manifest", manifests + key)),
-    putManifest: (key, bytes) =>
-      run("key", key, "write manifest", () =>
+    getManifest: (key) =>
+      Effect.flatMap(
+        run("key", key, "read manifest", () => client.read("read manifest", manifests + key)),
+        (bytes) => Manifest.decode(Option.getOrUndefined(bytes), key)
+      ),
+    putManifest: (manifest) =>
+      run("key", manifest.key, "write manifest", () =>
         Effect.map(
-          client.write("write manifest", manifests + key, bytes, { ifGenerationMatch: 0, contentType: "application/vnd.expops.manifest" }),
+          client.write("write manifest", manifests + manifest.key, Manifest.encode(manifest), {
+            ifGenerationMatch: 0,
+            contentType: "application/vnd.expops.manifest"
+          }),
           (result) => result === "written"
         )),
     deleteManifest: (key) => run("key", key, "delete manifest", () => client.remove("delete manifest", manifests + key)),
@@ -94,7 +102,6 @@ export const make = (client: Client): CacheStore.Shape => {
           if (bytes.byteLength > LARGE && (yield* client.exists("write blob", blobs + digest))) return
           yield* client.write("write blob", blobs + digest, bytes, { ifGenerationMatch: 0 })
         })),
-    hasBlob: (digest) => run("digest", digest, "check blob", () => client.exists("check blob", blobs + digest)),
     deleteBlob: (digest) => run("digest", digest, "delete blob", () => client.remove("delete blob", blobs + digest)),
     quarantineBlob: (digest, reason) => run("digest", digest, "quarantine blob", () => quarantined("blobs", digest, reason, "quarantine blob")),
     listBlobs: Effect.mapError(

@@ -6,7 +6,7 @@ import { Cache, CacheAdmin, CacheStore, type ProjectConfig, type Recipe, RunStor
 import { TestRecipes } from "@expops/core/testing"
 import { Effect, Layer, Option, Schema } from "effect"
 import { GcsBackend } from "@expops/backend-gcs"
-import { BUCKET, fastRetry, names, server } from "./fixtures/gcs.ts"
+import { BUCKET, fastRetry, names, save, server } from "./fixtures/gcs.ts"
 
 const gcs = (overrides: Partial<ProjectConfig.GcsConfig> = {}): ProjectConfig.GcsConfig => ({
   bucket: BUCKET,
@@ -34,7 +34,7 @@ describe("GcsBackend", () => {
         const store = yield* CacheStore.CacheStore
         assert.strictEqual(store.backend, "gcs+memory")
         const cache = yield* Cache.make()
-        yield* cache.save(recipe, KEY, Schema.String, "value", 3)
+        yield* save(cache, recipe, KEY, Schema.String, "value")
         assert.deepStrictEqual(names(fake, "cache/manifests/"), [`expops/demo/cache/manifests/${KEY}`])
         assert.isTrue(local.manifests.has(KEY))
         const admin = yield* CacheAdmin.CacheAdmin
@@ -60,7 +60,7 @@ describe("GcsBackend", () => {
       })
       const store = yield* Effect.provide(Effect.service(CacheStore.CacheStore), backend)
       assert.strictEqual(store.backend, "gcs")
-      yield* store.putManifest(KEY, new Uint8Array([1]))
+      yield* store.putManifest(TestRecipes.manifest(KEY))
       assert.strictEqual(local.manifests.size, 0)
     }))
 
@@ -75,7 +75,7 @@ describe("GcsBackend", () => {
           else process.env[GcsBackend.ENDPOINT_ENV] = before
         }))
       )
-      yield* store.putManifest(KEY, new Uint8Array([1]))
+      yield* store.putManifest(TestRecipes.manifest(KEY))
       assert.strictEqual(names(fake, "cache/manifests/").length, 1)
     }))
 
@@ -148,11 +148,11 @@ describe("GcsBackend", () => {
       const layer = GcsBackend.layer({ gcs: gcs(), projectName: "demo", apiEndpoint: fake.url, retry: fastRetry, local: localLayer })
       yield* Effect.gen(function*() {
         const cache = yield* Cache.make()
-        yield* cache.save(recipe, KEY, Schema.String, "computed", 3)
+        yield* save(cache, recipe, KEY, Schema.String, "computed")
         // The bucket becomes unreachable mid-run: the entry is still served, new ones still stored.
         fake.setAccess(BUCKET, "none")
         assert.strictEqual(Option.getOrThrow(yield* cache.lookup(KEY, Schema.String)).value, "computed")
-        yield* cache.save(recipe, "4".repeat(64), Schema.String, "more", 3)
+        yield* save(cache, recipe, "4".repeat(64), Schema.String, "more")
       }).pipe(Effect.provide(layer))
       assert.deepStrictEqual(Array.from(local.manifests.keys()).sort(), [KEY, "4".repeat(64)])
       // A backend that cannot start touches nothing local.

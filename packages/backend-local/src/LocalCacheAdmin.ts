@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { CacheAdmin, CacheStore, Manifest } from "@expops/core"
+import { CacheAdmin, CacheStore, type Manifest } from "@expops/core"
 import { Clock, Effect, Layer, Option } from "effect"
 import * as CacheIndex from "./CacheIndex.ts"
 import { LocalCacheStore } from "./LocalCacheStore.ts"
@@ -39,14 +39,11 @@ export const make = Effect.gen(function*() {
   const generic = yield* Effect.provideService(CacheAdmin.make, CacheStore.CacheStore, quiet)
 
   const load = (key: string) =>
-    Effect.map(store.peekManifest(key), (bytes) => {
-      if (Option.isNone(bytes)) return undefined
-      try {
-        return Manifest.decode(bytes.value, key)
-      } catch {
-        return undefined // corrupt: not indexed; `verify` reports it
-      }
-    })
+    store.peekManifest(key).pipe(
+      Effect.map(Option.getOrUndefined),
+      // Corrupt: not indexed; `verify` reports it.
+      Effect.catchTag("CorruptManifestError", () => Effect.succeed(undefined))
+    )
 
   const sync = Effect.gen(function*() {
     yield* index.flush

@@ -53,7 +53,7 @@ export interface Shape extends CacheStore.Shape {
   /** The cache folder. */
   readonly directory: string
   /** Reads a manifest without counting it as a use of the entry. */
-  readonly peekManifest: (key: string) => Effect.Effect<Option.Option<Uint8Array>, CacheStore.CacheStoreError>
+  readonly peekManifest: CacheStore.Shape["getManifest"]
   /** Deletes manifests, updating the index once for all of them. */
   readonly deleteManifests: (keys: ReadonlyArray<string>) => Effect.Effect<void, CacheStore.CacheStoreError>
   /** The keys of the manifests on disk, without reading them. */
@@ -111,7 +111,8 @@ export const make: (
       backend: "local",
       operation,
       location,
-      reason: cause instanceof InvalidNameError ? cause.message : files.describe(cause)
+      reason: cause instanceof InvalidNameError ? cause.message : files.describe(cause),
+      cause
     })
 
   const fileOf = (folder: string, what: string, name: string): string => {
@@ -135,42 +136,32 @@ export const make: (
   }
 
   const readManifest = (key: string, touch: boolean) =>
-    Effect.try({
-      try: () => {
-        const bytes = files.readIfExists(manifestFile(key))
-        if (bytes === undefined) return Option.none<Uint8Array>()
-        if (touch) index?.touch(key)
-        return Option.some(bytes)
-      },
-      catch: (cause) => fail("read manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
+    Effect.suspend((): ReturnType<Shape["getManifest"]> => {
+      let bytes: Uint8Array | undefined
+      try {
+        bytes = files.readIfExists(manifestFile(key))
+      } catch (cause) {
+        return Effect.fail(fail("read manifest", path.join(manifestsDir, key.slice(0, 2), key), cause))
+      }
+      if (touch && bytes !== undefined) index?.touch(key)
+      return Manifest.decode(bytes, key)
     })
 
   const getManifest: Shape["getManifest"] = (key) => readManifest(key, true)
   const peekManifest: Shape["peekManifest"] = (key) => readManifest(key, false)
 
-  const putManifest: Shape["putManifest"] = (key, bytes) =>
+  const putManifest: Shape["putManifest"] = (manifest) =>
     Effect.try({
       try: () => {
-        const file = manifestFile(key)
+        const file = manifestFile(manifest.key)
         if (files.sizeIfExists(file) !== undefined) return false
-        // The caller's buffer is written before we return: later changes to it cannot reach the store.
-        const won = inShard(file, (dir) => files.publishExclusive(io, files.writeTemp(io, dir, key, bytes, sync), file))
+        const bytes = Manifest.encode(manifest)
+        const won = inShard(file, (dir) => files.publishExclusive(io, files.writeTemp(io, dir, manifest.key, bytes, sync), file))
         if (won && sync) files.fsyncDir(io, path.dirname(file))
         return won
       },
-      catch: (cause) => fail("write manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
-    }).pipe(Effect.tap((won) => (won && index !== undefined ? recordInIndex(key, bytes) : Effect.void)))
-
-  const recordInIndex = (key: string, bytes: Uint8Array) =>
-    Effect.suspend(() => {
-      let manifest: Manifest.Manifest
-      try {
-        manifest = Manifest.decode(bytes, key)
-      } catch {
-        return Effect.void // not a manifest the index can describe; `verify` reports it
-      }
-      return index!.record(manifest)
-    })
+      catch: (cause) => fail("write manifest", path.join(manifestsDir, manifest.key.slice(0, 2), manifest.key), cause)
+    }).pipe(Effect.tap((won) => (won && index !== undefined ? index.record(manifest) : Effect.void)))
 
   const moveAside = (kind: "manifest" | "blob", file: string, name: string, reason: string) => {
     const target = path.join(quarantineDir, `${kind}-${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`)
@@ -267,12 +258,6 @@ export const make: (
       })
     })
 
-  const hasBlob: Shape["hasBlob"] = (digest) =>
-    Effect.try({
-      try: () => files.sizeIfExists(blobFile(digest)) !== undefined,
-      catch: (cause) => fail("check blob", path.join(blobsDir, digest.slice(0, 2), digest), cause)
-    })
-
   const deleteBlob: Shape["deleteBlob"] = (digest) =>
     Effect.try({
       try: () => void files.removeIfExists(io, blobFile(digest)),
@@ -331,7 +316,6 @@ export const make: (
     manifestKeys,
     getBlob,
     putBlob,
-    hasBlob,
     deleteBlob,
     quarantineBlob,
     listBlobs,

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { CacheAdmin, CacheStore, Explain, Manifest, type Recipe, type RunReport, RunStore } from "@expops/core"
+import { CacheAdmin, CacheStore, Explain, type Manifest, type Recipe, type RunReport, RunStore } from "@expops/core"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Backends from "./Backends.ts"
@@ -38,15 +38,12 @@ export interface Explanation {
   readonly summary: string
 }
 
+/** The manifest of `key`, or `undefined` when it is gone or corrupt (a run would recompute it either way). */
 const readManifest = (store: CacheStore.Shape, key: string) =>
-  Effect.map(store.getManifest(key), (bytes) => {
-    if (Option.isNone(bytes)) return undefined
-    try {
-      return Manifest.decode(bytes.value, key)
-    } catch {
-      return undefined
-    }
-  })
+  store.getManifest(key).pipe(
+    Effect.map(Option.getOrUndefined),
+    Effect.catchTag("CorruptManifestError", () => Effect.succeed(undefined))
+  )
 
 /**
  * The earlier entry of the same name that explains a miss best: the one whose

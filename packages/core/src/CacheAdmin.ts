@@ -154,14 +154,13 @@ export const make = Effect.gen(function*() {
   const readAll = Effect.gen(function*() {
     const listed = yield* store.listManifests
     const read = yield* Effect.forEach(listed, (info) =>
-      Effect.map(store.getManifest(info.key), (bytes) => {
-        if (Option.isNone(bytes)) return undefined // removed meanwhile
-        try {
-          return { info, manifest: Manifest.decode(bytes.value, info.key) as Manifest.Manifest | undefined, error: undefined }
-        } catch (error) {
-          return { info, manifest: undefined, error: String((error as Error).message) }
-        }
-      }), { concurrency: 16 })
+      store.getManifest(info.key).pipe(
+        Effect.map((found) =>
+          // none: removed meanwhile
+          Option.isNone(found) ? undefined : { info, manifest: found.value as Manifest.Manifest | undefined, error: undefined }
+        ),
+        Effect.catchTag("CorruptManifestError", (error) => Effect.succeed({ info, manifest: undefined, error: error.reason }))
+      ), { concurrency: 16 })
     return read.filter((r) => r !== undefined)
   })
 

@@ -5,9 +5,14 @@
  * manifest as JSON. Verifying it costs one hash over a small buffer, and any
  * bit flip, truncation or half-written file fails the check.
  *
+ * Stores take and give manifests as values; each backend writes them with
+ * `encode` and reads them back with `decode`, so the format and its checks
+ * are the same everywhere.
+ *
  * @since 0.1.0
  */
 import { hash } from "node:crypto"
+import { Exit, Option, Schema } from "effect"
 import type { Recipe } from "./Recipe.ts"
 
 /**
@@ -35,26 +40,46 @@ export interface Manifest {
   readonly durationMs: number
 }
 
+/**
+ * What a store holds under a key is not a valid manifest of that key: a
+ * checksum mismatch, a truncation, not JSON, or another key's manifest.
+ * Such an entry is never served; `Cache` moves it aside and recomputes it.
+ *
+ * @since 0.1.0
+ */
+export class CorruptManifestError extends Schema.TaggedError<CorruptManifestError>()("CorruptManifestError", {
+  key: Schema.String,
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  override get message(): string {
+    return `the manifest of cache entry ${this.key} is corrupt: ${this.reason}`
+  }
+}
+
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const HEADER = 65 // 64 hex digits and a newline
 
 /**
- * Why a stored manifest cannot be used.
+ * A manifest with its size filled in.
  *
  * @since 0.1.0
  */
-export class CorruptManifestError extends Error {}
-
-/**
- * @since 0.1.0
- */
-export const encode = (manifest: Omit<Manifest, "size">): Uint8Array => {
-  const blobBytes = manifest.blobs.reduce((n, b) => n + b.size, 0)
+export const make = (fields: Omit<Manifest, "size">): Manifest => {
+  const blobBytes = fields.blobs.reduce((n, b) => n + b.size, 0)
   // The size counts the manifest too, measured before its own `size` field is
   // filled in: a few digits short, which no budget will notice.
-  const size = HEADER + JSON.stringify(manifest).length + blobBytes
-  const body = encoder.encode(JSON.stringify({ ...manifest, size }))
+  return { ...fields, size: HEADER + JSON.stringify(fields).length + blobBytes }
+}
+
+/**
+ * The stored form: checksum line, then JSON.
+ *
+ * @since 0.1.0
+ */
+export const encode = (manifest: Manifest): Uint8Array => {
+  const body = encoder.encode(JSON.stringify(manifest))
   const checksum = hash("sha256", body, "hex")
   const out = new Uint8Array(HEADER + body.byteLength)
   out.set(encoder.encode(checksum + "\n"), 0)
@@ -62,29 +87,27 @@ export const encode = (manifest: Omit<Manifest, "size">): Uint8Array => {
   return out
 }
 
+const corrupt = (key: string, reason: string, cause?: unknown) =>
+  Exit.fail(new CorruptManifestError({ key, reason, ...(cause === undefined ? {} : { cause }) }))
+
 /**
- * Verifies and parses a stored manifest. Throws `CorruptManifestError` on a
- * checksum mismatch, truncation or a key that is not the one asked for.
+ * Reads what a store found under `key`: nothing (`undefined`) is none; bytes
+ * are verified and parsed, or fail with `CorruptManifestError`. Synchronous
+ * (an `Exit`), since it runs on every hit.
  *
  * @since 0.1.0
  */
-export const decode = (bytes: Uint8Array, expectedKey?: string): Manifest => {
-  if (bytes.byteLength < HEADER + 2 || bytes[HEADER - 1] !== 0x0a) {
-    throw new CorruptManifestError(`truncated (${bytes.byteLength} bytes)`)
-  }
-  const checksum = decoder.decode(bytes.subarray(0, HEADER - 1))
+export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Option.Option<Manifest>, CorruptManifestError> => {
+  if (bytes === undefined) return Exit.succeed(Option.none())
+  if (bytes.byteLength < HEADER + 2 || bytes[HEADER - 1] !== 0x0a) return corrupt(key, `truncated (${bytes.byteLength} bytes)`)
   const body = bytes.subarray(HEADER)
-  if (hash("sha256", body, "hex") !== checksum) {
-    throw new CorruptManifestError("checksum mismatch")
-  }
+  if (hash("sha256", body, "hex") !== decoder.decode(bytes.subarray(0, HEADER - 1))) return corrupt(key, "checksum mismatch")
   let manifest: Manifest
   try {
     manifest = JSON.parse(decoder.decode(body))
   } catch (cause) {
-    throw new CorruptManifestError(`not JSON: ${String(cause)}`)
+    return corrupt(key, `not JSON: ${String(cause)}`, cause)
   }
-  if (expectedKey !== undefined && manifest.key !== expectedKey) {
-    throw new CorruptManifestError(`holds key ${manifest.key}`)
-  }
-  return manifest
+  if (manifest?.key !== key) return corrupt(key, `holds key ${manifest?.key}`)
+  return Exit.succeed(Option.some(manifest))
 }
