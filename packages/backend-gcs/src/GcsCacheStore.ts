@@ -69,13 +69,17 @@ export const make = (client: Client): CacheStore.Shape => {
         })
       )
 
+  const readManifest: CacheStore.Shape["getManifest"] = (key) =>
+    Effect.flatMap(
+      run("key", key, "read manifest", () => client.read("read manifest", manifests + key)),
+      (bytes) => Manifest.decode(Option.getOrUndefined(bytes), key)
+    )
+
   return {
     backend: "gcs",
-    getManifest: (key) =>
-      Effect.flatMap(
-        run("key", key, "read manifest", () => client.read("read manifest", manifests + key)),
-        (bytes) => Manifest.decode(Option.getOrUndefined(bytes), key)
-      ),
+    getManifest: readManifest,
+    // The bucket keeps no last-use times: a peek is a read.
+    peekManifest: readManifest,
     putManifest: (manifest) =>
       run("key", manifest.key, "write manifest", () =>
         Effect.map(

@@ -101,6 +101,14 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
       })
     })
 
+  // Inspection: the local copy if intact, else the remote's, and nothing is copied or moved.
+  const peekManifest: CacheStore.Shape["peekManifest"] = (key) =>
+    Effect.flatMap(
+      Effect.catchTag(local.peekManifest(key), "CorruptManifestError", () => Effect.succeed(Option.none<Manifest.Manifest>())),
+      (cached) =>
+        Option.isSome(cached) ? Effect.succeed(cached) : remotely(remote.peekManifest(key), Option.none<Manifest.Manifest>(), "remote cache read failed")
+    )
+
   const getBlob: CacheStore.Shape["getBlob"] = (digest) =>
     Effect.gen(function*() {
       const cached = yield* local.getBlob(digest)
@@ -185,6 +193,7 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
   return {
     backend: `${remote.backend}+${local.backend}`,
     getManifest,
+    peekManifest,
     putManifest,
     deleteManifest: (key) => both((s) => s.deleteManifest(key)),
     quarantineManifest,

@@ -34,9 +34,7 @@ export const GRACE_MS = 10 * 60 * 1000
 export const make = Effect.gen(function*() {
   const store = yield* LocalCacheStore
   const index = yield* CacheIndex.CacheIndex
-  // Maintenance reads must not count as uses, or `verify` would make every entry "recent".
-  const quiet: CacheStore.Shape = { ...store, getManifest: store.peekManifest }
-  const generic = yield* Effect.provideService(CacheAdmin.make, CacheStore.CacheStore, quiet)
+  const generic = yield* Effect.provideService(CacheAdmin.make, CacheStore.CacheStore, store)
 
   const load = (key: string) =>
     store.peekManifest(key).pipe(

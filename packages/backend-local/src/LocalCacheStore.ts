@@ -52,8 +52,6 @@ export interface Options {
 export interface Shape extends CacheStore.Shape {
   /** The cache folder. */
   readonly directory: string
-  /** Reads a manifest without counting it as a use of the entry. */
-  readonly peekManifest: CacheStore.Shape["getManifest"]
   /** Deletes manifests, updating the index once for all of them. */
   readonly deleteManifests: (keys: ReadonlyArray<string>) => Effect.Effect<void, CacheStore.CacheStoreError>
   /** The keys of the manifests on disk, without reading them. */

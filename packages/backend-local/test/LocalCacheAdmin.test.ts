@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Cache, CacheAdmin, Reproducibility, Step } from "@expops/core"
+import { Cache, CacheAdmin, CacheStore, Reproducibility, Step } from "@expops/core"
 import { Effect, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { LocalBackend, LocalCacheStore } from "@expops/backend-local"
@@ -48,6 +48,24 @@ describe("LocalCacheAdmin", () => {
       assert.deepStrictEqual(listed.map((e) => e.createdAt), [3000, 2000, 1000, 0])
       assert.deepStrictEqual((yield* admin.list({ name: "a" })).map((e) => e.name), ["a", "a", "a"])
       assert.deepStrictEqual(yield* admin.list({ kind: "process" }), [])
+    }).pipe(Effect.provide(backend(dir)))
+  })
+
+  it.effect("a peek, explain's and maintenance's read, does not count as a use of an entry; a read does", () => {
+    const dir = tmpDir()
+    return Effect.gen(function*() {
+      const { a } = makeSteps()
+      yield* a({ i: 0, fill: 0 })
+      const admin = yield* CacheAdmin.CacheAdmin
+      const store = yield* CacheStore.CacheStore
+      const [entry] = yield* admin.list()
+      yield* TestClock.adjust(5000)
+      yield* store.peekManifest(entry!.key)
+      yield* admin.verify()
+      yield* admin.stats
+      assert.strictEqual((yield* admin.list())[0]!.lastAccessAt, entry!.lastAccessAt)
+      yield* store.getManifest(entry!.key)
+      assert.strictEqual((yield* admin.list())[0]!.lastAccessAt, entry!.lastAccessAt + 5000)
     }).pipe(Effect.provide(backend(dir)))
   })
 

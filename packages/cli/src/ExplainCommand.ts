@@ -38,9 +38,13 @@ export interface Explanation {
   readonly summary: string
 }
 
-/** The manifest of `key`, or `undefined` when it is gone or corrupt (a run would recompute it either way). */
+/**
+ * The manifest of `key`, or `undefined` when it is gone or corrupt (a run
+ * would recompute it either way). A peek: explaining is not using, so the
+ * entries compared do not become recently used and escape pruning.
+ */
 const readManifest = (store: CacheStore.Shape, key: string) =>
-  store.getManifest(key).pipe(
+  store.peekManifest(key).pipe(
     Effect.map(Option.getOrUndefined),
     Effect.catchTag("CorruptManifestError", () => Effect.succeed(undefined))
   )

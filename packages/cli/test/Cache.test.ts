@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { blobFiles, cli, copyProject, manifestFile, manifestKeys, run, statuses } from "./helpers.ts"
+import { blobFiles, cli, copyProject, editConfig, manifestFile, manifestKeys, run, statuses } from "./helpers.ts"
 
 const binaryFixture = Path.resolve(import.meta.dirname, "fixtures/binary")
 
@@ -102,6 +102,18 @@ describe("expops cache", () => {
     assert.strictEqual(badSize.status, 2)
     assert.match(badSize.stderr, /--max-size lots: not a size/)
     assert.strictEqual(cli(["cache", "prune", dir]).status, 2)
+  })
+
+  it("explain does not count as a use of the entries it reads, so least-recently-used pruning still sees the runs' uses", () => {
+    const dir = copyProject()
+    run(dir)
+    editConfig(dir, "learning_rate: 0.05", "learning_rate: 0.1")
+    run(dir)
+    const lastUses = () => Object.fromEntries(json<Array<any>>(["cache", "ls", dir]).map((e) => [e.key, e.lastAccessAt]))
+    const before = lastUses()
+    // Misses: each is compared with the earlier entries of its name.
+    for (const target of ["train_model", "evaluate", "train_model/fit", "load_data"]) json(["explain", dir, target])
+    assert.deepStrictEqual(lastUses(), before)
   })
 
   it("clear empties the cache but keeps the run records", () => {

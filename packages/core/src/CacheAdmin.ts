@@ -2,7 +2,8 @@
  * Cache maintenance: statistics, listing, verification, pruning, clearing.
  * What `expops cache stats|ls|verify|prune|clear` call, on any backend.
  *
- * `make` works over any `CacheStore` by reading manifests. A backend with an
+ * `make` works over any `CacheStore` by reading manifests (with
+ * `peekManifest`, so maintenance never counts as a use of an entry). A backend with an
  * index of its own (the local SQLite index) provides a faster layer with the
  * same contract, and real last-access times for least-recently-used pruning.
  *
@@ -154,7 +155,8 @@ export const make = Effect.gen(function*() {
   const readAll = Effect.gen(function*() {
     const listed = yield* store.listManifests
     const read = yield* Effect.forEach(listed, (info) =>
-      store.getManifest(info.key).pipe(
+      // Inspection, not use: entries looked at do not become recently used.
+      store.peekManifest(info.key).pipe(
         Effect.map((found) =>
           // none: removed meanwhile
           Option.isNone(found) ? undefined : { info, manifest: found.value as Manifest.Manifest | undefined, error: undefined }

@@ -72,8 +72,19 @@ export interface BlobInfo {
 export interface Shape {
   /** Backend name used in messages and reports: `memory`, `local`, `gcs`. */
   readonly backend: string
-  /** The manifest stored under `key`, verified; none when there is none. */
+  /**
+   * The manifest stored under `key`, verified; none when there is none. A
+   * read to serve the entry: it counts as a use (least-recently-used
+   * pruning), and a tiered store keeps a local copy.
+   */
   readonly getManifest: (key: string) => Effect.Effect<Option.Option<Manifest.Manifest>, CacheStoreError | Manifest.CorruptManifestError>
+  /**
+   * Reads like `getManifest`, for inspection (`explain`, `cache verify`,
+   * `stats`, `ls`): it does not count as a use and changes nothing, so
+   * looking at a cache never makes its entries look recently used nor fills
+   * a local tier.
+   */
+  readonly peekManifest: (key: string) => Effect.Effect<Option.Option<Manifest.Manifest>, CacheStoreError | Manifest.CorruptManifestError>
   /** Write-once. `true` when this call stored the manifest, `false` when one already existed. */
   readonly putManifest: (manifest: Manifest.Manifest) => Effect.Effect<boolean, CacheStoreError>
   readonly deleteManifest: (key: string) => Effect.Effect<void, CacheStoreError>
@@ -117,6 +128,7 @@ export const makeMemory = (): Shape & {
     blobs,
     quarantined,
     getManifest: (key) => Effect.suspend(() => Manifest.decode(manifests.get(key), key)),
+    peekManifest: (key) => Effect.suspend(() => Manifest.decode(manifests.get(key), key)),
     putManifest: (manifest) =>
       Effect.sync(() => {
         if (manifests.has(manifest.key)) return false

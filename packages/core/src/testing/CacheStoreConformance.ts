@@ -79,15 +79,32 @@ export const suite = <E>(name: string, makeLayer: () => Layer.Layer<CacheStore, 
       run(Effect.gen(function*() {
         const store = yield* CacheStore
         assert.isTrue(Option.isNone(yield* store.getManifest("0".repeat(64))))
+        assert.isTrue(Option.isNone(yield* store.peekManifest("0".repeat(64))))
         assert.isTrue(Option.isNone(yield* store.getBlob("1".repeat(64))))
       })))
 
-    it.effect("returns manifests as they were stored", () =>
+    it.effect("returns manifests as they were stored, to a read and to a peek", () =>
       run(Effect.gen(function*() {
         const store = yield* CacheStore
         const stored = manifest("a".repeat(64), { output: { text: "manifest body \u00e9\n", n: [1, 2.5, null] }, createdAt: 7, durationMs: 3.25 })
         assert.isTrue(yield* store.putManifest(stored))
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.peekManifest(stored.key)), stored)
         assert.deepStrictEqual(Option.getOrThrow(yield* store.getManifest(stored.key)), stored)
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.peekManifest(stored.key)), stored)
+      })))
+
+    it.effect("a peek changes nothing: what is listed and read stays the same", () =>
+      run(Effect.gen(function*() {
+        const store = yield* CacheStore
+        const cache = yield* Cache.make()
+        const schema = Schema.Struct({ weights: Schema.instanceOf(Float64Array) })
+        const key = "a".repeat(63) + "b"
+        yield* cache.memoize({ key, recipe: recipe("fit"), schema, compute: Effect.succeed({ weights: new Float64Array(1000).fill(0.5) }) })
+        const before = { manifests: yield* store.listManifests, blobs: yield* store.listBlobs }
+        for (let i = 0; i < 3; i++) yield* store.peekManifest(key)
+        yield* store.peekManifest("0".repeat(64))
+        assert.deepStrictEqual({ manifests: yield* store.listManifests, blobs: yield* store.listBlobs }, before)
+        assert.isTrue(Option.isSome(yield* cache.lookup(key, schema)))
       })))
 
     it.effect("manifests are write-once: the first writer wins", () =>
@@ -191,11 +208,12 @@ export const suite = <E>(name: string, makeLayer: () => Layer.Layer<CacheStore, 
           const key = "8".repeat(64)
           assert.isTrue(yield* store.putManifest(manifest(key, { output: "stored" })))
           yield* Effect.orDie(corruptManifest(key))
+          const notServed = (read: Exit.Exit<Option.Option<Manifest.Manifest>, unknown>) =>
+            Exit.isSuccess(read) ? Option.isNone(read.value) : Cause.squash(read.cause) instanceof Manifest.CorruptManifestError
+          const peeked = yield* Effect.exit(store.peekManifest(key))
+          assert.isTrue(notServed(peeked), `peek: ${peeked}`)
           const read = yield* Effect.exit(store.getManifest(key))
-          assert.isTrue(
-            Exit.isSuccess(read) ? Option.isNone(read.value) : Cause.squash(read.cause) instanceof Manifest.CorruptManifestError,
-            `read: ${read}`
-          )
+          assert.isTrue(notServed(read), `read: ${read}`)
           assert.isTrue(Option.isNone(yield* cache.lookup(key, Schema.String)))
           assert.isTrue(Option.isNone(yield* store.getManifest(key)), "moved aside")
           yield* cache.memoize({ key, recipe: recipe("s"), schema: Schema.String, compute: Effect.succeed("ok") })
