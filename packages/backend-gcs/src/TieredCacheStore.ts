@@ -24,7 +24,7 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
-import { CacheStore, type Manifest } from "@expops/core"
+import { CacheAdmin, CacheStore, type Manifest } from "@expops/core"
 import { Effect, Layer, Option } from "effect"
 
 /**
@@ -204,6 +204,41 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
     quarantineBlob,
     listBlobs: Effect.map(Effect.all([remote.listBlobs, local.listBlobs], { concurrency: 2 }), ([r, l]) => union(r, l, (b) => b.digest))
   }
+}
+
+/**
+ * Maintenance of two tiers. `stats`, `list`, `prune` and `clear` see them as
+ * one store (`store`, by default a tiered store of its own); reading with
+ * peeks, they copy nothing into the local tier. `verify` checks each tier's
+ * own objects: through the tiered store, a bucket blob would be read from
+ * the local tier whenever that held a good copy, and a corrupt one would go
+ * unnoticed until a machine without the copy read it (and a repair would
+ * leave it for the next writer of the entry, who finds the name taken, to
+ * reference again). Problems are reported with the tier they were found in.
+ *
+ * @since 0.1.0
+ */
+export const makeAdmin = (
+  local: CacheStore.Shape,
+  remote: CacheStore.Shape,
+  store: CacheStore.Shape = make(local, remote)
+): CacheAdmin.Shape => {
+  const whole = CacheAdmin.fromStore(store)
+  const tiers = [remote, local].map((tier) => ({ name: tier.backend, admin: CacheAdmin.fromStore(tier) }))
+  const verify: CacheAdmin.Shape["verify"] = (options) =>
+    Effect.map(Effect.forEach(tiers, ({ admin }) => admin.verify(options)), (reports) => {
+      const where = <A extends { readonly reason: string }>(tier: number) => (problem: A): A => ({ ...problem, reason: `${problem.reason} (in ${tiers[tier]!.name})` })
+      return {
+        manifests: reports.reduce((n, r) => n + r.manifests, 0),
+        blobs: reports.reduce((n, r) => n + r.blobs, 0),
+        corrupt: reports.flatMap((r, i) => r.corrupt.map(where(i))),
+        badBlobs: reports.flatMap((r, i) => r.badBlobs.map(where(i))),
+        orphanBlobs: Array.from(new Set(reports.flatMap((r) => r.orphanBlobs))),
+        ok: reports.every((r) => r.ok),
+        repaired: options?.repair === true
+      }
+    })
+  return CacheAdmin.CacheAdmin.of({ ...whole, verify })
 }
 
 /**

@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { CacheAdmin, CacheStore, type Manifest } from "@expops/core"
+import { CacheAdmin, type Manifest } from "@expops/core"
 import { Clock, Effect, Layer, Option } from "effect"
 import * as CacheIndex from "./CacheIndex.ts"
 import { LocalCacheStore } from "./LocalCacheStore.ts"
@@ -34,7 +34,7 @@ export const GRACE_MS = 10 * 60 * 1000
 export const make = Effect.gen(function*() {
   const store = yield* LocalCacheStore
   const index = yield* CacheIndex.CacheIndex
-  const generic = yield* Effect.provideService(CacheAdmin.make, CacheStore.CacheStore, store)
+  const generic = CacheAdmin.fromStore(store)
 
   const load = (key: string) =>
     store.peekManifest(key).pipe(
