@@ -72,7 +72,29 @@ const nearestEarlier = Effect.fnUntraced(function*(manifest: Manifest.Manifest) 
   return best?.manifest
 })
 
-const explainOne = Effect.fnUntraced(function*(target: {
+/**
+ * The latest earlier recorded run that served or stored `key`, among the
+ * last `EARLIER_RUNS`. Runs are recorded only when they use the cache, so
+ * the entry existed then: a miss of the same key now means that it was
+ * removed since, whatever the recipe's differences from other entries.
+ */
+const storedBefore = Effect.fnUntraced(function*(key: string, current: RunReport.RunReport["run"]) {
+  const runs = yield* RunStore.RunStore
+  const earlier = (yield* runs.listRuns())
+    .filter((r) => r.id !== current.id && r.startedAt < current.startedAt)
+    .slice(0, EARLIER_RUNS)
+  for (const summary of earlier) {
+    const report = Option.getOrUndefined(yield* runs.getRun(summary.id))
+    const calls = report?.processes.flatMap((p) => [p, ...p.steps]) ?? []
+    if (calls.some((c) => c.key === key && (c.status === "cached" || c.status === "executed"))) return summary
+  }
+  return undefined
+})
+
+/** How many earlier runs `explain` searches for a key (each is one read of a report). */
+const EARLIER_RUNS = 100
+
+const explainOne = Effect.fnUntraced(function*(run: RunReport.RunReport["run"], target: {
   readonly kind: "process" | "step"
   readonly name: string
   readonly process: string | undefined
@@ -100,6 +122,15 @@ const explainOne = Effect.fnUntraced(function*(target: {
       summary: `a hit: served from the entry written ${Format.timestamp(manifest.createdAt)}, which took ${
         Format.duration(manifest.durationMs)
       } to compute`
+    } satisfies Explanation
+  }
+  // Its own entry existed before: it missed because that entry was removed, not because anything changed.
+  const stored = yield* storedBefore(target.key, run)
+  if (stored !== undefined) {
+    return {
+      ...withEntry,
+      summary: `a miss: this entry had been stored by run ${stored.id} (${Format.timestamp(stored.startedAt)}) and was removed from the cache since ` +
+        `(pruned, cleared or moved aside as corrupt), so it was computed again; its recipe did not change`
     } satisfies Explanation
   }
   const previous = yield* nearestEarlier(manifest)
@@ -182,9 +213,9 @@ const handler = Effect.fn("expops.explain")(function*(input: {
     }
     let explanations: Array<Explanation>
     if (stepName === undefined) {
-      explanations = [yield* explainOne({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })]
+      explanations = [yield* explainOne(report.run, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })]
     } else if (proc.status === "cached" || proc.status === "skipped") {
-      const processExplanation = yield* explainOne({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
+      const processExplanation = yield* explainOne(report.run, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
       // The process's recipe lists the steps it declares: a name not among them is a typo, not a step that did not run.
       const recipe = processExplanation.recipe
       if (recipe !== undefined) {
@@ -211,7 +242,7 @@ const handler = Effect.fn("expops.explain")(function*(input: {
       }
       explanations = []
       for (const call of calls) {
-        explanations.push(yield* explainOne({ kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key, error: call.error }))
+        explanations.push(yield* explainOne(report.run, { kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key, error: call.error }))
       }
     }
     if (input.json) {

@@ -116,6 +116,26 @@ describe("expops cache", () => {
     assert.deepStrictEqual(lastUses(), before)
   })
 
+  it("after a prune, explain of an entry that was removed and recomputed says so instead of naming a change", () => {
+    const dir = copyProject()
+    run(dir)
+    editConfig(dir, "learning_rate: 0.05", "learning_rate: 0.1")
+    const second = run(dir)
+    // A budget that keeps exactly what the second run used: the first run's train_model and evaluate go.
+    const entries = json<Array<any>>(["cache", "ls", dir])
+    const budget = entries.filter((e) => e.lastAccessAt >= second.report.run.startedAt).reduce((n, e) => n + e.size, 0)
+    const pruned = json(["cache", "prune", dir, "--max-size", String(budget)])
+    assert.includeMembers(pruned.removed.map((e: any) => e.name), ["train_model", "evaluate"])
+    editConfig(dir, "learning_rate: 0.1", "learning_rate: 0.05")
+    const third = run(dir)
+    assert.deepStrictEqual(statuses(third.report), { load_data: "cached", prepare: "cached", train_model: "executed", evaluate: "executed" })
+    for (const target of ["train_model", "evaluate"]) {
+      const [why] = json(["explain", dir, target]).explanations
+      assert.deepStrictEqual(why.changes, [], target)
+      assert.match(why.summary, /had been stored by run .* and was removed from the cache since/, target)
+    }
+  })
+
   it("clear empties the cache but keeps the run records", () => {
     const dir = copyProject()
     run(dir)
