@@ -18,8 +18,8 @@
  * @since 0.1.0
  */
 import { CacheStore, Manifest } from "@expops/core"
-import { Clock, Effect, Layer, Option } from "effect"
-import { GcsClient, type Shape as Client } from "./GcsClient.ts"
+import { Clock, Effect, Option } from "effect"
+import type { Shape as Client } from "./GcsClient.ts"
 import type { GcsRequestError } from "./GcsError.ts"
 
 // Keys and digests become object names: refuse anything that could leave its folder.
@@ -115,15 +115,3 @@ export const make = (client: Client): CacheStore.Shape => {
     )
   }
 }
-
-/**
- * The store over the `GcsClient` in context.
- *
- * @since 0.1.0
- */
-export const layer: Layer.Layer<CacheStore.CacheStore, never, GcsClient> = Layer.effect(
-  CacheStore.CacheStore,
-  Effect.gen(function*() {
-    return make(yield* GcsClient)
-  })
-)

@@ -12,8 +12,6 @@ export interface Failure {
   readonly retryable: boolean
   /** The credentials could not be loaded or were refused by the token endpoint. */
   readonly credentials: boolean
-  /** A resumable session that cannot be continued: start a new one. */
-  readonly sessionLost: boolean
 }
 
 const CONNECTION = /ECONNRESET|ECONNREFUSED|ECONNABORTED|EPIPE|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|UND_ERR|ERR_STREAM_PREMATURE_CLOSE|socket hang up|other side closed|premature close|terminated|network|fetch failed|Premature close|aborted/i
@@ -54,6 +52,5 @@ export const classify = (error: unknown): Failure => {
     (CONNECTION.test(code) || CONNECTION.test(message) || CONNECTION.test(String(e?.cause?.message ?? "")))
   const mismatch = code === "CONTENT_DOWNLOAD_MISMATCH" || code === "FILE_NO_UPLOAD"
   const retryable = credentials ? false : status !== undefined ? isTransient(status) : connection || mismatch
-  const sessionLost = e instanceof RangeError || status === 404 || status === 410
-  return { status, message: status === undefined ? message : `${status} ${message}`, retryable, credentials, sessionLost }
+  return { status, message: status === undefined ? message : `${status} ${message}`, retryable, credentials }
 }
