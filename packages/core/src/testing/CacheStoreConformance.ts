@@ -13,7 +13,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { createHash } from "node:crypto"
-import { Cause, Clock, Duration, Effect, Exit, type Layer, Option, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, type Layer, Option, Schema } from "effect"
 import * as Cache from "../Cache.ts"
 import { CacheStore } from "../CacheStore.ts"
 import * as Manifest from "../Manifest.ts"
@@ -50,6 +50,10 @@ export const failOnSleep = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Eff
           )
         )
     }))
+
+/** Reads until something is there, yielding between reads (never sleeping: the suite runs on the test clock). */
+const pollUntilSome = <A, E>(read: Effect.Effect<Option.Option<A>, E>): Effect.Effect<Option.Option<A>, E> =>
+  Effect.flatMap(read, (found) => Option.isSome(found) ? Effect.succeed(found) : Effect.andThen(Effect.yieldNow, pollUntilSome(read)))
 
 /**
  * @since 0.1.0
@@ -127,6 +131,32 @@ export const suite = <E>(name: string, makeLayer: () => Layer.Layer<CacheStore, 
         )
         assert.strictEqual(results.filter((won) => won).length, 1)
         assert.strictEqual(Option.getOrThrow(yield* store.getManifest(key)).output, `writer ${results.indexOf(true)}`)
+      })))
+
+    it.effect("a reader racing the writers of a manifest sees none or a whole one, never a part", () =>
+      run(Effect.gen(function*() {
+        const store = yield* CacheStore
+        const key = "7".repeat(63) + "a"
+        const outputs = Array.from({ length: 4 }, (_, i) => `writer ${i} `.repeat(2000))
+        const writers = yield* Effect.forkChild(
+          Effect.forEach(outputs, (output) => store.putManifest(manifest(key, { output })), { concurrency: "unbounded" })
+        )
+        const seen = yield* pollUntilSome(store.getManifest(key))
+        yield* Fiber.join(writers)
+        assert.include(outputs, Option.getOrThrow(seen).output)
+      })))
+
+    it.effect("a reader racing the writer of a large blob sees none or all of it", () =>
+      run(Effect.gen(function*() {
+        const store = yield* CacheStore
+        // Past the local store's 8 MiB threshold, where it writes in chunks, asynchronously.
+        const data = new Uint8Array(9 * 1024 * 1024 + 5).map((_, i) => (i * 13) % 256)
+        const digest = sha(data)
+        const writer = yield* Effect.forkChild(store.putBlob(digest, data))
+        const seen = Option.getOrThrow(yield* pollUntilSome(store.getBlob(digest)))
+        yield* Fiber.join(writer)
+        assert.strictEqual(seen.byteLength, data.byteLength)
+        assert.strictEqual(sha(seen), digest)
       })))
 
     it.effect("blobs are content-addressed and idempotent", () =>
