@@ -73,35 +73,42 @@ const nearestEarlier = Effect.fnUntraced(function*(manifest: Manifest.Manifest) 
 })
 
 /**
- * The latest earlier recorded run that served or stored `key`, among the
- * last `EARLIER_RUNS`. Runs are recorded only when they use the cache, so
- * the entry existed then: a miss of the same key now means that it was
- * removed since, whatever the recipe's differences from other entries.
+ * The keys that the runs recorded before `current` (the last `EARLIER_RUNS`)
+ * served or stored, each with the latest such run. Runs are recorded only
+ * when they use the cache, so each of these entries existed then: a miss of
+ * one of these keys means that its entry was removed since, whatever the
+ * recipe's differences from other entries.
  */
-const storedBefore = Effect.fnUntraced(function*(key: string, current: RunReport.RunReport["run"]) {
+const storedBefore = Effect.fnUntraced(function*(current: RunReport.RunReport["run"]) {
   const runs = yield* RunStore.RunStore
   const earlier = (yield* runs.listRuns())
     .filter((r) => r.id !== current.id && r.startedAt < current.startedAt)
     .slice(0, EARLIER_RUNS)
-  for (const summary of earlier) {
-    const report = Option.getOrUndefined(yield* runs.getRun(summary.id))
-    const calls = report?.processes.flatMap((p) => [p, ...p.steps]) ?? []
-    if (calls.some((c) => c.key === key && (c.status === "cached" || c.status === "executed"))) return summary
-  }
-  return undefined
+  const reports = yield* Effect.forEach(earlier, (r) => runs.getRun(r.id), { concurrency: 8 })
+  const stored = new Map<string, RunStore.RunSummary>()
+  earlier.forEach((summary, i) => {
+    for (const call of Option.match(reports[i]!, { onNone: () => [], onSome: (r) => r.processes.flatMap((p) => [p, ...p.steps]) })) {
+      // Newest run first: the first one seen is the latest.
+      if ((call.status === "cached" || call.status === "executed") && !stored.has(call.key)) stored.set(call.key, summary)
+    }
+  })
+  return stored
 })
 
-/** How many earlier runs `explain` searches for a key (each is one read of a report). */
+/** How many earlier runs `explain` looks through (one read of a report each, once per command). */
 const EARLIER_RUNS = 100
 
-const explainOne = Effect.fnUntraced(function*(run: RunReport.RunReport["run"], target: {
-  readonly kind: "process" | "step"
-  readonly name: string
-  readonly process: string | undefined
-  readonly status: string
-  readonly key: string
-  readonly error: string | undefined
-}) {
+const explainOne = Effect.fnUntraced(function*(
+  earlier: Effect.Effect<ReadonlyMap<string, RunStore.RunSummary>, RunStore.RunStoreError, RunStore.RunStore>,
+  target: {
+    readonly kind: "process" | "step"
+    readonly name: string
+    readonly process: string | undefined
+    readonly status: string
+    readonly key: string
+    readonly error: string | undefined
+  }
+) {
   const store = yield* CacheStore.CacheStore
   const base = { ...target, recipe: undefined, entry: undefined, previous: undefined, changes: [] }
   const what = `${target.kind} ${target.name}`
@@ -125,7 +132,7 @@ const explainOne = Effect.fnUntraced(function*(run: RunReport.RunReport["run"], 
     } satisfies Explanation
   }
   // Its own entry existed before: it missed because that entry was removed, not because anything changed.
-  const stored = yield* storedBefore(target.key, run)
+  const stored = (yield* earlier).get(target.key)
   if (stored !== undefined) {
     return {
       ...withEntry,
@@ -211,11 +218,13 @@ const handler = Effect.fn("expops.explain")(function*(input: {
         message: `run ${id} has no process ${processName} (processes: ${report.processes.map((p) => p.name).join(", ")})`
       })
     }
+    // Read once, and only when a miss needs it.
+    const earlier = yield* Effect.cached(storedBefore(report.run))
     let explanations: Array<Explanation>
     if (stepName === undefined) {
-      explanations = [yield* explainOne(report.run, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })]
+      explanations = [yield* explainOne(earlier, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })]
     } else if (proc.status === "cached" || proc.status === "skipped") {
-      const processExplanation = yield* explainOne(report.run, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
+      const processExplanation = yield* explainOne(earlier, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
       // The process's recipe lists the steps it declares: a name not among them is a typo, not a step that did not run.
       const recipe = processExplanation.recipe
       if (recipe !== undefined) {
@@ -242,7 +251,7 @@ const handler = Effect.fn("expops.explain")(function*(input: {
       }
       explanations = []
       for (const call of calls) {
-        explanations.push(yield* explainOne(report.run, { kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key, error: call.error }))
+        explanations.push(yield* explainOne(earlier, { kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key, error: call.error }))
       }
     }
     if (input.json) {
