@@ -3,11 +3,13 @@
  * new ones, and makes sure that within one run concurrent calls with the same
  * key compute once.
  *
- * Integrity lives here, above the `CacheStore` port, so every backend gets
- * the same rules: a manifest whose checksum fails, a blob whose content does
- * not match its digest, a missing blob, an output the current schema cannot
- * decode — each is logged as a warning, moved aside, and treated as a miss.
- * Such an entry is never served, and never crashes a run.
+ * The rules of integrity live here, above the `CacheStore` port, so every
+ * backend gets the same ones: a manifest whose checksum fails (every backend
+ * reads manifests through `Manifest.decode`, which reports it as a
+ * `CorruptManifestError`), a blob whose content does not match its digest, a
+ * missing blob, an output the current schema cannot decode — each is logged
+ * as a warning, moved aside, and treated as a miss. Such an entry is never
+ * served, and never crashes a run.
  *
  * @since 0.1.0
  */
