@@ -135,7 +135,7 @@ const lookupTimes = async (store: CacheStore.Shape, schema: Schema.Codec<any, an
   Effect.runPromise(Effect.gen(function*() {
     const cache = yield* Cache.make()
     const key = "e".repeat(64)
-    yield* cache.save(recipe("lookup"), key, schema, value, 1)
+    yield* cache.memoize({ key, recipe: recipe("lookup"), schema, compute: Effect.succeed(value) })
     const times: Array<number> = []
     for (let i = 0; i < samples; i++) {
       const start = performance.now()

@@ -15,7 +15,7 @@
  *   ExpOps store, and `fs.promises.readFile` of the same files;
  * - breakdown of the ExpOps figure: the same step over core's in-memory
  *   store (key, verification and decoding without disk), and the local
- *   store's `getManifest` alone (the disk part).
+ *   store's `getManifest` alone (the disk part, with the manifest's check).
  *
  * Every round asks each contender for the same random keys; each contender
  * reports the median of its per-call times; the figure is the median over

@@ -144,16 +144,19 @@ export const layerClient = <E, R>(options: Options<E, R>): Layer.Layer<GcsClient
 export const layer = <E = never, R = never>(
   options: Options<E, R>
 ): Layer.Layer<CacheStore.CacheStore | RunStore.RunStore | CacheAdmin.CacheAdmin | GcsClient.GcsClient, GcsBackendError | E, R> => {
-  const store = Layer.effect(
-    CacheStore.CacheStore,
+  // The store and its maintenance together: a tiered store's admin verifies each tier on its own.
+  const store = Layer.effectContext(
     Effect.gen(function*() {
       const remote = GcsCacheStore.make(yield* GcsClient.GcsClient)
-      if (!options.gcs.localTier || options.local === undefined) return remote
+      if (!options.gcs.localTier || options.local === undefined) {
+        return Context.make(CacheStore.CacheStore, remote).pipe(Context.add(CacheAdmin.CacheAdmin, CacheAdmin.fromStore(remote)))
+      }
       const local = Context.get(yield* Layer.build(options.local), CacheStore.CacheStore)
-      return TieredCacheStore.make(local, remote, { onRemoteFailure: options.onRemoteFailure })
+      const tiered = TieredCacheStore.make(local, remote, { onRemoteFailure: options.onRemoteFailure })
+      return Context.make(CacheStore.CacheStore, tiered).pipe(
+        Context.add(CacheAdmin.CacheAdmin, TieredCacheStore.makeAdmin(local, remote, tiered))
+      )
     })
   )
-  return Layer.mergeAll(Layer.provideMerge(CacheAdmin.layer, store), GcsRunStore.layer).pipe(
-    Layer.provideMerge(layerClient(options))
-  )
+  return Layer.mergeAll(store, GcsRunStore.layer).pipe(Layer.provideMerge(layerClient(options)))
 }

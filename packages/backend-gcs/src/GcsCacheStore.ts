@@ -17,9 +17,9 @@
  *
  * @since 0.1.0
  */
-import { CacheStore } from "@expops/core"
-import { Clock, Effect, Layer } from "effect"
-import { GcsClient, type Shape as Client } from "./GcsClient.ts"
+import { CacheStore, Manifest } from "@expops/core"
+import { Clock, Effect, Option } from "effect"
+import type { Shape as Client } from "./GcsClient.ts"
 import type { GcsRequestError } from "./GcsError.ts"
 
 // Keys and digests become object names: refuse anything that could leave its folder.
@@ -34,7 +34,8 @@ const toStoreError = (error: GcsRequestError) =>
     location: `gs://${error.bucket}/${error.object}`,
     reason: error.status === 401 || error.status === 403
       ? `${error.reason} (using ${error.credentials})`
-      : error.reason
+      : error.reason,
+    cause: error
   })
 
 /**
@@ -68,13 +69,24 @@ export const make = (client: Client): CacheStore.Shape => {
         })
       )
 
+  const readManifest: CacheStore.Shape["getManifest"] = (key) =>
+    Effect.flatMap(
+      run("key", key, "read manifest", () => client.read("read manifest", manifests + key)),
+      (bytes) => Manifest.decode(Option.getOrUndefined(bytes), key)
+    )
+
   return {
     backend: "gcs",
-    getManifest: (key) => run("key", key, "read manifest", () => client.read("read manifest", manifests + key)),
-    putManifest: (key, bytes) =>
-      run("key", key, "write manifest", () =>
+    getManifest: readManifest,
+    // The bucket keeps no last-use times: a peek is a read.
+    peekManifest: readManifest,
+    putManifest: (manifest) =>
+      run("key", manifest.key, "write manifest", () =>
         Effect.map(
-          client.write("write manifest", manifests + key, bytes, { ifGenerationMatch: 0, contentType: "application/vnd.expops.manifest" }),
+          client.write("write manifest", manifests + manifest.key, Manifest.encode(manifest), {
+            ifGenerationMatch: 0,
+            contentType: "application/vnd.expops.manifest"
+          }),
           (result) => result === "written"
         )),
     deleteManifest: (key) => run("key", key, "delete manifest", () => client.remove("delete manifest", manifests + key)),
@@ -94,7 +106,6 @@ export const make = (client: Client): CacheStore.Shape => {
           if (bytes.byteLength > LARGE && (yield* client.exists("write blob", blobs + digest))) return
           yield* client.write("write blob", blobs + digest, bytes, { ifGenerationMatch: 0 })
         })),
-    hasBlob: (digest) => run("digest", digest, "check blob", () => client.exists("check blob", blobs + digest)),
     deleteBlob: (digest) => run("digest", digest, "delete blob", () => client.remove("delete blob", blobs + digest)),
     quarantineBlob: (digest, reason) => run("digest", digest, "quarantine blob", () => quarantined("blobs", digest, reason, "quarantine blob")),
     listBlobs: Effect.mapError(
@@ -104,15 +115,3 @@ export const make = (client: Client): CacheStore.Shape => {
     )
   }
 }
-
-/**
- * The store over the `GcsClient` in context.
- *
- * @since 0.1.0
- */
-export const layer: Layer.Layer<CacheStore.CacheStore, never, GcsClient> = Layer.effect(
-  CacheStore.CacheStore,
-  Effect.gen(function*() {
-    return make(yield* GcsClient)
-  })
-)

@@ -1,7 +1,7 @@
 /**
  * A bucket and a path inside it, reached through the official
  * `@google-cloud/storage` client, with the few object operations the stores
- * need. Every operation retries on 429, 5xx and dropped connections with
+ * need. Every operation retries on 429, 5xx (but 501) and dropped connections with
  * exponential backoff and jitter, bounded in count and in time; anything
  * else fails at once as a `GcsRequestError`.
  *
@@ -13,7 +13,7 @@
  * @since 0.1.0
  */
 import { type Bucket, Storage } from "@google-cloud/storage"
-import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Context, Duration, Effect, Option, Schedule } from "effect"
 import { GcsRequestError } from "./GcsError.ts"
 import * as Crc32c from "./internal/crc32c.ts"
 import { classify, type Failure } from "./internal/failure.ts"
@@ -288,8 +288,3 @@ export const make = (options: Options): Shape => {
     list
   }
 }
-
-/**
- * @since 0.1.0
- */
-export const layer = (options: Options): Layer.Layer<GcsClient> => Layer.sync(GcsClient, () => make(options))

@@ -6,7 +6,8 @@ import { Cache, CacheAdmin, CacheStore, type ProjectConfig, type Recipe, RunStor
 import { TestRecipes } from "@expops/core/testing"
 import { Effect, Layer, Option, Schema } from "effect"
 import { GcsBackend } from "@expops/backend-gcs"
-import { BUCKET, fastRetry, names, server } from "./fixtures/gcs.ts"
+import type { FakeGcsServer } from "@expops/backend-gcs/testing"
+import { BUCKET, fastRetry, flipObjectByte, names, save, server, sha256 } from "./fixtures/gcs.ts"
 
 const gcs = (overrides: Partial<ProjectConfig.GcsConfig> = {}): ProjectConfig.GcsConfig => ({
   bucket: BUCKET,
@@ -34,7 +35,7 @@ describe("GcsBackend", () => {
         const store = yield* CacheStore.CacheStore
         assert.strictEqual(store.backend, "gcs+memory")
         const cache = yield* Cache.make()
-        yield* cache.save(recipe, KEY, Schema.String, "value", 3)
+        yield* save(cache, recipe, KEY, Schema.String, "value")
         assert.deepStrictEqual(names(fake, "cache/manifests/"), [`expops/demo/cache/manifests/${KEY}`])
         assert.isTrue(local.manifests.has(KEY))
         const admin = yield* CacheAdmin.CacheAdmin
@@ -45,6 +46,64 @@ describe("GcsBackend", () => {
         yield* admin.clear
         assert.deepStrictEqual([names(fake, "cache/"), local.manifests.size], [[], 0])
       }).pipe(Effect.provide(backend))
+    }))
+
+  /** A machine: the backend over the fake bucket with a local tier of its own (in memory). */
+  const machine = (fake: FakeGcsServer.FakeGcsServer) => {
+    const local = CacheStore.makeMemory()
+    const layer = GcsBackend.layer({ gcs: gcs(), projectName: "demo", apiEndpoint: fake.url, retry: fastRetry, local: Layer.succeed(CacheStore.CacheStore, local) })
+    return { local, layer }
+  }
+  const Weights = Schema.instanceOf(Float64Array)
+  const weights = (n: number) => Float64Array.from({ length: 2000 }, (_, i) => Math.sin(i + n))
+  const store2 = Effect.gen(function*() {
+    const cache = yield* Cache.make()
+    yield* save(cache, recipe, KEY, Weights, weights(1))
+    yield* save(cache, recipe, "4".repeat(64), Weights, weights(2))
+  })
+
+  it.live("cache verify, stats and ls on a fresh machine read the bucket without filling its local tier", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      yield* Effect.provide(store2, machine(fake).layer)
+      const fresh = machine(fake)
+      yield* Effect.gen(function*() {
+        const admin = yield* CacheAdmin.CacheAdmin
+        assert.strictEqual((yield* admin.stats).entries, 2)
+        assert.strictEqual((yield* admin.list()).length, 2)
+        const report = yield* admin.verify()
+        assert.isTrue(report.ok, JSON.stringify(report))
+      }).pipe(Effect.provide(fresh.layer))
+      assert.deepStrictEqual([fresh.local.manifests.size, fresh.local.blobs.size], [0, 0])
+    }))
+
+  it.live("cache verify checks the bucket's own objects, even where the local tier holds a good copy; --repair moves the bad one aside", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      const here = machine(fake)
+      yield* Effect.provide(store2, here.layer)
+      const cache = yield* Effect.provide(Cache.make(), here.layer)
+      const digest = Option.getOrThrow(yield* Effect.provide(cache.lookup(KEY, Weights), here.layer)).manifest.blobs[0]!.digest
+      flipObjectByte(fake, `expops/demo/cache/blobs/${digest}`, 100)
+      yield* Effect.gen(function*() {
+        const admin = yield* CacheAdmin.CacheAdmin
+        const report = yield* admin.verify()
+        assert.isFalse(report.ok)
+        assert.deepStrictEqual(report.badBlobs.map((b) => [b.key, b.digest]), [[KEY, digest]])
+        assert.match(report.badBlobs[0]!.reason, /content does not match its digest.*gcs/)
+        yield* admin.verify({ repair: true })
+        assert.isTrue((yield* admin.verify()).ok)
+      }).pipe(Effect.provide(here.layer))
+      assert.deepStrictEqual(names(fake, "cache/quarantine/").map((n) => n.replace(/\.\d+$/, "")).sort(), [
+        `expops/demo/cache/quarantine/blobs/${digest}`,
+        `expops/demo/cache/quarantine/manifests/${KEY}`
+      ])
+      // Another machine computes the entry again: its blob reaches the bucket intact, and is what the next machine reads.
+      yield* Effect.provide(Effect.flatMap(Cache.make(), (c) => save(c, recipe, KEY, Weights, weights(1))), machine(fake).layer)
+      assert.strictEqual(sha256(fake.objects(BUCKET).get(`expops/demo/cache/blobs/${digest}`)!.data), digest)
+      const next = machine(fake)
+      const hit = yield* Effect.provide(Effect.flatMap(Cache.make(), (c) => c.lookup(KEY, Weights)), next.layer)
+      assert.deepStrictEqual(Array.from(Option.getOrThrow(hit).value), Array.from(weights(1)))
     }))
 
   it.live("local_tier: false uses the bucket alone", () =>
@@ -60,7 +119,7 @@ describe("GcsBackend", () => {
       })
       const store = yield* Effect.provide(Effect.service(CacheStore.CacheStore), backend)
       assert.strictEqual(store.backend, "gcs")
-      yield* store.putManifest(KEY, new Uint8Array([1]))
+      yield* store.putManifest(TestRecipes.manifest(KEY))
       assert.strictEqual(local.manifests.size, 0)
     }))
 
@@ -75,7 +134,7 @@ describe("GcsBackend", () => {
           else process.env[GcsBackend.ENDPOINT_ENV] = before
         }))
       )
-      yield* store.putManifest(KEY, new Uint8Array([1]))
+      yield* store.putManifest(TestRecipes.manifest(KEY))
       assert.strictEqual(names(fake, "cache/manifests/").length, 1)
     }))
 
@@ -148,11 +207,11 @@ describe("GcsBackend", () => {
       const layer = GcsBackend.layer({ gcs: gcs(), projectName: "demo", apiEndpoint: fake.url, retry: fastRetry, local: localLayer })
       yield* Effect.gen(function*() {
         const cache = yield* Cache.make()
-        yield* cache.save(recipe, KEY, Schema.String, "computed", 3)
+        yield* save(cache, recipe, KEY, Schema.String, "computed")
         // The bucket becomes unreachable mid-run: the entry is still served, new ones still stored.
         fake.setAccess(BUCKET, "none")
         assert.strictEqual(Option.getOrThrow(yield* cache.lookup(KEY, Schema.String)).value, "computed")
-        yield* cache.save(recipe, "4".repeat(64), Schema.String, "more", 3)
+        yield* save(cache, recipe, "4".repeat(64), Schema.String, "more")
       }).pipe(Effect.provide(layer))
       assert.deepStrictEqual(Array.from(local.manifests.keys()).sort(), [KEY, "4".repeat(64)])
       // A backend that cannot start touches nothing local.

@@ -1,19 +1,29 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cache, CacheStore, Recipe } from "@expops/core"
 import { CacheStoreConformance, TestRecipes } from "@expops/core/testing"
+import type { FakeGcsServer } from "@expops/backend-gcs/testing"
 import { Effect, Exit, Layer, Option, Schema } from "effect"
 import { GcsCacheStore } from "@expops/backend-gcs"
-import { BUCKET, bytes, client, content, fastRetry, names, server, sha256 } from "./fixtures/gcs.ts"
+import { BUCKET, client, content, fastRetry, flipObjectByte, names, save, server, sha256 } from "./fixtures/gcs.ts"
+
+/** The store, carrying its fake server for the corruption hook. */
+type WithServer = CacheStore.Shape & { readonly fake: FakeGcsServer.FakeGcsServer }
 
 const conformance = (options?: Parameters<typeof client>[1]) =>
   Layer.effect(
     CacheStore.CacheStore,
-    Effect.map(server(), (fake) => GcsCacheStore.make(client(fake, options)))
+    Effect.map(server(), (fake): WithServer => ({ ...GcsCacheStore.make(client(fake, options)), fake }))
   )
 
-CacheStoreConformance.suite("gcs", () => conformance())
+const corruptManifest = (key: string) =>
+  Effect.gen(function*() {
+    const { fake } = (yield* CacheStore.CacheStore) as WithServer
+    flipObjectByte(fake, `expops/demo/cache/manifests/${key}`, 80)
+  })
+
+CacheStoreConformance.suite("gcs", () => conformance(), { corruptManifest })
 CacheStoreConformance.suite("gcs, resumable uploads, one object per listing page", () =>
-  conformance({ resumableThresholdBytes: 0, pageSize: 1 }))
+  conformance({ resumableThresholdBytes: 0, pageSize: 1 }), { corruptManifest })
 
 const recipe = (name: string): Recipe.Recipe => TestRecipes.placeholder(name)
 
@@ -28,7 +38,7 @@ describe("GcsCacheStore", () => {
     Effect.gen(function*() {
       const fake = yield* server()
       const cache = yield* cacheOver(GcsCacheStore.make(client(fake)))
-      yield* cache.save(recipe("fit"), KEY, Output, output(2000), 5)
+      yield* save(cache, recipe("fit"), KEY, Output, output(2000))
       const [blob] = names(fake, "cache/blobs/")
       assert.deepStrictEqual(names(fake, "cache/manifests/"), [`expops/demo/cache/manifests/${KEY}`])
       assert.strictEqual(blob, `expops/demo/cache/blobs/${sha256(fake.objects(BUCKET).get(blob!)!.data)}`)
@@ -41,16 +51,16 @@ describe("GcsCacheStore", () => {
       const machineB = GcsCacheStore.make(client(fake))
       for (let round = 0; round < 5; round++) {
         const key = String(round).repeat(64)
-        const [a, b] = yield* Effect.all([machineA.putManifest(key, bytes("from A")), machineB.putManifest(key, bytes("from B"))], {
-          concurrency: 2
-        })
+        const [a, b] = yield* Effect.all([
+          machineA.putManifest(TestRecipes.manifest(key, { output: "from A" })),
+          machineB.putManifest(TestRecipes.manifest(key, { output: "from B" }))
+        ], { concurrency: 2 })
         assert.strictEqual(Number(a) + Number(b), 1, `round ${round}: exactly one writer wins`)
-        const stored = fake.objects(BUCKET).get(`expops/demo/cache/manifests/${key}`)!.data.toString()
-        assert.strictEqual(stored, a ? "from A" : "from B")
+        assert.strictEqual(Option.getOrThrow(yield* machineB.getManifest(key)).output, a ? "from A" : "from B")
       }
       // Through the Cache, as two machines that computed the same entry.
       const [cacheA, cacheB] = [yield* cacheOver(machineA), yield* cacheOver(machineB)]
-      yield* Effect.all([cacheA.save(recipe("fit"), KEY, Output, output(2000), 5), cacheB.save(recipe("fit"), KEY, Output, output(2000), 7)], {
+      yield* Effect.all([save(cacheA, recipe("fit"), KEY, Output, output(2000), 5), save(cacheB, recipe("fit"), KEY, Output, output(2000), 7)], {
         concurrency: 2
       })
       assert.strictEqual(names(fake, "cache/manifests/").filter((n) => n.endsWith(KEY)).length, 1)
@@ -67,7 +77,7 @@ describe("GcsCacheStore", () => {
       const manifestFaults = fake.inject({ when: { operation: "upload.multipart", name: /\/manifests\// }, times: 2, fault: { status: 503 } })
       const readFault = fake.inject({ when: { operation: "object.media" }, fault: { status: 429 } })
       const cache = yield* cacheOver(GcsCacheStore.make(client(fake)))
-      yield* cache.save(recipe("fit"), KEY, Output, output(2000), 5)
+      yield* save(cache, recipe("fit"), KEY, Output, output(2000))
       const hit = Option.getOrThrow(yield* cache.lookup(KEY, Output))
       assert.deepStrictEqual(Array.from(hit.value.weights), Array.from(output(2000).weights))
       assert.deepStrictEqual([blobFaults.hits(), manifestFaults.hits(), readFault.hits()], [3, 2, 1])
@@ -82,7 +92,7 @@ describe("GcsCacheStore", () => {
       const fake = yield* server()
       fake.inject({ when: { name: /\/blobs\// }, times: 1000, fault: { status: 503 } })
       const cache = yield* cacheOver(GcsCacheStore.make(client(fake)))
-      const exit = yield* Effect.exit(cache.save(recipe("fit"), KEY, Output, output(2000), 5))
+      const exit = yield* Effect.exit(save(cache, recipe("fit"), KEY, Output, output(2000)))
       assert.isTrue(Exit.isFailure(exit))
       assert.match(String(Exit.isFailure(exit) && exit.cause), /write blob.*expops\/demo\/cache\/blobs\/[0-9a-f]{64}: 503/)
       assert.deepStrictEqual(names(fake, "cache/manifests/"), [])
@@ -98,6 +108,26 @@ describe("GcsCacheStore", () => {
       assert.match(error.message, /read manifest .*: 500/)
       const attempts = fake.count()
       assert.isTrue(attempts >= 2 && attempts < 100, `${attempts} attempts`)
+    }))
+
+  // On the test clock, under a guard that fails at the first sleep: a retry here fails at once, saying why, instead of hanging.
+  it.effect("a 501 (not implemented) is not retried: one request, and its error at once", () =>
+    CacheStoreConformance.failOnSleep(Effect.gen(function*() {
+      const fake = yield* server()
+      fake.inject({ times: 10, fault: { status: 501 } })
+      const store = GcsCacheStore.make(client(fake))
+      const error = yield* Effect.flip(store.getManifest(KEY))
+      assert.match(error.message, /read manifest at gs:\/\/team-cache\/expops\/demo\/cache\/manifests\/7{64}: 501/)
+      assert.strictEqual(fake.count(), 1)
+    })))
+
+  it.effect("a store that sleeps on the test clock fails at once and says why, instead of hanging", () =>
+    Effect.gen(function*() {
+      const fake = yield* server()
+      fake.inject({ fault: { status: 503 } })
+      const store = GcsCacheStore.make(client(fake))
+      const exit = yield* Effect.exit(CacheStoreConformance.failOnSleep(store.getManifest(KEY)))
+      assert.match(String(exit), /slept [\d.]+ ms on the test clock.*would hang until its timeout/s)
     }))
 
   it.live("a connection dropped mid-upload resumes the same resumable session", () =>
@@ -118,7 +148,7 @@ describe("GcsCacheStore", () => {
       const fake = yield* server()
       fake.inject({ when: { operation: ["upload.multipart", "upload.resumable.chunk"] }, fault: { dropAfterBytes: 1000 } })
       const cache = yield* cacheOver(GcsCacheStore.make(client(fake)))
-      yield* cache.save(recipe("fit"), KEY, Output, output(2000), 5)
+      yield* save(cache, recipe("fit"), KEY, Output, output(2000))
       assert.strictEqual(fake.requests.filter((r) => r.fault?.startsWith("drop")).length, 1)
       for (const manifest of names(fake, "cache/manifests/")) assert.strictEqual(manifest, `expops/demo/cache/manifests/${KEY}`)
       assert.deepStrictEqual(Array.from(Option.getOrThrow(yield* cache.lookup(KEY, Output)).value.weights), Array.from(output(2000).weights))
@@ -141,9 +171,9 @@ describe("GcsCacheStore", () => {
       const fake = yield* server()
       fake.inject({ when: { operation: "upload.multipart" }, fault: { dropResponse: true } })
       const store = GcsCacheStore.make(client(fake))
-      assert.isTrue(yield* store.putManifest(KEY, bytes("mine")))
+      assert.isTrue(yield* store.putManifest(TestRecipes.manifest(KEY, { output: "mine" })))
       assert.strictEqual(fake.count({ operation: "upload.multipart" }), 2, "stored, answer lost, retried into a 412")
-      assert.isFalse(yield* store.putManifest(KEY, bytes("someone else")))
+      assert.isFalse(yield* store.putManifest(TestRecipes.manifest(KEY, { output: "someone else" })))
     }))
 
   it.live("a download that does not match the checksum the server declares is an error, not data", () =>
@@ -166,7 +196,7 @@ describe("GcsCacheStore", () => {
       const fake = yield* server()
       fake.setAccess(BUCKET, "read-only")
       const store = GcsCacheStore.make(client(fake, { credentials: "/keys/reader.json" }))
-      const error = yield* Effect.flip(store.putManifest(KEY, bytes("m")))
+      const error = yield* Effect.flip(store.putManifest(TestRecipes.manifest(KEY)))
       assert.strictEqual(error._tag, "CacheStoreError")
       assert.match(error.message, /write manifest at gs:\/\/team-cache\/expops\/demo\/cache\/manifests\/7{64}: 403 .*storage\.objects\.create.*credentials file \/keys\/reader\.json/)
       assert.strictEqual(fake.count(), 1)
@@ -179,7 +209,7 @@ describe("GcsCacheStore", () => {
       const store = GcsCacheStore.make(client(fake))
       const blob = content(100)
       yield* store.putBlob(sha256(blob), blob)
-      yield* store.putManifest(KEY, bytes("m"))
+      yield* store.putManifest(TestRecipes.manifest(KEY))
       yield* store.quarantineManifest(KEY, "checksum mismatch")
       yield* store.quarantineBlob(sha256(blob), "digest mismatch")
       const moved = names(fake, "cache/quarantine/")
@@ -197,7 +227,7 @@ describe("GcsCacheStore", () => {
     Effect.gen(function*() {
       const fake = yield* server()
       const store = GcsCacheStore.make(client(fake, { pageSize: 2 }))
-      for (let i = 0; i < 5; i++) yield* store.putManifest(String(i).repeat(64), bytes(`m${i}`))
+      for (let i = 0; i < 5; i++) yield* store.putManifest(TestRecipes.manifest(String(i).repeat(64)))
       fake.resetLog()
       const listed = yield* store.listManifests
       assert.deepStrictEqual(listed.map((m) => m.key), [0, 1, 2, 3, 4].map((i) => String(i).repeat(64)))
@@ -210,7 +240,7 @@ describe("GcsCacheStore", () => {
       const cache = yield* cacheOver(GcsCacheStore.make(client(fake)))
       const Three = Schema.Struct({ a: Schema.instanceOf(Float64Array), b: Schema.instanceOf(Float64Array), c: Schema.instanceOf(Float64Array) })
       const value = { a: output(1000).weights, b: output(2000).weights, c: output(3000).weights }
-      yield* cache.save(recipe("three"), KEY, Three, value, 5)
+      yield* save(cache, recipe("three"), KEY, Three, value)
       fake.setLatency(40)
       fake.resetLog()
       yield* cache.lookup(KEY, Three)

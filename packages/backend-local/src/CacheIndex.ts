@@ -18,6 +18,7 @@
 import type { StatementSync } from "node:sqlite"
 import { CacheAdmin, CacheStore, type Manifest, type Recipe } from "@expops/core"
 import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
+import * as Sqlite from "./internal/sqlite.ts"
 import { SqliteDatabase } from "./SqliteDatabase.ts"
 
 /**
@@ -89,17 +90,7 @@ export const make = Effect.gen(function*() {
     return statement
   }
 
-  const transaction = <A>(body: () => A): A => {
-    db.exec("BEGIN IMMEDIATE")
-    try {
-      const result = body()
-      db.exec("COMMIT")
-      return result
-    } catch (cause) {
-      if (db.isTransaction) db.exec("ROLLBACK")
-      throw cause
-    }
-  }
+  const transaction = <A>(body: () => A): A => Sqlite.transaction(db, body)
 
   const insert = (m: Manifest.Manifest, lastAccessAt: number) => {
     sql(`INSERT INTO cache_entries (key, kind, name, size, created_at, last_access_at, duration_ms)

@@ -20,10 +20,10 @@
  *
  * @since 0.1.0
  */
-import * as path from "node:path"
 import type { CacheAdmin, CacheStore, RunStore } from "@expops/core"
 import { Layer } from "effect"
 import * as CacheIndex from "./CacheIndex.ts"
+import { projectPaths, type ProjectPaths } from "./internal/paths.ts"
 import type { LocalBackendError } from "./LocalBackendError.ts"
 import * as LocalCacheAdmin from "./LocalCacheAdmin.ts"
 import * as LocalCacheStore from "./LocalCacheStore.ts"
@@ -35,10 +35,7 @@ import * as SqliteRunStore from "./SqliteRunStore.ts"
  *
  * @since 0.1.0
  */
-export const paths = (projectDir: string): { readonly root: string; readonly cache: string; readonly database: string } => {
-  const root = path.join(path.resolve(projectDir), ".expops")
-  return { root, cache: path.join(root, "cache"), database: path.join(root, "expops.sqlite") }
-}
+export const paths: (projectDir: string) => ProjectPaths = projectPaths
 
 /**
  * @since 0.1.0

@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { CacheAdmin, CacheStore, Manifest } from "@expops/core"
+import { CacheAdmin, type Manifest } from "@expops/core"
 import { Clock, Effect, Layer, Option } from "effect"
 import * as CacheIndex from "./CacheIndex.ts"
 import { LocalCacheStore } from "./LocalCacheStore.ts"
@@ -34,19 +34,14 @@ export const GRACE_MS = 10 * 60 * 1000
 export const make = Effect.gen(function*() {
   const store = yield* LocalCacheStore
   const index = yield* CacheIndex.CacheIndex
-  // Maintenance reads must not count as uses, or `verify` would make every entry "recent".
-  const quiet: CacheStore.Shape = { ...store, getManifest: store.peekManifest }
-  const generic = yield* Effect.provideService(CacheAdmin.make, CacheStore.CacheStore, quiet)
+  const generic = CacheAdmin.fromStore(store)
 
   const load = (key: string) =>
-    Effect.map(store.peekManifest(key), (bytes) => {
-      if (Option.isNone(bytes)) return undefined
-      try {
-        return Manifest.decode(bytes.value, key)
-      } catch {
-        return undefined // corrupt: not indexed; `verify` reports it
-      }
-    })
+    store.peekManifest(key).pipe(
+      Effect.map(Option.getOrUndefined),
+      // Corrupt: not indexed; `verify` reports it.
+      Effect.catchTag("CorruptManifestError", () => Effect.succeed(undefined))
+    )
 
   const sync = Effect.gen(function*() {
     yield* index.flush

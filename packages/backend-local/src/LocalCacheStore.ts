@@ -26,6 +26,7 @@ import { CacheStore, Manifest } from "@expops/core"
 import { Context, Effect, Layer, Option } from "effect"
 import * as CacheIndex from "./CacheIndex.ts"
 import * as files from "./internal/files.ts"
+import { projectPaths } from "./internal/paths.ts"
 import { LocalBackendError } from "./LocalBackendError.ts"
 import * as SqliteDatabase from "./SqliteDatabase.ts"
 
@@ -52,8 +53,6 @@ export interface Options {
 export interface Shape extends CacheStore.Shape {
   /** The cache folder. */
   readonly directory: string
-  /** Reads a manifest without counting it as a use of the entry. */
-  readonly peekManifest: (key: string) => Effect.Effect<Option.Option<Uint8Array>, CacheStore.CacheStoreError>
   /** Deletes manifests, updating the index once for all of them. */
   readonly deleteManifests: (keys: ReadonlyArray<string>) => Effect.Effect<void, CacheStore.CacheStoreError>
   /** The keys of the manifests on disk, without reading them. */
@@ -111,7 +110,8 @@ export const make: (
       backend: "local",
       operation,
       location,
-      reason: cause instanceof InvalidNameError ? cause.message : files.describe(cause)
+      reason: cause instanceof InvalidNameError ? cause.message : files.describe(cause),
+      cause
     })
 
   const fileOf = (folder: string, what: string, name: string): string => {
@@ -121,6 +121,13 @@ export const make: (
   }
   const manifestFile = (key: string) => fileOf(manifestsDir, "cache key", key)
   const blobFile = (digest: string) => fileOf(blobsDir, "blob digest", digest)
+  // For messages: where a name would be, even when it is not a valid one.
+  const manifestPlace = (key: string) => path.join(manifestsDir, key.slice(0, 2), key)
+  const blobPlace = (digest: string) => path.join(blobsDir, digest.slice(0, 2), digest)
+
+  /** Runs a synchronous file operation; whatever it throws becomes the port's error, naming the operation and the place. */
+  const attempt = <A>(operation: string, location: string, body: () => A) =>
+    Effect.try({ try: body, catch: (cause) => fail(operation, location, cause) })
 
   /** Runs `body` with the file's folder created if missing (first write to a shard, or after `clear`). */
   const inShard = <A>(file: string, body: (dir: string) => A): A => {
@@ -135,42 +142,29 @@ export const make: (
   }
 
   const readManifest = (key: string, touch: boolean) =>
-    Effect.try({
-      try: () => {
-        const bytes = files.readIfExists(manifestFile(key))
-        if (bytes === undefined) return Option.none<Uint8Array>()
-        if (touch) index?.touch(key)
-        return Option.some(bytes)
-      },
-      catch: (cause) => fail("read manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
+    Effect.suspend((): ReturnType<Shape["getManifest"]> => {
+      let bytes: Uint8Array | undefined
+      try {
+        bytes = files.readIfExists(manifestFile(key))
+      } catch (cause) {
+        return Effect.fail(fail("read manifest", manifestPlace(key), cause))
+      }
+      if (touch && bytes !== undefined) index?.touch(key)
+      return Manifest.decode(bytes, key)
     })
 
   const getManifest: Shape["getManifest"] = (key) => readManifest(key, true)
   const peekManifest: Shape["peekManifest"] = (key) => readManifest(key, false)
 
-  const putManifest: Shape["putManifest"] = (key, bytes) =>
-    Effect.try({
-      try: () => {
-        const file = manifestFile(key)
-        if (files.sizeIfExists(file) !== undefined) return false
-        // The caller's buffer is written before we return: later changes to it cannot reach the store.
-        const won = inShard(file, (dir) => files.publishExclusive(io, files.writeTemp(io, dir, key, bytes, sync), file))
-        if (won && sync) files.fsyncDir(io, path.dirname(file))
-        return won
-      },
-      catch: (cause) => fail("write manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
-    }).pipe(Effect.tap((won) => (won && index !== undefined ? recordInIndex(key, bytes) : Effect.void)))
-
-  const recordInIndex = (key: string, bytes: Uint8Array) =>
-    Effect.suspend(() => {
-      let manifest: Manifest.Manifest
-      try {
-        manifest = Manifest.decode(bytes, key)
-      } catch {
-        return Effect.void // not a manifest the index can describe; `verify` reports it
-      }
-      return index!.record(manifest)
-    })
+  const putManifest: Shape["putManifest"] = (manifest) =>
+    attempt("write manifest", manifestPlace(manifest.key), () => {
+      const file = manifestFile(manifest.key)
+      if (files.sizeIfExists(file) !== undefined) return false
+      const bytes = Manifest.encode(manifest)
+      const won = inShard(file, (dir) => files.publishExclusive(io, files.writeTemp(io, dir, manifest.key, bytes, sync), file))
+      if (won && sync) files.fsyncDir(io, path.dirname(file))
+      return won
+    }).pipe(Effect.tap((won) => (won && index !== undefined ? index.record(manifest) : Effect.void)))
 
   const moveAside = (kind: "manifest" | "blob", file: string, name: string, reason: string) => {
     const target = path.join(quarantineDir, `${kind}-${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`)
@@ -188,35 +182,25 @@ export const make: (
   }
 
   const quarantineManifest: Shape["quarantineManifest"] = (key, reason) =>
-    Effect.try({
-      try: () => moveAside("manifest", manifestFile(key), key, reason),
-      catch: (cause) => fail("quarantine manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
-    }).pipe(Effect.andThen(index?.forget([key]) ?? Effect.void))
+    attempt("quarantine manifest", manifestPlace(key), () => moveAside("manifest", manifestFile(key), key, reason)).pipe(
+      Effect.andThen(index?.forget([key]) ?? Effect.void)
+    )
 
-  const deleteManifest: Shape["deleteManifest"] = (key) =>
-    Effect.try({
-      try: () => void files.removeIfExists(io, manifestFile(key)),
-      catch: (cause) => fail("delete manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
-    }).pipe(Effect.andThen(index?.forget([key]) ?? Effect.void))
+  const removeManifest = (key: string) =>
+    attempt("delete manifest", manifestPlace(key), () => void files.removeIfExists(io, manifestFile(key)))
+
+  const deleteManifest: Shape["deleteManifest"] = (key) => removeManifest(key).pipe(Effect.andThen(index?.forget([key]) ?? Effect.void))
 
   const deleteManifests: Shape["deleteManifests"] = (keys) =>
-    Effect.forEach(keys, (key) =>
-      Effect.try({
-        try: () => void files.removeIfExists(io, manifestFile(key)),
-        catch: (cause) => fail("delete manifest", path.join(manifestsDir, key.slice(0, 2), key), cause)
-      }), { discard: true }).pipe(Effect.andThen(index?.forget(keys) ?? Effect.void))
+    Effect.forEach(keys, removeManifest, { discard: true }).pipe(Effect.andThen(index?.forget(keys) ?? Effect.void))
 
   const validNames = (listed: ReadonlyArray<files.Listed>) => listed.filter((f) => VALID_NAME.test(f.name))
 
-  const listManifests: Shape["listManifests"] = Effect.try({
-    try: () => validNames(files.listSharded(manifestsDir, true)).map((f) => ({ key: f.name, size: f.size })),
-    catch: (cause) => fail("list manifests", manifestsDir, cause)
-  })
+  const listManifests: Shape["listManifests"] = attempt("list manifests", manifestsDir, () =>
+    validNames(files.listSharded(manifestsDir, true)).map((f) => ({ key: f.name, size: f.size })))
 
-  const manifestKeys: Shape["manifestKeys"] = Effect.try({
-    try: () => new Set(validNames(files.listSharded(manifestsDir, false)).map((f) => f.name)),
-    catch: (cause) => fail("list manifests", manifestsDir, cause)
-  })
+  const manifestKeys: Shape["manifestKeys"] = attempt("list manifests", manifestsDir, () =>
+    new Set(validNames(files.listSharded(manifestsDir, false)).map((f) => f.name)))
 
   const getBlob: Shape["getBlob"] = (digest) =>
     Effect.suspend(() => {
@@ -226,11 +210,11 @@ export const make: (
         file = blobFile(digest)
         size = files.sizeIfExists(file)
       } catch (cause) {
-        return Effect.fail(fail("read blob", path.join(blobsDir, digest.slice(0, 2), digest), cause))
+        return Effect.fail(fail("read blob", blobPlace(digest), cause))
       }
       if (size === undefined) return Effect.succeed(Option.none<Uint8Array>())
       return size < files.LARGE_FILE
-        ? Effect.try({ try: () => Option.fromNullishOr(files.readIfExists(file)), catch: (cause) => fail("read blob", file, cause) })
+        ? attempt("read blob", file, () => Option.fromNullishOr(files.readIfExists(file)))
         : Effect.tryPromise({
           try: () => files.readLargeIfExists(file).then(Option.fromNullishOr),
           catch: (cause) => fail("read blob", file, cause)
@@ -245,17 +229,14 @@ export const make: (
         // Same name, same size: the same content (digests are checked on read).
         if (files.sizeIfExists(file) === bytes.byteLength) return Effect.void
       } catch (cause) {
-        return Effect.fail(fail("write blob", path.join(blobsDir, digest.slice(0, 2), digest), cause))
+        return Effect.fail(fail("write blob", blobPlace(digest), cause))
       }
       const publish = (temp: string) => {
         io.renameSync(temp, file)
         if (sync) files.fsyncDir(io, path.dirname(file))
       }
       if (bytes.byteLength < files.LARGE_FILE) {
-        return Effect.try({
-          try: () => inShard(file, (dir) => publish(files.writeTemp(io, dir, digest, bytes, sync))),
-          catch: (cause) => fail("write blob", file, cause)
-        })
+        return attempt("write blob", file, () => inShard(file, (dir) => publish(files.writeTemp(io, dir, digest, bytes, sync))))
       }
       return Effect.tryPromise({
         try: async () => {
@@ -267,55 +248,34 @@ export const make: (
       })
     })
 
-  const hasBlob: Shape["hasBlob"] = (digest) =>
-    Effect.try({
-      try: () => files.sizeIfExists(blobFile(digest)) !== undefined,
-      catch: (cause) => fail("check blob", path.join(blobsDir, digest.slice(0, 2), digest), cause)
-    })
-
   const deleteBlob: Shape["deleteBlob"] = (digest) =>
-    Effect.try({
-      try: () => void files.removeIfExists(io, blobFile(digest)),
-      catch: (cause) => fail("delete blob", path.join(blobsDir, digest.slice(0, 2), digest), cause)
-    })
+    attempt("delete blob", blobPlace(digest), () => void files.removeIfExists(io, blobFile(digest)))
 
   const quarantineBlob: Shape["quarantineBlob"] = (digest, reason) =>
-    Effect.try({
-      try: () => moveAside("blob", blobFile(digest), digest, reason),
-      catch: (cause) => fail("quarantine blob", path.join(blobsDir, digest.slice(0, 2), digest), cause)
-    })
+    attempt("quarantine blob", blobPlace(digest), () => moveAside("blob", blobFile(digest), digest, reason))
 
-  const blobFiles: Shape["blobFiles"] = Effect.try({
-    try: () => validNames(files.listSharded(blobsDir, true)),
-    catch: (cause) => fail("list blobs", blobsDir, cause)
-  })
+  const blobFiles: Shape["blobFiles"] = attempt("list blobs", blobsDir, () => validNames(files.listSharded(blobsDir, true)))
 
   const listBlobs: Shape["listBlobs"] = Effect.map(blobFiles, (listed) => listed.map((f) => ({ digest: f.name, size: f.size })))
 
   const removeTemps: Shape["removeTemps"] = (olderThanMs) =>
-    Effect.try({
-      try: () => {
-        const now = Date.now()
-        let removed = 0
-        for (const dir of [manifestsDir, blobsDir]) {
-          for (const temp of files.listTemps(dir)) {
-            if (now - temp.mtimeMs >= olderThanMs && files.removeIfExists(io, temp.path)) removed++
-          }
-        }
-        return removed
-      },
-      catch: (cause) => fail("remove temp files", root, cause)
-    })
-
-  const clearQuarantine: Shape["clearQuarantine"] = Effect.try({
-    try: () => {
+    attempt("remove temp files", root, () => {
+      const now = Date.now()
       let removed = 0
-      for (const name of fs.readdirSync(quarantineDir)) {
-        if (files.removeIfExists(io, path.join(quarantineDir, name)) && !name.endsWith(".reason")) removed++
+      for (const dir of [manifestsDir, blobsDir]) {
+        for (const temp of files.listTemps(dir)) {
+          if (now - temp.mtimeMs >= olderThanMs && files.removeIfExists(io, temp.path)) removed++
+        }
       }
       return removed
-    },
-    catch: (cause) => fail("empty the quarantine", quarantineDir, cause)
+    })
+
+  const clearQuarantine: Shape["clearQuarantine"] = attempt("empty the quarantine", quarantineDir, () => {
+    let removed = 0
+    for (const name of fs.readdirSync(quarantineDir)) {
+      if (files.removeIfExists(io, path.join(quarantineDir, name)) && !name.endsWith(".reason")) removed++
+    }
+    return removed
   })
 
   return {
@@ -331,7 +291,6 @@ export const make: (
     manifestKeys,
     getBlob,
     putBlob,
-    hasBlob,
     deleteBlob,
     quarantineBlob,
     listBlobs,
@@ -383,9 +342,9 @@ export const layer = (
   projectDir: string,
   options?: Options
 ): Layer.Layer<CacheStore.CacheStore | LocalCacheStore, LocalBackendError> => {
-  const root = path.join(path.resolve(projectDir), ".expops")
-  return layerWithIndex(path.join(root, "cache"), options).pipe(
+  const where = projectPaths(projectDir)
+  return layerWithIndex(where.cache, options).pipe(
     Layer.provide(CacheIndex.layer),
-    Layer.provide(SqliteDatabase.layer(path.join(root, "expops.sqlite")))
+    Layer.provide(SqliteDatabase.layer(where.database))
   )
 }

@@ -12,7 +12,8 @@
  */
 import { RunReport, RunStore } from "@expops/core"
 import { Effect, Layer, Option, Schema } from "effect"
-import * as path from "node:path"
+import { projectPaths } from "./internal/paths.ts"
+import { transaction } from "./internal/sqlite.ts"
 import type { LocalBackendError } from "./LocalBackendError.ts"
 import * as SqliteDatabase from "./SqliteDatabase.ts"
 
@@ -41,8 +42,7 @@ export const make = Effect.gen(function*() {
       try: () => {
         const json = encodeReport(report)
         const { run } = report
-        db.exec("BEGIN IMMEDIATE")
-        try {
+        transaction(db, () => {
           // Saving a run again (same id) replaces it whole.
           for (const table of ["run_processes", "run_steps", "run_metrics"]) {
             db.prepare(`DELETE FROM ${table} WHERE run_id = ?`).run(run.id)
@@ -79,11 +79,7 @@ export const make = Effect.gen(function*() {
           )
           // A NaN value becomes NULL in its row (SQLite has no NaN); the report keeps it.
           ;(report.metrics ?? []).forEach((m, i) => metric.run(run.id, i, m.process, m.step ?? null, m.name, m.index, m.value))
-          db.exec("COMMIT")
-        } catch (cause) {
-          if (db.isTransaction) db.exec("ROLLBACK")
-          throw cause
-        }
+        })
       },
       catch: (cause) => fail(`save run ${report.run.id}`, cause)
     })
@@ -162,4 +158,4 @@ export const layer: Layer.Layer<RunStore.RunStore, never, SqliteDatabase.SqliteD
  * @since 0.1.0
  */
 export const layerProject = (projectDir: string): Layer.Layer<RunStore.RunStore, LocalBackendError> =>
-  layer.pipe(Layer.provide(SqliteDatabase.layer(path.join(projectDir, ".expops", "expops.sqlite"))))
+  layer.pipe(Layer.provide(SqliteDatabase.layer(projectPaths(projectDir).database)))

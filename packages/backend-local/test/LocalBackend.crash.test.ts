@@ -8,7 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { CacheAdmin, Manifest } from "@expops/core"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { LocalBackend } from "@expops/backend-local"
 import { runPipeline, runToEnd } from "./fixtures/child.ts"
 import { cacheDirs, entriesIn, filesUnder } from "./fixtures/files.ts"
@@ -65,8 +65,9 @@ describe("LocalBackend crash safety", () => {
       assert.isAbove(survivors.length, 0, "the killed runs stored something")
       for (const file of survivors) {
         const key = path.basename(file)
-        const entry = Manifest.decode(fs.readFileSync(file), key)
-        const expected = Manifest.decode(fs.readFileSync(path.join(cacheDirs(clean).manifests, key.slice(0, 2), key)), key)
+        const read = (from: string) => Option.getOrThrow(Effect.runSync(Manifest.decode(fs.readFileSync(from), key)))
+        const entry = read(file)
+        const expected = read(path.join(cacheDirs(clean).manifests, key.slice(0, 2), key))
         assert.deepStrictEqual(entry.output, expected.output, `entry ${key} (${entry.recipe.name})`)
         assert.deepStrictEqual(entry.blobs, expected.blobs, `blobs of entry ${key} (${entry.recipe.name})`)
       }

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Cache, CacheAdmin, Manifest, Reproducibility, Step } from "@expops/core"
-import { Effect, Layer, Schema } from "effect"
+import { Cache, CacheAdmin, CacheStore, Manifest, Reproducibility, Step } from "@expops/core"
+import { Effect, Exit, Layer, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { LocalBackend, LocalCacheStore } from "@expops/backend-local"
 import { cacheDirs, entriesIn } from "./fixtures/files.ts"
@@ -51,6 +51,24 @@ describe("LocalCacheAdmin", () => {
     }).pipe(Effect.provide(backend(dir)))
   })
 
+  it.effect("a peek, explain's and maintenance's read, does not count as a use of an entry; a read does", () => {
+    const dir = tmpDir()
+    return Effect.gen(function*() {
+      const { a } = makeSteps()
+      yield* a({ i: 0, fill: 0 })
+      const admin = yield* CacheAdmin.CacheAdmin
+      const store = yield* CacheStore.CacheStore
+      const [entry] = yield* admin.list()
+      yield* TestClock.adjust(5000)
+      yield* store.peekManifest(entry!.key)
+      yield* admin.verify()
+      yield* admin.stats
+      assert.strictEqual((yield* admin.list())[0]!.lastAccessAt, entry!.lastAccessAt)
+      yield* store.getManifest(entry!.key)
+      assert.strictEqual((yield* admin.list())[0]!.lastAccessAt, entry!.lastAccessAt + 5000)
+    }).pipe(Effect.provide(backend(dir)))
+  })
+
   it.effect("the index catches up with entries written without it and files removed behind its back", () => {
     const dir = tmpDir()
     const { cache } = cacheDirs(dir)
@@ -84,7 +102,9 @@ describe("LocalCacheAdmin", () => {
       const bytes = fs.readFileSync(manifestOf(entries[2]!.key))
       bytes[bytes.length - 5] ^= 0x20
       fs.writeFileSync(manifestOf(entries[2]!.key), bytes)
-      const blobOf2 = Manifest.decode(fs.readFileSync(manifestOf(entries[1]!.key))).blobs[0]!.digest
+      const stored = Manifest.decode(fs.readFileSync(manifestOf(entries[1]!.key)), entries[1]!.key)
+      assert.isTrue(Exit.isSuccess(stored) && Option.isSome(stored.value))
+      const blobOf2 = (stored as Exit.Success<Option.Some<Manifest.Manifest>>).value.value.blobs[0]!.digest
       fs.unlinkSync(path.join(blobs, blobOf2.slice(0, 2), blobOf2))
 
       const report = yield* admin.verify()

@@ -2,15 +2,22 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Cache, CacheStore, Reproducibility, Step } from "@expops/core"
-import { CacheStoreConformance } from "@expops/core/testing"
+import { CacheStoreConformance, TestRecipes } from "@expops/core/testing"
 import { Effect, Layer, Option, Schema } from "effect"
 import { LocalBackend, LocalCacheStore } from "@expops/backend-local"
 import { cacheDirs, entriesIn, filesUnder } from "./fixtures/files.ts"
 import { tmpDir } from "./fixtures/tmp.ts"
 
-CacheStoreConformance.suite("local", () => LocalCacheStore.layer(tmpDir()))
+/** Flips a byte of the manifest file of `key`, behind the store's back. */
+const corruptManifest = (key: string) =>
+  Effect.gen(function*() {
+    const { directory } = (yield* CacheStore.CacheStore) as LocalCacheStore.Shape
+    flipByte(path.join(directory, "manifests", key.slice(0, 2), key), 80)
+  })
+
+CacheStoreConformance.suite("local", () => LocalCacheStore.layer(tmpDir()), { corruptManifest })
 CacheStoreConformance.suite("local without index or fsync", () =>
-  LocalCacheStore.layerWithoutIndex(path.join(tmpDir(), "cache"), { fsync: false }))
+  LocalCacheStore.layerWithoutIndex(path.join(tmpDir(), "cache"), { fsync: false }), { corruptManifest })
 
 /** A step with a blob-sized output that counts its executions, run on the local backend of `dir`. */
 const setup = (dir: string) => {
@@ -118,7 +125,7 @@ describe("LocalCacheStore", () => {
     return Effect.gen(function*() {
       const store = yield* CacheStore.CacheStore
       const key = "ab".repeat(32)
-      yield* store.putManifest(key, new Uint8Array([1, 2, 3]))
+      yield* store.putManifest(TestRecipes.manifest(key))
       fs.renameSync(entriesIn(cacheDirs(dir).manifests)[0]!, path.join(dir, "elsewhere"))
       assert.isTrue(Option.isNone(yield* store.getManifest(key)))
       assert.deepStrictEqual(yield* store.listManifests, [])

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { CacheAdmin, CacheStore, Explain, Manifest, type Recipe, type RunReport, RunStore } from "@expops/core"
+import { CacheAdmin, CacheStore, Explain, type Manifest, type Recipe, type RunReport, RunStore } from "@expops/core"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Backends from "./Backends.ts"
@@ -39,15 +39,16 @@ export interface Explanation {
   readonly summary: string
 }
 
+/**
+ * The manifest of `key`, or `undefined` when it is gone or corrupt (a run
+ * would recompute it either way). A peek: explaining is not using, so the
+ * entries compared do not become recently used and escape pruning.
+ */
 const readManifest = (store: CacheStore.Shape, key: string) =>
-  Effect.map(store.getManifest(key), (bytes) => {
-    if (Option.isNone(bytes)) return undefined
-    try {
-      return Manifest.decode(bytes.value, key)
-    } catch {
-      return undefined
-    }
-  })
+  store.peekManifest(key).pipe(
+    Effect.map(Option.getOrUndefined),
+    Effect.catchTag("CorruptManifestError", () => Effect.succeed(undefined))
+  )
 
 /**
  * The earlier entry of the same name that explains a miss best: the one whose
@@ -72,14 +73,43 @@ const nearestEarlier = Effect.fnUntraced(function*(manifest: Manifest.Manifest) 
   return best?.manifest
 })
 
-const explainOne = Effect.fnUntraced(function*(target: {
-  readonly kind: "process" | "step"
-  readonly name: string
-  readonly process: string | undefined
-  readonly status: string
-  readonly key: string
-  readonly error: string | undefined
-}) {
+/**
+ * The keys that the runs recorded before `current` (the last `EARLIER_RUNS`)
+ * served or stored, each with the latest such run. Runs are recorded only
+ * when they use the cache, so each of these entries existed then: a miss of
+ * one of these keys means that its entry was removed since, whatever the
+ * recipe's differences from other entries.
+ */
+const storedBefore = Effect.fnUntraced(function*(current: RunReport.RunReport["run"]) {
+  const runs = yield* RunStore.RunStore
+  const earlier = (yield* runs.listRuns())
+    .filter((r) => r.id !== current.id && r.startedAt < current.startedAt)
+    .slice(0, EARLIER_RUNS)
+  const reports = yield* Effect.forEach(earlier, (r) => runs.getRun(r.id), { concurrency: 8 })
+  const stored = new Map<string, RunStore.RunSummary>()
+  earlier.forEach((summary, i) => {
+    for (const call of Option.match(reports[i]!, { onNone: () => [], onSome: (r) => r.processes.flatMap((p) => [p, ...p.steps]) })) {
+      // Newest run first: the first one seen is the latest.
+      if ((call.status === "cached" || call.status === "executed") && !stored.has(call.key)) stored.set(call.key, summary)
+    }
+  })
+  return stored
+})
+
+/** How many earlier runs `explain` looks through (one read of a report each, once per command). */
+const EARLIER_RUNS = 100
+
+const explainOne = Effect.fnUntraced(function*(
+  earlier: Effect.Effect<ReadonlyMap<string, RunStore.RunSummary>, RunStore.RunStoreError, RunStore.RunStore>,
+  target: {
+    readonly kind: "process" | "step"
+    readonly name: string
+    readonly process: string | undefined
+    readonly status: string
+    readonly key: string
+    readonly error: string | undefined
+  }
+) {
   const store = yield* CacheStore.CacheStore
   const base = { ...target, recipe: undefined, entry: undefined, previous: undefined, changes: [] }
   const what = `${target.kind} ${target.name}`
@@ -100,6 +130,15 @@ const explainOne = Effect.fnUntraced(function*(target: {
       summary: `a hit: served from the entry written ${Format.timestamp(manifest.createdAt)}, which took ${
         Format.duration(manifest.durationMs)
       } to compute`
+    } satisfies Explanation
+  }
+  // Its own entry existed before: it missed because that entry was removed, not because anything changed.
+  const stored = (yield* earlier).get(target.key)
+  if (stored !== undefined) {
+    return {
+      ...withEntry,
+      summary: `a miss: this entry had been stored by run ${stored.id} (${Format.timestamp(stored.startedAt)}) and was removed from the cache since ` +
+        `(pruned, cleared or moved aside as corrupt), so it was computed again; its recipe did not change`
     } satisfies Explanation
   }
   const previous = yield* nearestEarlier(manifest)
@@ -183,11 +222,13 @@ const handler = Effect.fn("expops.explain")(function*(input: {
         message: `run ${id} has no process ${processName} (processes: ${report.processes.map((p) => p.name).join(", ")})`
       })
     }
+    // Read once, and only when a miss needs it.
+    const earlier = yield* Effect.cached(storedBefore(report.run))
     let explanations: Array<Explanation>
     if (stepName === undefined) {
-      explanations = [yield* explainOne({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })]
+      explanations = [yield* explainOne(earlier, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })]
     } else if (proc.status === "cached" || proc.status === "skipped") {
-      const processExplanation = yield* explainOne({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
+      const processExplanation = yield* explainOne(earlier, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
       // The process's recipe lists the steps its code reaches: a name not among them is a typo, not a step that did not run.
       const reached = (processExplanation.recipe?.codeParts ?? []).filter((part) => part.kind === "step").map((part) => part.name)
       if (processExplanation.recipe?.codeParts !== undefined && !reached.includes(stepName)) {
@@ -211,7 +252,7 @@ const handler = Effect.fn("expops.explain")(function*(input: {
       }
       explanations = []
       for (const call of calls) {
-        explanations.push(yield* explainOne({ kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key, error: call.error }))
+        explanations.push(yield* explainOne(earlier, { kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key, error: call.error }))
       }
     }
     if (input.json) {

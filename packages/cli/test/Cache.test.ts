@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { blobFiles, cli, copyProject, json, manifestFile, manifestKeys, run, statuses } from "./helpers.ts"
+import { blobFiles, cli, copyProject, editConfig, json, manifestFile, manifestKeys, run, statuses } from "./helpers.ts"
 
 const binaryFixture = Path.resolve(import.meta.dirname, "fixtures/binary")
 
@@ -101,6 +101,40 @@ describe("expops cache", () => {
       assert.strictEqual(badSize.status, 2)
       assert.match(badSize.stderr, /--max-size lots: not a size/)
       assert.strictEqual((yield* cli(["cache", "prune", dir])).status, 2)
+    }))
+
+  it.live("explain does not count as a use of the entries it reads, so least-recently-used pruning still sees the runs' uses", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      yield* run(dir)
+      editConfig(dir, "learning_rate: 0.05", "learning_rate: 0.1")
+      yield* run(dir)
+      const lastUses = Effect.map(json<Array<any>>(["cache", "ls", dir]), (entries) => Object.fromEntries(entries.map((e) => [e.key, e.lastAccessAt])))
+      const before = yield* lastUses
+      // Misses: each is compared with the earlier entries of its name.
+      for (const target of ["train_model", "evaluate", "train_model/fit", "load_data"]) yield* json(["explain", dir, target])
+      assert.deepStrictEqual(yield* lastUses, before)
+    }))
+
+  it.live("after a prune, explain of an entry that was removed and recomputed says so instead of naming a change", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      yield* run(dir)
+      editConfig(dir, "learning_rate: 0.05", "learning_rate: 0.1")
+      const second = yield* run(dir)
+      // A budget that keeps exactly what the second run used: the first run's train_model and evaluate go.
+      const entries = yield* json<Array<any>>(["cache", "ls", dir])
+      const budget = entries.filter((e) => e.lastAccessAt >= second.report.run.startedAt).reduce((n, e) => n + e.size, 0)
+      const pruned = yield* json(["cache", "prune", dir, "--max-size", String(budget)])
+      assert.includeMembers(pruned.removed.map((e: any) => e.name), ["train_model", "evaluate"])
+      editConfig(dir, "learning_rate: 0.1", "learning_rate: 0.05")
+      const third = yield* run(dir)
+      assert.deepStrictEqual(statuses(third.report), { load_data: "cached", prepare: "cached", train_model: "executed", evaluate: "executed" })
+      for (const target of ["train_model", "evaluate"]) {
+        const [why] = (yield* json(["explain", dir, target])).explanations
+        assert.deepStrictEqual(why.changes, [], target)
+        assert.match(why.summary, /had been stored by run .* and was removed from the cache since/, target)
+      }
     }))
 
   it.live("clear empties the cache but keeps the run records", () =>

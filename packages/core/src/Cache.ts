@@ -3,11 +3,13 @@
  * new ones, and makes sure that within one run concurrent calls with the same
  * key compute once.
  *
- * Integrity lives here, above the `CacheStore` port, so every backend gets
- * the same rules: a manifest whose checksum fails, a blob whose content does
- * not match its digest, a missing blob, an output the current schema cannot
- * decode — each is logged as a warning, moved aside, and treated as a miss.
- * Such an entry is never served, and never crashes a run.
+ * The rules of integrity live here, above the `CacheStore` port, so every
+ * backend gets the same ones: a manifest whose checksum fails (every backend
+ * reads manifests through `Manifest.decode`, which reports it as a
+ * `CorruptManifestError`), a blob whose content does not match its digest, a
+ * missing blob, an output the current schema cannot decode — each is logged
+ * as a warning, moved aside, and treated as a miss. Such an entry is never
+ * served, and never crashes a run.
  *
  * @since 0.1.0
  */
@@ -72,14 +74,6 @@ export interface Shape {
     key: string,
     schema: Schema.Codec<A, I, never, never>
   ) => Effect.Effect<Option.Option<Hit<A>>, CacheStoreError>
-  /** Encodes and stores an output: blobs first, then the manifest (write-once). */
-  readonly save: <A, I>(
-    recipe: Recipe,
-    key: string,
-    schema: Schema.Codec<A, I, never, never>,
-    value: A,
-    durationMs: number
-  ) => Effect.Effect<void, CacheError>
   /**
    * Serves `key` from the cache or runs `compute` and stores its output.
    * Concurrent calls with the same key share one computation: the call that
@@ -103,6 +97,8 @@ export class Cache extends Context.Service<Cache, Shape>()("expops/Cache") {}
 
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
+const noBlobs: ReadonlyMap<string, Uint8Array> = new Map()
+
 /**
  * Builds the service over the `CacheStore` in context.
  *
@@ -117,59 +113,62 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
     Effect.logWarning(`cache entry ${key.slice(0, 12)}… ${what}: ${reason}; it will be recomputed`).pipe(
       Effect.andThen(quarantine),
       Effect.catch((error) => Effect.logWarning(`could not move the corrupt entry aside: ${error.message}`)),
-      Effect.as(Option.none())
+      Effect.as(Option.none<never>())
     )
 
-  const lookup = <A, I>(key: string, schema: Schema.Codec<A, I, never, never>) =>
-    Effect.gen(function*() {
-      const bytes = yield* store.getManifest(key)
-      if (Option.isNone(bytes)) return Option.none<Hit<A>>()
-      let manifest: Manifest.Manifest
-      try {
-        manifest = Manifest.decode(bytes.value, key)
-      } catch (error) {
-        return yield* discard(key, "manifest is corrupt", String((error as Error).message), store.quarantineManifest(key, String(error)))
-      }
-      const blobs = new Map<string, Uint8Array>()
-      if (manifest.blobs.length > 0) {
-        const fetched = yield* Effect.forEach(manifest.blobs, (ref) => store.getBlob(ref.digest), { concurrency: 8 })
-        for (let i = 0; i < manifest.blobs.length; i++) {
-          const ref = manifest.blobs[i]!
-          const blob = fetched[i]!
-          if (Option.isNone(blob)) {
-            return yield* discard(key, "is missing a blob", ref.digest, store.quarantineManifest(key, `missing blob ${ref.digest}`))
+  /** Verifies the blobs of a manifest that passed its own check, then decodes its output. */
+  const serve = <A, I>(key: string, manifest: Manifest.Manifest, schema: Schema.Codec<A, I, never, never>) =>
+    manifest.blobs.length === 0
+      ? decodeOutput(key, manifest, schema, noBlobs)
+      : Effect.flatMap(
+        Effect.forEach(manifest.blobs, (ref) => store.getBlob(ref.digest), { concurrency: 8 }),
+        (fetched) => {
+          const blobs = new Map<string, Uint8Array>()
+          for (let i = 0; i < manifest.blobs.length; i++) {
+            const ref = manifest.blobs[i]!
+            const blob = fetched[i]!
+            if (Option.isNone(blob)) {
+              return discard(key, "is missing a blob", ref.digest, store.quarantineManifest(key, `missing blob ${ref.digest}`))
+            }
+            if (blob.value.byteLength !== ref.size || sha256(blob.value) !== ref.digest) {
+              return discard(
+                key,
+                "has a corrupt blob",
+                ref.digest,
+                Effect.andThen(store.quarantineBlob(ref.digest, "digest mismatch"), store.quarantineManifest(key, `corrupt blob ${ref.digest}`))
+              )
+            }
+            blobs.set(ref.digest, blob.value)
           }
-          if (blob.value.byteLength !== ref.size || sha256(blob.value) !== ref.digest) {
-            return yield* discard(
-              key,
-              "has a corrupt blob",
-              ref.digest,
-              Effect.andThen(store.quarantineBlob(ref.digest, "digest mismatch"), store.quarantineManifest(key, `corrupt blob ${ref.digest}`))
-            )
-          }
-          blobs.set(ref.digest, blob.value)
+          return decodeOutput(key, manifest, schema, blobs)
         }
-      }
-      let encoded: unknown
-      try {
-        encoded = StoredValue.deserialize(manifest.output, (digest) => blobs.get(digest)!)
-      } catch (error) {
-        return yield* discard(key, "has a malformed output", String(error), store.quarantineManifest(key, String(error)))
-      }
-      const decoded = internal.decode(schema, encoded)
-      if (Exit.isFailure(decoded)) {
-        return yield* discard(key, "does not decode with the output schema", "schema mismatch", store.quarantineManifest(key, "undecodable"))
-      }
-      return Option.some<Hit<A>>({ value: decoded.value, manifest })
-    })
+      )
 
-  const save = <A, I>(recipe: Recipe, key: string, schema: Schema.Codec<A, I, never, never>, value: A, durationMs: number) =>
-    Effect.gen(function*() {
-      if (mode === "off") return
-      const owner = `${recipe.kind} ${recipe.name}`
-      const encoded = yield* internal.encode(schema, value, owner, "output")
-      yield* storeEncoded(recipe, key, owner, encoded, durationMs)
-    })
+  const decodeOutput = <A, I>(
+    key: string,
+    manifest: Manifest.Manifest,
+    schema: Schema.Codec<A, I, never, never>,
+    blobs: ReadonlyMap<string, Uint8Array>
+  ): Effect.Effect<Option.Option<Hit<A>>, CacheStoreError> => {
+    let encoded: unknown
+    try {
+      encoded = StoredValue.deserialize(manifest.output, (digest) => blobs.get(digest)!)
+    } catch (error) {
+      return discard(key, "has a malformed output", String(error), store.quarantineManifest(key, String(error)))
+    }
+    const decoded = internal.decode(schema, encoded)
+    if (Exit.isFailure(decoded)) {
+      return discard(key, "does not decode with the output schema", "schema mismatch", store.quarantineManifest(key, "undecodable"))
+    }
+    return Exit.succeed(Option.some({ value: decoded.value, manifest }))
+  }
+
+  const lookup = <A, I>(key: string, schema: Schema.Codec<A, I, never, never>): Effect.Effect<Option.Option<Hit<A>>, CacheStoreError> =>
+    store.getManifest(key).pipe(
+      Effect.catchTag("CorruptManifestError", (error) =>
+        discard(key, "manifest is corrupt", error.reason, store.quarantineManifest(key, error.reason))),
+      Effect.flatMap((found) => Option.isNone(found) ? Exit.succeed(Option.none<Hit<A>>()) : serve(key, found.value, schema))
+    )
 
   /** Stores an encoded output: blobs first, then the manifest (write-once). */
   const storeEncoded = (recipe: Recipe, key: string, owner: string, encoded: unknown, durationMs: number) =>
@@ -180,7 +179,7 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
       // The recipe keeps the configuration as a picture for `explain`: JSON-safe, whatever it holds.
       const kept = { ...recipe, configValue: internal.jsonPicture(recipe.configValue) }
-      yield* store.putManifest(key, Manifest.encode({ key, recipe: kept, output: serialized.json, blobs, createdAt, durationMs }))
+      yield* store.putManifest(Manifest.make({ key, recipe: kept, output: serialized.json, blobs, createdAt, durationMs }))
     })
 
   /**
@@ -242,7 +241,7 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       )
     })
 
-  return Cache.of({ mode, backend: store.backend, lookup, save, memoize })
+  return Cache.of({ mode, backend: store.backend, lookup, memoize })
 })
 
 /**

@@ -2,7 +2,8 @@
  * Cache maintenance: statistics, listing, verification, pruning, clearing.
  * What `expops cache stats|ls|verify|prune|clear` call, on any backend.
  *
- * `make` works over any `CacheStore` by reading manifests. A backend with an
+ * `fromStore` works over any `CacheStore` by reading manifests (with
+ * `peekManifest`, so maintenance never counts as a use of an entry). A backend with an
  * index of its own (the local SQLite index) provides a faster layer with the
  * same contract, and real last-access times for least-recently-used pruning.
  *
@@ -10,7 +11,7 @@
  */
 import { createHash } from "node:crypto"
 import { Clock, Context, Effect, Layer, Option } from "effect"
-import { CacheStore, type CacheStoreError } from "./CacheStore.ts"
+import * as CacheStore from "./CacheStore.ts"
 import * as Manifest from "./Manifest.ts"
 import type { Kind } from "./Recipe.ts"
 
@@ -85,14 +86,14 @@ export interface PruneReport {
  * @since 0.1.0
  */
 export interface Shape {
-  readonly stats: Effect.Effect<Stats, CacheStoreError>
+  readonly stats: Effect.Effect<Stats, CacheStore.CacheStoreError>
   /** Newest first. */
-  readonly list: (filter?: { readonly name?: string | undefined; readonly kind?: Kind | undefined }) => Effect.Effect<ReadonlyArray<EntrySummary>, CacheStoreError>
+  readonly list: (filter?: { readonly name?: string | undefined; readonly kind?: Kind | undefined }) => Effect.Effect<ReadonlyArray<EntrySummary>, CacheStore.CacheStoreError>
   /** Checks every checksum and blob; with `repair`, moves bad entries aside. */
-  readonly verify: (options?: { readonly repair?: boolean | undefined }) => Effect.Effect<VerifyReport, CacheStoreError>
+  readonly verify: (options?: { readonly repair?: boolean | undefined }) => Effect.Effect<VerifyReport, CacheStore.CacheStoreError>
   /** Never deletes a blob that a kept manifest references. */
-  readonly prune: (options: PruneOptions) => Effect.Effect<PruneReport, CacheStoreError>
-  readonly clear: Effect.Effect<{ readonly removed: number; readonly freedBytes: number }, CacheStoreError>
+  readonly prune: (options: PruneOptions) => Effect.Effect<PruneReport, CacheStore.CacheStoreError>
+  readonly clear: Effect.Effect<{ readonly removed: number; readonly freedBytes: number }, CacheStore.CacheStoreError>
 }
 
 /**
@@ -144,24 +145,23 @@ export const pruneReport = (
 })
 
 /**
- * Maintenance over any `CacheStore`, reading every manifest.
+ * Maintenance over a `CacheStore`, reading every manifest.
  *
  * @since 0.1.0
  */
-export const make = Effect.gen(function*() {
-  const store = yield* CacheStore
+export const fromStore = (store: CacheStore.Shape): Shape => {
 
   const readAll = Effect.gen(function*() {
     const listed = yield* store.listManifests
     const read = yield* Effect.forEach(listed, (info) =>
-      Effect.map(store.getManifest(info.key), (bytes) => {
-        if (Option.isNone(bytes)) return undefined // removed meanwhile
-        try {
-          return { info, manifest: Manifest.decode(bytes.value, info.key) as Manifest.Manifest | undefined, error: undefined }
-        } catch (error) {
-          return { info, manifest: undefined, error: String((error as Error).message) }
-        }
-      }), { concurrency: 16 })
+      // Inspection, not use: entries looked at do not become recently used.
+      store.peekManifest(info.key).pipe(
+        Effect.map((found) =>
+          // none: removed meanwhile
+          Option.isNone(found) ? undefined : { info, manifest: found.value as Manifest.Manifest | undefined, error: undefined }
+        ),
+        Effect.catchTag("CorruptManifestError", (error) => Effect.succeed({ info, manifest: undefined, error: error.reason }))
+      ), { concurrency: 16 })
     return read.filter((r) => r !== undefined)
   })
 
@@ -210,6 +210,21 @@ export const make = Effect.gen(function*() {
       const referenced = new Set<string>()
       const corrupt: Array<{ key: string; reason: string }> = []
       const badBlobs: Array<{ key: string; digest: string; reason: string }> = []
+      // Each blob is read once, however many entries share it.
+      const checked = new Map<string, string | undefined>()
+      const check = (digest: string) =>
+        Effect.gen(function*() {
+          if (checked.has(digest)) return checked.get(digest)
+          const blob = yield* store.getBlob(digest)
+          const reason = Option.isNone(blob)
+            ? "missing"
+            : createHash("sha256").update(blob.value).digest("hex") !== digest
+            ? "content does not match its digest"
+            : undefined
+          checked.set(digest, reason)
+          if (reason !== undefined && Option.isSome(blob) && options?.repair) yield* store.quarantineBlob(digest, reason)
+          return reason
+        })
       for (const { error, info, manifest } of all) {
         if (manifest === undefined) {
           corrupt.push({ key: info.key, reason: error ?? "unreadable" })
@@ -218,18 +233,10 @@ export const make = Effect.gen(function*() {
         }
         for (const ref of manifest.blobs) {
           referenced.add(ref.digest)
-          const blob = yield* store.getBlob(ref.digest)
-          const reason = Option.isNone(blob)
-            ? "missing"
-            : createHash("sha256").update(blob.value).digest("hex") !== ref.digest
-            ? "content does not match its digest"
-            : undefined
+          const reason = yield* check(ref.digest)
           if (reason === undefined) continue
           badBlobs.push({ key: manifest.key, digest: ref.digest, reason })
-          if (options?.repair) {
-            if (Option.isSome(blob)) yield* store.quarantineBlob(ref.digest, reason)
-            yield* store.quarantineManifest(manifest.key, `blob ${ref.digest} ${reason}`)
-          }
+          if (options?.repair) yield* store.quarantineManifest(manifest.key, `blob ${ref.digest} ${reason}`)
         }
       }
       const orphanBlobs = blobs.map((b) => b.digest).filter((d) => !referenced.has(d))
@@ -271,6 +278,15 @@ export const make = Effect.gen(function*() {
   })
 
   return CacheAdmin.of({ stats, list, verify, prune, clear })
+}
+
+/**
+ * Maintenance over the `CacheStore` in context.
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<Shape, never, CacheStore.CacheStore> = Effect.gen(function*() {
+  return fromStore(yield* CacheStore.CacheStore)
 })
 
 /**
@@ -278,4 +294,4 @@ export const make = Effect.gen(function*() {
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<CacheAdmin, never, CacheStore> = Layer.effect(CacheAdmin, make)
+export const layer: Layer.Layer<CacheAdmin, never, CacheStore.CacheStore> = Layer.effect(CacheAdmin, make)

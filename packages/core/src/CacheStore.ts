@@ -2,9 +2,13 @@
  * The port every cache backend implements: manifests by key (write-once) and
  * content-addressed blobs by SHA-256 digest.
  *
- * A store moves bytes; it does not interpret them. Integrity (checksums,
- * digests) is verified by the `Cache` service above it, so every backend gets
- * the same corruption handling. What a backend must guarantee:
+ * Manifests cross the port as values: the backend stores them in the one
+ * format of `Manifest` (`encode`) and reads them back through its one check
+ * (`decode`: checksum and key), so what `Cache` writes is never parsed back
+ * by the backend, and a corrupt manifest reaches callers as a typed
+ * `CorruptManifestError`, the same from every backend. Blobs are bytes: their
+ * digests, and what to do with an entry that fails, are `Cache`'s business.
+ * What a backend must guarantee:
  *
  * - `putManifest` is write-once: when an entry already exists the call stores
  *   nothing and answers `false`; the first writer wins.
@@ -17,6 +21,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Option, Schema } from "effect"
+import * as Manifest from "./Manifest.ts"
 
 /**
  * A backend operation failed for a reason other than "not there" (a missing
@@ -32,7 +37,8 @@ export class CacheStoreError extends Schema.TaggedError<CacheStoreError>()("Cach
   /** The file path, object name or key involved. */
   location: Schema.String,
   /** A plain-words description of the cause. */
-  reason: Schema.String
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `${this.backend} cache: could not ${this.operation} at ${this.location}: ${this.reason}`
@@ -66,9 +72,21 @@ export interface BlobInfo {
 export interface Shape {
   /** Backend name used in messages and reports: `memory`, `local`, `gcs`. */
   readonly backend: string
-  readonly getManifest: (key: string) => Effect.Effect<Option.Option<Uint8Array>, CacheStoreError>
+  /**
+   * The manifest stored under `key`, verified; none when there is none. A
+   * read to serve the entry: it counts as a use (least-recently-used
+   * pruning), and a tiered store keeps a local copy.
+   */
+  readonly getManifest: (key: string) => Effect.Effect<Option.Option<Manifest.Manifest>, CacheStoreError | Manifest.CorruptManifestError>
+  /**
+   * Reads like `getManifest`, for inspection (`explain`, `cache verify`,
+   * `stats`, `ls`): it does not count as a use and changes nothing, so
+   * looking at a cache never makes its entries look recently used nor fills
+   * a local tier.
+   */
+  readonly peekManifest: (key: string) => Effect.Effect<Option.Option<Manifest.Manifest>, CacheStoreError | Manifest.CorruptManifestError>
   /** Write-once. `true` when this call stored the manifest, `false` when one already existed. */
-  readonly putManifest: (key: string, bytes: Uint8Array) => Effect.Effect<boolean, CacheStoreError>
+  readonly putManifest: (manifest: Manifest.Manifest) => Effect.Effect<boolean, CacheStoreError>
   readonly deleteManifest: (key: string) => Effect.Effect<void, CacheStoreError>
   /** Moves a manifest that failed verification out of the way, keeping it for inspection. */
   readonly quarantineManifest: (key: string, reason: string) => Effect.Effect<void, CacheStoreError>
@@ -76,7 +94,6 @@ export interface Shape {
   readonly getBlob: (digest: string) => Effect.Effect<Option.Option<Uint8Array>, CacheStoreError>
   /** Idempotent: storing a blob that exists is a no-op. */
   readonly putBlob: (digest: string, bytes: Uint8Array) => Effect.Effect<void, CacheStoreError>
-  readonly hasBlob: (digest: string) => Effect.Effect<boolean, CacheStoreError>
   readonly deleteBlob: (digest: string) => Effect.Effect<void, CacheStoreError>
   /** Moves a blob whose content does not match its digest out of the way. */
   readonly quarantineBlob: (digest: string, reason: string) => Effect.Effect<void, CacheStoreError>
@@ -90,8 +107,9 @@ export class CacheStore extends Context.Service<CacheStore, Shape>()("expops/Cac
 
 /**
  * A store kept in memory, for tests and for runs that must not touch disk.
- * Bytes are copied in and out, so a caller mutating a buffer afterwards can
- * never change what is stored.
+ * Manifests are kept in their stored form and blobs are copied in and out,
+ * so a caller mutating a value afterwards can never change what is stored,
+ * and tests can corrupt entries byte by byte.
  *
  * @since 0.1.0
  */
@@ -109,11 +127,12 @@ export const makeMemory = (): Shape & {
     manifests,
     blobs,
     quarantined,
-    getManifest: (key) => Effect.sync(() => Option.map(Option.fromNullishOr(manifests.get(key)), (b) => b.slice())),
-    putManifest: (key, bytes) =>
+    getManifest: (key) => Effect.suspend(() => Manifest.decode(manifests.get(key), key)),
+    peekManifest: (key) => Effect.suspend(() => Manifest.decode(manifests.get(key), key)),
+    putManifest: (manifest) =>
       Effect.sync(() => {
-        if (manifests.has(key)) return false
-        manifests.set(key, bytes.slice())
+        if (manifests.has(manifest.key)) return false
+        manifests.set(manifest.key, Manifest.encode(manifest))
         return true
       }),
     deleteManifest: (key) => Effect.sync(() => void manifests.delete(key)),
@@ -128,7 +147,6 @@ export const makeMemory = (): Shape & {
       Effect.sync(() => {
         if (!blobs.has(digest)) blobs.set(digest, bytes.slice())
       }),
-    hasBlob: (digest) => Effect.sync(() => blobs.has(digest)),
     deleteBlob: (digest) => Effect.sync(() => void blobs.delete(digest)),
     quarantineBlob: (digest, reason) =>
       Effect.sync(() => {

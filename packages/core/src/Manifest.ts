@@ -8,9 +8,14 @@
  * the parts of the code closure, for `explain`) is parsed only when read: a
  * cache hit needs the output, not the recipe.
  *
+ * Stores take and give manifests as values; each backend writes them with
+ * `encode` and reads them back with `decode`, so the format and its checks
+ * are the same everywhere.
+ *
  * @since 0.1.0
  */
 import { hash } from "node:crypto"
+import { Exit, Option, Schema } from "effect"
 import type { Recipe } from "./Recipe.ts"
 
 /**
@@ -38,29 +43,49 @@ export interface Manifest {
   readonly durationMs: number
 }
 
+/**
+ * What a store holds under a key is not a valid manifest of that key: a
+ * checksum mismatch, a truncation, not JSON, or another key's manifest.
+ * Such an entry is never served; `Cache` moves it aside and recomputes it.
+ *
+ * @since 0.1.0
+ */
+export class CorruptManifestError extends Schema.TaggedError<CorruptManifestError>()("CorruptManifestError", {
+  key: Schema.String,
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  override get message(): string {
+    return `the manifest of cache entry ${this.key} is corrupt: ${this.reason}`
+  }
+}
+
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const HEADER = 65 // 64 hex digits and a newline
 
 /**
- * Why a stored manifest cannot be used.
+ * A manifest with its size filled in.
  *
  * @since 0.1.0
  */
-export class CorruptManifestError extends Error {}
-
-/**
- * @since 0.1.0
- */
-export const encode = (manifest: Omit<Manifest, "size">): Uint8Array => {
-  const blobBytes = manifest.blobs.reduce((n, b) => n + b.size, 0)
+export const make = (fields: Omit<Manifest, "size">): Manifest => {
+  const blobBytes = fields.blobs.reduce((n, b) => n + b.size, 0)
   // The size counts the manifest too, measured before its own `size` field is
   // filled in: a few digits short, which no budget will notice.
+  const { recipe, ...rest } = fields
+  return { ...fields, size: HEADER + JSON.stringify(rest).length + 1 + JSON.stringify(recipe).length + blobBytes }
+}
+
+/**
+ * The stored form: checksum line, the manifest without its recipe as JSON, then the recipe as JSON.
+ *
+ * @since 0.1.0
+ */
+export const encode = (manifest: Manifest): Uint8Array => {
   const { recipe, ...rest } = manifest
-  const recipeJson = JSON.stringify(recipe)
-  const size = HEADER + JSON.stringify(rest).length + 1 + recipeJson.length + blobBytes
   // JSON.stringify never writes a raw line break, so one separates the two documents.
-  const body = encoder.encode(`${JSON.stringify({ ...rest, size })}\n${recipeJson}`)
+  const body = encoder.encode(`${JSON.stringify(rest)}\n${JSON.stringify(recipe)}`)
   const checksum = hash("sha256", body, "hex")
   const out = new Uint8Array(HEADER + body.byteLength)
   out.set(encoder.encode(checksum + "\n"), 0)
@@ -68,46 +93,35 @@ export const encode = (manifest: Omit<Manifest, "size">): Uint8Array => {
   return out
 }
 
+const corrupt = (key: string, reason: string, cause?: unknown) =>
+  Exit.fail(new CorruptManifestError({ key, reason, ...(cause === undefined ? {} : { cause }) }))
+
 /**
- * Verifies and parses a stored manifest. Throws `CorruptManifestError` on a
- * checksum mismatch, truncation or a key that is not the one asked for.
+ * Reads what a store found under `key`: nothing (`undefined`) is none; bytes
+ * are verified and parsed, or fail with `CorruptManifestError`. Synchronous
+ * (an `Exit`), since it runs on every hit.
  *
  * @since 0.1.0
  */
-export const decode = (bytes: Uint8Array, expectedKey?: string): Manifest => {
-  if (bytes.byteLength < HEADER + 2 || bytes[HEADER - 1] !== 0x0a) {
-    throw new CorruptManifestError(`truncated (${bytes.byteLength} bytes)`)
-  }
-  const checksum = decoder.decode(bytes.subarray(0, HEADER - 1))
+export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Option.Option<Manifest>, CorruptManifestError> => {
+  if (bytes === undefined) return Exit.succeed(Option.none())
+  if (bytes.byteLength < HEADER + 2 || bytes[HEADER - 1] !== 0x0a) return corrupt(key, `truncated (${bytes.byteLength} bytes)`)
   const body = bytes.subarray(HEADER)
-  if (hash("sha256", body, "hex") !== checksum) {
-    throw new CorruptManifestError("checksum mismatch")
-  }
+  if (hash("sha256", body, "hex") !== decoder.decode(bytes.subarray(0, HEADER - 1))) return corrupt(key, "checksum mismatch")
   const text = decoder.decode(body)
   const split = text.indexOf("\n")
-  if (split === -1) throw new CorruptManifestError("no recipe")
+  if (split === -1) return corrupt(key, "no recipe")
   let manifest: Manifest
   try {
     manifest = JSON.parse(text.slice(0, split))
   } catch (cause) {
-    throw new CorruptManifestError(`not JSON: ${String(cause)}`)
+    return corrupt(key, `not JSON: ${String(cause)}`, cause)
   }
+  if (manifest?.key !== key) return corrupt(key, `holds key ${manifest?.key}`)
   let recipe: Recipe | undefined
   Object.defineProperty(manifest, "recipe", {
     enumerable: true,
-    get: () => {
-      if (recipe === undefined) {
-        try {
-          recipe = JSON.parse(text.slice(split + 1)) as Recipe
-        } catch (cause) {
-          throw new CorruptManifestError(`recipe not JSON: ${String(cause)}`)
-        }
-      }
-      return recipe
-    }
+    get: () => (recipe ??= JSON.parse(text.slice(split + 1)) as Recipe)
   })
-  if (expectedKey !== undefined && manifest.key !== expectedKey) {
-    throw new CorruptManifestError(`holds key ${manifest.key}`)
-  }
-  return manifest
+  return Exit.succeed(Option.some(manifest))
 }

@@ -116,24 +116,6 @@ export const serialize = (value: unknown): Serialized => {
 }
 
 /**
- * The blob digests a serialized value refers to, without decoding it.
- *
- * @since 0.1.0
- */
-export const blobRefs = (json: unknown): Array<string> => {
-  const refs: Array<string> = []
-  const go = (v: unknown): void => {
-    if (v === null || typeof v !== "object") return
-    if (Array.isArray(v)) return v.forEach(go)
-    const record = v as Record<string, unknown>
-    if (record.$x === "bin" && typeof record.ref === "string") refs.push(record.ref)
-    else for (const key in record) go(record[key])
-  }
-  go(json)
-  return refs
-}
-
-/**
  * Thrown when a stored value is not in the format `serialize` writes.
  *
  * @since 0.1.0

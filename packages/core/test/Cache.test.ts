@@ -3,7 +3,15 @@ import { Effect, Layer, Schema } from "effect"
 import { Cache, CacheStore, Reproducibility, Step } from "@expops/core"
 import { CacheStoreConformance } from "@expops/core/testing"
 
-CacheStoreConformance.suite("memory", () => CacheStore.layerMemory)
+CacheStoreConformance.suite("memory", () => CacheStore.layerMemory, {
+  corruptManifest: (key) =>
+    Effect.gen(function*() {
+      const { manifests } = (yield* CacheStore.CacheStore) as ReturnType<typeof CacheStore.makeMemory>
+      const bytes = manifests.get(key)!.slice()
+      bytes[bytes.length - 3]! ^= 1
+      manifests.set(key, bytes)
+    })
+})
 
 /** A memory store the test can reach into, with the cache over it. */
 const setup = Effect.gen(function*() {
@@ -99,7 +107,7 @@ describe("Cache", () => {
     Effect.gen(function*() {
       const failing: CacheStore.Shape = {
         ...CacheStore.makeMemory(),
-        putManifest: (key) =>
+        putManifest: ({ key }) =>
           Effect.fail(new CacheStore.CacheStoreError({ backend: "memory", operation: "write manifest", location: key, reason: "no space left on device" }))
       }
       const layer = Cache.layer().pipe(Layer.provide(Layer.succeed(CacheStore.CacheStore, failing)))

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Option, Random, Schema } from "effect"
-import { Cache, CacheStore, Manifest, Step } from "@expops/core"
+import { Cache, CacheStore, Step } from "@expops/core"
 import { TestLayers, TestRecipes } from "@expops/core/testing"
 
 const Numbers = Schema.Array(Schema.Finite)
@@ -216,7 +216,7 @@ describe("Step", () => {
       assert.strictEqual(yield* step(1, config), 6)
       assert.strictEqual(runs.count, 1)
       const [entry] = yield* store.listManifests
-      const manifest = Manifest.decode(Option.getOrThrow(yield* store.getManifest(entry!.key)))
+      const manifest = Option.getOrThrow(yield* store.getManifest(entry!.key))
       assert.deepStrictEqual(manifest.recipe.configValue, { n: "5n", m: [["a", 1]], raw: "<Uint8Array of 3 bytes>" })
     }).pipe(Effect.provide(TestLayers.layer())))
 

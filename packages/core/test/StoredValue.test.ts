@@ -43,7 +43,6 @@ describe("StoredValue", () => {
     const { blobs, json } = StoredValue.serialize({ big })
     assert.strictEqual(blobs.length, 1)
     assert.strictEqual(blobs[0]!.bytes.byteLength, big.byteLength)
-    assert.deepStrictEqual(StoredValue.blobRefs(json), [blobs[0]!.digest])
     assert.isBelow(JSON.stringify(json).length, 200)
     const back = roundTrip({ big }) as { big: Float32Array }
     assert.instanceOf(back.big, Float32Array)

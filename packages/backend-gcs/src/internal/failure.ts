@@ -8,12 +8,10 @@ export interface Failure {
   /** The HTTP status, when the server answered. */
   readonly status: number | undefined
   readonly message: string
-  /** Worth another attempt: 408, 429, 5xx, a dropped or refused connection, a checksum mismatch in transit. */
+  /** Worth another attempt: 408, 429, 5xx but 501, a dropped or refused connection, a checksum mismatch in transit. */
   readonly retryable: boolean
   /** The credentials could not be loaded or were refused by the token endpoint. */
   readonly credentials: boolean
-  /** A resumable session that cannot be continued: start a new one. */
-  readonly sessionLost: boolean
 }
 
 const CONNECTION = /ECONNRESET|ECONNREFUSED|ECONNABORTED|EPIPE|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|UND_ERR|ERR_STREAM_PREMATURE_CLOSE|socket hang up|other side closed|premature close|terminated|network|fetch failed|Premature close|aborted/i
@@ -39,6 +37,9 @@ const messageOf = (error: any): string => {
   return text.split("\n")[0]!.slice(0, 500)
 }
 
+/** 501 (not implemented) is a 5xx that another attempt cannot change: the server does not support the request. */
+const isTransient = (status: number): boolean => status === 408 || status === 429 || (status >= 500 && status !== 501)
+
 export const classify = (error: unknown): Failure => {
   const e = error as any
   const status = statusOf(e)
@@ -50,7 +51,6 @@ export const classify = (error: unknown): Failure => {
   const connection = status === undefined && !credentials &&
     (CONNECTION.test(code) || CONNECTION.test(message) || CONNECTION.test(String(e?.cause?.message ?? "")))
   const mismatch = code === "CONTENT_DOWNLOAD_MISMATCH" || code === "FILE_NO_UPLOAD"
-  const retryable = credentials ? false : status !== undefined ? status === 408 || status === 429 || status >= 500 : connection || mismatch
-  const sessionLost = e instanceof RangeError || status === 404 || status === 410
-  return { status, message: status === undefined ? message : `${status} ${message}`, retryable, credentials, sessionLost }
+  const retryable = credentials ? false : status !== undefined ? isTransient(status) : connection || mismatch
+  return { status, message: status === undefined ? message : `${status} ${message}`, retryable, credentials }
 }

@@ -4,6 +4,7 @@
  * of the run history.
  */
 import type { DatabaseSync } from "node:sqlite"
+import { transaction } from "./sqlite.ts"
 
 /** Bumped with every change below; `PRAGMA user_version` holds the applied one. */
 export const SCHEMA_VERSION = 1
@@ -96,13 +97,8 @@ export const migrate = (db: DatabaseSync): void => {
       `it was written by a newer version of @expops/backend-local (schema ${current}, this one knows ${SCHEMA_VERSION})`
     )
   }
-  db.exec("BEGIN IMMEDIATE")
-  try {
+  transaction(db, () => {
     db.exec(V1)
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
-    db.exec("COMMIT")
-  } catch (error) {
-    db.exec("ROLLBACK")
-    throw error
-  }
+  })
 }

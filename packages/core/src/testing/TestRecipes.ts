@@ -1,9 +1,11 @@
 /**
- * Placeholder recipes for tests and benchmarks that store entries through the
- * `Cache` or a `CacheStore` directly, without a step or process to make one.
+ * Placeholder recipes (and manifests) for tests and benchmarks that store
+ * entries through the `Cache` or a `CacheStore` directly, without a step or
+ * process to make one.
  *
  * @since 0.1.0
  */
+import * as Manifest from "../Manifest.ts"
 import * as Recipe from "../Recipe.ts"
 
 /**
@@ -24,3 +26,12 @@ export const placeholder = (name: string, kind: Recipe.Kind = "step"): Recipe.Re
   schemas: { input: "a", output: "b", config: "c" },
   seed: 1
 })
+
+/**
+ * A manifest for `key` with a placeholder recipe and an empty output, for
+ * tests of stores (fields can be overridden).
+ *
+ * @since 0.1.0
+ */
+export const manifest = (key: string, fields?: Partial<Omit<Manifest.Manifest, "key" | "size">>): Manifest.Manifest =>
+  Manifest.make({ key, recipe: placeholder("entry"), output: null, blobs: [], createdAt: 0, durationMs: 0, ...fields })
