@@ -81,6 +81,9 @@ const isPlainObject = (value: object): boolean => {
  * to every well-formed string.
  */
 class Unhashable extends Error {}
+
+/** The key lists of an encoder that has seen no object yet: shared, since they are replaced, never changed. */
+const NO_KEYS: ReadonlyArray<string> = []
 class IllFormed extends Error {}
 
 class Encoder {
@@ -92,8 +95,8 @@ class Encoder {
    * Records of one shape repeat: remember the last key list and its sorted
    * order, so that sorting costs a comparison of a few keys instead of a sort.
    */
-  private lastKeys: Array<string> = []
-  private lastSorted: Array<string> = []
+  private lastKeys: ReadonlyArray<string> = NO_KEYS
+  private lastSorted: ReadonlyArray<string> = NO_KEYS
   constructor(safe: boolean) {
     this.safe = safe
   }
@@ -153,10 +156,11 @@ class Encoder {
 
   object(value: object, depth: number): void {
     if (depth <= UNCHECKED_DEPTH) return this.encodeObject(value, depth)
-    if (this.seen.has(value)) throw new Unhashable()
-    this.seen.add(value)
+    const seen = this.seen ??= new Set()
+    if (seen.has(value)) throw new Unhashable()
+    seen.add(value)
     this.encodeObject(value, depth)
-    this.seen.delete(value)
+    seen.delete(value)
   }
 
   encodeObject(value: object, depth: number): void {
@@ -197,10 +201,10 @@ class Encoder {
   }
 
   /** The encoding of each key of `lastSorted`, reused with it. */
-  private lastKeyTexts: Array<string> = []
+  private lastKeyTexts: ReadonlyArray<string> = NO_KEYS
 
   /** The keys of `record` in sorted order; their encodings are left in `lastKeyTexts`. */
-  sortedKeys(record: object): Array<string> {
+  sortedKeys(record: object): ReadonlyArray<string> {
     const keys = Object.keys(record)
     const n = keys.length
     const last = this.lastKeys
@@ -219,8 +223,8 @@ class Encoder {
     return this.lastSorted
   }
 
-  /** Objects deeper than `UNCHECKED_DEPTH` on the current path, to detect cycles. */
-  private readonly seen = new Set<object>()
+  /** Objects deeper than `UNCHECKED_DEPTH` on the current path, to detect cycles; made when first needed. */
+  private seen: Set<object> | undefined = undefined
 
   /** Map and Set: hash each entry on its own, then the sorted digests. */
   unordered(tag: string, entries: ReadonlyArray<ReadonlyArray<unknown>>, depth: number): void {
@@ -254,6 +258,50 @@ const locate = (value: unknown): UnhashableValueError => {
   return walk(value, []) ?? new UnhashableValueError([], "an unhashable value")
 }
 
+/** The token of a value that is not an object (`null` is one), as `Encoder.value` writes it; `undefined` otherwise. */
+const primitive = (value: unknown): string | undefined => {
+  switch (typeof value) {
+    case "string":
+      return `s${value.length}:${value}`
+    case "number":
+      return value === value ? `n${value + 0};` : "nNaN;"
+    case "boolean":
+      return value ? "T" : "F"
+    case "undefined":
+      return "U"
+    case "bigint":
+      return `I${value};`
+    case "object":
+      return value === null ? "N" : undefined
+    default:
+      return undefined
+  }
+}
+
+/** Arrays up to this long whose elements are all primitives (a key recipe, a seed's identity) take `short`. */
+const SHORT_ARRAY = 64
+
+/**
+ * The encoding of a primitive or of a short array of primitives, in one
+ * `join`: such values are hashed on every step call, and a flat string built
+ * at once hashes faster than the rope that `+=` builds. `undefined` for
+ * anything else, which the encoder handles (and locates errors in).
+ */
+const short = (value: unknown): string | undefined => {
+  if (!Array.isArray(value)) return primitive(value)
+  const n = value.length
+  if (n > SHORT_ARRAY) return undefined
+  const texts = new Array<string>(n + 2)
+  texts[0] = `[${n};`
+  for (let i = 0; i < n; i++) {
+    const text = primitive(value[i])
+    if (text === undefined) return undefined
+    texts[i + 1] = text
+  }
+  texts[n + 1] = "]"
+  return texts.join("")
+}
+
 const encode = (value: unknown, safe: boolean): string => {
   const encoder = new Encoder(safe)
   encoder.value(value, 0)
@@ -267,6 +315,9 @@ const encode = (value: unknown, safe: boolean): string => {
  * @since 0.1.0
  */
 export const digest = (value: unknown): string => {
+  const text = short(value)
+  // A lone surrogate needs the safe mode's spelling: the encoder's business.
+  if (text !== undefined && text.isWellFormed()) return hashOnce("sha256", text, "hex")
   try {
     try {
       return encode(value, false)

@@ -41,5 +41,6 @@ export const layer = (seed: number): Layer.Layer<never> => Layer.succeed(RootSee
 export const derive = (root: number, identity: ReadonlyArray<string | number>): number => {
   let text = `expops-seed\0${root}`
   for (const part of identity) text += `\0${typeof part}:${part}`
-  return hash("sha256", text, "buffer").readUIntBE(0, 6)
+  // The first 6 bytes, big-endian: the first 12 hex digits (a hex digest is cheaper to get than a Buffer).
+  return parseInt(hash("sha256", text, "hex").slice(0, 12), 16)
 }
