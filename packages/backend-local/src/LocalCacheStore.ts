@@ -143,14 +143,16 @@ export const make: (
 
   const readManifest = (key: string, touch: boolean) =>
     Effect.suspend((): ReturnType<Shape["getManifest"]> => {
-      let bytes: Uint8Array | undefined
+      let read: ReturnType<typeof Manifest.decode>
       try {
-        bytes = files.readIfExists(manifestFile(key))
+        // Decoded where it was read: the manifest's bytes are never copied.
+        read = files.readSmallIfExists(manifestFile(key), (bytes) => Manifest.decode(bytes, key))
       } catch (cause) {
         return Effect.fail(fail("read manifest", manifestPlace(key), cause))
       }
-      if (touch && bytes !== undefined) index?.touch(key)
-      return Manifest.decode(bytes, key)
+      // A file was there (valid or not): a use.
+      if (touch && (read._tag === "Failure" || read.value._tag === "Some")) index?.touch(key)
+      return read
     })
 
   const getManifest: Shape["getManifest"] = (key) => readManifest(key, true)

@@ -99,7 +99,8 @@ const corrupt = (key: string, reason: string, cause?: unknown) =>
 /**
  * Reads what a store found under `key`: nothing (`undefined`) is none; bytes
  * are verified and parsed, or fail with `CorruptManifestError`. Synchronous
- * (an `Exit`), since it runs on every hit.
+ * (an `Exit`), since it runs on every hit. Keeps no reference to `bytes`, so
+ * a store may pass a view of a buffer it reuses.
  *
  * @since 0.1.0
  */
@@ -111,17 +112,24 @@ export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Op
   const text = decoder.decode(body)
   const split = text.indexOf("\n")
   if (split === -1) return corrupt(key, "no recipe")
-  let manifest: Manifest
+  let parsed: Omit<Manifest, "recipe">
   try {
-    manifest = JSON.parse(text.slice(0, split))
+    parsed = JSON.parse(text.slice(0, split))
   } catch (cause) {
     return corrupt(key, `not JSON: ${String(cause)}`, cause)
   }
-  if (manifest?.key !== key) return corrupt(key, `holds key ${manifest?.key}`)
+  if (parsed?.key !== key) return corrupt(key, `holds key ${parsed?.key}`)
   let recipe: Recipe | undefined
-  Object.defineProperty(manifest, "recipe", {
-    enumerable: true,
-    get: () => (recipe ??= JSON.parse(text.slice(split + 1)) as Recipe)
-  })
-  return Exit.succeed(Option.some(manifest))
+  // A literal with its getter costs less than adding the property to the parsed object.
+  return Exit.succeed(Option.some({
+    key: parsed.key,
+    output: parsed.output,
+    blobs: parsed.blobs,
+    size: parsed.size,
+    createdAt: parsed.createdAt,
+    durationMs: parsed.durationMs,
+    get recipe() {
+      return recipe ??= JSON.parse(text.slice(split + 1)) as Recipe
+    }
+  }))
 }

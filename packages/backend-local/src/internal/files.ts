@@ -95,31 +95,45 @@ const allocate = (size: number): Uint8Array => {
 const scratch = new Uint8Array(16 * 1024)
 
 /** The whole file, or `undefined` when it does not exist (or vanished before we opened it). */
-export const readIfExists = (file: string): Uint8Array | undefined => {
+export const readIfExists = (file: string): Uint8Array | undefined =>
+  readSmallIfExists(file, (bytes) => (bytes !== undefined && bytes.buffer === scratch.buffer ? bytes.slice() : bytes))
+
+/**
+ * Reads a file and hands it to `use`, or `undefined` when it does not exist
+ * (or vanished before we opened it). A small file is passed as a view of a
+ * buffer the next read reuses, not copied (copying the bytes of a manifest
+ * costs about a microsecond of the few a hit takes): `use` must keep nothing
+ * of it.
+ */
+export const readSmallIfExists = <A>(file: string, use: (bytes: Uint8Array | undefined) => A): A => {
   let fd: number
   try {
     fd = fs.openSync(file, "r")
   } catch (error) {
-    if (errnoOf(error) === "ENOENT") return undefined
+    if (errnoOf(error) === "ENOENT") return use(undefined)
     throw error
   }
+  let bytes: Uint8Array
   try {
     // Once open, the content stays readable even if another process renames
     // or unlinks the file meanwhile (POSIX keeps the inode alive).
     const first = fs.readSync(fd, scratch, 0, scratch.byteLength, 0)
-    if (first < scratch.byteLength) return scratch.slice(0, first)
-    const size = fs.fstatSync(fd).size
-    const buffer = allocate(size)
-    let read = 0
-    while (read < size) {
-      const n = fs.readSync(fd, buffer, read, Math.min(CHUNK, size - read), read)
-      if (n === 0) break
-      read += n
+    if (first < scratch.byteLength) bytes = scratch.subarray(0, first)
+    else {
+      const size = fs.fstatSync(fd).size
+      const buffer = allocate(size)
+      let read = 0
+      while (read < size) {
+        const n = fs.readSync(fd, buffer, read, Math.min(CHUNK, size - read), read)
+        if (n === 0) break
+        read += n
+      }
+      bytes = read === size ? buffer : buffer.subarray(0, read)
     }
-    return read === size ? buffer : buffer.subarray(0, read)
   } finally {
     fs.closeSync(fd)
   }
+  return use(bytes)
 }
 
 /** Like `readIfExists`, without blocking the event loop: for large blobs. */
