@@ -14,7 +14,15 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
-import { Cause, Clock, Context, Deferred, Effect, Exit, Layer, Option, type Schema } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
 import { CacheStore, type CacheStoreError, makeMemory } from "./CacheStore.ts"
 import { EncodeError } from "./EncodeError.ts"
 import * as internal from "./internal/encoding.ts"
@@ -164,11 +172,13 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
   }
 
   const lookup = <A, I>(key: string, schema: Schema.Codec<A, I, never, never>): Effect.Effect<Option.Option<Hit<A>>, CacheStoreError> =>
-    store.getManifest(key).pipe(
-      Effect.catchTag("CorruptManifestError", (error) =>
-        discard(key, "manifest is corrupt", error.reason, store.quarantineManifest(key, error.reason))),
-      Effect.flatMap((found) => Option.isNone(found) ? Exit.succeed(Option.none<Hit<A>>()) : serve(key, found.value, schema))
-    )
+    Effect.matchEffect(store.getManifest(key), {
+      onFailure: (error) =>
+        error._tag === "CorruptManifestError"
+          ? discard(key, "manifest is corrupt", error.reason, store.quarantineManifest(key, error.reason))
+          : Exit.fail(error),
+      onSuccess: (found) => Option.isNone(found) ? Exit.succeed(Option.none<Hit<A>>()) : serve(key, found.value, schema)
+    })
 
   /** Stores an encoded output: blobs first, then the manifest (write-once). */
   const storeEncoded = (recipe: Recipe, key: string, owner: string, encoded: unknown, durationMs: number) =>
@@ -208,14 +218,18 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       return { value: decoded.value, cached: false, durationMs, savedMs: 0 }
     })
 
-  const memoize: Shape["memoize"] = ({ compute, key, onMiss, recipe, schema }) =>
+  // A hit is a lookup and one step more: no generator on the path every cached step takes.
+  const memoize: Shape["memoize"] = (options) =>
+    mode === "read-write"
+      ? Effect.flatMap(lookup(options.key, options.schema), (hit) =>
+        Option.isSome(hit)
+          ? Exit.succeed({ value: hit.value.value, cached: true, durationMs: 0, savedMs: hit.value.manifest.durationMs })
+          : computeOnce(options))
+      : computeOnce(options)
+
+  /** A miss: share the computation of a concurrent call with the same key, or run it. */
+  const computeOnce: Shape["memoize"] = ({ compute, key, onMiss, recipe, schema }) =>
     Effect.gen(function*() {
-      if (mode === "read-write") {
-        const hit = yield* lookup(key, schema)
-        if (Option.isSome(hit)) {
-          return { value: hit.value.value, cached: true, durationMs: 0, savedMs: hit.value.manifest.durationMs }
-        }
-      }
       const pending = inFlight.get(key)
       if (pending !== undefined) {
         const shared = yield* Effect.exit(Deferred.await(pending))

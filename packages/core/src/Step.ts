@@ -23,7 +23,12 @@
  *
  * @since 0.1.0
  */
-import { Effect, Random, Schema } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Random from "effect/Random"
+import * as Schema from "effect/Schema"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { Cache, type CacheError } from "./Cache.ts"
 import * as CanonicalHash from "./CanonicalHash.ts"
@@ -182,20 +187,34 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
   const withoutConfig = options.config === undefined
   const noConfigDigest = { digest: CanonicalHash.digest(undefined), parts: {} }
 
-  const call = (value: I, configValue?: C) =>
-    Effect.gen(function*() {
-      const caller = yield* CurrentCaller
-      const cache = yield* Cache
-      const scope = yield* CurrentProcess
-      const root = yield* Reproducibility.RootSeed
-      const encodedInput = yield* internal.encode(input, value, owner, "input")
-      const inputDigest = yield* internal.digestParts(encodedInput, owner, "input")
-      const encodedConfig = withoutConfig ? undefined : yield* internal.encode(config, configValue as C, owner, "config")
-      const configDigest = withoutConfig ? noConfigDigest : yield* internal.digestParts(encodedConfig, owner, "config")
+  // The hit path runs as one synchronous block on the calling fiber (its
+  // services read from the fiber, encodings and hashes as plain calls), then
+  // one `memoize`: a hit costs a few steps of the Effect runtime, not a
+  // generator with a dozen yields.
+  const call = (value: I, configValue?: C): Effect.Effect<O, CacheError, Cache> =>
+    Effect.withFiber((fiber) => {
+      const caller = fiber.getRef(CurrentCaller)
+      const cache = Context.getUnsafe(fiber.context, Cache)
+      const scope = fiber.getRef(CurrentProcess)
+      const root = fiber.getRef(Reproducibility.RootSeed)
+      const encodedInput = internal.encode(input, value, owner, "input")
+      if (encodedInput._tag === "Failure") return encodedInput
+      const inputDigest = internal.digestParts(encodedInput.value, owner, "input")
+      if (inputDigest._tag === "Failure") return inputDigest
+      let encodedConfig: unknown = undefined
+      let configDigest = noConfigDigest
+      if (!withoutConfig) {
+        const encoded = internal.encode(config, configValue as C, owner, "config")
+        if (encoded._tag === "Failure") return encoded
+        const digested = internal.digestParts(encoded.value, owner, "config")
+        if (digested._tag === "Failure") return digested
+        encodedConfig = encoded.value
+        configDigest = digested.value
+      }
       // The call's identity: where it is called from, what it is called with,
       // and which of the identical calls there it is. Its seed derives from it.
-      const occurrence = nextOccurrence(caller, `${name}\0${inputDigest.digest}\0${configDigest.digest}`)
-      const identity = [...(caller?.identity ?? ["", ""]), name, inputDigest.digest, configDigest.digest, occurrence]
+      const occurrence = nextOccurrence(caller, `${name}\0${inputDigest.value.digest}\0${configDigest.digest}`)
+      const identity = [...(caller?.identity ?? ["", ""]), name, inputDigest.value.digest, configDigest.digest, occurrence]
       const seed = Reproducibility.derive(root, identity)
       const recipe: Recipe.Recipe = {
         kind: "step",
@@ -204,8 +223,8 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         code,
         codeParts,
         version,
-        input: inputDigest.digest,
-        inputParts: inputDigest.parts,
+        input: inputDigest.value.digest,
+        inputParts: inputDigest.value.parts,
         config: configDigest.digest,
         configValue: encodedConfig ?? null,
         schemas,
@@ -216,34 +235,44 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       }
       const key = Recipe.key(recipe)
       const process = scope?.process ?? ""
-      const events = yield* RunEvents.RunEvents
+      const events = fiber.getRef(RunEvents.RunEvents)
+      const silent = events === RunEvents.silent
       const emit = (phase: RunEvents.Phase, extra?: Partial<RunEvents.RunEvent>) =>
-        events === RunEvents.silent ? Effect.void : events.emit({ kind: "step", phase, process, step: name, key, ...extra })
-      yield* emit("start")
-      const started = yield* internal.monotonicMs
-      const exit = yield* cache.memoize({
-        key,
-        recipe,
-        schema: output,
-        compute: Effect.suspend(() => runBody<O>(options.run(value, configValue as C))).pipe(
-          Random.withSeed(seed),
-          Effect.provideService(Metrics.CurrentStep, name),
-          Effect.provideService(CurrentCaller, { identity, occurrences: new Map() })
-        ),
-        onMiss: emit("miss")
-      }).pipe(Effect.exit)
-      const durationMs = (yield* internal.monotonicMs) - started
-      if (exit._tag === "Success") {
-        const status = exit.value.cached ? "cached" : "executed"
-        scope?.steps.push({ name, status, key, durationMs })
-        yield* emit(exit.value.cached ? "hit" : "store", { durationMs })
-        return exit.value.value
-      }
-      const error = errorMessage(exit.cause)
-      scope?.steps.push({ name, status: "failed", key, durationMs, error })
-      yield* emit("fail", { durationMs, error })
-      return yield* exit
-    })
+        events.emit({ kind: "step", phase, process, step: name, key, ...extra })
+      const clock = fiber.getRef(Clock.Clock)
+      const memoized = Effect.suspend(() => {
+        const started = internal.monotonicMsOf(clock)
+        return Effect.matchCauseEffect(
+          cache.memoize({
+            key,
+            recipe,
+            schema: output,
+            compute: Effect.suspend(() =>
+              runBody<O>(options.run(value, configValue as C)).pipe(
+                Random.withSeed(seed),
+                Effect.provideService(Metrics.CurrentStep, name),
+                Effect.provideService(CurrentCaller, { identity, occurrences: new Map() })
+              )
+            ),
+            onMiss: silent ? undefined : emit("miss")
+          }),
+          {
+            onSuccess: (outcome): Effect.Effect<O> => {
+              const durationMs = internal.monotonicMsOf(clock) - started
+              scope?.steps.push({ name, status: outcome.cached ? "cached" : "executed", key, durationMs })
+              return silent ? Exit.succeed(outcome.value) : Effect.as(emit(outcome.cached ? "hit" : "store", { durationMs }), outcome.value)
+            },
+            onFailure: (cause) => {
+              const durationMs = internal.monotonicMsOf(clock) - started
+              const error = errorMessage(cause)
+              scope?.steps.push({ name, status: "failed", key, durationMs, error })
+              return silent ? Exit.failCause(cause) : Effect.andThen(emit("fail", { durationMs, error }), Exit.failCause(cause))
+            }
+          }
+        )
+      })
+      return silent ? memoized : Effect.andThen(emit("start"), memoized)
+    }) as Effect.Effect<O, CacheError, Cache>
 
   return defineCallable(call, {
     name,
