@@ -18,7 +18,9 @@
  * @since 0.1.0
  */
 import { CacheStore, Manifest } from "@expops/core"
-import { Clock, Effect, Option } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type { Shape as Client } from "./GcsClient.ts"
 import type { GcsRequestError } from "./GcsError.ts"
 

@@ -13,7 +13,11 @@
  * @since 0.1.0
  */
 import { type Bucket, Storage } from "@google-cloud/storage"
-import { Context, Duration, Effect, Option, Schedule } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import { GcsRequestError } from "./GcsError.ts"
 import * as Crc32c from "./internal/crc32c.ts"
 import { classify, type Failure } from "./internal/failure.ts"

@@ -7,7 +7,10 @@
  * @since 0.1.0
  */
 import { RunReport, RunStore } from "@expops/core"
-import { Effect, Layer, Option, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { GcsClient, type Shape as Client } from "./GcsClient.ts"
 import type { GcsRequestError } from "./GcsError.ts"
 

@@ -25,7 +25,9 @@
  */
 import { createHash } from "node:crypto"
 import { CacheAdmin, CacheStore, type Manifest } from "@expops/core"
-import { Effect, Layer, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 
 /**
  * @since 0.1.0

@@ -17,7 +17,12 @@
  */
 import type { StatementSync } from "node:sqlite"
 import { CacheAdmin, CacheStore, type Manifest, type Recipe } from "@expops/core"
-import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Sqlite from "./internal/sqlite.ts"
 import { SqliteDatabase } from "./SqliteDatabase.ts"
 

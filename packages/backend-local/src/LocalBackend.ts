@@ -21,7 +21,7 @@
  * @since 0.1.0
  */
 import type { CacheAdmin, CacheStore, RunStore } from "@expops/core"
-import { Layer } from "effect"
+import * as Layer from "effect/Layer"
 import * as CacheIndex from "./CacheIndex.ts"
 import { projectPaths, type ProjectPaths } from "./internal/paths.ts"
 import type { LocalBackendError } from "./LocalBackendError.ts"

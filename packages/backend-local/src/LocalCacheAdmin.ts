@@ -17,7 +17,10 @@
  * @since 0.1.0
  */
 import { CacheAdmin, type Manifest } from "@expops/core"
-import { Clock, Effect, Layer, Option } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as CacheIndex from "./CacheIndex.ts"
 import { LocalCacheStore } from "./LocalCacheStore.ts"
 

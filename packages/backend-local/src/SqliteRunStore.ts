@@ -11,7 +11,10 @@
  * @since 0.1.0
  */
 import { RunReport, RunStore } from "@expops/core"
-import { Effect, Layer, Option, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { projectPaths } from "./internal/paths.ts"
 import { transaction } from "./internal/sqlite.ts"
 import type { LocalBackendError } from "./LocalBackendError.ts"

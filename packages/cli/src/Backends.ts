@@ -13,7 +13,11 @@
  */
 import { LocalBackend } from "@expops/backend-local"
 import type { CacheAdmin, CacheStore, RunStore } from "@expops/core"
-import { Cause, type Context, Effect, Layer, Schema } from "effect"
+import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import type { Project } from "./Project.ts"
 
 /**

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * The command line or the project is wrong in a way the user can fix: exit 2.

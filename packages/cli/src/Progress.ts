@@ -12,7 +12,12 @@
  * @since 0.1.0
  */
 import type { RunEvents } from "@expops/core"
-import { Clock, Effect, Schedule, type Scope, type Stdio, Terminal } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import type * as Stdio from "effect/Stdio"
+import * as Terminal from "effect/Terminal"
 import * as Ansi from "./internal/ansi.ts"
 import * as Output from "./internal/output.ts"
 import * as Format from "./Format.ts"

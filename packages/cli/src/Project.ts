@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs"
 import * as Path from "node:path"
 import { CodeFingerprint, DataFile, Pipeline, ProjectConfig } from "@expops/core"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml"
 import { ProjectError, UsageError } from "./Errors.ts"
 import { importFresh } from "./internal/importFresh.ts"

@@ -11,7 +11,8 @@
  * @since 0.1.0
  */
 import * as Path from "node:path"
-import { Context, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
 
 /**
  * @since 0.1.0

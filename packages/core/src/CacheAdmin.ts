@@ -10,7 +10,11 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as CacheStore from "./CacheStore.ts"
 import * as Manifest from "./Manifest.ts"
 import type { Kind } from "./Recipe.ts"

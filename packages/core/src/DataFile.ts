@@ -6,7 +6,8 @@
  */
 import { createReadStream } from "node:fs"
 import { createHash } from "node:crypto"
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 
 /**
  * @since 0.1.0

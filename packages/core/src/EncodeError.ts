@@ -1,7 +1,7 @@
 /**
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * A value could not be encoded with its schema, or has a part with no stored

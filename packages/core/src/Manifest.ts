@@ -15,7 +15,9 @@
  * @since 0.1.0
  */
 import { hash } from "node:crypto"
-import { Exit, Option, Schema } from "effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type { Recipe } from "./Recipe.ts"
 
 /**

@@ -21,7 +21,9 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { CurrentProcess } from "./internal/scope.ts"
 
 /**

@@ -11,7 +11,13 @@
  * @since 0.1.0
  */
 import { randomBytes } from "node:crypto"
-import { Clock, Deferred, Effect, Exit, Schema, SchemaAST, Semaphore } from "effect"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
+import * as Semaphore from "effect/Semaphore"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { Cache } from "./Cache.ts"
 import * as internal from "./internal/encoding.ts"

@@ -1,7 +1,7 @@
 /**
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * One problem found when validating a pipeline against its configuration.

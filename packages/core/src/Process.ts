@@ -24,7 +24,10 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, Random, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Random from "effect/Random"
+import * as Schema from "effect/Schema"
 import type { Pipeable } from "effect/Pipeable"
 import { Cache } from "./Cache.ts"
 import * as CodeFingerprint from "./CodeFingerprint.ts"

@@ -8,7 +8,9 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
 import { errorMessage } from "./internal/errors.ts"
 import { nearest } from "./internal/suggest.ts"
 

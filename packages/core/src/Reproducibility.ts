@@ -14,7 +14,8 @@
  * @since 0.1.0
  */
 import { hash } from "node:crypto"
-import { Context, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
 
 /**
  * The root seed. Defaults to 0 when no layer sets it.

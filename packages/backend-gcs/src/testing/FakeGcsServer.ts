@@ -27,7 +27,10 @@
 import { createHash, randomUUID } from "node:crypto"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Context, Effect, Layer, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Fake from "../internal/fakeGcs.ts"
 import { matches, MID_TRANSFER, PERMISSION, type Route, route, WRITES } from "../internal/fakeGcsRoutes.ts"
 

@@ -1,5 +1,6 @@
 /** Arguments and flags shared by several commands. */
-import { Argument, Flag } from "effect/cli"
+import * as Argument from "effect/cli/Argument"
+import * as Flag from "effect/cli/Flag"
 
 export const dir = Argument.String("dir").pipe(
   Argument.withDescription("The project folder (the one holding configs/project_config.yaml)")

@@ -3,7 +3,11 @@
  * through the `Stdio` service (never `process.stdout`), so that a command
  * run in-process writes wherever its caller provides.
  */
-import { Config, Effect, Option, Stdio, Stream } from "effect"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stdio from "effect/Stdio"
+import * as Stream from "effect/Stream"
 import * as Ansi from "./ansi.ts"
 
 /** Standard output or standard error. */

@@ -1,4 +1,4 @@
-import { Cause } from "effect"
+import * as Cause from "effect/Cause"
 
 /** A one-line description of why an effect failed, for reports. */
 export const errorMessage = (cause: Cause.Cause<unknown>): string => {

@@ -14,7 +14,7 @@
  *
  * @since 0.1.0
  */
-import { Layer } from "effect"
+import * as Layer from "effect/Layer"
 import * as Cache from "../Cache.ts"
 import type { CacheStore } from "../CacheStore.ts"
 import * as Reproducibility from "../Reproducibility.ts"
