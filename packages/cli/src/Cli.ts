@@ -10,14 +10,23 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { readFileSync } from "node:fs"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
-import { Cause, Console, Context, Effect, Exit, Layer, Logger, Terminal } from "effect"
-import { CliOutput, Command, TerminalCapabilities } from "effect/cli"
+import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Terminal from "effect/Terminal"
+import * as CliOutput from "effect/cli/CliOutput"
+import * as Command from "effect/cli/Command"
+import * as TerminalCapabilities from "effect/cli/TerminalCapabilities"
 import * as CacheCommand from "./CacheCommand.ts"
 import * as CreateCommand from "./CreateCommand.ts"
 import { exitCode } from "./Errors.ts"
+import * as Version from "./internal/version.ts"
 import * as ExplainCommand from "./ExplainCommand.ts"
 import * as RunCommand from "./RunCommand.ts"
 import * as RunsCommand from "./RunsCommand.ts"
@@ -28,13 +37,7 @@ import * as WorkingDirectory from "./WorkingDirectory.ts"
  *
  * @since 0.1.0
  */
-export const version: string = (() => {
-  try {
-    return JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version
-  } catch {
-    return "0.0.0"
-  }
-})()
+export const version: string = Version.read()
 
 /**
  * @since 0.1.0

@@ -2,6 +2,11 @@
 /**
  * The `expops` executable.
  *
+ * Start-up is mostly loading modules, so this file imports as little as it
+ * can before it knows what is asked: `--version` is answered without loading
+ * the CLI, and everything else imports only the modules it needs (no
+ * `effect` barrel; commands load their handlers when they run).
+ *
  * @since 0.1.0
  */
 import { enableCompileCache } from "node:module"
@@ -15,18 +20,27 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error
 })
 
-const NodeRuntime = await import("@effect/platform-node/NodeRuntime")
-const { Exit, Runtime } = await import("effect")
-const { main } = await import("./Cli.ts")
+const args = process.argv.slice(2)
+const Version = await import("./internal/version.ts")
 
-NodeRuntime.runMain(main(process.argv.slice(2)), {
-  disableErrorReporting: true,
-  teardown: (exit, onExit) => {
-    if (!Exit.isSuccess(exit)) return Runtime.defaultTeardown(exit, onExit)
-    const code = exit.value as number
-    // Let stdout drain instead of exiting at once; stop anyway if something
-    // the pipeline opened keeps the event loop alive.
-    process.exitCode = code
-    setTimeout(() => process.exit(code), 2000).unref()
-  }
-})
+if (Version.isVersionOnly(args)) {
+  process.stdout.write(`${Version.line("expops", Version.read(), Version.canColor(process.env, process.stdout.isTTY === true))}\n`)
+} else {
+  const [NodeRuntime, Exit, Runtime, { main }] = await Promise.all([
+    import("@effect/platform-node/NodeRuntime"),
+    import("effect/Exit"),
+    import("effect/Runtime"),
+    import("./Cli.ts")
+  ])
+  NodeRuntime.runMain(main(args), {
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => {
+      if (!Exit.isSuccess(exit)) return Runtime.defaultTeardown(exit, onExit)
+      const code = exit.value as number
+      // Let stdout drain instead of exiting at once; stop anyway if something
+      // the pipeline opened keeps the event loop alive.
+      process.exitCode = code
+      setTimeout(() => process.exit(code), 2000).unref()
+    }
+  })
+}

@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { Cli } from "@expops/cli"
 import { copyProject, editFile, manifestKeys, spawnCli, spawnCliSync } from "./helpers.ts"
 
 const stuckFixture = Path.resolve(import.meta.dirname, "fixtures/stuck")
@@ -16,6 +17,9 @@ describe("the expops executable", () => {
     const version = spawnCliSync(["--version"])
     assert.strictEqual(version.status, 0, version.stderr)
     assert.match(version.stdout, /expops v\d+\.\d+\.\d+/)
+    // Answered before the CLI loads, as effect/cli answers it in-process (internal/version.test.ts).
+    assert.strictEqual(version.stdout, `expops v${Cli.version}\n`)
+    assert.strictEqual(spawnCliSync(["-v"]).stdout, version.stdout)
     const help = spawnCliSync(["--help"])
     assert.strictEqual(help.status, 0)
     assert.match(help.stdout, /USAGE/)
