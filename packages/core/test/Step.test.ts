@@ -178,6 +178,38 @@ describe("Step", () => {
       assert.match(error.message, /step rows: cannot encode its input at \.rows\[1\]\.id: Expected an integer/)
     }).pipe(Effect.provide(TestLayers.layer())))
 
+  it.effect("keys, outputs and errors are the same once a schema's codec is generated (after its first uses)", () =>
+    Effect.gen(function*() {
+      const Row = Schema.Struct({ id: Schema.Int, at: Schema.Date, n: Schema.NumberFromString, note: Schema.optional(Schema.String) })
+      const runs = { count: 0 }
+      const step = Step.make({
+        name: "rows",
+        input: Schema.Array(Row),
+        output: Schema.Array(Row),
+        run: function*(rows) {
+          runs.count++
+          return rows.map((row) => ({ ...row, id: row.id + 1, extra: "dropped" }))
+        }
+      })
+      const input = (i: number) => [{ id: i, at: new Date(i), n: i / 2, unknown: "ignored" }, { id: 2, at: new Date(0), n: 1, note: "x" }]
+      const seen: Array<{ readonly value: unknown; readonly error: string }> = []
+      // Each round: two calls and an input that cannot be encoded, first on the interpreter, then on the generated codecs.
+      for (let round = 0; round < 5; round++) {
+        const value = yield* step(input(1))
+        assert.deepStrictEqual(yield* step(input(1)), value)
+        const error = yield* Effect.flip(step([{ id: 1.5, at: new Date(0), n: 1 }] as never))
+        seen.push({ value, error: error.message })
+      }
+      // One computation: every later call found the same key.
+      assert.strictEqual(runs.count, 1)
+      for (const later of seen.slice(1)) assert.deepStrictEqual(later, seen[0])
+      assert.deepStrictEqual(seen[0]!.value, [
+        { id: 2, at: new Date(1), n: 0.5 },
+        { id: 3, at: new Date(0), n: 1, note: "x" }
+      ])
+      assert.match(seen[0]!.error, /step rows: cannot encode its input at \[0\]\.id: Expected an integer/)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
   it.effect("a Buffer output is served from the cache like a Uint8Array, and keys the same as one", () =>
     Effect.gen(function*() {
       const runs = { count: 0 }
