@@ -40,8 +40,10 @@ export const layer = (seed: number): Layer.Layer<never> => Layer.succeed(RootSee
  * @since 0.1.0
  */
 export const derive = (root: number, identity: ReadonlyArray<string | number>): number => {
-  let text = `expops-seed\0${root}`
-  for (const part of identity) text += `\0${typeof part}:${part}`
+  // Joined at once: a flat string hashes faster than the rope `+=` builds.
+  const texts = [`expops-seed\0${root}`]
+  for (const part of identity) texts.push(`${typeof part}:${part}`)
+  const text = texts.join("\0")
   // The first 6 bytes, big-endian: the first 12 hex digits (a hex digest is cheaper to get than a Buffer).
   return parseInt(hash("sha256", text, "hex").slice(0, 12), 16)
 }

@@ -213,8 +213,10 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       }
       // The call's identity: where it is called from, what it is called with,
       // and which of the identical calls there it is. Its seed derives from it.
-      const occurrence = nextOccurrence(caller, `${name}\0${inputDigest.value.digest}\0${configDigest.digest}`)
-      const identity = [...(caller?.identity ?? ["", ""]), name, inputDigest.value.digest, configDigest.digest, occurrence]
+      const occurrence = caller === undefined ? 0 : nextOccurrence(caller, `${name}\0${inputDigest.value.digest}\0${configDigest.digest}`)
+      const identity = caller === undefined
+        ? ["", "", name, inputDigest.value.digest, configDigest.digest, occurrence]
+        : [...caller.identity, name, inputDigest.value.digest, configDigest.digest, occurrence]
       const seed = Reproducibility.derive(root, identity)
       const recipe: Recipe.Recipe = {
         kind: "step",
@@ -240,7 +242,7 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       const emit = (phase: RunEvents.Phase, extra?: Partial<RunEvents.RunEvent>) =>
         events.emit({ kind: "step", phase, process, step: name, key, ...extra })
       const clock = fiber.getRef(Clock.Clock)
-      const memoized = Effect.suspend(() => {
+      const memoized = () => {
         const started = internal.monotonicMsOf(clock)
         return Effect.matchCauseEffect(
           cache.memoize({
@@ -270,8 +272,8 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
             }
           }
         )
-      })
-      return silent ? memoized : Effect.andThen(emit("start"), memoized)
+      }
+      return silent ? memoized() : Effect.andThen(emit("start"), Effect.suspend(memoized))
     }) as Effect.Effect<O, CacheError, Cache>
 
   return defineCallable(call, {
