@@ -7,10 +7,12 @@
  * quarantine/            entries that failed verification, with a .reason file
  * ```
  *
- * Every file is written to a temp file in its final folder, fsynced, then
- * published: blobs by `rename` (same name, same content: replacing is
- * harmless), manifests by `link`, which fails when the name exists, so of
- * any number of racing writers in any number of processes exactly one wins.
+ * Every file is written to a temp file in its final folder (a large blob
+ * given without its digest, to `hashAndPutBlob`: in `blobs/`, as its shard
+ * is not known yet), fsynced, then published: blobs by `rename` (same name,
+ * same content: replacing is harmless), manifests by `link`, which fails when
+ * the name exists, so of any number of racing writers in any number of
+ * processes exactly one wins.
  * A reader therefore only ever sees complete files; a file that disappears
  * while being read (quarantined or pruned by another process) is a miss.
  *
@@ -20,6 +22,7 @@
  *
  * @since 0.1.0
  */
+import { hash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { CacheStore, Manifest } from "@expops/core"
@@ -54,6 +57,8 @@ export interface Options {
  * @since 0.1.0
  */
 export interface Shape extends CacheStore.Shape {
+  readonly hashAndPutBlob: NonNullable<CacheStore.Shape["hashAndPutBlob"]>
+  readonly getBlobHashed: NonNullable<CacheStore.Shape["getBlobHashed"]>
   /** The cache folder. */
   readonly directory: string
   /** Deletes manifests, updating the index once for all of them. */
@@ -226,6 +231,27 @@ export const make: (
         })
     })
 
+  // A large blob is hashed while it is read (each chunk while the next is read); a small one after.
+  const getBlobHashed: Shape["getBlobHashed"] = (digest) =>
+    Effect.suspend(() => {
+      let file: string
+      let size: number | undefined
+      try {
+        file = blobFile(digest)
+        size = files.sizeIfExists(file)
+      } catch (cause) {
+        return Effect.fail(fail("read blob", blobPlace(digest), cause))
+      }
+      if (size === undefined) return Effect.succeed(Option.none())
+      return size < files.LARGE_FILE
+        ? attempt("read blob", file, () =>
+          Option.map(Option.fromNullishOr(files.readIfExists(file)), (bytes) => ({ bytes, sha256: hash("sha256", bytes, "hex") })))
+        : Effect.tryPromise({
+          try: () => files.readLargeHashingIfExists(file).then(Option.fromNullishOr),
+          catch: (cause) => fail("read blob", file, cause)
+        })
+    })
+
   const putBlob: Shape["putBlob"] = (digest, bytes) =>
     Effect.suspend(() => {
       let file: string
@@ -252,6 +278,36 @@ export const make: (
         catch: (cause) => fail("write blob", file, cause)
       })
     })
+
+  // A large blob is hashed while it is written to a temp file in the blobs
+  // folder, then renamed into its shard: hashing costs about what writing
+  // does, and they overlap. A small one is hashed first, as for putBlob.
+  const hashAndPutBlob: Shape["hashAndPutBlob"] = (bytes) =>
+    bytes.byteLength < files.LARGE_FILE
+      ? Effect.suspend(() => {
+        const digest = hash("sha256", bytes, "hex")
+        return Effect.as(putBlob(digest, bytes), digest)
+      })
+      : Effect.tryPromise({
+        try: async () => {
+          const { digest, temp } = await files.writeTempHashing(io, blobsDir, bytes, sync, (digest) =>
+            // Same name, same size: the same content (digests are checked on read).
+            files.sizeIfExists(blobFile(digest)) === bytes.byteLength)
+          if (temp !== undefined) {
+            const file = blobFile(digest)
+            try {
+              inShard(file, () => io.renameSync(temp, file))
+            } catch (error) {
+              files.removeQuietly(io, temp)
+              throw error
+            }
+            if (sync) files.fsyncDir(io, path.dirname(file))
+          }
+          return digest
+        },
+        // Named where the blob was going, as putBlob names it: hashing again costs only on this rare path.
+        catch: (cause) => fail("write blob", blobPlace(hash("sha256", bytes, "hex")), cause)
+      })
 
   const deleteBlob: Shape["deleteBlob"] = (digest) =>
     attempt("delete blob", blobPlace(digest), () => void files.removeIfExists(io, blobFile(digest)))
@@ -295,7 +351,9 @@ export const make: (
     listManifests,
     manifestKeys,
     getBlob,
+    getBlobHashed,
     putBlob,
+    hashAndPutBlob,
     deleteBlob,
     quarantineBlob,
     listBlobs,

@@ -124,12 +124,16 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       Effect.as(Option.none<never>())
     )
 
+  /** A blob with the SHA-256 of what was read: hashed by the store as it reads, when it can. */
+  const getBlobHashed = store.getBlobHashed ?? ((digest: string) =>
+    Effect.map(store.getBlob(digest), Option.map((bytes) => ({ bytes, sha256: sha256(bytes) }))))
+
   /** Verifies the blobs of a manifest that passed its own check, then decodes its output. */
   const serve = <A, I>(key: string, manifest: Manifest.Manifest, schema: Schema.Codec<A, I, never, never>) =>
     manifest.blobs.length === 0
       ? decodeOutput(key, manifest, schema, noBlobs)
       : Effect.flatMap(
-        Effect.forEach(manifest.blobs, (ref) => store.getBlob(ref.digest), { concurrency: 8 }),
+        Effect.forEach(manifest.blobs, (ref) => getBlobHashed(ref.digest), { concurrency: 8 }),
         (fetched) => {
           const blobs = new Map<string, Uint8Array>()
           for (let i = 0; i < manifest.blobs.length; i++) {
@@ -138,7 +142,7 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
             if (Option.isNone(blob)) {
               return discard(key, "is missing a blob", ref.digest, store.quarantineManifest(key, `missing blob ${ref.digest}`))
             }
-            if (blob.value.byteLength !== ref.size || sha256(blob.value) !== ref.digest) {
+            if (blob.value.bytes.byteLength !== ref.size || blob.value.sha256 !== ref.digest) {
               return discard(
                 key,
                 "has a corrupt blob",
@@ -146,7 +150,7 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
                 Effect.andThen(store.quarantineBlob(ref.digest, "digest mismatch"), store.quarantineManifest(key, `corrupt blob ${ref.digest}`))
               )
             }
-            blobs.set(ref.digest, blob.value)
+            blobs.set(ref.digest, blob.value.bytes)
           }
           return decodeOutput(key, manifest, schema, blobs)
         }
@@ -180,11 +184,38 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       onSuccess: (found) => Option.isNone(found) ? Exit.succeed(Option.none<Hit<A>>()) : serve(key, found.value, schema)
     })
 
+  /**
+   * Serializes an output and stores its blobs. A store that hashes blobs as it
+   * writes them (`hashAndPutBlob`) gets the bytes first, and the digests it
+   * answers name the blobs: a large output is hashed while it is written, not
+   * before. The first walk also checks that the value can be stored at all,
+   * so a value that cannot writes nothing.
+   */
+  const serializeWithBlobs = (encoded: unknown, owner: string) => {
+    const hashAndPut = store.hashAndPutBlob
+    if (hashAndPut === undefined) {
+      return Effect.tap(
+        internal.serialize(encoded, owner, "output"),
+        (serialized) => Effect.forEach(serialized.blobs, (blob) => store.putBlob(blob.digest, blob.bytes), { concurrency: 4, discard: true })
+      )
+    }
+    return Effect.gen(function*() {
+      const parts: Array<Uint8Array> = []
+      yield* internal.serialize(encoded, owner, "output", (bytes) => {
+        parts.push(bytes)
+        return ""
+      })
+      const digests = yield* Effect.forEach(parts, hashAndPut, { concurrency: 4 })
+      // The same walk in the same order: the nth blob is the nth digest.
+      let next = 0
+      return yield* internal.serialize(encoded, owner, "output", () => digests[next++]!)
+    })
+  }
+
   /** Stores an encoded output: blobs first, then the manifest (write-once). */
   const storeEncoded = (recipe: Recipe, key: string, owner: string, encoded: unknown, durationMs: number) =>
     Effect.gen(function*() {
-      const serialized = yield* internal.serialize(encoded, owner, "output")
-      yield* Effect.forEach(serialized.blobs, (blob) => store.putBlob(blob.digest, blob.bytes), { concurrency: 4, discard: true })
+      const serialized = yield* serializeWithBlobs(encoded, owner)
       const createdAt = yield* Clock.currentTimeMillis
       const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
       // The recipe keeps the configuration as a picture for `explain`: JSON-safe, whatever it holds.

@@ -96,8 +96,25 @@ export interface Shape {
   readonly quarantineManifest: (key: string, reason: string) => Effect.Effect<void, CacheStoreError>
   readonly listManifests: Effect.Effect<ReadonlyArray<ManifestInfo>, CacheStoreError>
   readonly getBlob: (digest: string) => Effect.Effect<Option.Option<Uint8Array>, CacheStoreError>
+  /**
+   * Optional: reads as `getBlob` does and answers the SHA-256 of the bytes
+   * read, computed while they are read (a large blob is verified in about
+   * the time reading it takes, not twice that). `Cache` uses it when a store
+   * has it, and compares the digest itself.
+   */
+  readonly getBlobHashed?:
+    | ((digest: string) => Effect.Effect<Option.Option<{ readonly bytes: Uint8Array; readonly sha256: string }>, CacheStoreError>)
+    | undefined
   /** Idempotent: storing a blob that exists is a no-op. */
   readonly putBlob: (digest: string, bytes: Uint8Array) => Effect.Effect<void, CacheStoreError>
+  /**
+   * Optional: stores `bytes` as `putBlob` does, under their SHA-256, which it
+   * computes while writing them and answers. Hashing a large output and then
+   * writing it takes the sum of both; a store that can write first and name
+   * the blob last (the local store: a temp file renamed to the digest)
+   * overlaps them. `Cache` uses it when a store has it.
+   */
+  readonly hashAndPutBlob?: ((bytes: Uint8Array) => Effect.Effect<string, CacheStoreError>) | undefined
   readonly deleteBlob: (digest: string) => Effect.Effect<void, CacheStoreError>
   /** Moves a blob whose content does not match its digest out of the way. */
   readonly quarantineBlob: (digest: string, reason: string) => Effect.Effect<void, CacheStoreError>

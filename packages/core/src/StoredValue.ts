@@ -41,13 +41,19 @@ export interface Serialized {
 const bytesOf = (view: ArrayBufferView | ArrayBuffer): Uint8Array =>
   view instanceof ArrayBuffer ? new Uint8Array(view) : new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
 
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
+
 /**
  * Serializes an encoded value. Throws `UnhashableValueError` (with the path)
  * for a part that has no stored form: a function, a symbol, a class instance.
  *
+ * `digestOf` names each blob (its SHA-256 by default). The value is walked in
+ * the same order every time, so a caller may serialize once to collect the
+ * blobs' bytes and again with the digests it computed meanwhile.
+ *
  * @since 0.1.0
  */
-export const serialize = (value: unknown): Serialized => {
+export const serialize = (value: unknown, digestOf: (bytes: Uint8Array) => string = sha256): Serialized => {
   const blobs: Array<Blob> = []
   const path: Array<PropertyKey> = []
   const go = (v: unknown): unknown => {
@@ -69,7 +75,7 @@ export const serialize = (value: unknown): Serialized => {
           if (bytes.byteLength < BLOB_THRESHOLD) {
             return { $x: "bin", t: type, b64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64") }
           }
-          const digest = createHash("sha256").update(bytes).digest("hex")
+          const digest = digestOf(bytes)
           blobs.push({ digest, bytes })
           return { $x: "bin", t: type, ref: digest, n: bytes.byteLength }
         }

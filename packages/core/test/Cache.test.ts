@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Schema } from "effect"
+import { createHash } from "node:crypto"
+import { Effect, Layer, Option, Schema } from "effect"
 import { Cache, CacheStore, Reproducibility, Step } from "@expops/core"
 import { CacheStoreConformance } from "@expops/core/testing"
 
@@ -41,6 +42,48 @@ const flip = (bytes: Uint8Array, at: number) => {
 }
 
 describe("Cache", () => {
+  it.effect("a store that hashes blobs as it writes and reads them names each blob of an output by its digest, in order", () =>
+    Effect.gen(function*() {
+      const memory = CacheStore.makeMemory()
+      const calls = { hashAndPut: 0, getHashed: 0 }
+      const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
+      const store: CacheStore.Shape = {
+        ...memory,
+        hashAndPutBlob: (bytes) => {
+          calls.hashAndPut++
+          return Effect.as(memory.putBlob(sha(bytes), bytes), sha(bytes))
+        },
+        getBlobHashed: (digest) => {
+          calls.getHashed++
+          return Effect.map(memory.getBlob(digest), Option.map((bytes) => ({ bytes, sha256: sha(bytes) })))
+        }
+      }
+      const layer = Layer.merge(Cache.layer().pipe(Layer.provide(Layer.succeed(CacheStore.CacheStore, store))), Reproducibility.layer(1))
+      const part = (seed: number) => new Uint8Array(10_000).map((_, i) => (i * seed) % 251)
+      const runs = { count: 0 }
+      const parts = Step.make({
+        name: "parts",
+        input: Schema.Int,
+        output: Schema.Struct({ a: Schema.Uint8Array, b: Schema.Array(Schema.Uint8Array), small: Schema.Uint8Array }),
+        run: function*(n) {
+          runs.count++
+          const a = part(n)
+          return { a, b: [part(n + 1), a, part(n + 2)], small: new Uint8Array([1, 2, 3]) }
+        }
+      })
+      const stored = yield* Effect.provide(parts(3), layer)
+      const served = yield* Effect.provide(parts(3), layer)
+      assert.strictEqual(runs.count, 1)
+      assert.deepStrictEqual(served, stored)
+      assert.deepStrictEqual(served.b.map((b) => b[1]), [4, 3, 5])
+      // Each blob-sized part went through the store's hashing write; the hit read them through its hashing read.
+      assert.strictEqual(calls.hashAndPut, 4)
+      assert.isAtLeast(calls.getHashed, 3)
+      const listed = yield* memory.listManifests
+      const manifest = Option.getOrThrow(yield* memory.peekManifest(listed[0]!.key))
+      assert.deepStrictEqual(manifest.blobs.map((b) => b.digest), [part(3), part(4), part(3), part(5)].map(sha))
+    }))
+
   it.effect("a manifest with a flipped byte is recomputed, not served, and moved aside", () =>
     Effect.gen(function*() {
       const { call, runs, store } = yield* setup

@@ -8,6 +8,7 @@
  * read costs a hundred or more. Large files have asynchronous variants that
  * move data in chunks, straight from or into one caller-sized buffer.
  */
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -26,6 +27,8 @@ export interface Io {
   readonly mkdirSync: typeof fs.mkdirSync
   /** Asynchronous chunk write, for large blobs. */
   readonly write: (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => Promise<number>
+  /** Asynchronous flush of a file's data, while a large blob is still being hashed and written. */
+  readonly fdatasync: (fd: number) => Promise<void>
 }
 
 export const nodeIo: Io = {
@@ -40,7 +43,8 @@ export const nodeIo: Io = {
   write: (fd, buffer, offset, length, position) =>
     new Promise((resolve, reject) =>
       fs.write(fd, buffer, offset, length, position, (error, written) => (error ? reject(error) : resolve(written)))
-    )
+    ),
+  fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())))
 }
 
 /** Files at least this large are read and written asynchronously, in chunks. */
@@ -161,6 +165,40 @@ export const readLargeIfExists = async (file: string): Promise<Uint8Array | unde
   }
 }
 
+/**
+ * `readLargeIfExists` that also answers the SHA-256 of what it read: each
+ * chunk is hashed on this thread while the thread pool reads the next, so
+ * reading and verifying a large blob overlap instead of following each other.
+ */
+export const readLargeHashingIfExists = async (file: string): Promise<{ readonly bytes: Uint8Array; readonly sha256: string } | undefined> => {
+  let handle: fs.promises.FileHandle
+  try {
+    handle = await fs.promises.open(file, "r")
+  } catch (error) {
+    if (errnoOf(error) === "ENOENT") return undefined
+    throw error
+  }
+  try {
+    const size = (await handle.stat()).size
+    const buffer = allocate(size)
+    const hash = createHash("sha256")
+    const readAt = (at: number) => handle.read(buffer, at, Math.min(CHUNK, size - at), at)
+    let read = 0
+    let reading = size > 0 ? readAt(0) : undefined
+    while (reading !== undefined) {
+      const { bytesRead } = await reading
+      if (bytesRead === 0) break
+      const start = read
+      read += bytesRead
+      reading = read < size ? readAt(read) : undefined
+      hash.update(buffer.subarray(start, read))
+    }
+    return { bytes: read === size ? buffer : buffer.subarray(0, read), sha256: hash.digest("hex") }
+  } finally {
+    await handle.close()
+  }
+}
+
 /** Size of a regular file, or `undefined` when there is none. */
 export const sizeIfExists = (file: string): number | undefined => {
   const stat = fs.statSync(file, { throwIfNoEntry: false })
@@ -218,6 +256,67 @@ export const writeTempLarge = async (io: Io, dir: string, base: string, bytes: U
   }
   io.closeSync(fd)
   return temp
+}
+
+/** While a large blob is written with fsync, its data is flushed every this many bytes, as hashing goes on. */
+const FLUSH_EVERY = 64 * 1024 * 1024
+
+/**
+ * `writeTempLarge` that also answers the SHA-256 of the bytes: each chunk is
+ * hashed on this thread while the thread pool writes it, and with `sync`
+ * the data written so far is flushed every 64 MiB meanwhile, so hashing,
+ * writing and flushing overlap instead of following each other. When
+ * `exists(digest)` says the blob is already stored, the temp file is removed
+ * before its final fsync and `temp` is undefined.
+ */
+export const writeTempHashing = async (
+  io: Io,
+  dir: string,
+  bytes: Uint8Array,
+  sync: boolean,
+  exists: (digest: string) => boolean
+): Promise<{ readonly temp: string | undefined; readonly digest: string }> => {
+  const temp = tempName(dir, "blob")
+  const fd = io.openSync(temp, "wx", 0o644)
+  let flushing: Promise<void> | undefined
+  try {
+    const hash = createHash("sha256")
+    let written = 0
+    // Every byte is hashed once, in order, even when a write comes back short and is resumed.
+    let hashed = 0
+    let flushAt = FLUSH_EVERY
+    while (written < bytes.byteLength) {
+      const length = Math.min(CHUNK, bytes.byteLength - written)
+      const writing = io.write(fd, bytes, written, length, written)
+      const end = written + length
+      if (end > hashed) {
+        hash.update(bytes.subarray(hashed, end))
+        hashed = end
+      }
+      written += await writing
+      if (sync && written >= flushAt && written < bytes.byteLength) {
+        await flushing
+        flushing = io.fdatasync(fd)
+        flushAt += FLUSH_EVERY
+      }
+    }
+    await flushing
+    flushing = undefined
+    const digest = hash.digest("hex")
+    if (exists(digest)) {
+      io.closeSync(fd)
+      removeQuietly(io, temp)
+      return { temp: undefined, digest }
+    }
+    if (sync) io.fsyncSync(fd)
+    io.closeSync(fd)
+    return { temp, digest }
+  } catch (error) {
+    await flushing?.catch(() => undefined)
+    safeClose(io, fd)
+    removeQuietly(io, temp)
+    throw error
+  }
 }
 
 const safeClose = (io: Io, fd: number): void => {
@@ -325,6 +424,12 @@ export const listTemps = (root: string): Array<{ path: string; mtimeMs: number }
     return out
   }
   for (const shard of shards) {
+    // A large blob is written to a temp file in the root, before its digest (and so its shard) is known.
+    if (isTemp(shard)) {
+      const stat = fs.statSync(path.join(root, shard), { throwIfNoEntry: false })
+      if (stat !== undefined) out.push({ path: path.join(root, shard), mtimeMs: stat.mtimeMs })
+      continue
+    }
     const dir = path.join(root, shard)
     let names: Array<string> = []
     try {

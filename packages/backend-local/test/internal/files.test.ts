@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as files from "../../src/internal/files.ts"
@@ -36,5 +37,58 @@ describe("files", () => {
     const large = new Uint8Array(40 * 1024).map((_, i) => i % 251)
     assert.deepStrictEqual(files.readIfExists(write(dir, "large", large)), large)
     assert.strictEqual(files.readIfExists(path.join(dir, "missing")), undefined)
+  })
+})
+
+describe("hashing while writing and reading large files", () => {
+  const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
+  const data = new Uint8Array(20 * 1024 * 1024 + 3).map((_, i) => (i * 11) % 251)
+
+  it("writeTempHashing writes the bytes and answers their SHA-256, also when writes come back short", async () => {
+    const dir = tmpDir()
+    // A disk that writes at most a third of what it is asked each time.
+    const io: files.Io = {
+      ...files.nodeIo,
+      write: (fd, buffer, offset, length, position) => files.nodeIo.write(fd, buffer, offset, Math.max(1, Math.floor(length / 3)), position)
+    }
+    for (const sync of [true, false]) {
+      const { digest, temp } = await files.writeTempHashing(io, dir, data, sync, () => false)
+      assert.strictEqual(digest, sha(data))
+      assert.deepStrictEqual(new Uint8Array(fs.readFileSync(temp!)), data)
+    }
+  })
+
+  it("writeTempHashing leaves nothing when the blob exists already, or when writing fails", async () => {
+    const dir = tmpDir()
+    const existing = await files.writeTempHashing(files.nodeIo, dir, data, true, () => true)
+    assert.strictEqual(existing.temp, undefined)
+    assert.strictEqual(existing.digest, sha(data))
+    let calls = 0
+    const failing: files.Io = {
+      ...files.nodeIo,
+      write: (fd, buffer, offset, length, position) =>
+        ++calls < 2 ? files.nodeIo.write(fd, buffer, offset, length, position) : Promise.reject(Object.assign(new Error("full"), { code: "ENOSPC" }))
+    }
+    const error = await files.writeTempHashing(failing, dir, data, true, () => false).then(() => undefined, (e: unknown) => e)
+    assert.strictEqual((error as { code?: string }).code, "ENOSPC")
+    assert.deepStrictEqual(fs.readdirSync(dir), [])
+  })
+
+  it("readLargeHashingIfExists answers the bytes and their SHA-256, undefined for a missing file", async () => {
+    const dir = tmpDir()
+    const read = await files.readLargeHashingIfExists(write(dir, "large", data))
+    assert.deepStrictEqual(read?.bytes, data)
+    assert.strictEqual(read?.sha256, sha(data))
+    const empty = await files.readLargeHashingIfExists(write(dir, "empty", new Uint8Array(0)))
+    assert.strictEqual(empty?.sha256, sha(new Uint8Array(0)))
+    assert.strictEqual(await files.readLargeHashingIfExists(path.join(dir, "missing")), undefined)
+  })
+
+  it("listTemps finds the temp files of blobs written before their shard was known", () => {
+    const dir = tmpDir()
+    fs.mkdirSync(path.join(dir, "ab"))
+    fs.writeFileSync(path.join(dir, "ab", ".tmp-x"), "")
+    fs.writeFileSync(path.join(dir, ".tmp-blob-1-2-3"), "")
+    assert.deepStrictEqual(files.listTemps(dir).map((t) => path.relative(dir, t.path)).sort(), [".tmp-blob-1-2-3", path.join("ab", ".tmp-x")])
   })
 })

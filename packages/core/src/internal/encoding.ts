@@ -128,9 +128,14 @@ export const digestParts = (
 }
 
 /** Serializes an encoded value for storage, as a typed error naming the owner. */
-export const serialize = (value: unknown, owner: string, what: string): Effect.Effect<StoredValue.Serialized, EncodeError> =>
+export const serialize = (
+  value: unknown,
+  owner: string,
+  what: string,
+  digestOf?: (bytes: Uint8Array) => string
+): Effect.Effect<StoredValue.Serialized, EncodeError> =>
   Effect.try({
-    try: () => StoredValue.serialize(value),
+    try: () => StoredValue.serialize(value, digestOf),
     catch: (error) => toEncodeError(error, owner, what)
   })
 

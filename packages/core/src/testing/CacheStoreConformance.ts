@@ -179,6 +179,45 @@ export const suite = <E>(name: string, makeLayer: () => Layer.Layer<CacheStore, 
         assert.deepStrictEqual(listed, [{ digest, size: data.byteLength }])
       })))
 
+    it.effect("a store that hashes as it writes or reads answers the SHA-256 of the bytes, and stores them as putBlob does", () =>
+      run(Effect.gen(function*() {
+        const store = yield* CacheStore
+        if (store.hashAndPutBlob === undefined && store.getBlobHashed === undefined) return
+        // Below and past the local store's 8 MiB threshold, where it writes and reads in chunks.
+        for (const size of [100_000, 9 * 1024 * 1024 + 5]) {
+          const data = new Uint8Array(size).map((_, i) => (i * 7 + size) % 253)
+          const digest = sha(data)
+          if (store.hashAndPutBlob !== undefined) {
+            assert.strictEqual(yield* store.hashAndPutBlob(data), digest)
+            // Idempotent, as putBlob is.
+            assert.strictEqual(yield* store.hashAndPutBlob(data), digest)
+            assert.deepStrictEqual((yield* store.listBlobs).filter((b) => b.digest === digest), [{ digest, size }])
+          } else {
+            yield* store.putBlob(digest, data)
+          }
+          assert.strictEqual(sha(Option.getOrThrow(yield* store.getBlob(digest))), digest)
+          if (store.getBlobHashed !== undefined) {
+            const read = Option.getOrThrow(yield* store.getBlobHashed(digest))
+            assert.strictEqual(read.sha256, digest)
+            assert.strictEqual(sha(read.bytes), digest)
+          }
+        }
+        if (store.getBlobHashed !== undefined) assert.isTrue(Option.isNone(yield* store.getBlobHashed("0".repeat(64))))
+      })))
+
+    it.effect("a reader racing hashAndPutBlob of a large blob sees none or all of it", () =>
+      run(Effect.gen(function*() {
+        const store = yield* CacheStore
+        if (store.hashAndPutBlob === undefined) return
+        const data = new Uint8Array(9 * 1024 * 1024 + 5).map((_, i) => (i * 31) % 256)
+        const digest = sha(data)
+        const writer = yield* Effect.forkChild(store.hashAndPutBlob(data))
+        const seen = Option.getOrThrow(yield* pollUntilSome(store.getBlob(digest)))
+        assert.strictEqual(yield* Fiber.join(writer), digest)
+        assert.strictEqual(seen.byteLength, data.byteLength)
+        assert.strictEqual(sha(seen), digest)
+      })))
+
     it.effect("a stored buffer is not affected by later mutation of the caller's copy", () =>
       run(Effect.gen(function*() {
         const store = yield* CacheStore
