@@ -1,16 +1,23 @@
 /**
- * Stores or restores one large step output in a fresh Node process, so the
- * peak memory it reports (`maxRSS`, a high-water mark) belongs to that one
- * operation. Run by bench/compare/store.ts:
+ * Stores or restores one large step output, or measures a floor, in a fresh
+ * Node process, so that the peak memory it reports (`maxRSS`, a high-water
+ * mark) belongs to that one operation and no earlier one warms what it uses.
+ * Run by bench/compare/store.ts:
  *
- *   node bench/compare/largeOutput.ts write|read DIR MIB ROUND
+ *   node bench/compare/largeOutput.ts write|read|floor-write|floor-read DIR MIB ROUND
  *
- * `write` allocates the output first, then measures the step call that
- * stores it (a miss); `read` measures the step call that restores it (a hit).
- * Both also time the floor: writing the same bytes with `writeFileSync` and
- * fsync, reading them with `readFileSync`. Prints one JSON line.
+ * - `write` allocates the output first, then measures the step call that
+ *   stores it (a miss: key, serialization, hashing and durable writing);
+ * - `read` measures the step call that restores it (a hit: reading, checking
+ *   the digest, decoding);
+ * - `floor-write` writes the same bytes to a file with `writeSync` and
+ *   fsync; `floor-read` reads that file with `readFileSync` and computes its
+ *   SHA-256, the least a cache that verifies what it serves can do.
+ *
+ * Prints one JSON line.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from "node:fs"
+import { createHash } from "node:crypto"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { Cache, Reproducibility, Step } from "@expops/core"
@@ -21,69 +28,70 @@ const [mode, dir, mib, roundArg] = process.argv.slice(2)
 const size = Number(mib) * 1024 * 1024
 const round = Number(roundArg)
 const MB = 1e6
+const MiB = 1024 * 1024
+const rssMiB = () => process.memoryUsage().rss / MiB
+/** The process's peak resident memory so far (`maxRSS` is in KiB). */
+const peakMiB = () => process.resourceUsage().maxRSS / 1024
+const floorFile = path.join(dir!, `floor-${round}.bin`)
 
-const fill = (bytes: Uint8Array, seed: number) => {
-  // Distinct content per round, so each round stores a new blob.
+/** Distinct content per round, so each round stores a new blob. */
+const produce = () => {
+  const bytes = new Uint8Array(size)
   const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2)
-  let x = (seed * 2654435761) >>> 0 || 1
+  let x = ((round + 1) * 2654435761) >>> 0 || 1
   for (let i = 0; i < words.length; i++) {
     x ^= x << 13
     x ^= x >>> 17
     x ^= x << 5
     words[i] = x >>> 0
   }
+  return bytes
 }
 
-let produced: Uint8Array | undefined
+/** What the step returns when it runs (module level: a body may not read a block's variables). */
+const produced: { bytes?: Uint8Array } = {}
 const large = Step.make({
   name: "large_output",
   input: Schema.Int,
   output: Schema.Uint8Array,
   run: () => Effect.sync(() => {
-    if (produced === undefined) throw new Error("read mode expected a hit, but the step ran")
-    return produced
+    if (produced.bytes === undefined) throw new Error("read mode expected a hit, but the step ran")
+    return produced.bytes
   })
 })
 
-const runtime = ManagedRuntime.make(
-  Layer.mergeAll(Layer.provideMerge(Cache.layer(), LocalBackend.layer(dir!)), Reproducibility.layer(42))
-)
-// Open the backend before timing: the figure is the transfer, not SQLite's start-up.
-await runtime.runPromise(Effect.void)
-const MiB = 1024 * 1024
-const rssMiB = () => process.memoryUsage().rss / MiB
-/** The process's peak resident memory so far (`maxRSS` is in KiB). */
-const peakMiB = () => process.resourceUsage().maxRSS / 1024
+const report = (ms: number, extra: object) =>
+  process.stdout.write(`${JSON.stringify({ mode, ms, mbps: size / MB / (ms / 1000), ...extra })}\n`)
 
-const floorFile = path.join(dir!, `floor-${round}.bin`)
-
-if (mode === "write") {
-  produced = new Uint8Array(size)
-  fill(produced, round + 1)
-  const before = rssMiB()
+if (mode === "floor-write") {
+  const bytes = produce()
   const start = performance.now()
-  await runtime.runPromise(large(round))
-  const ms = performance.now() - start
-  const peak = peakMiB()
-  const floorStart = performance.now()
   const fd = openSync(floorFile, "w")
-  for (let at = 0; at < size; at += 1 << 24) writeSync(fd, produced, at, Math.min(1 << 24, size - at))
+  for (let at = 0; at < size; at += 1 << 24) writeSync(fd, bytes, at, Math.min(1 << 24, size - at))
   fsyncSync(fd)
   closeSync(fd)
-  const floorMs = performance.now() - floorStart
-  process.stdout.write(`${JSON.stringify({ mode, ms, mbps: size / MB / (ms / 1000), rssBeforeMiB: before, peakRssMiB: peak, floorMbps: size / MB / (floorMs / 1000) })}\n`)
+  report(performance.now() - start, {})
+} else if (mode === "floor-read") {
+  const start = performance.now()
+  const bytes = readFileSync(floorFile)
+  createHash("sha256").update(bytes).digest("hex")
+  const ms = performance.now() - start
+  if (bytes.byteLength !== size) throw new Error("the floor's file has the wrong size")
+  rmSync(floorFile)
+  report(ms, {})
 } else {
+  const runtime = ManagedRuntime.make(
+    Layer.mergeAll(Layer.provideMerge(Cache.layer(), LocalBackend.layer(dir!)), Reproducibility.layer(42))
+  )
+  // Open the backend before timing: the figure is the transfer, not SQLite's start-up.
+  await runtime.runPromise(Effect.void)
+  if (mode === "write") produced.bytes = produce()
   const before = rssMiB()
   const start = performance.now()
   const value = await runtime.runPromise(large(round))
   const ms = performance.now() - start
   const peak = peakMiB()
-  if (value.byteLength !== size) throw new Error(`restored ${value.byteLength} bytes, expected ${size}`)
-  const floorStart = performance.now()
-  const floor = readFileSync(floorFile)
-  const floorMs = performance.now() - floorStart
-  if (floor.byteLength !== size) throw new Error("floor file has the wrong size")
-  rmSync(floorFile)
-  process.stdout.write(`${JSON.stringify({ mode, ms, mbps: size / MB / (ms / 1000), rssBeforeMiB: before, peakRssMiB: peak, floorMbps: size / MB / (floorMs / 1000) })}\n`)
+  if (value.byteLength !== size) throw new Error(`${mode}: ${value.byteLength} bytes, expected ${size}`)
+  await runtime.dispose()
+  report(ms, { rssBeforeMiB: before, peakRssMiB: peak })
 }
-await runtime.dispose()

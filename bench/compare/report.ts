@@ -43,7 +43,7 @@ export const table = (r: any): string => {
       [`joblib.Memory ${h.versions?.joblib ?? ""}`.trimEnd(), h.joblib, ratio(h.joblib, h.expops)],
       ["Effect PersistedCache, KVS file system", h.persistedCache, ratio(h.persistedCache, h.expops)],
       [`cacache ${h.versions?.cacache ?? ""}`.trimEnd(), h.cacache, ratio(h.cacache, h.expops)],
-      ["floor: sync open+read+close", h.floorSyncRead, ratio(h.floorSyncRead, h.expops)],
+      ["floor: sync open+read+close", h.floorSyncRead, `${ratio(h.floorSyncRead, h.expops)} (ExpOps is ${ratio(h.expops, h.floorSyncRead)} of it)`],
       ["fs.promises.readFile", h.fsPromisesReadFile, ratio(h.fsPromisesReadFile, h.expops)],
       ["ExpOps on the in-memory store", h.expopsMemoryStore, ratio(h.expopsMemoryStore, h.expops)],
       ["local store getManifest alone", h.expopsStoreRead, ratio(h.expopsStoreRead, h.expops)]
@@ -106,26 +106,44 @@ export const table = (r: any): string => {
       ...(st.smallEntries?.floorWriteFileSync !== undefined
         ? [["  floor: writeFileSync, no fsync", st.smallEntries.floorWriteFileSync] as Row]
         : []),
-      [`${st.largeOutput?.mib} MiB output: write MB/s`, st.largeOutput?.write],
-      [`${st.largeOutput?.mib} MiB output: read MB/s`, st.largeOutput?.read],
-      ...(st.largeOutput?.floorWrite !== undefined
-        ? [["  floor: write+fsync MB/s", st.largeOutput.floorWrite] as Row, ["  floor: readFileSync MB/s", st.largeOutput.floorRead] as Row]
+      [`${st.largeOutput?.mib} MiB output: write MB/s`, st.largeOutput?.write, ratio(st.largeOutput?.write, st.largeOutput?.floorWrite)],
+      ...(st.largeOutput?.floorWrite !== undefined ? [["  floor: write+fsync MB/s", st.largeOutput.floorWrite, "1.00x"] as Row] : []),
+      [`${st.largeOutput?.mib} MiB output: read MB/s`, st.largeOutput?.read, ratio(st.largeOutput?.read, st.largeOutput?.floorReadVerify)],
+      ...(st.largeOutput?.floorReadVerify !== undefined
+        ? [["  floor: readFileSync + SHA-256 MB/s", st.largeOutput.floorReadVerify, "1.00x"] as Row]
         : []),
       ["  peak memory above baseline, write (MiB)", st.largeOutput?.writeExtraPeakMiB],
       ["  peak memory above baseline, read (MiB)", st.largeOutput?.readPeakMiB],
       ...(st.freshProcess !== undefined
         ? [
-          [`${st.freshProcess.mib} MiB, fresh process: write MB/s`, st.freshProcess.write] as Row,
-          [`${st.freshProcess.mib} MiB, fresh process: read MB/s`, st.freshProcess.read] as Row,
-          ["  floor: write+fsync MB/s", st.freshProcess.floorWrite] as Row,
-          ["  floor: readFileSync MB/s", st.freshProcess.floorRead] as Row,
+          [`${st.freshProcess.mib} MiB, fresh process: write MB/s`, st.freshProcess.write, ratio(st.freshProcess.write, st.freshProcess.floorWrite)] as Row,
+          ["  floor: write+fsync MB/s", st.freshProcess.floorWrite, "1.00x"] as Row,
+          [`${st.freshProcess.mib} MiB, fresh process: read MB/s`, st.freshProcess.read, ratio(st.freshProcess.read, st.freshProcess.floorReadVerify)] as Row,
+          ["  floor: readFileSync + SHA-256 MB/s", st.freshProcess.floorReadVerify, "1.00x"] as Row,
           ["  peak memory above baseline, write (MiB)", st.freshProcess.writeExtraPeakMiB] as Row,
           ["  peak memory above baseline, read (MiB)", st.freshProcess.readPeakMiB] as Row
         ]
         : [])
-    ])
+    ], "vs floor")
   ].join("\n"))
   out.push("")
+
+  const u = r.startUp
+  if (u !== undefined) {
+    out.push(failed("6. Start-up of the CLI", u) ?? section(
+      `6. Start-up of the CLI, through packages/cli/dist/bin.js, fresh processes (${u.rounds} rounds)`,
+      "ms",
+      [
+        ["expops --version", u.version, ratio(u.version, u.nodeStartup)],
+        ["  floor: empty Node process (node -e 0)", u.nodeStartup, "1.00x"],
+        ["quick start, fully cached expops run", u.quickstartCached, ratio(u.quickstartCached, u.quickstartImports)],
+        ["  floor: node importing effect + @expops/core", u.quickstartImports, "1.00x"],
+        ["quick start importing effect's subpaths, cached run", u.quickstartSubpathsCached]
+      ],
+      "vs floor"
+    ))
+    out.push("")
+  }
 
   if (Array.isArray(r.targets)) {
     out.push("Targets")

@@ -1,0 +1,120 @@
+/**
+ * Comparison 6: what starting the CLI costs, through the executable
+ * (packages/cli/dist/bin.js) as a user runs it, each in a fresh Node process,
+ * alternating over rounds:
+ *
+ * - `expops --version`, against an empty Node process (`node -e 0`);
+ * - a fully cached `expops run` of the quick start (a copy of
+ *   examples/quickstart in bench/.work/, run once cold first), against the
+ *   floor the CLI cannot go below: a Node process importing what the quick
+ *   start's own modules import (`effect`, its barrel, and `@expops/core`);
+ * - the same cached run of a copy whose modules import effect's subpaths
+ *   (`effect/Effect`, `effect/Schema`, ...) instead of the barrel: what the
+ *   CLI costs when the project does not load all of effect.
+ */
+import { spawn } from "node:child_process"
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import * as path from "node:path"
+import { performance } from "node:perf_hooks"
+import { round } from "../harness.ts"
+import { alternate, log } from "./alternate.ts"
+
+export interface StartUpResult {
+  readonly unit: "ms"
+  readonly rounds: number
+  readonly nodeStartup: number
+  readonly version: number
+  /** `expops --version` over an empty Node process (target: at most 3). */
+  readonly versionOverNode: number
+  readonly quickstartCached: number
+  /** A Node process importing `effect` and `@expops/core`, as the quick start's modules do. */
+  readonly quickstartImports: number
+  readonly quickstartSubpathsCached: number
+  readonly notes: ReadonlyArray<string>
+}
+
+const root = path.join(import.meta.dirname, "..", "..")
+const CLI_BIN = path.join(root, "packages", "cli", "dist", "bin.js")
+
+const spawnTimed = (args: ReadonlyArray<string>, cwd: string) =>
+  new Promise<number>((resolve, reject) => {
+    const start = performance.now()
+    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] })
+    let stderr = ""
+    child.stdout.resume()
+    child.stderr.on("data", (c) => (stderr += c))
+    child.on("error", reject)
+    child.on("close", (code) => {
+      const ms = performance.now() - start
+      if (code === 0) resolve(ms)
+      else reject(new Error(`node ${args.join(" ")} exited with ${code}: ${stderr.trim().split("\n").slice(-3).join(" | ")}`))
+    })
+  })
+
+const spawnOut = (args: ReadonlyArray<string>, cwd: string) =>
+  new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "ignore"] })
+    let stdout = ""
+    child.stdout.on("data", (c) => (stdout += c))
+    child.on("error", reject)
+    child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`node ${args.join(" ")} exited with ${code}`))))
+  })
+
+/** A copy of the quick start whose modules import effect's modules by subpath. */
+const toSubpaths = (dir: string) => {
+  const src = path.join(dir, "src")
+  for (const name of readdirSync(src)) {
+    if (!name.endsWith(".ts")) continue
+    const file = path.join(src, name)
+    const text = readFileSync(file, "utf8").replace(
+      /^import \{ ([^}]*) \} from "effect"$/gm,
+      (_, names: string) => names.split(",").map((n) => `import * as ${n.trim()} from "effect/${n.trim()}"`).join("\n")
+    )
+    writeFileSync(file, text)
+  }
+}
+
+export const run = async (options: { readonly quick: boolean; readonly workDir: string }): Promise<StartUpResult> => {
+  const rounds = options.quick ? 5 : 11
+  const notes: Array<string> = []
+  const barrel = path.join(options.workDir, "quickstart")
+  const subpaths = path.join(options.workDir, "quickstart-subpaths")
+  for (const dir of [barrel, subpaths]) {
+    rmSync(dir, { recursive: true, force: true })
+    cpSync(path.join(root, "examples", "quickstart"), dir, { recursive: true, filter: (s) => ![".expops", "node_modules"].includes(path.basename(s)) })
+  }
+  toSubpaths(subpaths)
+  log("start-up: a cold run of each copy of the quick start (trains once)")
+  for (const dir of [barrel, subpaths]) {
+    await spawnTimed([CLI_BIN, "run", dir, "--json"], dir)
+    // What is timed below must be a fully cached run.
+    const report = JSON.parse(await spawnOut([CLI_BIN, "run", dir, "--json"], dir))
+    const other = report.processes.filter((p: { status: string }) => p.status !== "cached").map((p: { name: string }) => p.name)
+    if (report.run.status !== "success" || other.length > 0) throw new Error(`${path.basename(dir)}: the second run is not fully cached (${other.join(", ")})`)
+  }
+
+  log(`start-up: ${rounds} rounds`)
+  const imports = `await import("effect"); await import("@expops/core")`
+  const m = (await alternate({
+    nodeStartup: () => spawnTimed(["-e", "0"], barrel),
+    version: () => spawnTimed([CLI_BIN, "--version"], barrel),
+    quickstartCached: () => spawnTimed([CLI_BIN, "run", barrel, "--json"], barrel),
+    // From the project's folder, so both resolve as its modules resolve them; with the compile cache, as the CLI has it.
+    quickstartImports: () =>
+      spawnTimed(["--input-type=module", "-e", `import { enableCompileCache } from "node:module"; enableCompileCache(); ${imports}`], barrel),
+    quickstartSubpathsCached: () => spawnTimed([CLI_BIN, "run", subpaths, "--json"], subpaths)
+  }, rounds)).median
+  rmSync(barrel, { recursive: true, force: true })
+  rmSync(subpaths, { recursive: true, force: true })
+  return {
+    unit: "ms",
+    rounds,
+    nodeStartup: round(m.nodeStartup),
+    version: round(m.version),
+    versionOverNode: round(m.version / m.nodeStartup),
+    quickstartCached: round(m.quickstartCached),
+    quickstartImports: round(m.quickstartImports),
+    quickstartSubpathsCached: round(m.quickstartSubpathsCached),
+    notes
+  }
+}
