@@ -23,13 +23,13 @@ import * as Terminal from "effect/Terminal"
 import * as CliOutput from "effect/cli/CliOutput"
 import * as Command from "effect/cli/Command"
 import * as TerminalCapabilities from "effect/cli/TerminalCapabilities"
-import * as CacheCommand from "./CacheCommand.ts"
-import * as CreateCommand from "./CreateCommand.ts"
+import type * as CacheCommand from "./CacheCommand.ts"
+import type * as CreateCommand from "./CreateCommand.ts"
 import { exitCode } from "./Errors.ts"
+import type * as ExplainCommand from "./ExplainCommand.ts"
 import * as Version from "./internal/version.ts"
-import * as ExplainCommand from "./ExplainCommand.ts"
-import * as RunCommand from "./RunCommand.ts"
-import * as RunsCommand from "./RunsCommand.ts"
+import type * as RunCommand from "./RunCommand.ts"
+import type * as RunsCommand from "./RunsCommand.ts"
 import * as WorkingDirectory from "./WorkingDirectory.ts"
 
 /**
@@ -39,23 +39,65 @@ import * as WorkingDirectory from "./WorkingDirectory.ts"
  */
 export const version: string = Version.read()
 
+type Subcommand =
+  | typeof RunCommand.command
+  | typeof ExplainCommand.command
+  | typeof CacheCommand.command
+  | typeof RunsCommand.command
+  | typeof CreateCommand.command
+
 /**
+ * The subcommands, in the order help lists them, each imported when it is
+ * needed: a command line that names one loads that one alone (what
+ * `expops run` imports is what a run needs, not the other commands and
+ * theirs); anything else (`expops --help`, a mistyped command) loads all.
+ */
+const subcommands: ReadonlyArray<readonly [name: string, load: () => Promise<{ readonly command: Subcommand }>]> = [
+  ["run", () => import("./RunCommand.ts")],
+  ["explain", () => import("./ExplainCommand.ts")],
+  ["cache", () => import("./CacheCommand.ts")],
+  ["runs", () => import("./RunsCommand.ts")],
+  ["create", () => import("./CreateCommand.ts")]
+]
+
+const make = (children: ReadonlyArray<Subcommand>) =>
+  Command.make("expops").pipe(
+    Command.withDescription(
+      "Run ExpOps projects, explain their cache hits and misses, and maintain their caches. " +
+        "Exit codes: 0 success, 1 the pipeline (or a cache check) failed, 2 bad usage or bad config."
+    ),
+    Command.withSubcommands(children as [Subcommand, ...Array<Subcommand>]),
+    Command.withExamples([
+      { command: "expops run examples/quickstart", description: "Run the quick-start project" },
+      { command: "expops explain examples/quickstart train_model", description: "Why did train_model run?" },
+      { command: "expops runs ls examples/quickstart", description: "Past runs" },
+      { command: "expops cache stats examples/quickstart", description: "What the cache holds" },
+      { command: "expops create my-project", description: "Start a new project" }
+    ])
+  )
+
+const load = (names: ReadonlyArray<string>) =>
+  Effect.promise(() => Promise.all(subcommands.filter(([name]) => names.includes(name)).map(([, load]) => load()))).pipe(
+    Effect.map((modules) => make(modules.map((module) => module.command)))
+  )
+
+/**
+ * The `expops` command with all its subcommands (loaded when this runs).
+ *
  * @since 0.1.0
  */
-export const command = Command.make("expops").pipe(
-  Command.withDescription(
-    "Run ExpOps projects, explain their cache hits and misses, and maintain their caches. " +
-      "Exit codes: 0 success, 1 the pipeline (or a cache check) failed, 2 bad usage or bad config."
-  ),
-  Command.withSubcommands([RunCommand.command, ExplainCommand.command, CacheCommand.command, RunsCommand.command, CreateCommand.command]),
-  Command.withExamples([
-    { command: "expops run examples/quickstart", description: "Run the quick-start project" },
-    { command: "expops explain examples/quickstart train_model", description: "Why did train_model run?" },
-    { command: "expops runs ls examples/quickstart", description: "Past runs" },
-    { command: "expops cache stats examples/quickstart", description: "What the cache holds" },
-    { command: "expops create my-project", description: "Start a new project" }
-  ])
-)
+export const command = load(subcommands.map(([name]) => name))
+
+/**
+ * The command a command line needs: `expops NAME ...` parses and runs the
+ * same with the other subcommands left out, since their names only matter to
+ * a command line that does not start with one. test/Cli.test.ts holds both
+ * to the same output.
+ *
+ * @internal
+ */
+export const commandFor = (args: ReadonlyArray<string>) =>
+  subcommands.some(([name]) => name === args[0]) ? load([args[0]!]) : command
 
 /**
  * Usage errors go to stderr (stdout stays clean for `--json`), with the
@@ -94,8 +136,15 @@ export type Environment = Command.Environment | WorkingDirectory.WorkingDirector
  *
  * @since 0.1.0
  */
-export const run = (args: ReadonlyArray<string>): Effect.Effect<number, never, Environment> =>
-  Command.runWith(command, { version, renderErrors: true })(args).pipe(
+export const run = (args: ReadonlyArray<string>): Effect.Effect<number, never, Environment> => runWith(commandFor(args), args)
+
+/**
+ * `run` with the command tree given (`commandFor(args)` or the whole `command`).
+ *
+ * @internal
+ */
+export const runWith = (tree: typeof command, args: ReadonlyArray<string>): Effect.Effect<number, never, Environment> =>
+  Effect.flatMap(tree, (command) => Command.runWith(command, { version, renderErrors: true })(args)).pipe(
     Effect.exit,
     Effect.flatMap((exit) => {
       if (Exit.isSuccess(exit)) return Effect.succeed(0)
