@@ -258,8 +258,14 @@ const locate = (value: unknown): UnhashableValueError => {
   return walk(value, []) ?? new UnhashableValueError([], "an unhashable value")
 }
 
-/** The token of a value that is not an object (`null` is one), as `Encoder.value` writes it; `undefined` otherwise. */
-const primitive = (value: unknown): string | undefined => {
+/**
+ * The token of a value that is not an object (`null` is one), as it appears
+ * in the encoding of any value holding it; `undefined` otherwise. For
+ * callers that hash many values of one layout (`Recipe.keyer`).
+ *
+ * @internal
+ */
+export const primitive = (value: unknown): string | undefined => {
   switch (typeof value) {
     case "string":
       return `s${value.length}:${value}`

@@ -182,6 +182,9 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
     config: SchemaFingerprint.fingerprint(config)
   }
 
+  // What every call's key shares is encoded once (the same key as Recipe.key).
+  const keyOf = Recipe.keyer({ kind: "step", name, format: Recipe.CACHE_FORMAT_VERSION, code, version, schemas })
+
   // A step without a config schema hashes the same (absent) config on every
   // call: computed once, off the hit path.
   const withoutConfig = options.config === undefined
@@ -235,7 +238,7 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         process: scope?.process,
         pipeline: scope?.pipeline
       }
-      const key = Recipe.key(recipe)
+      const key = keyOf(recipe)
       const process = scope?.process ?? ""
       const events = fiber.getRef(RunEvents.RunEvents)
       const silent = events === RunEvents.silent

@@ -22,6 +22,15 @@ describe("Recipe", () => {
       Recipe.key({ ...recipe, kind: "process", version: "2", data: "f".repeat(64) }),
       "1b18f3e6175dbf3b05241a46d2f1bbb215f2e8fbb2b5bccb4d10053653e38f35"
     )
+    // A definition's keyer gives the same keys, a lone surrogate in a name included.
+    for (const name of ["fit", "é✓", "\uD800"]) {
+      const keyOf = Recipe.keyer({ ...recipe, name })
+      for (const seed of [0, 123456789, 2 ** 48 - 1]) {
+        assert.strictEqual(keyOf({ input: "x".repeat(64), config: "y".repeat(64), seed }), Recipe.key({ ...recipe, name, input: "x".repeat(64), config: "y".repeat(64), seed }))
+      }
+    }
+    const keyOf = Recipe.keyer({ ...recipe, kind: "process", version: "2", data: "f".repeat(64) })
+    assert.strictEqual(keyOf(recipe), "1b18f3e6175dbf3b05241a46d2f1bbb215f2e8fbb2b5bccb4d10053653e38f35")
     // What is kept only to explain is not in the key.
     assert.strictEqual(Recipe.key({ ...recipe, inputParts: { x: "y" }, configValue: { lr: 0.1 }, process: "train" }), Recipe.key(recipe))
   })
