@@ -4,7 +4,8 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import type * as SchemaIssue from "effect/SchemaIssue"
-import * as SchemaJITCompiler from "effect/schema/SchemaJITCompiler"
+import type * as SchemaJITCompiler from "effect/schema/SchemaJITCompiler"
+import { createRequire } from "node:module"
 import * as CanonicalHash from "../CanonicalHash.ts"
 import { EncodeError } from "../EncodeError.ts"
 import * as StoredValue from "../StoredValue.ts"
@@ -44,10 +45,13 @@ const generated = new WeakSet<SchemaAST.AST>()
  */
 const JIT_FROM_USE = 3
 
+/** Loaded at the first third use of a schema: a run that never gets there (a cached CLI run) never loads the compiler. */
+let compiler: typeof SchemaJITCompiler | undefined
+
 const generate = (ast: SchemaAST.AST): void => {
   if (generated.has(ast)) return
   generated.add(ast)
-  SchemaJITCompiler.enable(ast)
+  ;(compiler ??= createRequire(import.meta.url)("effect/schema/SchemaJITCompiler") as typeof SchemaJITCompiler).enable(ast)
 }
 
 /**
