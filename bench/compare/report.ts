@@ -148,7 +148,7 @@ export const table = (r: any): string => {
   if (Array.isArray(r.targets)) {
     out.push("Targets")
     for (const t of r.targets) {
-      out.push(`  ${t.met === null ? "n/a " : t.met ? "met " : "MISS"}  ${t.name}: ${t.value ?? "n/a"} (target ${t.target})`)
+      out.push(`  ${t.met === null ? "n/a " : t.met ? "met " : "MISS"}  ${t.name}: ${fmt(t.value)} (target ${t.target})`)
     }
     out.push("")
   }
