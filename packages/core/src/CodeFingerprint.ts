@@ -36,6 +36,7 @@ import * as CanonicalHash from "./CanonicalHash.ts"
 import { analyze, type FileAnalysis, type FunctionInfo } from "./internal/closure/analyze.ts"
 import { Closure, type Located, type Part, partId } from "./internal/closure/closure.ts"
 import { digest } from "./internal/closure/normalize.ts"
+import { setFallbacks } from "./internal/closure/resolve.ts"
 import * as Sources from "./internal/closure/sources.ts"
 
 export type { Part } from "./internal/closure/closure.ts"
@@ -506,6 +507,17 @@ export const takeDiagnostics = (): ReadonlyArray<Diagnostic> => pending.splice(0
  * @since 0.1.0
  */
 export const configure: (options: { readonly root: string; readonly indexFile?: string | undefined }) => void = Sources.configure
+
+/**
+ * Tells fingerprints which packages the module loader gives to modules that
+ * have no copy of their own installed (name -> the folder of the copy that
+ * is loaded), so that a project outside any `node_modules` still counts, say,
+ * `effect` by the version that runs. The CLI's resolve hooks do this for
+ * projects anywhere on disk.
+ *
+ * @since 0.1.0
+ */
+export const fallbackPackages: (dirs: Readonly<Record<string, string>>) => void = setFallbacks
 
 /**
  * Keeps the text of every module Node loads from now on, so fingerprints are
