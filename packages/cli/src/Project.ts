@@ -14,6 +14,7 @@ import { Effect } from "effect"
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml"
 import { ProjectError, UsageError } from "./Errors.ts"
 import { importFresh } from "./internal/importFresh.ts"
+import * as Packages from "./internal/packages.ts"
 import { WorkingDirectory } from "./WorkingDirectory.ts"
 
 /**
@@ -160,6 +161,29 @@ const describeValue = (value: unknown): string => {
 export const codeIndexFile = (project: Project): string => Path.join(project.dir, ".expops", "code-index.json")
 
 /**
+ * Makes the project's code load the same `effect` and `@expops/*` as the
+ * CLI (see `internal/packages.ts`): the CLI's where the project has none,
+ * the project's where the executable adopted them. A copy that cannot be
+ * shared is an error, before any of the project's code runs.
+ */
+const sharePackages = Effect.fnUntraced(function*(project: Project) {
+  Packages.install()
+  const shown = (path: string) => display(project, path)
+  const verdicts = Packages.survey(project.dir)
+  for (const verdict of verdicts) {
+    if (verdict._tag === "Incompatible") return yield* new UsageError({ message: Packages.describeIncompatible(verdict, shown) })
+    if (verdict._tag === "Own") {
+      return yield* new UsageError({
+        message: `the project has its own ${verdict.name} ${verdict.copy.version} (${shown(verdict.copy.dir)}), but this process ` +
+          `has already loaded ${verdict.name} ${verdict.cli.version} (${shown(verdict.cli.dir)}), and two copies cannot share ` +
+          "services and schemas: run the project with the expops executable, which loads the project's copies"
+      })
+    }
+  }
+  CodeFingerprint.fallbackPackages(Packages.fallbacks(verdicts))
+})
+
+/**
  * Imports the module named by `scripts.main` and returns its default export,
  * which must be a Pipeline (made with `Pipeline.make`), with what the code
  * fingerprints of its steps and processes said (see `CodeFingerprint`). A
@@ -180,6 +204,7 @@ export const importPipeline = Effect.fn("Project.importPipeline")(function*(proj
   if (!existsSync(modulePath) || !statSync(modulePath).isFile()) {
     return yield* at(`${main}${given}: no such file (looked for ${display(project, modulePath)})`)
   }
+  yield* sharePackages(project)
   CodeFingerprint.configure({ root: project.dir, indexFile: codeIndexFile(project) })
   CodeFingerprint.recordLoadedSources()
   const module = yield* Effect.tryPromise({

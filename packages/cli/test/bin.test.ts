@@ -4,10 +4,24 @@
  * about what only a real process has: its exit status, signals, start-up,
  * and the working directory it was started in.
  */
+import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { copyProject, editFile, manifestKeys, spawnCli, spawnCliSync } from "./helpers.ts"
+import { bin, copyProject, editFile, hardLinkTree, manifestKeys, repoRoot, spawnCli, spawnCliSync } from "./helpers.ts"
+
+/** A Node older than the CLI supports, on the PATH outside the npm scripts' own `.bin` folders (the machine's), if any. */
+const oldNode = (() => {
+  for (const dir of (process.env.PATH ?? "").split(Path.delimiter)) {
+    if (dir.includes("node_modules")) continue
+    const node = Path.join(dir, "node")
+    if (!existsSync(node)) continue
+    const version = spawnSync(node, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout.trim()
+    const [major = 99, minor = 0] = version.split(".").map(Number)
+    if (major < 22 || (major === 22 && minor < 19)) return { node, version }
+  }
+  return undefined
+})()
 
 const stuckFixture = Path.resolve(import.meta.dirname, "fixtures/stuck")
 
@@ -23,6 +37,22 @@ describe("the expops executable", () => {
     assert.strictEqual(bad.status, 2)
     assert.match(bad.stderr, /--fast/)
     assert.strictEqual(bad.stdout, "")
+  })
+
+  it.skipIf(oldNode === undefined)("under an unsupported Node, says which Node it needs and how to run it (exit 2)", () => {
+    const result = spawnSync(oldNode!.node, [bin, "--version"], { encoding: "utf8" })
+    assert.strictEqual(result.status, 2, result.stderr)
+    assert.include(result.stderr, `expops needs Node 22.19 or newer (Node 24 recommended); this is Node ${oldNode!.version}`)
+    assert.include(result.stderr, "npx expops")
+    assert.notInclude(result.stderr, "SyntaxError")
+  })
+
+  it("runs a project with its own copy of effect on that copy, the CLI included: one instance, so its schemas and services work", async () => {
+    const dir = copyProject(undefined, { linked: false })
+    hardLinkTree(Path.join(repoRoot, "node_modules/effect"), Path.join(dir, "node_modules/effect"))
+    const result = await spawnCli(["run", dir, "--json"], { cwd: Path.dirname(dir) })
+    assert.strictEqual(result.status, 0, result.stderr)
+    assert.isTrue(JSON.parse(result.stdout).processes.every((p: { status: string }) => p.status === "executed"))
   })
 
   it("runs a project from the directory it was started in: the report on stdout, progress on stderr, exit 0; a failed pipeline exits 1", async () => {

@@ -10,7 +10,7 @@
  */
 import { spawn, spawnSync } from "node:child_process"
 import { Console as NodeConsole } from "node:console"
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { Writable } from "node:stream"
@@ -50,13 +50,37 @@ export const linkNodeModules = (dir: string): void => {
   symlinkSync(Path.join(repoRoot, "node_modules"), Path.join(dir, "node_modules"), "dir")
 }
 
-/** A copy of a project folder (default: the quick-start example) with fewer epochs. */
-export const copyProject = (source = example): string => {
+/**
+ * A copy of a project folder (default: the quick-start example) with fewer
+ * epochs, seeing the repository's `node_modules` unless `linked` is false
+ * (then it is a project of its own, anywhere on disk, with no packages).
+ */
+export const copyProject = (source = example, options?: { readonly linked?: boolean }): string => {
   const dir = Path.join(tempDir(), Path.basename(source))
   cpSync(source, dir, { recursive: true, filter: (src) => ![".expops", "node_modules"].includes(Path.basename(src)) })
-  linkNodeModules(dir)
+  if (options?.linked !== false) linkNodeModules(dir)
   if (source === example) editConfig(dir, /epochs: \d+/, `epochs: ${TEST_EPOCHS}`)
   return dir
+}
+
+/**
+ * A copy of a folder made of hard links (a copy of its own to Node, which
+ * keys modules by path, at no cost in bytes); plain copies across file systems.
+ */
+export const hardLinkTree = (from: string, to: string): void => {
+  mkdirSync(to, { recursive: true })
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const source = Path.join(from, entry.name)
+    const target = Path.join(to, entry.name)
+    if (entry.isDirectory()) hardLinkTree(source, target)
+    else {
+      try {
+        linkSync(source, target)
+      } catch {
+        copyFileSync(source, target)
+      }
+    }
+  }
 }
 
 export const configPath = (dir: string): string => Path.join(dir, "configs/project_config.yaml")
