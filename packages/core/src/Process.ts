@@ -30,7 +30,7 @@ import { Cache } from "./Cache.ts"
 import * as CodeFingerprint from "./CodeFingerprint.ts"
 import type { EncodeError } from "./EncodeError.ts"
 import * as internal from "./internal/encoding.ts"
-import { errorMessage } from "./internal/errors.ts"
+import * as Failure from "./Failure.ts"
 import { type Caller, CurrentCaller, CurrentProcess, type ProcessScope } from "./internal/scope.ts"
 import * as Recipe from "./Recipe.ts"
 import * as Reproducibility from "./Reproducibility.ts"
@@ -253,8 +253,8 @@ export const execute = <R>(process: Any, context: Context): Effect.Effect<Result
         : { name, status: "executed", key, durationMs, steps: scope.steps }
       return { report, outputs: value }
     }
-    const error = errorMessage(exit.cause)
-    yield* RunEvents.emit({ kind: "process", phase: "fail", process: name, key, durationMs, error })
-    return { report: { name, status: "failed", key, durationMs, steps: scope.steps, error }, outputs: undefined }
+    const failure = Failure.fromCause(exit.cause)
+    yield* RunEvents.emit({ kind: "process", phase: "fail", process: name, key, durationMs, error: failure.error, location: failure.location })
+    return { report: { name, status: "failed", key, durationMs, steps: scope.steps, ...failure }, outputs: undefined }
   })
 

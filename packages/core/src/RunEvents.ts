@@ -27,6 +27,8 @@ export interface RunEvent {
   readonly key?: string | undefined
   readonly durationMs?: number | undefined
   readonly error?: string | undefined
+  /** For `fail`: where in the user's source the error was raised (`src/train.ts:95:12`), when known. */
+  readonly location?: string | undefined
 }
 
 /**

@@ -21,6 +21,24 @@ export const StepStatus = Schema.Literals(["cached", "executed", "failed"])
 export const ProcessStatus = Schema.Literals(["cached", "executed", "failed", "skipped", "would-run"])
 
 /**
+ * What a failed step or process says about its error (see `Failure`).
+ *
+ * @since 0.1.0
+ */
+export const FailureFields = {
+  /** Why it failed: the error's message. */
+  error: Schema.optionalKey(Schema.String),
+  /** Where in the user's source the error was raised: `src/train.ts:95:12`. */
+  location: Schema.optionalKey(Schema.String),
+  /** The error's stack, the user's frames only. */
+  stack: Schema.optionalKey(Schema.String),
+  /** A tagged error's `_tag`. */
+  errorTag: Schema.optionalKey(Schema.String),
+  /** A tagged error's own fields. */
+  errorFields: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown))
+}
+
+/**
  * @since 0.1.0
  */
 export const StepReport = Schema.Struct({
@@ -28,7 +46,7 @@ export const StepReport = Schema.Struct({
   status: StepStatus,
   key: Schema.String,
   durationMs: Schema.Number,
-  error: Schema.optionalKey(Schema.String)
+  ...FailureFields
 })
 /**
  * @since 0.1.0
@@ -48,7 +66,7 @@ export const ProcessReport = Schema.Struct({
   savedMs: Schema.optionalKey(Schema.Number),
   /** A cached process has no steps: they were not run. */
   steps: Schema.Array(StepReport),
-  error: Schema.optionalKey(Schema.String),
+  ...FailureFields,
   /** Dry runs: why the process would run. */
   reason: Schema.optionalKey(Schema.String)
 })

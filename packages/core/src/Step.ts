@@ -30,7 +30,7 @@ import * as CanonicalHash from "./CanonicalHash.ts"
 import * as CodeFingerprint from "./CodeFingerprint.ts"
 import * as internal from "./internal/encoding.ts"
 import * as Metrics from "./Metrics.ts"
-import { errorMessage } from "./internal/errors.ts"
+import * as Failure from "./Failure.ts"
 import { CurrentCaller, CurrentProcess, nextOccurrence } from "./internal/scope.ts"
 import * as Recipe from "./Recipe.ts"
 import * as Reproducibility from "./Reproducibility.ts"
@@ -239,9 +239,9 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         yield* emit(exit.value.cached ? "hit" : "store", { durationMs })
         return exit.value.value
       }
-      const error = errorMessage(exit.cause)
-      scope?.steps.push({ name, status: "failed", key, durationMs, error })
-      yield* emit("fail", { durationMs, error })
+      const failure = Failure.fromCause(exit.cause)
+      scope?.steps.push({ name, status: "failed", key, durationMs, ...failure })
+      yield* emit("fail", { durationMs, error: failure.error, location: failure.location })
       return yield* exit
     })
 

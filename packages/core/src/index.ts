@@ -23,6 +23,9 @@ export * as DataFile from "./DataFile.ts"
 /** A value that cannot be encoded with its schema. */
 export * as EncodeError from "./EncodeError.ts"
 
+/** What went wrong in a step or process: message, place in the user's code, trimmed stack, tag and fields. */
+export * as Failure from "./Failure.ts"
+
 /** Why a key changed, in words. */
 export * as Explain from "./Explain.ts"
 
