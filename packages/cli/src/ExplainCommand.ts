@@ -37,6 +37,10 @@ export interface Explanation {
   readonly changes: ReadonlyArray<Explain.Change>
   /** A sentence saying what happened. */
   readonly summary: string
+  /** For a failure: the error, where in the user's code it was raised, and its stack (the user's frames). */
+  readonly error?: string | undefined
+  readonly location?: string | undefined
+  readonly stack?: string | undefined
 }
 
 /**
@@ -107,7 +111,9 @@ const explainOne = Effect.fnUntraced(function*(
     readonly process: string | undefined
     readonly status: string
     readonly key: string
-    readonly error: string | undefined
+    readonly error?: string | undefined
+    readonly location?: string | undefined
+    readonly stack?: string | undefined
   }
 ) {
   const store = yield* CacheStore.CacheStore
@@ -119,7 +125,7 @@ const explainOne = Effect.fnUntraced(function*(
   const manifest = yield* readManifest(store, target.key)
   if (manifest === undefined) {
     const summary = target.status === "failed"
-      ? `${what} failed (${target.error ?? "unknown error"}); nothing was stored for its key`
+      ? `${what} failed${target.location !== undefined ? ` at ${target.location}` : ""} (${target.error ?? "unknown error"}); nothing was stored for its key`
       : `the entry for its key is no longer in the cache (pruned, cleared or moved aside as corrupt)`
     return { ...base, summary } satisfies Explanation
   }
@@ -186,6 +192,7 @@ const render = (run: RunReport.RunReport, e: Explanation, paint: Ansi.Paint): st
   lines.push(`${paint.bold(`${e.kind} ${e.name}`)}${where} · run ${run.run.id} · ${e.status}`)
   if (e.key) lines.push(`key ${e.key}`)
   lines.push(e.summary)
+  for (const frame of e.stack?.split("\n").filter((line) => /^\s+at /.test(line)) ?? []) lines.push(paint.dim(`  ${frame.trim()}`))
   for (const change of e.changes) lines.push(paint.yellow(`  - ${change.message}`))
   if (e.recipe !== undefined) {
     lines.push("recipe:")
@@ -193,6 +200,13 @@ const render = (run: RunReport.RunReport, e: Explanation, paint: Ansi.Paint): st
   }
   return lines.join("\n")
 }
+
+/** What a report entry says about its failure, if it failed. */
+const failureOf = (entry: RunReport.StepReport | RunReport.ProcessReport) => ({
+  error: entry.error,
+  location: entry.location,
+  stack: entry.stack
+})
 
 const handler = Effect.fn("expops.explain")(function*(input: {
   readonly dir: string
@@ -226,9 +240,9 @@ const handler = Effect.fn("expops.explain")(function*(input: {
     const earlier = yield* Effect.cached(storedBefore(report.run))
     let explanations: Array<Explanation>
     if (stepName === undefined) {
-      explanations = [yield* explainOne(earlier, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })]
+      explanations = [yield* explainOne(earlier, { ...failureOf(proc), kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key })]
     } else if (proc.status === "cached" || proc.status === "skipped") {
-      const processExplanation = yield* explainOne(earlier, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
+      const processExplanation = yield* explainOne(earlier, { ...failureOf(proc), kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key })
       // The process's recipe lists the steps its code reaches: a name not among them is a typo, not a step that did not run.
       const reached = (processExplanation.recipe?.codeParts ?? []).filter((part) => part.kind === "step").map((part) => part.name)
       if (processExplanation.recipe?.codeParts !== undefined && !reached.includes(stepName)) {
@@ -252,7 +266,7 @@ const handler = Effect.fn("expops.explain")(function*(input: {
       }
       explanations = []
       for (const call of calls) {
-        explanations.push(yield* explainOne(earlier, { kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key, error: call.error }))
+        explanations.push(yield* explainOne(earlier, { ...failureOf(call), kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key }))
       }
     }
     if (input.json) {

@@ -43,7 +43,7 @@ type State =
   | { readonly tag: "running"; readonly since: number }
   | { readonly tag: "cached"; readonly durationMs: number }
   | { readonly tag: "executed"; readonly durationMs: number }
-  | { readonly tag: "failed"; readonly durationMs: number; readonly error: string }
+  | { readonly tag: "failed"; readonly durationMs: number; readonly error: string; readonly location: string | undefined }
   | { readonly tag: "skipped" }
 
 interface Row {
@@ -51,6 +51,10 @@ interface Row {
   step: string | undefined
   readonly steps: Record<string, number>
 }
+
+/** The first line of an error, and where in the user's code it was raised. */
+const failure = (s: { readonly error: string; readonly location: string | undefined }): string =>
+  `${s.error.split("\n")[0]}${s.location !== undefined ? ` (${s.location})` : ""}`
 
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 
@@ -96,7 +100,7 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
         case "executed":
           return `${p.green("✓  executed")} ${Format.duration(s.durationMs)}${p.dim(stepSummary(row) ? `  ${stepSummary(row)}` : "")}`
         case "failed":
-          return `${p.red("✗  failed")} ${Format.duration(s.durationMs)}  ${s.error.split("\n")[0]}`
+          return `${p.red("✗  failed")} ${Format.duration(s.durationMs)}  ${failure(s)}`
         case "skipped":
           return p.yellow("-  skipped (an upstream process did not succeed)")
       }
@@ -124,7 +128,7 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
         : s.tag === "executed"
         ? `executed in ${Format.duration(s.durationMs)}${stepSummary(row) ? ` (${stepSummary(row)})` : ""}`
         : s.tag === "failed"
-        ? `failed after ${Format.duration(s.durationMs)}: ${s.error.split("\n")[0]}`
+        ? `failed after ${Format.duration(s.durationMs)}: ${failure(s)}`
         : s.tag
       return write(`${name}: ${status}\n`)
     }
@@ -156,7 +160,7 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
           row.state = { tag: "executed", durationMs }
           break
         case "fail":
-          row.state = { tag: "failed", durationMs, error: event.error ?? "failed" }
+          row.state = { tag: "failed", durationMs, error: event.error ?? "failed", location: event.location }
           break
         case "skip":
           row.state = { tag: "skipped" }

@@ -224,6 +224,13 @@ describe("expops run", () => {
       assert.deepStrictEqual(load.steps.map((s) => [s.name, s.status]), [["parse_csv", "executed"], ["validate", "failed"]])
       assert.match(load.error ?? "", /line 3: sepal_width is not a number: "three"/)
       assert.match(failed.stderr, /load_data failed in step validate: line 3/)
+      // A tagged error keeps its tag and fields, and where the user's code raised it.
+      const validate = load.steps[1]!
+      assert.strictEqual(validate.errorTag, "InvalidData")
+      assert.deepStrictEqual(validate.errorFields, { line: 3, reason: "sepal_width is not a number: \"three\"" })
+      const line = readFileSync(Path.join(dir, "src/load.ts"), "utf8").split("\n").findIndex((l) => l.includes("is not a number")) + 1
+      assert.match(validate.location ?? "", new RegExp(`^src/load\\.ts:${line}:\\d+$`))
+      assert.strictEqual(load.location, validate.location)
       const stored = manifestKeys(dir)
       assert.notInclude(stored, load.steps[1]!.key)
       assert.notInclude(stored, load.key)
@@ -233,6 +240,36 @@ describe("expops run", () => {
       assert.strictEqual(runs[0]!.status, "failed")
       const why = (yield* explain(dir, "load_data/validate")).explanations[0]!
       assert.match(why.summary, /failed .*nothing was stored/)
+    }))
+
+  it.live("a step throwing a TypeError: its message and its place in src/train.ts on stderr, in the report, in runs show and in explain", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      const file = Path.join(dir, "src/train.ts")
+      editFile(file, "const correct = train.filter", "const broken: any = undefined\n    broken.field.value = 1\n    const correct = train.filter")
+      const line = readFileSync(file, "utf8").split("\n").findIndex((l) => l.includes("broken.field.value")) + 1
+      const at = `src/train.ts:${line}:12`
+      const failed = yield* run(dir)
+      assert.strictEqual(failed.status, 1, failed.stderr)
+      const train = failed.report.processes.find((p) => p.name === "train_model")!
+      const step = train.steps.find((s) => s.status === "failed")!
+      assert.strictEqual(step.name, "training_accuracy")
+      assert.strictEqual(step.error, "TypeError: Cannot read properties of undefined (reading 'field')")
+      assert.strictEqual(step.location, at)
+      assert.strictEqual(train.location, at)
+      // The user's frames only: none of Effect's, Node's or the framework's.
+      assert.match(step.stack ?? "", new RegExp(`^TypeError: Cannot read properties of undefined \\(reading 'field'\\)\n {4}at .*\\(${at}\\)`))
+      assert.notMatch(step.stack ?? "", /node_modules|node:|packages\/core/)
+      assert.include(failed.stderr, `train_model: failed after`)
+      assert.include(failed.stderr, `(${at})`)
+      assert.match(failed.stderr, new RegExp(`train_model failed in step training_accuracy: TypeError: .*\n {4}at .*${at}`))
+
+      const shown = yield* cli(["runs", "show", dir])
+      assert.match(shown.stdout, new RegExp(`train_model/training_accuracy failed: TypeError: .*\n {4}at .*${at}`))
+      const why = (yield* explain(dir, "train_model/training_accuracy")).explanations[0]!
+      assert.include(why.summary, `failed at ${at} (TypeError: Cannot read properties of undefined (reading 'field'))`)
+      const explained = yield* cli(["explain", dir, "train_model/training_accuracy"])
+      assert.include(explained.stdout, `(${at})`)
     }))
 
   it.live("a process failing before its first step: the summary does not say the cache served the run", () =>

@@ -20,6 +20,15 @@ const noSteps = (report: Report): string =>
     ? "none ran (every process was served from the cache)"
     : "none ran"
 
+/**
+ * Where a failure happened in the user's code: the frames of its trimmed
+ * stack (the message is shown beside the name), or its location alone.
+ */
+const frames = (failed: { readonly location?: string | undefined; readonly stack?: string | undefined }, indent: string): Array<string> => {
+  const lines = failed.stack?.split("\n").filter((line) => /^\s+at /.test(line)).map((line) => `${indent}${line.trim()}`) ?? []
+  return lines.length > 0 ? lines : failed.location !== undefined ? [`${indent}at ${failed.location}`] : []
+}
+
 /** The lines printed after a run. */
 export const summary = (report: Report, p: Paint): string => {
   const { run } = report
@@ -38,7 +47,9 @@ export const summary = (report: Report, p: Paint): string => {
   for (const proc of report.processes) {
     if (proc.status !== "failed") continue
     const step = proc.steps.find((s) => s.status === "failed")
-    lines.push(p.red(`  ${proc.name} failed${step ? ` in step ${step.name}` : ""}: ${proc.error ?? step?.error ?? "unknown error"}`))
+    const failed = step ?? proc
+    lines.push(p.red(`  ${proc.name} failed${step ? ` in step ${step.name}` : ""}: ${failed.error ?? proc.error ?? "unknown error"}`))
+    lines.push(...frames(failed, "    "))
   }
   const skipped = report.processes.filter((x) => x.status === "skipped").map((x) => x.name)
   if (skipped.length > 0) lines.push(p.yellow(`  skipped: ${skipped.join(", ")} (an upstream process did not succeed)`))
@@ -77,6 +88,13 @@ export const details = (report: Report, p: Paint): string => {
     }
   }
   lines.push(Format.table(rows, "  "))
+  // The failure in full below the table: which step, the error, and where in the user's code.
+  for (const proc of report.processes) {
+    if (proc.status !== "failed") continue
+    const step = proc.steps.find((s) => s.status === "failed")
+    const failed = step ?? proc
+    lines.push("", p.red(`  ${proc.name}${step ? `/${step.name}` : ""} failed: ${failed.error ?? proc.error ?? "unknown error"}`), ...frames(failed, "    "))
+  }
   const metrics = latestMetrics(report)
   if (metrics.length > 0) {
     lines.push("")
