@@ -14,6 +14,7 @@ import { Effect } from "effect"
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml"
 import { ProjectError, UsageError } from "./Errors.ts"
 import { importFresh } from "./internal/importFresh.ts"
+import * as LoadFailure from "./internal/loadFailure.ts"
 import * as Packages from "./internal/packages.ts"
 import { WorkingDirectory } from "./WorkingDirectory.ts"
 
@@ -209,7 +210,18 @@ export const importPipeline = Effect.fn("Project.importPipeline")(function*(proj
   CodeFingerprint.recordLoadedSources()
   const module = yield* Effect.tryPromise({
     try: () => importFresh(modulePath, project.dir),
-    catch: (error) => at(`${main}: cannot be loaded: ${String((error as Error)?.message ?? error).split("\n")[0]}`)
+    catch: (error) => {
+      // In the user's code when it is there (a syntax error, a throw at load); else about the entry module.
+      const located = LoadFailure.locate(modulePath, error)
+      if (located === undefined) return at(`${main}: cannot be loaded: ${String((error as Error)?.message ?? error).split("\n")[0]}`)
+      const frames = located.stack?.split("\n").slice(1) ?? []
+      return new ProjectError({
+        file: display(project, located.file),
+        line: located.line,
+        ...(located.column !== undefined ? { column: located.column } : {}),
+        reason: [located.reason, ...frames].join("\n")
+      })
+    }
   })
   const diagnostics = CodeFingerprint.takeDiagnostics()
   if (!("default" in module) || module.default === undefined) {
