@@ -34,12 +34,12 @@ import { identity } from "effect/Function"
 import * as Schema from "effect/Schema"
 import * as CanonicalHash from "./CanonicalHash.ts"
 import { analyze, type FileAnalysis, type FunctionInfo } from "./internal/closure/analyze.ts"
-import { Closure, type Located, type Part, partId } from "./internal/closure/closure.ts"
+import { Closure, type Located, type Part, partId, type Service } from "./internal/closure/closure.ts"
 import { digest } from "./internal/closure/normalize.ts"
 import { setFallbacks } from "./internal/closure/resolve.ts"
 import * as Sources from "./internal/closure/sources.ts"
 
-export type { Part } from "./internal/closure/closure.ts"
+export type { Part, Service } from "./internal/closure/closure.ts"
 export { partId } from "./internal/closure/closure.ts"
 export type { FileAnalysis, FunctionInfo, Unit } from "./internal/closure/analyze.ts"
 
@@ -130,6 +130,8 @@ export interface Fingerprint {
   /** What it is made of, sorted, for explaining a change. */
   readonly parts: ReadonlyArray<Part>
   readonly diagnostics: ReadonlyArray<Diagnostic>
+  /** The services its code asks for (`yield* Db`) and does not provide itself: what a layer must provide. */
+  readonly services: ReadonlyArray<Service>
 }
 
 /**
@@ -449,7 +451,7 @@ const fingerprintUntimed = (definition: Definition): Fingerprint => {
   }
   diagnostics.push(...findingsToDiagnostics(owner, closure))
   const parts = sortParts(closure.parts.values())
-  return { code: combine(parts, version), parts, diagnostics }
+  return { code: combine(parts, version), parts, diagnostics, services: closure.services() }
 }
 
 /** A step or process captured by a factory-made body counts by its own fingerprint. */

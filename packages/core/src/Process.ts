@@ -74,6 +74,8 @@ export interface Process<
   readonly codeParts: ReadonlyArray<CodeFingerprint.Part>
   /** What the fingerprint could not see, or found worth saying. */
   readonly diagnostics: ReadonlyArray<CodeFingerprint.Diagnostic>
+  /** The services of the user's code its body asks for, found in its code closure (see `CodeFingerprint.Service`). */
+  readonly services: ReadonlyArray<CodeFingerprint.Service>
   readonly run: (inputs: TypeOf<In>, parameters: TypeOf<P>) => Effect.Effect<TypeOf<Out>, E, R>
 }
 
@@ -89,6 +91,7 @@ export interface Any extends Pipeable {
   /** What `code` is made of, for explaining a change. */
   readonly codeParts: ReadonlyArray<CodeFingerprint.Part>
   readonly diagnostics: ReadonlyArray<CodeFingerprint.Diagnostic>
+  readonly services: ReadonlyArray<CodeFingerprint.Service>
   readonly inputs: AnyStruct
   readonly parameters: AnyStruct
   readonly outputs: AnyStruct
@@ -143,6 +146,7 @@ export const make = <
     code: fingerprint.code,
     codeParts: fingerprint.parts,
     diagnostics: fingerprint.diagnostics,
+    services: fingerprint.services,
     run
   }) as Process<In, P, Out, ErrorOf<Eff>, ContextOf<Eff>>
 }

@@ -13,7 +13,7 @@ import { createRequire } from "node:module"
 import { digest, isNode, isTypeOnly, type Node, serialize, unwrap } from "./normalize.ts"
 
 /** Bumped when the analysis changes meaning: indexed analyses of an older format are redone. */
-export const ANALYSIS_FORMAT = 2
+export const ANALYSIS_FORMAT = 3
 
 /**
  * What a top-level declaration is, for messages ("helper `softmax` changed").
@@ -60,6 +60,12 @@ export interface Unit {
   readonly nondeterminism: ReadonlyArray<Finding>
   /** Values it computes at load from outside the code (a file read, an environment variable). */
   readonly external: ReadonlyArray<Finding>
+  /** For a service declared with `Context.Service` (`class Db extends Context.Service<...>()("app/Db")`): its key. */
+  readonly service?: string | undefined
+  /** Module-level names it asks for as services: `yield* Db`, `Db.use(...)`. */
+  readonly demands?: ReadonlyArray<string> | undefined
+  /** Module-level names it provides as services: `Layer.effect(Db, ...)`, `Effect.provideService(Db, ...)`, `Db.layer...`. */
+  readonly provides?: ReadonlyArray<string> | undefined
 }
 
 /** `[start, end)` of a node. */
@@ -263,6 +269,8 @@ interface Reference {
   readonly unit: number
   /** Whether it is the callee of a `new` with no arguments (`new Date()`). */
   readonly bareNew: boolean
+  /** Whether it asks for a service (`yield* Db`) or provides one (`Layer.succeed(Db, ...)`). */
+  readonly service?: "demand" | "provide" | undefined
 }
 
 /** Calls whose results differ from run to run, by global object and member. */
@@ -293,6 +301,37 @@ const TYPE_KEYS: ReadonlySet<string> = new Set([
 const isFunctionNode = (node: Node): boolean =>
   node.type === "FunctionExpression" || node.type === "ArrowFunctionExpression" || node.type === "FunctionDeclaration"
 
+/** `X.Service` or `Service`, the callee that declares a service in Effect (`Context.Service`). */
+const isServiceCallee = (node: Node): boolean => {
+  const callee = unwrap(node)
+  if (callee.type === "Identifier") return callee.name === "Service"
+  return callee.type === "MemberExpression" && callee.computed !== true && isNode(callee.property) && callee.property.name === "Service"
+}
+
+/** The string literal a service declaration is keyed by: `Context.Service<Self, Shape>()("app/Db")`, `Context.Service<Shape>("app/Db")`. */
+const literalKey = (call: Node): string | undefined => {
+  const first = (call.arguments as Array<Node>)[0]
+  const key = first === undefined ? undefined : unwrap(first)
+  return key?.type === "Literal" && typeof key.value === "string" ? key.value : undefined
+}
+
+/** The key of the service a top-level declaration declares, if it declares one. */
+const serviceKey = (declaration: Node): string | undefined => {
+  let declared: Node | undefined = declaration.type === "ClassDeclaration" || declaration.type === "ClassExpression"
+    ? declaration
+    : isNode(declaration.init)
+    ? unwrap(declaration.init)
+    : undefined
+  if (declared?.type === "ClassExpression" || declared?.type === "ClassDeclaration") {
+    const superClass = isNode(declared.superClass) ? unwrap(declared.superClass) : undefined
+    if (superClass?.type !== "CallExpression") return undefined
+    const inner = unwrap(superClass.callee as Node)
+    return inner.type === "CallExpression" && isServiceCallee(inner.callee as Node) ? literalKey(superClass) : undefined
+  }
+  declared = declared?.type === "CallExpression" ? declared : undefined
+  return declared !== undefined && isServiceCallee(declared.callee as Node) ? literalKey(declared) : undefined
+}
+
 /**
  * Analyses a module's source. Throws a `SyntaxProblem` when it does not parse.
  */
@@ -309,6 +348,9 @@ export const analyze = (file: string, source: string, program: Node = parse(file
     refs: Set<Ref>
     nondeterminism: Array<Finding>
     external: Array<Finding>
+    service: string | undefined
+    demands: Set<string>
+    provides: Set<string>
   }> = []
   const imports: Record<string, Import> = {}
   const exports: Record<string, Export> = {}
@@ -343,8 +385,8 @@ export const analyze = (file: string, source: string, program: Node = parse(file
     into?.push(binding)
   }
 
-  const reference = (id: Node, member?: string, bareNew = false) => {
-    references.push({ name: id.name as string, member, scope, start: id.start, fn, unit, bareNew, initializing })
+  const reference = (id: Node, member?: string, bareNew = false, service?: "demand" | "provide") => {
+    references.push({ name: id.name as string, member, scope, start: id.start, fn, unit, bareNew, initializing, service })
   }
 
   const withScope = (next: Scope, body: () => void) => {
@@ -525,10 +567,36 @@ export const analyze = (file: string, source: string, program: Node = parse(file
         return walk(node.expression as Node)
       case "Identifier":
         return reference(node)
+      case "YieldExpression": {
+        // `yield* Db`: the body asks for the service `Db`.
+        const argument = isNode(node.argument) ? unwrap(node.argument) : undefined
+        if (node.delegate === true && argument?.type === "Identifier") return reference(argument, undefined, false, "demand")
+        return walkChildren(node)
+      }
+      case "CallExpression": {
+        // `Layer.effect(Db, ...)`, `Effect.provideService(Db, ...)`: code providing the service `Db`.
+        const callee = unwrap(node.callee as Node)
+        const first = (node.arguments as Array<Node>)[0]
+        const target = first === undefined ? undefined : unwrap(first)
+        if (target?.type === "Identifier" && callee.type === "MemberExpression" && callee.computed !== true && isNode(callee.property)) {
+          const owner = unwrap(callee.object as Node)
+          const method = (callee.property as Node).name as string
+          if ((owner.type === "Identifier" && owner.name === "Layer") || method === "provideService" || method === "provideServiceEffect") {
+            walk(node.callee as Node)
+            reference(target, undefined, false, "provide")
+            for (const argument of (node.arguments as Array<Node>).slice(1)) walk(argument)
+            return
+          }
+        }
+        return walkChildren(node)
+      }
       case "MemberExpression": {
         const object = unwrap(node.object as Node)
         if (object.type === "Identifier" && node.computed !== true && isNode(node.property)) {
-          reference(object, (node.property as Node).name as string)
+          const member = (node.property as Node).name as string
+          // `Db.use(...)` asks for the service; `Db.layer`, `Db.layerTest(...)` are its layers.
+          const service = member === "use" || member === "useSync" ? "demand" : /^layer/.test(member) ? "provide" : undefined
+          reference(object, member, false, service)
         } else walk(object)
         if (node.computed === true) walk(node.property as Node)
         return
@@ -699,7 +767,7 @@ export const analyze = (file: string, source: string, program: Node = parse(file
 
   const addUnit = (kind: UnitKind, names: Array<string>, node: Node, body: () => void, title?: string) => {
     unit = units.length
-    units.push({ kind, names, title, node, refs: new Set(), nondeterminism: [], external: [] })
+    units.push({ kind, names, title, node, refs: new Set(), nondeterminism: [], external: [], service: serviceKey(node), demands: new Set(), provides: new Set() })
     body()
     unit = -1
   }
@@ -820,6 +888,8 @@ export const analyze = (file: string, source: string, program: Node = parse(file
     }
     if (binding.isModule) {
       owner?.refs.add(ref.member !== undefined && imports[ref.name]?.name === "*" ? `${ref.name}.${ref.member}` : ref.name)
+      if (ref.service === "demand") owner?.demands.add(ref.name)
+      else if (ref.service === "provide") owner?.provides.add(ref.name)
       const imported = imports[ref.name]
       if (imported !== undefined && owner !== undefined) {
         const member = imported.name === "*" ? ref.member : imported.name
@@ -901,7 +971,10 @@ export const analyze = (file: string, source: string, program: Node = parse(file
       call: isNode(u.node.init) && unwrap(u.node.init).type === "CallExpression" ? [u.node.init.start, u.node.init.end] as const : undefined,
       refs: [...u.refs].sort(),
       nondeterminism: u.nondeterminism,
-      external: u.external
+      external: u.external,
+      ...(u.service !== undefined ? { service: u.service } : {}),
+      ...(u.demands.size > 0 ? { demands: [...u.demands].sort() } : {}),
+      ...(u.provides.size > 0 ? { provides: [...u.provides].sort() } : {})
     })),
     bindings,
     statements,

@@ -38,6 +38,16 @@ export interface Located extends Finding {
   readonly name: string
 }
 
+/** A service a body asks for (`yield* Db`) that its own code does not provide. */
+export interface Service {
+  /** The key it is declared with (`Context.Service<...>()("app/Db")`). */
+  readonly key: string
+  /** The name of its declaration. */
+  readonly name: string
+  readonly file: string
+  readonly line: number
+}
+
 const unitName = (unit: Unit): string => unit.title ?? (unit.names.length > 0 ? unit.names.join(", ") : `line ${unit.line}`)
 
 /**
@@ -48,6 +58,9 @@ export class Closure {
   readonly parts = new Map<string, Part>()
   readonly nondeterminism: Array<Located> = []
   readonly external: Array<Located> = []
+  /** Names the reached units ask for, or provide, as services, with the module they are read in. */
+  private readonly demands: Array<{ readonly path: string; readonly name: string }> = []
+  private readonly provisions: Array<{ readonly path: string; readonly name: string }> = []
   private readonly seen = new Set<string>()
 
   /** The URL query the body's module was loaded under (see `Sources.textOf`). */
@@ -93,6 +106,8 @@ export class Closure {
     this.add(own ?? { kind: unit.kind, name, file, line: unit.line, digest: unit.digest })
     for (const finding of unit.nondeterminism) this.nondeterminism.push({ ...finding, file, kind: unit.kind, name })
     for (const finding of unit.external) this.external.push({ ...finding, file, kind: unit.kind, name })
+    for (const demanded of unit.demands ?? []) this.demands.push({ path, name: demanded })
+    for (const provided of unit.provides ?? []) this.provisions.push({ path, name: provided })
     for (const ref of unit.refs) this.ref(path, analysis, ref)
   }
 
@@ -197,6 +212,59 @@ export class Closure {
 
   private allExports(path: string): void {
     for (const name of this.exports(path, new Set())) this.exported(path, name)
+  }
+
+  /**
+   * The services the closure asks for and does not provide itself: each
+   * `yield* Db` whose `Db` is declared with `Context.Service` in the user's
+   * code, unless the closure also builds it (`Layer.effect(Db, ...)`,
+   * `Effect.provideService(Db, ...)`, `Db.layer`). A service of a package
+   * is not seen (the closure does not follow packages).
+   */
+  services(): Array<Service> {
+    const provided = new Set<string>()
+    for (const { name, path } of this.provisions) {
+      const found = this.declaration(path, name, 0)
+      if (found !== undefined) provided.add(`${found.path}#${found.index}`)
+    }
+    const out = new Map<string, Service>()
+    for (const { name, path } of this.demands) {
+      const found = this.declaration(path, name, 0)
+      const key = found?.unit.service
+      if (found === undefined || key === undefined || provided.has(`${found.path}#${found.index}`)) continue
+      out.set(key, { key, name: found.unit.names[0] ?? key, file: Sources.relative(found.path), line: found.unit.line })
+    }
+    return [...out.values()].sort((a, b) => (a.key < b.key ? -1 : 1))
+  }
+
+  /** The top-level declaration a name of a module stands for, through imports and re-exports. */
+  private declaration(path: string, name: string, depth: number): { readonly path: string; readonly index: number; readonly unit: Unit } | undefined {
+    const analysis = depth > 20 ? undefined : this.analysis(path)
+    if (analysis === undefined) return undefined
+    const imported = analysis.imports[name]
+    if (imported !== undefined) {
+      const target = resolve(path, imported.from)
+      return target._tag === "File" && imported.name !== "*" ? this.exportedDeclaration(target.path, imported.name, depth + 1) : undefined
+    }
+    const index = analysis.bindings[name]
+    return index === undefined ? undefined : { path, index, unit: analysis.units[index]! }
+  }
+
+  private exportedDeclaration(path: string, name: string, depth: number): { readonly path: string; readonly index: number; readonly unit: Unit } | undefined {
+    const analysis = depth > 20 ? undefined : this.analysis(path)
+    const entry = analysis?.exports[name]
+    if (analysis === undefined) return undefined
+    if (entry === undefined) {
+      for (const star of analysis.stars) {
+        const target = resolve(path, star)
+        const found = target._tag === "File" ? this.exportedDeclaration(target.path, name, depth + 1) : undefined
+        if (found !== undefined) return found
+      }
+      return undefined
+    }
+    if ("local" in entry) return this.declaration(path, entry.local, depth + 1)
+    const target = resolve(path, entry.from)
+    return target._tag === "File" && entry.name !== "*" ? this.exportedDeclaration(target.path, entry.name, depth + 1) : undefined
   }
 
   /**
