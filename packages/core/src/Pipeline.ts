@@ -11,14 +11,16 @@
  * @since 0.1.0
  */
 import { randomBytes } from "node:crypto"
-import { Clock, Deferred, Effect, Exit, Schema, SchemaAST, Semaphore } from "effect"
+import { Cause, Clock, Context, Deferred, Effect, Exit, Layer, Schema, SchemaAST, Semaphore } from "effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { Cache } from "./Cache.ts"
 import * as internal from "./internal/encoding.ts"
+import type * as CodeFingerprint from "./CodeFingerprint.ts"
+import * as Failure from "./Failure.ts"
 import { errorMessage } from "./internal/errors.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Process from "./Process.ts"
-import { PipelineValidationError, type Problem } from "./PipelineError.ts"
+import { LayerError, PipelineValidationError, type Problem } from "./PipelineError.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
 import type { ProcessReport, RunReport } from "./RunReport.ts"
@@ -37,7 +39,9 @@ export interface Pipeline<out R> extends Pipeable {
   readonly name: string
   readonly processes: ReadonlyArray<Process.Any>
   readonly edges: ReadonlyArray<Edge>
-  /** Phantom: the services the processes' bodies need. */
+  /** Provides the services the processes' bodies need: `run` builds it and provides it to every body. */
+  readonly layer: Layer.Layer<any, unknown, never> | undefined
+  /** Phantom: the services the processes' bodies need that `layer` does not provide. */
   readonly "~requirements"?: (_: never) => R
 }
 
@@ -57,23 +61,115 @@ export const isPipeline = (u: unknown): u is Pipeline<unknown> =>
   typeof u === "object" && u !== null && (u as any)["~expops/Pipeline"] === true
 
 /**
- * Defines a pipeline.
+ * The services `run`'s caller provides (the cache), never a layer's job.
  *
  * @since 0.1.0
  */
-export const make = <const Ps extends ReadonlyArray<Process.Any>>(options: {
-  readonly name: string
-  readonly processes: Ps
-  readonly edges?: ReadonlyArray<Edge> | undefined
-}): Pipeline<ContextOfProcesses<Ps>> => ({
+export type Provided = Cache
+
+/**
+ * The services the processes `Ps` need that a layer providing `ROut` leaves out.
+ *
+ * @since 0.1.0
+ */
+export type Unprovided<Ps extends ReadonlyArray<Process.Any>, ROut> =
+  // A body typed `any` says nothing about what it needs.
+  0 extends 1 & ContextOfProcesses<Ps> ? never : Exclude<ContextOfProcesses<Ps>, ROut | Provided>
+
+/**
+ * Defines a pipeline. When the processes' bodies need services of yours (a
+ * database client, say), `layer` must provide them: without it, or with a
+ * layer that leaves one out, `make` does not type-check, and its error names
+ * the services.
+ *
+ * ```ts
+ * export const layer = Database.layer("data/app.sqlite")
+ * export default Pipeline.make({ name: "app", processes: [load, report], layer })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = <const Ps extends ReadonlyArray<Process.Any>, ROut = never, LE = never>(
+  options:
+    & {
+      readonly name: string
+      readonly processes: Ps
+      readonly edges?: ReadonlyArray<Edge> | undefined
+      /** Provides the services the bodies need; `run` (and `expops run`) provide it to every body. */
+      readonly layer?: Layer.Layer<ROut, LE, never> | undefined
+    }
+    & ([Unprovided<Ps, ROut>] extends [never] ? unknown
+      : {
+        /** The processes' bodies need these services: give a layer that provides them. */
+        readonly layer: Layer.Layer<Unprovided<Ps, ROut>, unknown, never>
+      })
+): Pipeline<Exclude<ContextOfProcesses<Ps>, ROut>> => ({
   "~expops/Pipeline": true,
   name: options.name,
   processes: options.processes,
   edges: options.edges ?? [],
+  layer: options.layer,
   pipe() {
     return pipeArguments(this, arguments)
   }
 } as any)
+
+/**
+ * The services of the user's code that a pipeline's processes ask for, each
+ * with the processes that need it (see `CodeFingerprint.Service`).
+ *
+ * @since 0.1.0
+ */
+export const services = (pipeline: Pipeline<unknown>): ReadonlyArray<{ readonly service: CodeFingerprint.Service; readonly processes: ReadonlyArray<string> }> => {
+  const byKey = new Map<string, { readonly service: CodeFingerprint.Service; readonly processes: Array<string> }>()
+  for (const process of pipeline.processes) {
+    for (const service of process.services ?? []) {
+      const known = byKey.get(service.key)
+      if (known === undefined) byKey.set(service.key, { service, processes: [process.name] })
+      else if (!known.processes.includes(process.name)) known.processes.push(process.name)
+    }
+  }
+  return [...byKey.values()]
+}
+
+/** A service nobody provides, in words: who needs it, where it is declared, and how to provide it. */
+const missingService = (need: { readonly service: CodeFingerprint.Service; readonly processes: ReadonlyArray<string> }, hasLayer: boolean): Problem => {
+  const { file, key, line, name } = need.service
+  const who = need.processes.length === 1 ? `process ${need.processes[0]}` : `processes ${need.processes.join(", ")}`
+  return {
+    code: "missing-service",
+    processes: need.processes,
+    message: `${who} ${need.processes.length === 1 ? "needs" : "need"} the service ${key} (${name}, ${file}:${line}), which ` +
+      (hasLayer ? "the pipeline's layer does not provide: add it to that layer" : "nothing provides") +
+      ": give Pipeline.make a `layer` that provides it (the pipeline module may also export it as `layer`, which `expops run` provides)"
+  }
+}
+
+/**
+ * The services in context, by key: what the caller of `run` provided.
+ */
+const keysInContext = Effect.map(Effect.context<never>(), (context) => new Set(context.mapUnsafe.keys()))
+
+/**
+ * Builds the pipeline's layers (its own and `options.layer`) into the run's
+ * scope, and checks that every service the processes ask for is provided,
+ * by them or by the caller. Answers what they provide.
+ */
+const buildServices = (pipeline: Pipeline<unknown>, options: RunOptions) =>
+  Effect.gen(function*() {
+    const layers = [pipeline.layer, options.layer].filter((l, i, all): l is Layer.Layer<any, unknown, never> => l !== undefined && all.indexOf(l) === i)
+    const built = yield* Effect.forEach(layers, (layer) =>
+      Layer.build(layer).pipe(
+        Effect.catchCause((cause) => Effect.fail(new LayerError({ pipeline: pipeline.name, ...Failure.fromCause(cause), cause: Cause.squash(cause) })))
+      ))
+    const context = built.reduce((all, c) => Context.merge(all, c), Context.empty() as Context.Context<any>)
+    const ambient = yield* keysInContext
+    const problems = services(pipeline)
+      .filter(({ service }) => !ambient.has(service.key) && !context.mapUnsafe.has(service.key))
+      .map((need) => missingService(need, layers.length > 0))
+    if (problems.length > 0) return yield* new PipelineValidationError({ pipeline: pipeline.name, problems })
+    return context
+  })
 
 /**
  * Parses a `process_adjlist`: one line per node, `a b c` meaning that `b`
@@ -107,6 +203,8 @@ export interface RunOptions {
   /** Compute keys and look them up; run nothing, store nothing. */
   readonly dryRun?: boolean | undefined
   readonly runId?: string | undefined
+  /** Provides services to every body, besides the pipeline's own `layer` (`expops run`: the pipeline module's `layer` export). */
+  readonly layer?: Layer.Layer<any, unknown, never> | undefined
 }
 
 /**
@@ -224,8 +322,15 @@ export const plan = (pipeline: Pipeline<unknown>, options: RunOptions = {}): Eff
         })
       }
     }
-    if (problems.length > 0) return Effect.fail(new PipelineValidationError({ pipeline: pipeline.name, problems }))
-    return Effect.succeed({ order: order.order, processes, upstream, sources, parameters })
+    const validated = { order: order.order, processes, upstream, sources, parameters }
+    // Without any layer, a service the caller does not provide cannot be there (with one, `run` checks once it is built).
+    if (pipeline.layer !== undefined || options.layer !== undefined || options.dryRun) {
+      return problems.length > 0 ? Effect.fail(new PipelineValidationError({ pipeline: pipeline.name, problems })) : Effect.succeed(validated)
+    }
+    return Effect.flatMap(keysInContext, (ambient) => {
+      for (const need of services(pipeline)) if (!ambient.has(need.service.key)) problems.push(missingService(need, false))
+      return problems.length > 0 ? Effect.fail(new PipelineValidationError({ pipeline: pipeline.name, problems })) : Effect.succeed(validated)
+    })
   })
 
 /** Kahn's algorithm, stable in declaration order; on a cycle, one cycle's members. */
@@ -269,9 +374,11 @@ const topologicalOrder = (
 export const run = <R>(
   pipeline: Pipeline<R>,
   options: RunOptions = {}
-): Effect.Effect<RunReport, PipelineValidationError, Cache | R> =>
-  Effect.gen(function*() {
+): Effect.Effect<RunReport, PipelineValidationError | LayerError, Cache | R> =>
+  Effect.scoped(Effect.gen(function*() {
     const validated = yield* plan(pipeline, options)
+    // The services of the user's layers, built before anything runs and released when the run ends.
+    const provided = options.dryRun ? Context.empty() : yield* buildServices(pipeline, options)
     const cache = yield* Cache
     const seed = yield* Reproducibility.RootSeed
     const startedAt = yield* Clock.currentTimeMillis
@@ -316,7 +423,8 @@ export const run = <R>(
 
     const collector = Metrics.makeCollector()
     yield* Effect.forEach(validated.order, runOne, { concurrency: "unbounded", discard: true }).pipe(
-      Effect.provideService(Metrics.CurrentCollector, collector)
+      Effect.provideService(Metrics.CurrentCollector, collector),
+      Effect.provideContext(provided)
     )
     const processes: Array<ProcessReport> = []
     for (const name of validated.order) processes.push((yield* Deferred.await(results.get(name)!)).report)
@@ -335,7 +443,7 @@ export const run = <R>(
       processes,
       metrics: collector.metrics
     } satisfies RunReport
-  })
+  }))
 
 /** Dry run of one process: compute its key and look it up, running nothing. */
 const peek = (process: Process.Any, context: Process.Context): Effect.Effect<Process.Result, never, Cache> =>

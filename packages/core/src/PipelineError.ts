@@ -18,7 +18,8 @@ export const Problem = Schema.Struct({
     "output-parameter-collision",
     "missing-input",
     "invalid-parameters",
-    "bad-adjlist"
+    "bad-adjlist",
+    "missing-service"
   ]),
   /** The processes involved. */
   processes: Schema.Array(Schema.String),
@@ -41,5 +42,28 @@ export class PipelineValidationError extends Schema.TaggedError<PipelineValidati
 }) {
   override get message(): string {
     return `pipeline ${this.pipeline} is invalid:\n` + this.problems.map((p) => `  - ${p.message}`).join("\n")
+  }
+}
+
+/**
+ * The layer that provides the pipeline's services (`Pipeline.make({ layer })`,
+ * or the one `expops run` takes from the pipeline module) failed to build.
+ * Nothing has run.
+ *
+ * @since 0.1.0
+ */
+export class LayerError extends Schema.TaggedError<LayerError>()("LayerError", {
+  pipeline: Schema.String,
+  /** The error it failed with. */
+  error: Schema.String,
+  /** Where in the user's code, when known (`src/db.ts:12:5`). */
+  location: Schema.optionalKey(Schema.String),
+  /** The user's frames of the error's stack. */
+  stack: Schema.optionalKey(Schema.String),
+  cause: Schema.optional(Schema.Defect())
+}) {
+  override get message(): string {
+    return `the layer providing the services of pipeline ${this.pipeline} failed to build: ${this.error}` +
+      (this.location !== undefined ? ` (${this.location})` : "")
   }
 }
