@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs"
 import * as Path from "node:path"
 import { CodeFingerprint, DataFile, Pipeline, ProjectConfig } from "@expops/core"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml"
 import { ProjectError, UsageError } from "./Errors.ts"
 import { importFresh } from "./internal/importFresh.ts"
@@ -187,7 +187,9 @@ const sharePackages = Effect.fnUntraced(function*(project: Project) {
 /**
  * Imports the module named by `scripts.main` and returns its default export,
  * which must be a Pipeline (made with `Pipeline.make`), with what the code
- * fingerprints of its steps and processes said (see `CodeFingerprint`). A
+ * fingerprints of its steps and processes said (see `CodeFingerprint`) and
+ * its export `layer`, if it has one: a Layer `expops run` provides to every
+ * body. A
  * project loaded again in the same process is imported afresh, edits included.
  *
  * Fingerprints are of the text Node loaded, relative to the project folder.
@@ -236,7 +238,12 @@ export const importPipeline = Effect.fn("Project.importPipeline")(function*(proj
       `the default export of ${main} must be a Pipeline made with Pipeline.make, found ${describeValue(module.default)}`
     )
   }
-  return { pipeline: module.default as Pipeline.Pipeline<never>, diagnostics }
+  // Services for every body: an exported `layer`, beside the pipeline's own.
+  const layer = module.layer
+  if (layer !== undefined && !Layer.isLayer(layer)) {
+    return yield* at(`the export \`layer\` of ${main} must be a Layer providing the services the steps need, found ${describeValue(layer)}`)
+  }
+  return { pipeline: module.default as Pipeline.Pipeline<never>, diagnostics, layer: layer as Layer.Layer<any, unknown, never> | undefined }
 })
 
 /**

@@ -22,6 +22,14 @@ import * as Project from "./Project.ts"
  * where possible (the process entry, the adjacency list).
  */
 const locate = (project: Project.Project, error: PipelineError.PipelineValidationError): UsageError => {
+  // Services are the code's business, not the config's.
+  const services = error.problems.filter((problem) => problem.code === "missing-service")
+  if (services.length > 0) {
+    return new UsageError({
+      message: `pipeline ${error.pipeline} needs services that nothing provides (see ${project.config.main}):\n` +
+        services.map((problem) => `  - ${problem.message}`).join("\n")
+    })
+  }
   const entries = project.config.parameters
   const names = Object.keys(entries)
   const lines = error.problems.map((problem) => {
@@ -104,14 +112,15 @@ const handler = Effect.fn("expops.run")(function*(input: {
   const seed = Option.getOrElse(input.seed, () => config.seed)
   const data = yield* Project.dataFile(project)
   yield* enterProjectDir(project.dir)
-  const { diagnostics, pipeline } = yield* Project.importPipeline(project)
+  const { diagnostics, layer, pipeline } = yield* Project.importPipeline(project)
   yield* reportDiagnostics(diagnostics, input.strict)
   const options: Pipeline.RunOptions = {
     adjlist: config.adjlist,
     parameters: config.parameters,
     concurrency: Option.getOrUndefined(input.concurrency) ?? config.concurrency,
     data,
-    dryRun: input.dryRun
+    dryRun: input.dryRun,
+    layer
   }
   // Validate before the backend opens: a bad config writes nothing.
   const plan = yield* Pipeline.plan(pipeline, options).pipe(Effect.mapError((error) => locate(project, error)))
@@ -133,7 +142,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
     )
     return yield* Pipeline.run(pipeline, options).pipe(Effect.provide(layers, { local: true }))
   })).pipe(
-    Effect.mapError((error) => locate(project, error)),
+    Effect.mapError((error) => (error._tag === "PipelineValidationError" ? locate(project, error) : error)),
     Effect.tap((report) =>
       input.dryRun || input.noCache
         ? Effect.void
