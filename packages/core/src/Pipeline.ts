@@ -205,6 +205,12 @@ export interface RunOptions {
   readonly runId?: string | undefined
   /** Provides services to every body, besides the pipeline's own `layer` (`expops run`: the pipeline module's `layer` export). */
   readonly layer?: Layer.Layer<any, unknown, never> | undefined
+  /**
+   * Called when the run is interrupted, with its report so far (status
+   * `interrupted`: what finished, what was interrupted, what never started),
+   * before the interruption goes on: where a caller records the run.
+   */
+  readonly onInterrupt?: ((report: RunReport) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -385,6 +391,10 @@ export const run = <R>(
     const started = yield* internal.monotonicMs
     const semaphore = yield* Semaphore.make(Math.max(1, options.concurrency ?? 4))
     const results = new Map(validated.order.map((name) => [name, Deferred.makeUnsafe<Process.Result>()]))
+    /** The results in, by process: what an interrupted run still reports. */
+    const done = new Map<string, ProcessReport>()
+    /** The processes running now, with the steps they have finished. */
+    const running = new Map<string, Process.Running>()
 
     const runOne = Effect.fnUntraced(function*(name: string) {
       const process = validated.processes.get(name)!
@@ -414,35 +424,57 @@ export const run = <R>(
           inputs,
           sources,
           parameters: validated.parameters.get(name),
-          data: options.data
+          data: options.data,
+          running
         }
         result = yield* options.dryRun ? peek(process, context) : semaphore.withPermits(1)(Process.execute<R>(process, context))
       }
+      done.set(name, result.report)
       yield* Deferred.succeed(results.get(name)!, result)
     })
 
     const collector = Metrics.makeCollector()
+    const report = Effect.fnUntraced(function*(interrupted: boolean) {
+      const now = yield* internal.monotonicMs
+      const processes = validated.order.map((name): ProcessReport => {
+        const finished = done.get(name)
+        if (finished !== undefined) return finished
+        const inProgress = running.get(name)
+        return inProgress !== undefined
+          ? { name, status: "interrupted", key: inProgress.key, durationMs: now - inProgress.startedMs, steps: inProgress.steps }
+          : { name, status: "skipped", key: "", durationMs: 0, steps: [], error: "the run was interrupted before it started" }
+      })
+      const failed = processes.some((p) => p.status === "failed" || p.status === "skipped")
+      return {
+        run: {
+          id: options.runId ?? makeRunId(startedAt),
+          pipeline: pipeline.name,
+          status: interrupted ? "interrupted" : failed ? "failed" : "success",
+          seed,
+          backend: cache.backend,
+          startedAt,
+          durationMs: now - started,
+          ...(options.dryRun ? { dryRun: true } : {})
+        },
+        processes,
+        metrics: collector.metrics
+      } satisfies RunReport
+    })
+    // An interrupted run still says what it did: the processes that finished
+    // (their entries are stored), those it interrupted, those it never started.
+    const onInterrupt = Effect.gen(function*() {
+      const partial = yield* report(true)
+      for (const p of partial.processes) {
+        if (p.status === "interrupted") yield* RunEvents.emit({ kind: "process", phase: "interrupt", process: p.name, key: p.key, durationMs: p.durationMs })
+      }
+      if (options.onInterrupt !== undefined) yield* options.onInterrupt(partial)
+    })
     yield* Effect.forEach(validated.order, runOne, { concurrency: "unbounded", discard: true }).pipe(
       Effect.provideService(Metrics.CurrentCollector, collector),
-      Effect.provideContext(provided)
+      Effect.provideContext(provided),
+      Effect.onInterrupt(() => onInterrupt)
     )
-    const processes: Array<ProcessReport> = []
-    for (const name of validated.order) processes.push((yield* Deferred.await(results.get(name)!)).report)
-    const failed = processes.some((p) => p.status === "failed" || p.status === "skipped")
-    return {
-      run: {
-        id: options.runId ?? makeRunId(startedAt),
-        pipeline: pipeline.name,
-        status: failed ? "failed" : "success",
-        seed,
-        backend: cache.backend,
-        startedAt,
-        durationMs: (yield* internal.monotonicMs) - started,
-        ...(options.dryRun ? { dryRun: true } : {})
-      },
-      processes,
-      metrics: collector.metrics
-    } satisfies RunReport
+    return yield* report(false)
   }))
 
 /** Dry run of one process: compute its key and look it up, running nothing. */

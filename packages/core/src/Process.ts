@@ -35,7 +35,7 @@ import { type Caller, CurrentCaller, CurrentProcess, type ProcessScope } from ".
 import * as Recipe from "./Recipe.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
-import type { ProcessReport } from "./RunReport.ts"
+import type { ProcessReport, StepReport } from "./RunReport.ts"
 import * as SchemaFingerprint from "./SchemaFingerprint.ts"
 import type * as Step from "./Step.ts"
 import { type ContextOf, defineCallable, type ErrorOf, runBody } from "./Step.ts"
@@ -166,6 +166,19 @@ export interface Context {
   readonly parameters: unknown
   /** The project's data file, when one is configured. */
   readonly data?: { readonly path: string; readonly digest: string } | undefined
+  /** Where a running process shows what it has done so far, by name (what an interrupted run reports). */
+  readonly running?: Map<string, Running> | undefined
+}
+
+/**
+ * A process in progress: its key once known, and the steps it has finished.
+ *
+ * @since 0.1.0
+ */
+export interface Running {
+  key: string
+  readonly startedMs: number
+  readonly steps: ReadonlyArray<StepReport>
 }
 
 /**
@@ -232,9 +245,12 @@ export const execute = <R>(process: Any, context: Context): Effect.Effect<Result
     const scope: ProcessScope = { pipeline: context.pipeline, process: name, steps: [] }
     const caller: Caller = { identity: [context.pipeline, name], occurrences: new Map() }
     let key = ""
+    const progress: Running = { key, startedMs: started, steps: scope.steps }
+    context.running?.set(name, progress)
     const exit = yield* Effect.gen(function*() {
       const made = yield* recipe(process, context)
       key = made.key
+      progress.key = key
       yield* RunEvents.emit({ kind: "process", phase: "start", process: name, key })
       return yield* cache.memoize({
         key,

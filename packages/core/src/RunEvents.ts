@@ -4,7 +4,8 @@
  *
  * Phases: `start` (about to look up), `hit` (served from cache), `miss` (not
  * found, about to run), `store` (ran and stored), `fail` (the body failed;
- * nothing stored), `skip` (a process not run because an upstream failed).
+ * nothing stored), `skip` (a process not run because an upstream failed),
+ * `interrupt` (a process running when the run was interrupted).
  *
  * @since 0.1.0
  */
@@ -13,7 +14,7 @@ import { Context, Effect, Layer } from "effect"
 /**
  * @since 0.1.0
  */
-export type Phase = "start" | "hit" | "miss" | "store" | "fail" | "skip"
+export type Phase = "start" | "hit" | "miss" | "store" | "fail" | "skip" | "interrupt"
 
 /**
  * @since 0.1.0

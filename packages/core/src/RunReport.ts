@@ -13,12 +13,15 @@ import { Metric } from "./Metrics.ts"
 export const StepStatus = Schema.Literals(["cached", "executed", "failed"])
 
 /**
+ * `interrupted`: the run was interrupted while the process ran (its
+ * finished steps are listed and stored).
+ *
  * `would-run` appears only in dry-run reports: the process would run, because
  * its entry is missing or its inputs come from an upstream that would run.
  *
  * @since 0.1.0
  */
-export const ProcessStatus = Schema.Literals(["cached", "executed", "failed", "skipped", "would-run"])
+export const ProcessStatus = Schema.Literals(["cached", "executed", "failed", "skipped", "would-run", "interrupted"])
 
 /**
  * What a failed step or process says about its error (see `Failure`).
@@ -82,7 +85,7 @@ export const RunReport = Schema.Struct({
   run: Schema.Struct({
     id: Schema.String,
     pipeline: Schema.String,
-    status: Schema.Literals(["success", "failed"]),
+    status: Schema.Literals(["success", "failed", "interrupted"]),
     seed: Schema.Number,
     backend: Schema.String,
     startedAt: Schema.Number,

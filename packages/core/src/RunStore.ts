@@ -31,7 +31,7 @@ export class RunStoreError extends Schema.TaggedError<RunStoreError>()("RunStore
 export interface RunSummary {
   readonly id: string
   readonly pipeline: string
-  readonly status: "success" | "failed"
+  readonly status: "success" | "failed" | "interrupted"
   readonly startedAt: number
   readonly durationMs: number
   readonly seed: number
