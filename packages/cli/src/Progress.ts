@@ -45,6 +45,7 @@ type State =
   | { readonly tag: "executed"; readonly durationMs: number }
   | { readonly tag: "failed"; readonly durationMs: number; readonly error: string; readonly location: string | undefined }
   | { readonly tag: "skipped" }
+  | { readonly tag: "interrupted"; readonly durationMs: number }
 
 interface Row {
   state: State
@@ -103,6 +104,8 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
           return `${p.red("✗  failed")} ${Format.duration(s.durationMs)}  ${failure(s)}`
         case "skipped":
           return p.yellow("-  skipped (an upstream process did not succeed)")
+        case "interrupted":
+          return p.yellow(`■  interrupted after ${Format.duration(s.durationMs)}`)
       }
     }
 
@@ -129,6 +132,8 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
         ? `executed in ${Format.duration(s.durationMs)}${stepSummary(row) ? ` (${stepSummary(row)})` : ""}`
         : s.tag === "failed"
         ? `failed after ${Format.duration(s.durationMs)}: ${failure(s)}`
+        : s.tag === "interrupted"
+        ? `interrupted after ${Format.duration(s.durationMs)}`
         : s.tag
       return write(`${name}: ${status}\n`)
     }
@@ -164,6 +169,9 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
           break
         case "skip":
           row.state = { tag: "skipped" }
+          break
+        case "interrupt":
+          row.state = { tag: "interrupted", durationMs }
           break
       }
       row.step = undefined

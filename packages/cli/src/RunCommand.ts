@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { Cache, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, RunStore } from "@expops/core"
+import { Cache, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, type RunReport, RunStore } from "@expops/core"
 import { Console, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Backends from "./Backends.ts"
@@ -131,7 +131,19 @@ const handler = Effect.fn("expops.run")(function*(input: {
   const out = input.json ? "stderr" : "stdout"
   const { color, live } = yield* Output.capabilities(out)
   const paint = Ansi.paint(color)
+  const record = input.dryRun || input.noCache
+    ? () => Effect.void
+    : (runs: RunStore.Shape, report: RunReport.RunReport) =>
+      runs.saveRun(report).pipe(Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`)))
+  /** Set when the run is interrupted: what it did so far, recorded and then shown. */
+  let interrupted: RunReport.RunReport | undefined
+  const show = (report: RunReport.RunReport) =>
+    Effect.gen(function*() {
+      if (input.json) yield* Console.log(JSON.stringify(report, null, 2))
+      yield* (input.json ? Console.error : Console.log)(Report.summary(report, paint))
+    })
   const report = yield* Effect.scoped(Effect.gen(function*() {
+    const runs = yield* RunStore.RunStore
     const progress = input.dryRun
       ? undefined
       : yield* Progress.make({ out, live, color, processes: plan.order })
@@ -140,22 +152,22 @@ const handler = Effect.fn("expops.run")(function*(input: {
       Reproducibility.layer(seed),
       progress ? RunEvents.layer(progress.listener) : Layer.empty
     )
-    return yield* Pipeline.run(pipeline, options).pipe(Effect.provide(layers, { local: true }))
+    const onInterrupt = (partial: RunReport.RunReport) =>
+      Effect.suspend(() => {
+        interrupted = partial
+        return record(runs, partial)
+      })
+    const report = yield* Pipeline.run(pipeline, { ...options, onInterrupt }).pipe(Effect.provide(layers, { local: true }))
+    yield* record(runs, report)
+    return report
   })).pipe(
     Effect.mapError((error) => (error._tag === "PipelineValidationError" ? locate(project, error) : error)),
-    Effect.tap((report) =>
-      input.dryRun || input.noCache
-        ? Effect.void
-        : Effect.gen(function*() {
-          const runs = yield* RunStore.RunStore
-          yield* runs.saveRun(report)
-        }).pipe(Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`)))
-    ),
-    Effect.provide(Backends.layer(project, backend))
+    Effect.provide(Backends.layer(project, backend)),
+    // Shown once the progress display has stopped, so that its last redraw does not overwrite the summary.
+    Effect.onInterrupt(() => (interrupted === undefined ? Effect.void : show(interrupted)))
   )
 
-  if (input.json) yield* Console.log(JSON.stringify(report, null, 2))
-  yield* (input.json ? Console.error : Console.log)(Report.summary(report, paint))
+  yield* show(report)
   if (report.run.status === "failed") return yield* new Failed({ message: "" })
 }, Effect.scoped)
 

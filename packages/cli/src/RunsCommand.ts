@@ -45,7 +45,7 @@ const ls = Command.make("ls", {
     ...runs.map((r) => [
       r.id,
       Format.timestamp(r.startedAt),
-      r.status === "success" ? p.green(r.status) : p.red(r.status),
+      r.status === "success" ? p.green(r.status) : r.status === "interrupted" ? p.yellow(r.status) : p.red(r.status),
       Format.duration(r.durationMs),
       String(r.seed),
       Format.counts(r.processes),

@@ -71,18 +71,53 @@ describe("the expops executable", () => {
     assert.match(failed.stderr, /load_data failed in step validate/)
   })
 
-  it("SIGINT interrupts a run: exit 130, no report, nothing stored for the interrupted process", async () => {
+  it("SIGINT interrupts a run: the terminal says so, the run is recorded interrupted, finished entries are kept, the next run resumes from them", async () => {
     const dir = copyProject(stuckFixture)
     let signalled = false
     const result = await spawnCli(["run", dir, "--json"], {
-      // The fixture's process says when it has started, then waits for ever.
+      // The fixture's second process says when it is waiting, then waits until it is interrupted.
       onStderr: (text, child) => {
         if (!signalled && text.includes("waiting\n")) signalled = child.kill("SIGINT")
       }
     })
     assert.isTrue(signalled)
     assert.strictEqual(result.status, 130, result.stderr)
-    assert.strictEqual(result.stdout, "")
-    assert.deepStrictEqual(manifestKeys(dir), [])
+    assert.match(result.stderr, /second: interrupted after/)
+    assert.match(result.stderr, /: interrupted in .*\n(.*\n)*  interrupted while second ran: the run is recorded/)
+    const report = JSON.parse(result.stdout)
+    assert.strictEqual(report.run.status, "interrupted")
+    assert.deepStrictEqual(report.processes.map((p: { name: string; status: string }) => [p.name, p.status]), [["first", "executed"], ["second", "interrupted"]])
+    const [first, second] = report.processes
+    assert.deepStrictEqual(second.steps.map((s: { name: string; status: string }) => [s.name, s.status]), [["quick", "executed"]])
+    // What finished is stored; what was interrupted is not.
+    assert.sameMembers(manifestKeys(dir), [first.key, first.steps[0].key, second.steps[0].key])
+
+    const listed = spawnCliSync(["runs", "ls", dir, "--json"])
+    assert.strictEqual(JSON.parse(listed.stdout)[0].status, "interrupted")
+    assert.strictEqual(JSON.parse(listed.stdout)[0].id, report.run.id)
+
+    editFile(Path.join(dir, "configs/project_config.yaml"), "hang: \"yes\"", "hang: \"no\"")
+    const resumed = await spawnCli(["run", dir, "--json"])
+    assert.strictEqual(resumed.status, 0, resumed.stderr)
+    const next = JSON.parse(resumed.stdout)
+    assert.deepStrictEqual(next.processes.map((p: { name: string; status: string }) => [p.name, p.status]), [["first", "cached"], ["second", "executed"]])
+    assert.deepStrictEqual(next.processes[1].steps.map((s: { name: string; status: string }) => [s.name, s.status]), [["quick", "cached"], ["wait", "executed"]])
+  })
+
+  it("a second SIGINT exits at once, even while the first waits on work that cannot be interrupted", async () => {
+    const dir = copyProject(stuckFixture)
+    editFile(Path.join(dir, "configs/project_config.yaml"), "hang: \"yes\"", "hang: \"uninterruptibly\"")
+    let signals = 0
+    const result = await spawnCli(["run", dir], {
+      onStderr: (text, child) => {
+        if (signals === 0 && text.includes("waiting\n")) {
+          signals++
+          child.kill("SIGINT")
+          setTimeout(() => (signals++, child.kill("SIGINT")), 300)
+        }
+      }
+    })
+    assert.strictEqual(signals, 2)
+    assert.strictEqual(result.status, 130, result.stderr)
   })
 })

@@ -29,12 +29,16 @@ const frames = (failed: { readonly location?: string | undefined; readonly stack
   return lines.length > 0 ? lines : failed.location !== undefined ? [`${indent}at ${failed.location}`] : []
 }
 
+/** A run's status, coloured. */
+const statusText = (status: Report["run"]["status"], p: Paint): string =>
+  status === "success" ? p.green(status) : status === "interrupted" ? p.yellow(status) : p.red(status)
+
 /** The lines printed after a run. */
 export const summary = (report: Report, p: Paint): string => {
   const { run } = report
   const lines: Array<string> = []
   const steps = report.processes.flatMap((proc) => proc.steps)
-  const status = run.dryRun ? p.cyan("dry run") : run.status === "success" ? p.green("success") : p.red("failed")
+  const status = run.dryRun ? p.cyan("dry run") : statusText(run.status, p)
   lines.push(`${p.bold(`run ${run.id}`)}: ${status} in ${Format.duration(run.durationMs)} (seed ${run.seed}, backend ${run.backend})`)
   lines.push(`  processes: ${Format.counts(countBy(report.processes, (x) => x.status))}`)
   if (!run.dryRun) {
@@ -51,8 +55,13 @@ export const summary = (report: Report, p: Paint): string => {
     lines.push(p.red(`  ${proc.name} failed${step ? ` in step ${step.name}` : ""}: ${failed.error ?? proc.error ?? "unknown error"}`))
     lines.push(...frames(failed, "    "))
   }
-  const skipped = report.processes.filter((x) => x.status === "skipped").map((x) => x.name)
-  if (skipped.length > 0) lines.push(p.yellow(`  skipped: ${skipped.join(", ")} (an upstream process did not succeed)`))
+  if (run.status === "interrupted") {
+    const stopped = report.processes.filter((x) => x.status === "interrupted").map((x) => x.name)
+    lines.push(p.yellow(`  interrupted${stopped.length > 0 ? ` while ${stopped.join(", ")} ran` : ""}: the run is recorded, and what finished is stored; the next run resumes from it`))
+  } else {
+    const skipped = report.processes.filter((x) => x.status === "skipped").map((x) => x.name)
+    if (skipped.length > 0) lines.push(p.yellow(`  skipped: ${skipped.join(", ")} (an upstream process did not succeed)`))
+  }
   return lines.join("\n")
 }
 
@@ -75,7 +84,7 @@ const formatValue = (v: number): string => (Number.isInteger(v) ? String(v) : Ma
 export const details = (report: Report, p: Paint): string => {
   const { run } = report
   const lines: Array<string> = []
-  lines.push(`${p.bold(`run ${run.id}`)}  ${run.status === "success" ? p.green("success") : p.red("failed")}`)
+  lines.push(`${p.bold(`run ${run.id}`)}  ${statusText(run.status, p)}`)
   lines.push(`  pipeline ${run.pipeline} · started ${Format.timestamp(run.startedAt)} · took ${Format.duration(run.durationMs)} · seed ${run.seed} · backend ${run.backend}`)
   lines.push(`  time saved by the cache: ${Format.duration(savedMs(report))}`)
   lines.push("")
