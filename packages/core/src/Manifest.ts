@@ -16,6 +16,7 @@
  */
 import { hash } from "node:crypto"
 import { Exit, Option, Schema } from "effect"
+import type { Metric } from "./Metrics.ts"
 import type { Recipe } from "./Recipe.ts"
 
 /**
@@ -41,6 +42,8 @@ export interface Manifest {
   readonly createdAt: number
   /** How long computing the output took: the time a hit saves. */
   readonly durationMs: number
+  /** The metrics logged while it was computed, added to a run it is served to (absent when none). */
+  readonly metrics?: ReadonlyArray<Metric> | undefined
 }
 
 /**

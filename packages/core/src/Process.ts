@@ -32,6 +32,7 @@ import type { EncodeError } from "./EncodeError.ts"
 import * as internal from "./internal/encoding.ts"
 import * as Failure from "./Failure.ts"
 import { type Caller, CurrentCaller, CurrentProcess, type ProcessScope } from "./internal/scope.ts"
+import * as Metrics from "./Metrics.ts"
 import * as Recipe from "./Recipe.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
@@ -245,36 +246,45 @@ export const execute = <R>(process: Any, context: Context): Effect.Effect<Result
     const scope: ProcessScope = { pipeline: context.pipeline, process: name, steps: [] }
     const caller: Caller = { identity: [context.pipeline, name], occurrences: new Map() }
     let key = ""
+    let parameters: unknown
     const progress: Running = { key, startedMs: started, steps: scope.steps }
     context.running?.set(name, progress)
     const exit = yield* Effect.gen(function*() {
       const made = yield* recipe(process, context)
       key = made.key
       progress.key = key
+      parameters = internal.jsonPicture(made.recipe.configValue)
       yield* RunEvents.emit({ kind: "process", phase: "start", process: name, key })
-      return yield* cache.memoize({
+      // The metrics its body (and its steps) log are stored with its entry, and replayed when the entry is served.
+      const logged: Array<Metrics.Metric> = []
+      const outcome = yield* cache.memoize({
         key,
         recipe: made.recipe,
         schema: process.outputs,
         compute: process.run(context.inputs, context.parameters).pipe(
           Random.withSeed(made.recipe.seed),
           Effect.provideService(CurrentProcess, scope),
-          Effect.provideService(CurrentCaller, caller)
+          Effect.provideService(CurrentCaller, caller),
+          Metrics.recordInto(logged)
         ),
-        onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key })
+        onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key }),
+        metrics: () => logged
       })
+      if (outcome.cached) yield* Metrics.replay(outcome.metrics)
+      return outcome
     }).pipe(Effect.exit)
     const durationMs = (yield* internal.monotonicMs) - started
     if (Exit.isSuccess(exit)) {
       const { cached, savedMs, value } = exit.value
       yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs })
       const report: ProcessReport = cached
-        ? { name, status: "cached", key, durationMs, savedMs, steps: [] }
-        : { name, status: "executed", key, durationMs, steps: scope.steps }
+        ? { name, status: "cached", key, durationMs, savedMs, steps: [], parameters }
+        : { name, status: "executed", key, durationMs, steps: scope.steps, parameters }
       return { report, outputs: value }
     }
     const failure = Failure.fromCause(exit.cause)
     yield* RunEvents.emit({ kind: "process", phase: "fail", process: name, key, durationMs, error: failure.error, location: failure.location })
-    return { report: { name, status: "failed", key, durationMs, steps: scope.steps, ...failure }, outputs: undefined }
+    const known = parameters === undefined ? {} : { parameters }
+    return { report: { name, status: "failed", key, durationMs, steps: scope.steps, ...known, ...failure }, outputs: undefined }
   })
 

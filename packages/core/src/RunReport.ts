@@ -69,6 +69,8 @@ export const ProcessReport = Schema.Struct({
   savedMs: Schema.optionalKey(Schema.Number),
   /** A cached process has no steps: they were not run. */
   steps: Schema.Array(StepReport),
+  /** Its parameters as the config gave them, encoded by their schema (absent for a process that did not start). */
+  parameters: Schema.optionalKey(Schema.Unknown),
   ...FailureFields,
   /** Dry runs: why the process would run. */
   reason: Schema.optionalKey(Schema.String)

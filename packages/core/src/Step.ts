@@ -221,6 +221,8 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         events === RunEvents.silent ? Effect.void : events.emit({ kind: "step", phase, process, step: name, key, ...extra })
       yield* emit("start")
       const started = yield* internal.monotonicMs
+      // The metrics the body logs are stored with its entry, and replayed when the entry is served.
+      const logged: Array<Metrics.Metric> = []
       const exit = yield* cache.memoize({
         key,
         recipe,
@@ -228,13 +230,16 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         compute: Effect.suspend(() => runBody<O>(options.run(value, configValue as C))).pipe(
           Random.withSeed(seed),
           Effect.provideService(Metrics.CurrentStep, name),
-          Effect.provideService(CurrentCaller, { identity, occurrences: new Map() })
+          Effect.provideService(CurrentCaller, { identity, occurrences: new Map() }),
+          Metrics.recordInto(logged)
         ),
-        onMiss: emit("miss")
+        onMiss: emit("miss"),
+        metrics: () => logged
       }).pipe(Effect.exit)
       const durationMs = (yield* internal.monotonicMs) - started
       if (exit._tag === "Success") {
         const status = exit.value.cached ? "cached" : "executed"
+        if (exit.value.cached) yield* Metrics.replay(exit.value.metrics)
         scope?.steps.push({ name, status, key, durationMs })
         yield* emit(exit.value.cached ? "hit" : "store", { durationMs })
         return exit.value.value
