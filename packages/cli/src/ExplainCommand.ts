@@ -14,6 +14,7 @@ import { UsageError } from "./Errors.ts"
 import * as Ansi from "./internal/ansi.ts"
 import * as Flags from "./internal/flags.ts"
 import * as Output from "./internal/output.ts"
+import * as Recorded from "./internal/recorded.ts"
 import * as Format from "./Format.ts"
 import * as Project from "./Project.ts"
 
@@ -219,23 +220,9 @@ const handler = Effect.fn("expops.explain")(function*(input: {
   const [processName, stepName] = input.target.split("/", 2) as [string, string | undefined]
   const dir = Project.display(project, project.dir)
   return yield* Effect.gen(function*() {
-    const runs = yield* RunStore.RunStore
-    const id = Option.isSome(input.run)
-      ? input.run.value
-      : (yield* runs.listRuns({ limit: 1 }))[0]?.id
-    if (id === undefined) {
-      return yield* new UsageError({ message: `no runs are recorded in ${dir} yet; run \`expops run ${dir}\` first` })
-    }
-    const report = Option.getOrUndefined(yield* runs.getRun(id))
-    if (report === undefined) {
-      return yield* new UsageError({ message: `no run ${id} in ${dir} (see \`expops runs ls ${dir}\`)` })
-    }
-    const proc = report.processes.find((p) => p.name === processName)
-    if (proc === undefined) {
-      return yield* new UsageError({
-        message: `run ${id} has no process ${processName} (processes: ${report.processes.map((p) => p.name).join(", ")})`
-      })
-    }
+    const report = yield* Recorded.run(dir, input.run)
+    const id = report.run.id
+    const proc = yield* Recorded.process(report, processName)
     // Read once, and only when a miss needs it.
     const earlier = yield* Effect.cached(storedBefore(report.run))
     let explanations: Array<Explanation>

@@ -40,8 +40,9 @@ describe("expops run", () => {
         assert.isAbove(p.savedMs ?? 0, 0)
       }
       assert.deepStrictEqual(warm.report.processes.map((p) => p.key), cold.report.processes.map((p) => p.key))
-      // Each run has its own metrics: the cached run ran no step, so it logged none.
-      assert.deepStrictEqual(warm.report.metrics ?? [], [])
+      // Metrics travel with the entries: the cached run ran no step, and has the figures of the entries it was served, marked so.
+      assert.deepStrictEqual(warm.report.metrics, cold.report.metrics!.map((m) => ({ ...m, cached: true })))
+      assert.match(warm.stderr, /metrics: +rows 150, loss .*accuracy .* \(all from the cache\)/)
     }))
 
   it.live("prints a summary on stdout without --json, with no control codes when not on a terminal", () =>
@@ -103,7 +104,7 @@ describe("expops run", () => {
   it.live("a changed data file re-runs load_data; downstream steps run only if its output changed", () =>
     Effect.gen(function*() {
       const dir = copyProject()
-      yield* run(dir)
+      const cold = yield* run(dir)
       const data = Path.join(dir, "data/iris.csv")
       // A blank line at the end: the text changed, the rows did not.
       writeFileSync(data, readFileSync(data, "utf8") + "\n")
@@ -113,6 +114,9 @@ describe("expops run", () => {
       assert.deepStrictEqual(executedSteps(blank.report), ["load_data/parse_csv"])
       assert.deepStrictEqual(yield* changes(dir, "load_data"), ["data file data/iris.csv changed"])
       assert.deepStrictEqual(yield* changes(dir, "load_data/parse_csv"), ["input changed"])
+      // The processes ran, their steps were served: the test accuracy is in the run, from the cached step that logged it.
+      const accuracy = blank.report.metrics?.find((m) => m.name === "accuracy")
+      assert.deepStrictEqual(accuracy, { ...cold.report.metrics!.find((m) => m.name === "accuracy")!, cached: true })
 
       // A measurement changed: everything downstream runs again.
       editFile(data, "5.1,3.5,1.4,0.2,setosa", "5.2,3.5,1.4,0.2,setosa")

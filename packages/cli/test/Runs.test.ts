@@ -42,8 +42,33 @@ describe("expops runs", () => {
       assert.match(text.stdout, /  fit +executed/)
       assert.match(text.stdout, /METRIC +PROCESS \/ STEP +LAST VALUE/)
       assert.match(text.stdout, /accuracy +evaluate\/scores/)
-      // Each run's metrics are its own: the second, served from the cache, logged none.
-      assert.deepStrictEqual((yield* json(["runs", "show", dir, second.report.run.id])).metrics ?? [], [])
+      assert.match(text.stdout, /accuracy +evaluate\/scores +[\d.]+ +1 +1 +in this run/)
+      // The second run, served from the cache, has the metrics of the entries it was served, marked as such.
+      const served = yield* json(["runs", "show", dir, second.report.run.id])
+      assert.deepStrictEqual(served.metrics, first.report.metrics!.map((m) => ({ ...m, cached: true })))
+      const servedText = yield* cli(["runs", "show", dir, second.report.run.id])
+      assert.match(servedText.stdout, /accuracy +evaluate\/scores +[\d.]+ +1 +1 +by the cached entry/)
+
+      // compare: what differs first (the parameter, the keys it changed, the statuses), then what is the same.
+      const compared = yield* json(["runs", "compare", dir, first.report.run.id, third.report.run.id])
+      assert.strictEqual(compared.a.id, first.report.run.id)
+      const differs = compared.rows.filter((r: any) => !r.same).map((r: any) => `${r.kind} ${r.what}`)
+      assert.includeMembers(differs, ["run seed", "parameter train_model.learning_rate", "key train_model", "key load_data"])
+      assert.isTrue(compared.rows.findIndex((r: any) => r.same) >= differs.length, "what differs comes first")
+      assert.deepInclude(compared.rows, { kind: "parameter", what: "train_model.learning_rate", a: 0.05, b: 0.1, same: false })
+      assert.deepInclude(compared.rows, { kind: "parameter", what: "prepare.test_size", a: 0.2, b: 0.2, same: true })
+      assert.isTrue(compared.rows.some((r: any) => r.kind === "metric" && r.what === "accuracy (evaluate/scores)"))
+      const side = yield* cli(["runs", "compare", dir, first.report.run.id, third.report.run.id])
+      assert.strictEqual(side.status, 0, side.stderr)
+      assert.match(side.stdout, new RegExp(` +A ${first.report.run.id} +B ${third.report.run.id}\\ndiffers \\(\\d+\\):\\n`))
+      assert.match(side.stdout, /  parameter train_model\.learning_rate +0\.05 +0\.1\n/)
+      assert.match(side.stdout, /the same:\n(.*\n)*  parameter prepare\.test_size +0\.2 +0\.2/)
+      // The cached run's metrics are marked as served with their entries.
+      const cachedSide = yield* cli(["runs", "compare", dir, first.report.run.id, second.report.run.id])
+      assert.match(cachedSide.stdout, /metric accuracy \(evaluate\/scores\) +[\d.]+ +[\d.]+ \(cached\)/)
+      const missing = yield* cli(["runs", "compare", dir, first.report.run.id, "no-such-run"])
+      assert.strictEqual(missing.status, 2)
+      assert.match(missing.stderr, /no run no-such-run/)
 
       const unknown = yield* cli(["runs", "show", dir, "no-such-run"])
       assert.strictEqual(unknown.status, 2)

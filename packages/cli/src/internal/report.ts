@@ -44,6 +44,8 @@ export const summary = (report: Report, p: Paint): string => {
   if (!run.dryRun) {
     lines.push(`  steps:     ${steps.length > 0 ? Format.counts(countBy(steps, (x) => x.status)) : noSteps(report)}`)
     lines.push(`  time saved by the cache: ${Format.duration(savedMs(report))}`)
+    const metrics = metricsLine(report)
+    if (metrics !== undefined) lines.push(`  metrics:   ${metrics}`)
   }
   if (run.dryRun) {
     lines.push(Format.table(report.processes.map((x) => [x.name, x.status, x.reason ?? (x.status === "cached" ? "an entry exists for its key" : x.error ?? "")]), "    "))
@@ -65,17 +67,26 @@ export const summary = (report: Report, p: Paint): string => {
   return lines.join("\n")
 }
 
-/** The last value of each metric per process and step. */
+/** The last value of each metric per process and step, and whether it came with an entry served from the cache. */
 export const latestMetrics = (report: Report) => {
-  const latest = new Map<string, { name: string; process: string; step: string | undefined; value: number; index: number; count: number }>()
+  const latest = new Map<string, { name: string; process: string; step: string | undefined; value: number; index: number; count: number; cached: boolean }>()
   for (const m of report.metrics ?? []) {
     const id = `${m.process}\0${m.step ?? ""}\0${m.name}`
     const prev = latest.get(id)
     if (prev === undefined || m.index >= prev.index) {
-      latest.set(id, { name: m.name, process: m.process, step: m.step, value: m.value, index: m.index, count: (prev?.count ?? 0) + 1 })
+      latest.set(id, { name: m.name, process: m.process, step: m.step, value: m.value, index: m.index, count: (prev?.count ?? 0) + 1, cached: m.cached === true })
     } else prev.count++
   }
   return Array.from(latest.values())
+}
+
+/** `accuracy 0.9667, loss 0.0446 (cached)`: the last value of each metric, in one line. */
+const metricsLine = (report: Report): string | undefined => {
+  const metrics = latestMetrics(report)
+  if (metrics.length === 0) return undefined
+  const allCached = metrics.every((m) => m.cached)
+  const items = metrics.map((m) => `${m.name} ${formatValue(m.value)}${m.cached && !allCached ? " (cached)" : ""}`)
+  return `${items.join(", ")}${allCached ? " (all from the cache)" : ""}`
 }
 
 const formatValue = (v: number): string => (Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e6 ? v.toFixed(4) : v.toExponential(3))
@@ -108,8 +119,15 @@ export const details = (report: Report, p: Paint): string => {
   if (metrics.length > 0) {
     lines.push("")
     lines.push(Format.table([
-      ["METRIC", "PROCESS / STEP", "LAST VALUE", "AT INDEX", "VALUES"],
-      ...metrics.map((m) => [m.name, `${m.process}${m.step ? `/${m.step}` : ""}`, formatValue(m.value), String(m.index), String(m.count)])
+      ["METRIC", "PROCESS / STEP", "LAST VALUE", "AT INDEX", "VALUES", "LOGGED"],
+      ...metrics.map((m) => [
+        m.name,
+        `${m.process}${m.step ? `/${m.step}` : ""}`,
+        formatValue(m.value),
+        String(m.index),
+        String(m.count),
+        m.cached ? "by the cached entry" : "in this run"
+      ])
     ], "  "))
   }
   return lines.join("\n")

@@ -1,0 +1,29 @@
+/**
+ * Looking up what the run store recorded, for the commands that inspect
+ * past runs (`explain`, `show`, `runs show`, `runs compare`): a run by id
+ * or the last one, a process of it, a step of that process. Each miss is a
+ * usage error saying what there is instead.
+ */
+import { type RunReport, RunStore } from "@expops/core"
+import { Effect, Option } from "effect"
+import { UsageError } from "../Errors.ts"
+
+/** The run `id`, or the last one recorded when none is given. `dir` is the project as the user named it. */
+export const run = Effect.fnUntraced(function*(dir: string, id: Option.Option<string>) {
+  const runs = yield* RunStore.RunStore
+  const wanted = Option.isSome(id) ? id.value : (yield* runs.listRuns({ limit: 1 }))[0]?.id
+  if (wanted === undefined) {
+    return yield* new UsageError({ message: `no runs are recorded in ${dir} yet; run \`expops run ${dir}\` first` })
+  }
+  const report = Option.getOrUndefined(yield* runs.getRun(wanted))
+  if (report === undefined) return yield* new UsageError({ message: `no run ${wanted} in ${dir} (see \`expops runs ls ${dir}\`)` })
+  return report
+})
+
+/** A process of a recorded run. */
+export const process = (report: RunReport.RunReport, name: string): Effect.Effect<RunReport.ProcessReport, UsageError> => {
+  const found = report.processes.find((p) => p.name === name)
+  return found !== undefined ? Effect.succeed(found) : Effect.fail(
+    new UsageError({ message: `run ${report.run.id} has no process ${name} (processes: ${report.processes.map((p) => p.name).join(", ")})` })
+  )
+}
