@@ -21,6 +21,7 @@ import { exitCode } from "./Errors.ts"
 import * as ExplainCommand from "./ExplainCommand.ts"
 import * as RunCommand from "./RunCommand.ts"
 import * as RunsCommand from "./RunsCommand.ts"
+import * as ShowCommand from "./ShowCommand.ts"
 import * as WorkingDirectory from "./WorkingDirectory.ts"
 
 /**
@@ -44,10 +45,18 @@ export const command = Command.make("expops").pipe(
     "Run ExpOps projects, explain their cache hits and misses, and maintain their caches. " +
       "Exit codes: 0 success, 1 the pipeline (or a cache check) failed, 2 bad usage or bad config."
   ),
-  Command.withSubcommands([RunCommand.command, ExplainCommand.command, CacheCommand.command, RunsCommand.command, CreateCommand.command]),
+  Command.withSubcommands([
+    RunCommand.command,
+    ExplainCommand.command,
+    ShowCommand.command,
+    CacheCommand.command,
+    RunsCommand.command,
+    CreateCommand.command
+  ]),
   Command.withExamples([
     { command: "expops run examples/quickstart", description: "Run the quick-start project" },
     { command: "expops explain examples/quickstart train_model", description: "Why did train_model run?" },
+    { command: "expops show examples/quickstart evaluate", description: "What evaluate computed (accuracy, confusion matrix)" },
     { command: "expops runs ls examples/quickstart", description: "Past runs" },
     { command: "expops cache stats examples/quickstart", description: "What the cache holds" },
     { command: "expops create my-project", description: "Start a new project" }
