@@ -6,7 +6,7 @@
  */
 import type * as Core from "@expops/core"
 import { CacheAdmin } from "@expops/core"
-import { Console, Effect, Option } from "effect"
+import { Console, Effect, Option, Stdio, Terminal } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Backends from "./Backends.ts"
 import { Failed, UsageError } from "./Errors.ts"
@@ -147,13 +147,55 @@ const prune = Command.make("prune", {
   ])
 )
 
-const clear = Command.make("clear", common, Effect.fn("expops.cache.clear")(function*({ backend, dir, json }) {
-  const result = yield* withAdmin(dir, backend, (admin) => admin.clear)
+/**
+ * Whether to go on with `cache clear`: `--yes` says so; on a terminal the
+ * user is asked; elsewhere (a script, CI) nobody can answer, so without
+ * `--yes` nothing is removed.
+ */
+const confirmClear = Effect.fnUntraced(function*(dir: string, yes: boolean, json: boolean, entries: number, bytes: number) {
+  if (yes || entries === 0) return true
+  const stdio = yield* Stdio.Stdio
+  const what = `every entry of the cache of ${dir} (${entries} entries, ${Format.bytes(bytes)})`
+  if (json || !(yield* stdio.stdinIsTerminal) || !(yield* stdio.stderrIsTerminal)) {
+    return yield* new UsageError({ message: `cache clear removes ${what}: pass --yes to do it without being asked (nothing was removed)` })
+  }
+  const write = yield* Output.writer("stderr")
+  yield* write(`Remove ${what}? Run records are kept. [y/N] `)
+  const answer = yield* Effect.orElseSucceed(Terminal.Terminal.use((terminal) => terminal.readLine), () => "")
+  return /^\s*y(es)?\s*$/i.test(answer)
+})
+
+const clear = Command.make("clear", {
+  ...common,
+  yes: Flag.Boolean("yes").pipe(
+    Flag.withAlias("y"),
+    Flag.withoutNegation,
+    Flag.withDefault(false),
+    Flag.withDescription("Remove without asking (needed when not on a terminal)")
+  )
+}, Effect.fn("expops.cache.clear")(function*({ backend, dir, json, yes }) {
+  // The terminal to ask on, for the effect that runs with the backend's services.
+  const terminal = yield* Effect.context<Stdio.Stdio | Terminal.Terminal>()
+  const result = yield* withAdmin(dir, backend, (admin) =>
+    Effect.gen(function*() {
+      const { bytes, entries } = yield* admin.stats
+      if (!(yield* Effect.provideContext(confirmClear(dir, yes, json, entries, bytes), terminal))) return undefined
+      return yield* admin.clear
+    }))
+  if (result === undefined) {
+    yield* Console.error("nothing removed")
+    return yield* new Failed({ message: "" })
+  }
   if (json) return yield* Console.log(JSON.stringify(result, null, 2))
   yield* Console.log(`removed ${result.removed} entries (${Format.bytes(result.freedBytes)})`)
 })).pipe(
-  Command.withDescription("Remove every entry of the project's cache (run records are kept)"),
-  Command.withExamples([{ command: "expops cache clear examples/quickstart", description: "Start from an empty cache" }])
+  Command.withDescription(
+    "Remove every entry of the project's cache (run records are kept). Asks first on a terminal; elsewhere it needs --yes"
+  ),
+  Command.withExamples([
+    { command: "expops cache clear examples/quickstart", description: "Start from an empty cache (asks first)" },
+    { command: "expops cache clear . --yes", description: "The same in a script" }
+  ])
 )
 
 /**

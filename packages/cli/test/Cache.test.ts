@@ -137,14 +137,29 @@ describe("expops cache", () => {
       }
     }))
 
-  it.live("clear empties the cache but keeps the run records", () =>
+  it.live("clear asks on a terminal and needs --yes elsewhere; it empties the cache but keeps the run records", () =>
     Effect.gen(function*() {
       const dir = copyProject()
       yield* run(dir)
-      const cleared = yield* json(["cache", "clear", dir])
+      const stored = manifestKeys(dir)
+      // Not on a terminal: nobody to ask.
+      const refused = yield* cli(["cache", "clear", dir])
+      assert.strictEqual(refused.status, 2)
+      assert.match(refused.stderr, /cache clear removes every entry of the cache of .* \(\d+ entries, .*\): pass --yes to do it without being asked \(nothing was removed\)/)
+      assert.deepStrictEqual(manifestKeys(dir), stored)
+      // On a terminal, asked: "n" keeps everything (exit 1), "y" removes it.
+      const declined = yield* cli(["cache", "clear", dir], { terminal: true, input: ["n"] })
+      assert.strictEqual(declined.status, 1, declined.stderr)
+      assert.match(declined.stderr, /Remove every entry of the cache of .*\? Run records are kept\. \[y\/N\] nothing removed/)
+      assert.deepStrictEqual(manifestKeys(dir), stored)
+      const asked = yield* cli(["cache", "clear", dir], { terminal: true, input: ["y"] })
+      assert.strictEqual(asked.status, 0, asked.stderr)
+      assert.match(asked.stdout, /removed \d+ entries/)
+      yield* run(dir)
+      const cleared = yield* json(["cache", "clear", dir, "--yes"])
       assert.isAbove(cleared.removed, 0)
       assert.deepStrictEqual(manifestKeys(dir), [])
-      assert.strictEqual((yield* json<Array<any>>(["runs", "ls", dir])).length, 1)
+      assert.strictEqual((yield* json<Array<any>>(["runs", "ls", dir])).length, 2, "run records are kept")
       const again = yield* run(dir)
       assert.isTrue(again.report.processes.every((p) => p.status === "executed"))
     }))

@@ -106,8 +106,10 @@ export interface Options {
   readonly cwd?: string
   /** Environment variables, over this process's, as the command reads them through `Config`. */
   readonly env?: Record<string, string>
-  /** Whether stdout and stderr are terminals (default: neither, as in a pipe). */
+  /** Whether stdin, stdout and stderr are terminals (default: none, as in a pipe). */
   readonly terminal?: boolean
+  /** The lines typed on the terminal, answering what the command asks, in order. */
+  readonly input?: ReadonlyArray<string>
 }
 
 /**
@@ -132,6 +134,7 @@ export const layerCapture = (
     })
   const console = new NodeConsole({ stdout: writable(out.stdout), stderr: writable(out.stderr), colorMode: false })
   const unused = Effect.die("not used by the CLI")
+  const typed = [...(options?.input ?? [])]
   return Layer.mergeAll(
     NodeFileSystem.layer,
     NodePath.layer,
@@ -141,7 +144,7 @@ export const layerCapture = (
       stdout: () => into(out.stdout),
       stderr: () => into(out.stderr),
       stdin: Stream.empty,
-      stdinIsTerminal: Effect.succeed(false),
+      stdinIsTerminal: Effect.succeed(terminal),
       stdoutIsTerminal: Effect.succeed(terminal),
       stderrIsTerminal: Effect.succeed(terminal)
     }),
@@ -152,7 +155,7 @@ export const layerCapture = (
         rows: Effect.succeed(terminal ? 40 : 0),
         size: unused,
         readInput: unused,
-        readLine: unused,
+        readLine: Effect.suspend(() => (typed.length > 0 ? Effect.succeed(typed.shift()!) : Effect.die("the command asked for more input than the test typed"))),
         display: (text) => Effect.sync(() => void out.stdout.push(text))
       })
     ),
