@@ -77,17 +77,8 @@ const resolveFrom = (name: string, base: string): Copy | undefined => {
 /** Where this module is: imports resolved from here find the CLI's own copies. */
 const here = import.meta.url
 
-/**
- * The copy this process loads for `name`, through the hooks: the CLI's own,
- * or the project's once adopted.
- */
-export const loaded = (name: string): Copy | undefined => {
-  try {
-    return copyHolding(fileURLToPath(import.meta.resolve(name)), name)
-  } catch {
-    return undefined
-  }
-}
+/** The CLI's own copy of `name`: the one Node finds from the CLI's folder. */
+export const cliCopy = (name: string): Copy | undefined => resolveFrom(name, here)
 
 /** The copy a project's own code would get from its folder with Node's plain resolution, if it has one. */
 export const projectCopy = (name: string, projectDir: string): Copy | undefined =>
@@ -133,9 +124,11 @@ export type Verdict =
  */
 export const survey = (projectDir: string): ReadonlyArray<Verdict> =>
   SHARED.flatMap((name): Array<Verdict> => {
-    const cli = loaded(name)
-    if (cli === undefined) return []
     const copy = projectCopy(name, projectDir)
+    // Adopted by the executable: the CLI runs on the project's copy.
+    if (copy !== undefined && state.adopted.has(name)) return [{ _tag: "Shared", name, copy }]
+    const cli = cliCopy(name)
+    if (cli === undefined) return []
     if (copy === undefined) return [{ _tag: "Fallback", name, copy: cli }]
     if (copy.dir === cli.dir) return [{ _tag: "Shared", name, copy }]
     const range = rangeOf(name, cli)
