@@ -189,8 +189,8 @@ const sharePackages = Effect.fnUntraced(function*(project: Project) {
  * which must be a Pipeline (made with `Pipeline.make`), with what the code
  * fingerprints of its steps and processes said (see `CodeFingerprint`) and
  * its export `layer`, if it has one: a Layer `expops run` provides to every
- * body. A
- * project loaded again in the same process is imported afresh, edits included.
+ * body. A project loaded again in the same process is imported afresh,
+ * edits included.
  *
  * Fingerprints are of the text Node loaded, relative to the project folder.
  * The analyses are kept in `codeIndexFile` by `CodeFingerprint.flush()`, which
