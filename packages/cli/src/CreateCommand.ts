@@ -41,12 +41,14 @@ const resolvesCore = (dir: string): boolean => {
 const fromCheckout = !cliDir.split(Path.sep).includes("node_modules")
 
 /**
- * Where templates are looked for: inside the published package
- * (`templates/`, filled by `prepack`), then the repository's `examples/`.
+ * Where templates are looked for: in a checkout, the repository's
+ * `examples/`; in the published package, `templates/` (filled by `prepack`).
  *
  * @since 0.1.0
  */
-export const templateDirs = [Path.resolve(here, "../templates"), Path.resolve(here, "../../../examples")]
+export const templateDirs = fromCheckout
+  ? [Path.resolve(here, "../../../examples"), Path.resolve(here, "../templates")]
+  : [Path.resolve(here, "../templates"), Path.resolve(here, "../../../examples")]
 
 /**
  * The names of the templates there are.
