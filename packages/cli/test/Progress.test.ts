@@ -64,6 +64,23 @@ describe("Progress", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.effect("a failure shows where in the user's code it was raised; an interrupted process says so", () => {
+    const { layer, text } = capture()
+    return Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const progress = yield* Progress.make({ out: "stdout", live: false, color: false, processes: ["train", "report"] })
+        yield* progress.listener({ kind: "process", phase: "fail", process: "train", durationMs: 5, error: "TypeError: boom", location: "src/train.ts:95:12" })
+        yield* progress.listener({ kind: "process", phase: "start", process: "report" })
+        yield* progress.listener({ kind: "process", phase: "interrupt", process: "report", durationMs: 1200 })
+      }))
+      assert.deepStrictEqual(text().split("\n"), [
+        "train: failed after 5 ms: TypeError: boom (src/train.ts:95:12)",
+        "report: interrupted after 1.20 s",
+        ""
+      ])
+    }).pipe(Effect.provide(layer))
+  })
+
   it.effect("colours only when asked", () =>
     Effect.gen(function*() {
       const plain = capture()
