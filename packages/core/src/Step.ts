@@ -239,7 +239,7 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       const durationMs = (yield* internal.monotonicMs) - started
       if (exit._tag === "Success") {
         const status = exit.value.cached ? "cached" : "executed"
-        if (exit.value.cached) yield* Metrics.replay(exit.value.metrics)
+        if (exit.value.cached && exit.value.metrics !== undefined) yield* Metrics.replay(exit.value.metrics)
         scope?.steps.push({ name, status, key, durationMs })
         yield* emit(exit.value.cached ? "hit" : "store", { durationMs })
         return exit.value.value
