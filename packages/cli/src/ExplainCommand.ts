@@ -8,7 +8,7 @@
 import type * as Core from "@expops/core"
 import { CacheAdmin, CacheStore, Explain, type Manifest, type Recipe, type RunReport, RunStore } from "@expops/core"
 import { Console, Effect, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, Command } from "effect/cli"
 import * as Backends from "./Backends.ts"
 import { UsageError } from "./Errors.ts"
 import * as Ansi from "./internal/ansi.ts"
@@ -244,13 +244,7 @@ const handler = Effect.fn("expops.explain")(function*(input: {
         }.\nprocess ${proc.name}: ${processExplanation.summary}`
       }]
     } else {
-      const calls = proc.steps.filter((s) => s.name === stepName)
-      if (calls.length === 0) {
-        const known = [...new Set(proc.steps.map((s) => s.name))]
-        return yield* new UsageError({
-          message: `process ${proc.name} ran no step ${stepName} in run ${id} (steps: ${known.length > 0 ? known.join(", ") : "none"})`
-        })
-      }
+      const calls = yield* Recorded.stepCalls(report, proc, stepName)
       explanations = []
       for (const call of calls) {
         explanations.push(yield* explainOne(earlier, { ...failureOf(call), kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key }))
@@ -273,7 +267,7 @@ export const command = Command.make("explain", {
   target: Argument.String("target").pipe(
     Argument.withDescription("PROCESS or PROCESS/STEP: what to explain")
   ),
-  run: Flag.String("run").pipe(Flag.optional, Flag.withDescription("Explain this run instead of the last one (see `expops runs ls`)")),
+  run: Flags.run("Explain this run instead of the last one"),
   json: Flags.json,
   backend: Flags.backend
 }, handler).pipe(

@@ -9,7 +9,7 @@
 import type * as Core from "@expops/core"
 import { CacheStore, type Manifest, type Metrics, type RunReport, StoredValue } from "@expops/core"
 import { Console, Effect, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, Command } from "effect/cli"
 import * as Backends from "./Backends.ts"
 import { UsageError } from "./Errors.ts"
 import type * as Ansi from "./internal/ansi.ts"
@@ -170,15 +170,12 @@ const handler = Effect.fn("expops.show")(function*(input: {
     const targets: Array<{ readonly kind: "process" | "step"; readonly name: string; readonly process: string | undefined; readonly status: string; readonly key: string }> = []
     if (stepName === undefined) targets.push({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key })
     else {
-      const calls = proc.steps.filter((s) => s.name === stepName)
-      if (calls.length === 0) {
-        const known = [...new Set(proc.steps.map((s) => s.name))]
+      if (proc.status === "cached") {
         return yield* new UsageError({
-          message: proc.status === "cached"
-            ? `step ${stepName} did not run in run ${id}: process ${proc.name} was served whole from the cache; \`expops show ${dir} ${proc.name}\` shows its outputs`
-            : `process ${proc.name} ran no step ${stepName} in run ${id} (steps: ${known.length > 0 ? known.join(", ") : "none"})`
+          message: `step ${stepName} did not run in run ${id}: process ${proc.name} was served whole from the cache; \`expops show ${dir} ${proc.name}\` shows its outputs`
         })
       }
+      const calls = yield* Recorded.stepCalls(report, proc, stepName)
       for (const call of calls) targets.push({ kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key })
     }
     const shown: Array<Shown> = []
@@ -214,7 +211,7 @@ const handler = Effect.fn("expops.show")(function*(input: {
 export const command = Command.make("show", {
   dir: Flags.dir,
   target: Argument.String("target").pipe(Argument.withDescription("PROCESS or PROCESS/STEP: whose outputs to show")),
-  run: Flag.String("run").pipe(Flag.optional, Flag.withDescription("The entry of this run instead of the last one (see `expops runs ls`)")),
+  run: Flags.run("The entry of this run instead of the last one"),
   json: Flags.json,
   backend: Flags.backend
 }, handler).pipe(

@@ -27,3 +27,17 @@ export const process = (report: RunReport.RunReport, name: string): Effect.Effec
     new UsageError({ message: `run ${report.run.id} has no process ${name} (processes: ${report.processes.map((p) => p.name).join(", ")})` })
   )
 }
+
+/** The calls of a step a process of a recorded run made (a step called several times made several). */
+export const stepCalls = (
+  report: RunReport.RunReport,
+  proc: RunReport.ProcessReport,
+  name: string
+): Effect.Effect<ReadonlyArray<RunReport.StepReport>, UsageError> => {
+  const calls = proc.steps.filter((s) => s.name === name)
+  if (calls.length > 0) return Effect.succeed(calls)
+  const known = [...new Set(proc.steps.map((s) => s.name))]
+  return Effect.fail(
+    new UsageError({ message: `process ${proc.name} ran no step ${name} in run ${report.run.id} (steps: ${known.length > 0 ? known.join(", ") : "none"})` })
+  )
+}
