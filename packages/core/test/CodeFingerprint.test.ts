@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs"
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -119,6 +119,30 @@ describe("CodeFingerprint", () => {
     assert.deepStrictEqual(await changedBy(bump), ["viaPackage"])
     const module = await load(write(bump(base)))
     assert.deepInclude(module.viaPackage.codeParts, { kind: "package", name: "fixture-pkg", digest: "1.1.0" })
+  })
+
+  it("counts a package linked from source (a workspace of yours) by its source, whose version does not move", async () => {
+    const linked = (body: string) => {
+      const dir = write({
+        "packages/shared/package.json": JSON.stringify({ name: "shared", version: "1.0.0", type: "module", main: "index.js" }),
+        "packages/shared/index.js": `export const shared = (x) => ${body}\n`,
+        "src/main.ts": [
+          "import { Step } from \"@expops/core\"",
+          "import { Schema } from \"effect\"",
+          "import { shared } from \"shared\"",
+          "export const viaWorkspace = Step.make({ name: \"w\", input: Schema.Finite, output: Schema.Finite, run: function*(x) { return shared(x) } })",
+          ""
+        ].join("\n")
+      })
+      mkdirSync(Path.join(dir, "node_modules"), { recursive: true })
+      symlinkSync(Path.join(dir, "packages/shared"), Path.join(dir, "node_modules/shared"))
+      return dir
+    }
+    const a = await load(linked("x + 1"))
+    const b = await load(linked("x + 2"))
+    assert.notStrictEqual(a.viaWorkspace.code, b.viaWorkspace.code)
+    const part = (a.viaWorkspace.codeParts as ReadonlyArray<CodeFingerprint.Part>).find((p) => p.kind === "package" && p.name === "shared")
+    assert.match(part!.digest, /^source [0-9a-f]{32}$/)
   })
 
   it("sees the code inside a schema transformation", async () => {
