@@ -140,7 +140,8 @@ export class Closure {
       case "Package":
         return this.add({ kind: "package", name: target.name, digest: target.version })
       case "Builtin":
-        return
+        // By name: a builtin has no version of its own (Node's is the same for the whole run).
+        return this.add({ kind: "package", name: target.name, digest: "builtin" })
       case "Unresolved":
         return this.add({ kind: "module", name: specifier, file: Sources.relative(path), digest: "unresolved" })
       case "File":
