@@ -36,6 +36,7 @@ import * as CanonicalHash from "./CanonicalHash.ts"
 import { analyze, type FileAnalysis, type FunctionInfo } from "./internal/closure/analyze.ts"
 import { Closure, type Located, type Part, partId } from "./internal/closure/closure.ts"
 import { digest } from "./internal/closure/normalize.ts"
+import { resolve, targetKey } from "./internal/closure/resolve.ts"
 import * as Sources from "./internal/closure/sources.ts"
 
 export type { Part } from "./internal/closure/closure.ts"
@@ -328,7 +329,8 @@ const combine = (parts: ReadonlyArray<Part>, version: string | undefined): strin
   return hash.update("version\0").update(version ?? "").digest("hex")
 }
 
-const sortParts = (parts: Iterable<Part>): Array<Part> => [...parts].sort((a, b) => (partId(a) < partId(b) ? -1 : partId(a) > partId(b) ? 1 : 0))
+const sortParts = (parts: Iterable<Part>): Array<Part> =>
+  [...parts].map((part) => [partId(part), part] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, part]) => part)
 
 /**
  * The fingerprint of a definition. Throws a `DefinitionError` when the body
@@ -372,28 +374,83 @@ const fingerprintUntimed = (definition: Definition): Fingerprint => {
       throw new DefinitionError({ owner, reason: `cannot fingerprint its body (it is a wrapper made by Effect.fn). ${FIX_WRAPPER}` })
     }
   }
+  const closure = staticClosure(owner, text, sites)
+  const declared = definition.captures ?? {}
+  const captured = closure.captured.filter((c) => !(c.name in declared))
+  if (captured.length > 0 && version === undefined) {
+    const first = captured[0]!
+    const names = captured.map((c) => `\`${c.name}\``).join(", ")
+    throw new DefinitionError({
+      owner,
+      file: closure.file,
+      line: first.line,
+      column: first.column,
+      reason: `its body reads ${names} from an enclosing function, which the cache key cannot see. ` +
+        `Pass ${captured.length > 1 ? "them" : "it"} as config (steps) or parameters (processes), ` +
+        `declare ${captured.length > 1 ? "them" : "it"} in \`captures: { ${captured.map((c) => c.name).join(", ")} }\` (hashed into the key), ` +
+        "or set a `version` and bump it whenever the value changes"
+    })
+  }
+  let parts = closure.parts
+  if (definition.captures !== undefined) {
+    let digest: string
+    try {
+      digest = CanonicalHash.digest(capturedValues(definition.captures))
+    } catch (cause) {
+      throw new DefinitionError({ owner, reason: `its \`captures\` cannot be hashed (${String((cause as Error)?.message ?? cause)}): declare plain data, or set a \`version\`` })
+    }
+    parts = sortParts([...parts, { kind: "captures", name: owner, digest }])
+  }
+  return { code: combine(parts, version), parts, diagnostics: closure.diagnostics }
+}
+
+/**
+ * What a definition's code reaches, before `version` and `captures`: the
+ * same for the same body, made at the same place, from the same texts and
+ * packages. Kept in the index with what it was computed from (every text
+ * read, every import resolved), so a later run whose files and packages are
+ * unchanged recalls it instead of walking the graph again.
+ */
+interface StaticClosure {
+  readonly parts: ReadonlyArray<Part>
+  readonly diagnostics: ReadonlyArray<Diagnostic>
+  /** Variables of enclosing functions the body reads (checked against `captures` by the caller). */
+  readonly captured: ReadonlyArray<{ readonly name: string; readonly line: number; readonly column: number }>
+  /** The body's file, for messages. */
+  readonly file: string | undefined
+  readonly reads: ReadonlyArray<readonly [path: string, digest: string]>
+  readonly resolutions: ReadonlyArray<readonly [from: string, specifier: string, target: string]>
+}
+
+const stillHolds = (memo: StaticClosure, query: string): boolean =>
+  memo.reads.every(([path, digest]) => (Sources.textOf(path, query)?.digest ?? "") === digest) &&
+  memo.resolutions.every(([from, specifier, target]) => targetKey(resolve(from, specifier)) === target)
+
+const staticClosure = (owner: string, text: string, sites: ReadonlyArray<Site>): StaticClosure => {
+  const query = sites[0]?.query ?? ""
+  const key = createHash("sha256")
+    .update(JSON.stringify([Sources.root(), owner, text, sites.map((s) => [s.path, s.line, s.column])]))
+    .digest("hex")
+  const memo = Sources.recalled(key) as StaticClosure | undefined
+  if (memo !== undefined && stillHolds(memo, query)) {
+    Sources.keepAnalyses(memo.reads.map(([, digest]) => digest))
+    return memo
+  }
+  const computed = computeStaticClosure(owner, text, sites)
+  Sources.remember(key, computed)
+  return computed
+}
+
+const computeStaticClosure = (owner: string, text: string, sites: ReadonlyArray<Site>): StaticClosure => {
   const closure = new Closure(sites[0]?.query)
   const diagnostics: Array<Diagnostic> = []
+  let captured: StaticClosure["captured"] = []
+  let file: string | undefined
   const found = findBody(closure, sites, text)
   if (found !== undefined) {
     const { analysis, fn, path, site } = found
-    const file = Sources.relative(path)
-    const declared = definition.captures ?? {}
-    const captured = fn.captured.filter((c) => !(c.name in declared))
-    if (captured.length > 0 && version === undefined) {
-      const first = captured[0]!
-      const names = captured.map((c) => `\`${c.name}\``).join(", ")
-      throw new DefinitionError({
-        owner,
-        file,
-        line: first.line,
-        column: first.column,
-        reason: `its body reads ${names} from an enclosing function, which the cache key cannot see. ` +
-          `Pass ${captured.length > 1 ? "them" : "it"} as config (steps) or parameters (processes), ` +
-          `declare ${captured.length > 1 ? "them" : "it"} in \`captures: { ${captured.map((c) => c.name).join(", ")} }\` (hashed into the key), ` +
-          "or set a `version` and bump it whenever the value changes"
-      })
-    }
+    file = Sources.relative(path)
+    captured = fn.captured
     closure.add({ kind: "body", name: owner, file, line: fn.line, digest: closure.digestOf(path, analysis, "function", fn.node) })
     // Helpers and constants of an enclosing function (a factory) that the body reads: code, so it counts.
     for (const local of fn.locals) closure.add({ kind: "local", name: local.name, file, line: local.line, digest: local.digest })
@@ -411,7 +468,7 @@ const fingerprintUntimed = (definition: Definition): Fingerprint => {
     sites.forEach((other, depth) => {
       if (other === site) return
       const otherAnalysis = closure.analysis(other.path)
-      const source = Sources.textOf(other.path, other.query)
+      const source = closure.text(other.path)
       if (otherAnalysis === undefined || source === undefined) return
       const index = unitAt(otherAnalysis, offsetOf(source.text, other.line, other.column))
       if (index >= 0) closure.caller(other.path, otherAnalysis, index, depth)
@@ -437,18 +494,15 @@ const fingerprintUntimed = (definition: Definition): Fingerprint => {
         "edits to what it calls are not seen: set a `version` and bump it when they change"
     })
   }
-  if (definition.captures !== undefined) {
-    let captured: string
-    try {
-      captured = CanonicalHash.digest(capturedValues(definition.captures))
-    } catch (cause) {
-      throw new DefinitionError({ owner, reason: `its \`captures\` cannot be hashed (${String((cause as Error)?.message ?? cause)}): declare plain data, or set a \`version\`` })
-    }
-    closure.add({ kind: "captures", name: owner, digest: captured })
-  }
   diagnostics.push(...findingsToDiagnostics(owner, closure))
-  const parts = sortParts(closure.parts.values())
-  return { code: combine(parts, version), parts, diagnostics }
+  return {
+    parts: sortParts(closure.parts.values()),
+    diagnostics,
+    captured,
+    file,
+    reads: [...closure.reads],
+    resolutions: [...closure.resolutions.values()]
+  }
 }
 
 /** A step or process captured by a factory-made body counts by its own fingerprint. */
@@ -471,7 +525,7 @@ const findBody = (
 ): { readonly analysis: FileAnalysis; readonly fn: FunctionInfo; readonly path: string; readonly site: Site } | undefined => {
   for (const site of sites) {
     const analysis = closure.analysis(site.path)
-    const source = Sources.textOf(site.path, site.query)
+    const source = closure.text(site.path)
     if (analysis === undefined || source === undefined) continue
     const fn = locate(analysis, source.text, text, offsetOf(source.text, site.line, site.column))
     if (fn !== undefined) return { analysis, fn, path: site.path, site }

@@ -5,7 +5,7 @@
  */
 import type { FileAnalysis, Finding, Span, Unit } from "./analyze.ts"
 import { digest } from "./normalize.ts"
-import { resolve } from "./resolve.ts"
+import { resolve, type Target, targetKey } from "./resolve.ts"
 import * as Sources from "./sources.ts"
 
 /**
@@ -52,6 +52,9 @@ export class Closure {
 
   /** The URL query the body's module was loaded under (see `Sources.textOf`). */
   readonly query: string
+  /** What the closure was computed from: each text read (its digest) and each import resolved, to tell later whether it still holds. */
+  readonly reads = new Map<string, string>()
+  readonly resolutions = new Map<string, readonly [from: string, specifier: string, target: string]>()
 
   constructor(query = "") {
     this.query = query
@@ -61,9 +64,23 @@ export class Closure {
     this.parts.set(partId(part), part)
   }
 
+  /** The text of a module, noted as something the closure depends on. */
+  text(path: string): { readonly text: string; readonly digest: string } | undefined {
+    const source = Sources.textOf(path, this.query)
+    this.reads.set(path, source?.digest ?? "")
+    return source
+  }
+
+  /** Resolves an import, noted as something the closure depends on. */
+  private resolve(from: string, specifier: string): Target {
+    const target = resolve(from, specifier)
+    this.resolutions.set(`${from}\0${specifier}`, [from, specifier, targetKey(target)])
+    return target
+  }
+
   /** The analysis of a file, or undefined (after counting its text) when it has none. */
   analysis(path: string): FileAnalysis | undefined {
-    const source = Sources.textOf(path, this.query)
+    const source = this.text(path)
     if (source === undefined) {
       this.add({ kind: "module", name: Sources.relative(path), file: Sources.relative(path), digest: "unreadable" })
       return undefined
@@ -78,7 +95,7 @@ export class Closure {
 
   /** A digest computed from the module's syntax tree when first needed (see `Sources.digestOf`). */
   digestOf(path: string, analysis: FileAnalysis, what: "function" | "container" | "module", span?: Span, hole?: Span): string {
-    const source = Sources.textOf(path, this.query)
+    const source = this.text(path)
     return source === undefined ? "unreadable" : Sources.digestOf(path, source, analysis, what, span, hole)
   }
 
@@ -135,7 +152,7 @@ export class Closure {
 
   /** `name` (or `*`, every export) of the module `specifier` imported from `path`. */
   private imported(path: string, specifier: string, name: string): void {
-    const target = resolve(path, specifier)
+    const target = this.resolve(path, specifier)
     switch (target._tag) {
       case "Package":
         return this.add({ kind: "package", name: target.name, digest: target.version })
@@ -170,7 +187,7 @@ export class Closure {
   }
 
   private starExport(path: string, specifier: string, name: string): void {
-    const target = resolve(path, specifier)
+    const target = this.resolve(path, specifier)
     if (target._tag !== "File") return this.imported(path, specifier, name)
     if (this.exports(target.path, new Set()).has(name)) this.exported(target.path, name)
   }
@@ -180,7 +197,7 @@ export class Closure {
     const names = new Set<string>()
     if (visiting.has(path)) return names
     visiting.add(path)
-    const source = Sources.textOf(path, this.query)
+    const source = this.text(path)
     if (source === undefined) return names
     let analysis: FileAnalysis
     try {
@@ -190,7 +207,7 @@ export class Closure {
     }
     for (const name of Object.keys(analysis.exports)) names.add(name)
     for (const star of analysis.stars) {
-      const target = resolve(path, star)
+      const target = this.resolve(path, star)
       if (target._tag === "File") for (const name of this.exports(target.path, visiting)) if (name !== "default") names.add(name)
     }
     return names
@@ -212,7 +229,7 @@ export class Closure {
     if (analysis === undefined) return
     this.add({ kind: "module", name: Sources.relative(path), file: Sources.relative(path), digest: this.digestOf(path, analysis, "module") })
     for (const specifier of analysis.specifiers) {
-      const target = resolve(path, specifier)
+      const target = this.resolve(path, specifier)
       if (target._tag === "File") this.moduleGraph(target.path)
       else if (target._tag === "Package") this.add({ kind: "package", name: target.name, digest: target.version })
     }
