@@ -368,14 +368,19 @@ describe("CodeFingerprint, counting executions", () => {
     ].join("\n")
   })
   const statuses = (report: RunReport.RunReport) => Object.fromEntries(report.processes.map((p) => [p.name, p.status]))
+  /** Runs the project with `score` as `before`, then as `after`, on one cache; the report of the second run, counting its executions. */
+  const edited = (before: string, after: string) =>
+    Effect.gen(function*() {
+      const first = (yield* Effect.promise(() => load(write(project(before))))).default as Pipeline.Pipeline<never>
+      const second = (yield* Effect.promise(() => load(write(project(after))))).default as Pipeline.Pipeline<never>
+      yield* Pipeline.run(first)
+      for (const key of Object.keys(counts)) delete counts[key]
+      return yield* Pipeline.run(second)
+    })
 
   it.effect("a helper edited re-runs exactly the steps and processes whose code reaches it", () =>
     Effect.gen(function*() {
-      const before = (yield* Effect.promise(() => load(write(project("x * 2"))))).default as Pipeline.Pipeline<never>
-      const after = (yield* Effect.promise(() => load(write(project("x * 3"))))).default as Pipeline.Pipeline<never>
-      yield* Pipeline.run(before)
-      for (const key of Object.keys(counts)) delete counts[key]
-      const report = yield* Pipeline.run(after)
+      const report = yield* edited("x * 2", "x * 3")
       assert.deepStrictEqual(statuses(report), { load: "cached", train: "executed", summarise: "executed" })
       // `fit` and `evaluate` call `score`; `report` does not, and `summarise` re-ran only because `evaluate` did.
       assert.deepStrictEqual(counts, { "process train": 1, "step fit": 1, "process summarise": 1, "step evaluate": 1 })
@@ -385,11 +390,7 @@ describe("CodeFingerprint, counting executions", () => {
 
   it.effect("a comment-only edit of a helper re-runs nothing", () =>
     Effect.gen(function*() {
-      const before = (yield* Effect.promise(() => load(write(project("x * 2"))))).default as Pipeline.Pipeline<never>
-      const after = (yield* Effect.promise(() => load(write(project("/* doubled */ x  *  2"))))).default as Pipeline.Pipeline<never>
-      yield* Pipeline.run(before)
-      for (const key of Object.keys(counts)) delete counts[key]
-      const report = yield* Pipeline.run(after)
+      const report = yield* edited("x * 2", "/* doubled */ x  *  2")
       assert.deepStrictEqual(statuses(report), { load: "cached", train: "cached", summarise: "cached" })
       assert.deepStrictEqual(counts, {})
     }).pipe(Effect.provide(TestLayers.layer())))
