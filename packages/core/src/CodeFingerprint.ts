@@ -33,7 +33,8 @@ import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
 import * as Schema from "effect/Schema"
 import * as CanonicalHash from "./CanonicalHash.ts"
-import { analyze, type FileAnalysis, type FunctionInfo } from "./internal/closure/analyze.ts"
+import type { FileAnalysis, FunctionInfo } from "./internal/closure/analysis.ts"
+import { analyze } from "./internal/closure/analyze.ts"
 import { Closure, type Located, type Part, partId } from "./internal/closure/closure.ts"
 import { digest } from "./internal/closure/normalize.ts"
 import { resolve, targetKey } from "./internal/closure/resolve.ts"
@@ -41,7 +42,7 @@ import * as Sources from "./internal/closure/sources.ts"
 
 export type { Part } from "./internal/closure/closure.ts"
 export { partId } from "./internal/closure/closure.ts"
-export type { FileAnalysis, FunctionInfo, Unit } from "./internal/closure/analyze.ts"
+export type { FileAnalysis, FunctionInfo, Unit } from "./internal/closure/analysis.ts"
 
 /**
  * What the fingerprints see in a module's source: its top-level declarations

@@ -3,7 +3,7 @@
  * declaration it reaches, transitively, through its own module and the
  * user's modules it imports; installed packages by `name@version`.
  */
-import type { FileAnalysis, Finding, Span, Unit } from "./analyze.ts"
+import type { FileAnalysis, Finding, Span, Unit } from "./analysis.ts"
 import { digest } from "./normalize.ts"
 import { resolve, type Target, targetKey } from "./resolve.ts"
 import * as Sources from "./sources.ts"

@@ -13,7 +13,10 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import * as Module from "node:module"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { analyze, ANALYSIS_FORMAT, digestAt, type FileAnalysis, parse, type Span } from "./analyze.ts"
+import { ANALYSIS_FORMAT, type FileAnalysis, type Span } from "./analysis.ts"
+import { analyze } from "./analyze.ts"
+import { digestAt } from "./digests.ts"
+import { parse } from "./parse.ts"
 import type { Node } from "./normalize.ts"
 
 interface State {
