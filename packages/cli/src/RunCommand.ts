@@ -22,16 +22,14 @@ import * as Project from "./Project.ts"
  * where possible (the process entry, the adjacency list).
  */
 const locate = (project: Project.Project, error: PipelineError.PipelineValidationError): UsageError => {
-  const entries = project.config.parameters
-  const names = Object.keys(entries)
+  const names = Object.keys(project.config.parameters)
   const lines = error.problems.map((problem) => {
-    const name = problem.processes.find((n) => names.includes(n))
     const path: Array<string | number> = ["model", "parameters", "pipeline"]
-    if ((problem.code === "invalid-parameters" || problem.code === "unknown-process") && name !== undefined && problem.message.startsWith("param")) {
-      path.push("processes", names.indexOf(name), problem.code === "invalid-parameters" ? "parameters" : "name")
-      // Point at the parameter itself when the message names it (`... at ["learning_rate"]`).
-      const key = problem.message.match(/ at \["([^"]+)"\]/)?.[1]
-      if (key !== undefined && problem.code === "invalid-parameters") path.push(key)
+    if (problem.process !== undefined && names.includes(problem.process)) {
+      // The process's entry: its name, or the parameter its schema rejects.
+      path.push("processes", names.indexOf(problem.process))
+      if (problem.code === "unknown-process") path.push("name")
+      else path.push("parameters", ...(problem.parameterPath ?? []))
     } else if (project.config.adjlist !== undefined && (problem.code === "unknown-process" || problem.code === "cycle")) {
       path.push("process_adjlist")
     } else {

@@ -11,11 +11,11 @@
  * @since 0.1.0
  */
 import { randomBytes } from "node:crypto"
-import { Clock, Deferred, Effect, Exit, Schema, SchemaAST, Semaphore } from "effect"
+import { Clock, Deferred, Effect, Result, type Schema, SchemaAST, SchemaParser, Semaphore } from "effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { Cache } from "./Cache.ts"
 import * as internal from "./internal/encoding.ts"
-import { errorMessage } from "./internal/errors.ts"
+import * as Issues from "./internal/issues.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Process from "./Process.ts"
 import { PipelineValidationError, type Problem } from "./PipelineError.ts"
@@ -163,7 +163,8 @@ export const plan = (pipeline: Pipeline<unknown>, options: RunOptions = {}): Eff
         problems.push({
           code: "unknown-process",
           processes: [name],
-          message: `parameters are given for unknown process ${name} (known: ${Array.from(processes.keys()).join(", ")})`
+          message: `parameters are given for unknown process ${name} (known: ${Array.from(processes.keys()).join(", ")})`,
+          process: name
         })
       }
     }
@@ -214,14 +215,19 @@ export const plan = (pipeline: Pipeline<unknown>, options: RunOptions = {}): Eff
       }
       sources.set(name, sourcesOfInputs)
       const raw = options.parameters?.[name] ?? {}
-      const decoded = Schema.decodeUnknownExit(p.parameters)(raw, { onExcessProperty: "error" })
-      if (Exit.isSuccess(decoded)) parameters.set(name, decoded.value)
+      const decoded = SchemaParser.decodeUnknownResult(p.parameters)(raw, { onExcessProperty: "error" })
+      if (Result.isSuccess(decoded)) parameters.set(name, decoded.success)
       else {
-        problems.push({
-          code: "invalid-parameters",
-          processes: [name],
-          message: `parameters of process ${name}: ${errorMessage(decoded.cause).replace(/\n\s*/g, " ")}`
-        })
+        for (const leaf of Issues.leaves(decoded.failure)) {
+          const parameterPath = leaf.path.map((key) => (typeof key === "number" ? key : String(key)))
+          problems.push({
+            code: "invalid-parameters",
+            processes: [name],
+            message: `parameters of process ${name}: ${leaf.message}${parameterPath.length > 0 ? ` at ${Issues.bracketPath(parameterPath)}` : ""}`,
+            process: name,
+            parameterPath
+          })
+        }
       }
     }
     if (problems.length > 0) return Effect.fail(new PipelineValidationError({ pipeline: pipeline.name, problems }))

@@ -81,6 +81,24 @@ describe("Pipeline", () => {
         assert.match(messages, /parameters of process prepare: Expected no excess property at \["fator"\]/)
       }))
 
+    it.effect("a problem with configured parameters names the process and the path inside them, as data", () =>
+      Effect.gen(function*() {
+        const p = Pipeline.make({
+          name: "p",
+          processes: [source("a", {}), sink("b", {}, { search: Schema.Struct({ depth: Schema.Int }) })],
+          edges: [["a", "b"], ["a", "c"]]
+        })
+        const error = yield* Effect.flip(Pipeline.plan(p, { parameters: { b: { search: { depth: 2.5 } }, z: {} } }))
+        const located = error.problems.map((x) => [x.code, x.process, x.parameterPath])
+        assert.deepStrictEqual(located, [
+          // From the pipeline's own edges: no process entry of the config is at fault.
+          ["unknown-process", undefined, undefined],
+          ["unknown-process", "z", undefined],
+          ["invalid-parameters", "b", ["search", "depth"]]
+        ])
+        assert.match(error.message, /parameters of process b: Expected an integer at \["search"\]\["depth"\]/)
+      }))
+
     it.effect("a duplicate process name", () =>
       Effect.gen(function*() {
         const p = Pipeline.make({ name: "p", processes: [source("a", {}), source("a", {})] })
