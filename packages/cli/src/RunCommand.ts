@@ -104,15 +104,10 @@ const handler = Effect.fn("expops.run")(function*(input: {
   yield* enterProjectDir(project.dir)
   const { diagnostics, pipeline } = yield* Project.importPipeline(project)
   yield* reportDiagnostics(diagnostics, input.strict)
-  const options: Pipeline.RunOptions = {
-    adjlist: config.adjlist,
-    parameters: config.parameters,
-    concurrency: Option.getOrUndefined(input.concurrency) ?? config.concurrency,
-    data,
-    dryRun: input.dryRun
-  }
   // Validate before the backend opens: a bad config writes nothing.
-  const plan = yield* Pipeline.plan(pipeline, options).pipe(Effect.mapError((error) => locate(project, error)))
+  const plan = yield* Pipeline.plan(pipeline, { adjlist: config.adjlist, parameters: config.parameters }).pipe(
+    Effect.mapError((error) => locate(project, error))
+  )
   // A valid project: keep the analyses of its source files for the next run.
   CodeFingerprint.flush()
 
@@ -129,9 +124,12 @@ const handler = Effect.fn("expops.run")(function*(input: {
       Reproducibility.layer(seed),
       progress ? RunEvents.layer(progress.listener) : Layer.empty
     )
-    return yield* Pipeline.run(pipeline, options).pipe(Effect.provide(layers, { local: true }))
+    return yield* Pipeline.runPlan(plan, {
+      concurrency: Option.getOrUndefined(input.concurrency) ?? config.concurrency,
+      data,
+      dryRun: input.dryRun
+    }).pipe(Effect.provide(layers, { local: true }))
   })).pipe(
-    Effect.mapError((error) => locate(project, error)),
     Effect.tap((report) =>
       input.dryRun || input.noCache
         ? Effect.void

@@ -122,6 +122,20 @@ describe("Pipeline", () => {
       for (const p of report.processes) assert.match(p.key, /^[0-9a-f]{64}$/)
     }).pipe(Effect.provide(TestLayers.layer())))
 
+  it.effect("runs a plan it was given: the edges and parameters validated once, then each run of it", () =>
+    Effect.gen(function*() {
+      const { adjlist, parameters, pipeline, runs } = makeCounting()
+      const plan = yield* Pipeline.plan(pipeline, { adjlist, parameters })
+      assert.deepStrictEqual(plan.order, ["load", "prepare", "train", "report"])
+      const first = yield* Pipeline.runPlan(plan)
+      assert.deepStrictEqual(first.processes.map((p) => p.status), ["executed", "executed", "executed", "executed"])
+      // The same plan again: same keys, all served from the cache.
+      const again = yield* Pipeline.runPlan(plan, { concurrency: 1 })
+      assert.deepStrictEqual(again.processes.map((p) => [p.status, p.key]), first.processes.map((p) => ["cached", p.key]))
+      assert.deepStrictEqual((yield* Pipeline.run(pipeline, { adjlist, parameters })).processes.map((p) => p.key), first.processes.map((p) => p.key))
+      assert.strictEqual(runs["process:load"], 1)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
   describe("seeds", () => {
     const noisy = Step.make({
       name: "noisy",
