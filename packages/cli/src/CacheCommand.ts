@@ -6,7 +6,7 @@
  */
 import type * as Core from "@expops/core"
 import { CacheAdmin } from "@expops/core"
-import { Console, Effect, Option } from "effect"
+import { ByteSize, Console, Duration, Effect, Option, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Backends from "./Backends.ts"
 import { Failed, UsageError } from "./Errors.ts"
@@ -111,22 +111,37 @@ const verify = Command.make("verify", {
   ])
 )
 
+const SIZE_UNITS = "(KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)"
+
 const prune = Command.make("prune", {
   ...common,
   maxSize: Flag.String("max-size").pipe(
     Flag.optional,
-    Flag.withDescription("Keep the most recently used entries within this size, e.g. 500MB, 2GB (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)")
+    Flag.withDescription(`Keep the most recently used entries within this size, e.g. 500MB, 2GB ${SIZE_UNITS}`)
   ),
   olderThan: Flag.String("older-than").pipe(Flag.optional, Flag.withDescription("Remove entries not used for this long, e.g. 30d, 12h, 90m")),
   dryRun: Flag.Boolean("dry-run").pipe(Flag.withoutNegation, Flag.withDefault(false), Flag.withDescription("Show what would be removed; remove nothing"))
 }, Effect.fn("expops.cache.prune")(function*({ backend, dir, dryRun, json, maxSize, olderThan }) {
-  const maxSizeBytes = Option.isSome(maxSize) ? Units.parseSize(maxSize.value) : undefined
-  if (Option.isSome(maxSize) && maxSizeBytes === undefined) {
-    return yield* new UsageError({ message: `--max-size ${maxSize.value}: not a size (examples: 500MB, 2GB, 1.5GiB)` })
+  let maxSizeBytes: number | undefined
+  if (Option.isSome(maxSize)) {
+    const size = Units.parseSize(maxSize.value)
+    if (Result.isFailure(size)) {
+      return yield* new UsageError({
+        message: size.failure._tag === "MissingUnit"
+          ? `--max-size ${maxSize.value}: a size needs a unit; did you mean ${size.failure.suggestion}? ${SIZE_UNITS}`
+          : `--max-size ${maxSize.value}: not a size (examples: 500MB, 2GB, 1.5GiB)`
+      })
+    }
+    // A budget beyond what a number holds exactly (9 PB) is no budget at all.
+    maxSizeBytes = Option.getOrElse(ByteSize.toNumber(size.success), () => Number.MAX_SAFE_INTEGER)
   }
-  const olderThanMs = Option.isSome(olderThan) ? Units.parseDuration(olderThan.value) : undefined
-  if (Option.isSome(olderThan) && olderThanMs === undefined) {
-    return yield* new UsageError({ message: `--older-than ${olderThan.value}: not a duration (examples: 30d, 12h, 90m)` })
+  let olderThanMs: number | undefined
+  if (Option.isSome(olderThan)) {
+    const age = Units.parseDuration(olderThan.value)
+    if (Option.isNone(age)) {
+      return yield* new UsageError({ message: `--older-than ${olderThan.value}: not a duration (examples: 30d, 12h, 90m)` })
+    }
+    olderThanMs = Duration.toMillis(age.value)
   }
   if (maxSizeBytes === undefined && olderThanMs === undefined) {
     return yield* new UsageError({ message: "cache prune needs --max-size, --older-than or both (to remove everything, use `expops cache clear`)" })
