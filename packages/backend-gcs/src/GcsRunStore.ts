@@ -15,7 +15,13 @@ const SAFE_ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/
 const SUMMARY = "expops-summary"
 
 const toStoreError = (error: GcsRequestError) =>
-  new RunStore.RunStoreError({ backend: "gcs", operation: error.operation, location: `gs://${error.bucket}/${error.object}`, reason: error.reason })
+  new RunStore.RunStoreError({
+    backend: "gcs",
+    operation: error.operation,
+    location: `gs://${error.bucket}/${error.object}`,
+    reason: error.reason,
+    cause: error
+  })
 
 const decodeReport = Schema.decodeUnknownEffect(Schema.fromJsonString(RunReport.RunReport))
 
@@ -46,7 +52,13 @@ export const make = (client: Client): RunStore.Shape => {
         if (Option.isNone(bytes)) return Option.none()
         const report = yield* decodeReport(new TextDecoder().decode(bytes.value)).pipe(
           Effect.mapError((error) =>
-            new RunStore.RunStoreError({ backend: "gcs", operation: "read run", location: location(id), reason: `not a run report: ${error.message}` })
+            new RunStore.RunStoreError({
+              backend: "gcs",
+              operation: "read run",
+              location: location(id),
+              reason: `not a run report: ${error.message}`,
+              cause: error
+            })
           )
         )
         return Option.some(report)

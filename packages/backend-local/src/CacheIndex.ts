@@ -80,7 +80,8 @@ export const make = Effect.gen(function*() {
       backend: "local",
       operation,
       location: path,
-      reason: cause instanceof Error ? cause.message : String(cause)
+      reason: cause instanceof Error ? cause.message : String(cause),
+      cause
     })
 
   const statements = new Map<string, StatementSync>()

@@ -102,7 +102,7 @@ export const make: (
       // one that already existed): prove that a file can be written.
       files.removeQuietly(io, files.writeTemp(io, root, "probe", new Uint8Array(0), false))
     },
-    catch: (cause) => new LocalBackendError({ operation: "open the cache folder", path: root, reason: files.describe(cause) })
+    catch: (cause) => new LocalBackendError({ operation: "open the cache folder", path: root, reason: files.describe(cause), cause })
   })
 
   const fail = (operation: string, location: string, cause: unknown) =>

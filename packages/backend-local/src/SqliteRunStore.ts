@@ -34,7 +34,8 @@ export const make = Effect.gen(function*() {
       backend: "local",
       operation,
       location,
-      reason: cause instanceof Error ? cause.message : String(cause)
+      reason: cause instanceof Error ? cause.message : String(cause),
+      cause
     })
 
   const saveRun: RunStore.Shape["saveRun"] = (report) =>

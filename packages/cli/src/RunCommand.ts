@@ -39,7 +39,8 @@ const locate = (project: Project.Project, error: PipelineError.PipelineValidatio
     return `  - ${located.message}`
   })
   return new UsageError({
-    message: `pipeline ${error.pipeline} does not fit its config (${Project.display(project, project.configFile)}):\n${lines.join("\n")}`
+    message: `pipeline ${error.pipeline} does not fit its config (${Project.display(project, project.configFile)}):\n${lines.join("\n")}`,
+    cause: error
   })
 }
 
