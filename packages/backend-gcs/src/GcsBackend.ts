@@ -88,25 +88,27 @@ export const explain = (error: GcsRequestError): GcsBackendError => {
  *
  * @since 0.1.0
  */
-export const check = (client: GcsClient.Shape, credentialsFile?: string): Effect.Effect<void, GcsBackendError> =>
-  Effect.gen(function*() {
-    if (credentialsFile !== undefined) {
-      const problem = yield* Effect.sync((): { readonly reason: string; readonly cause?: unknown } | undefined => {
-        try {
-          const parsed = JSON.parse(Fs.readFileSync(credentialsFile, "utf8"))
-          return typeof parsed?.type === "string" ? undefined : { reason: "the file is JSON but not a Google credentials file (no \"type\" field)" }
-        } catch (cause) {
-          const code = (cause as NodeJS.ErrnoException).code
-          const reason = code === "ENOENT" ? "the file does not exist" : code !== undefined ? `the file cannot be read (${code})` : "the file is not valid JSON"
-          return { reason, cause }
-        }
-      })
-      if (problem !== undefined) {
-        return yield* new GcsCredentialsError({ bucket: client.bucketName, credentials: client.credentials, ...problem })
+export const check = Effect.fnUntraced(function*(
+  client: GcsClient.Shape,
+  credentialsFile?: string
+): Effect.fn.Return<void, GcsBackendError> {
+  if (credentialsFile !== undefined) {
+    const problem = yield* Effect.sync((): { readonly reason: string; readonly cause?: unknown } | undefined => {
+      try {
+        const parsed = JSON.parse(Fs.readFileSync(credentialsFile, "utf8"))
+        return typeof parsed?.type === "string" ? undefined : { reason: "the file is JSON but not a Google credentials file (no \"type\" field)" }
+      } catch (cause) {
+        const code = (cause as NodeJS.ErrnoException).code
+        const reason = code === "ENOENT" ? "the file does not exist" : code !== undefined ? `the file cannot be read (${code})` : "the file is not valid JSON"
+        return { reason, cause }
       }
+    })
+    if (problem !== undefined) {
+      return yield* new GcsCredentialsError({ bucket: client.bucketName, credentials: client.credentials, ...problem })
     }
-    yield* client.list("list objects under", client.root === "" ? "" : client.root + "/", { limit: 1 }).pipe(Effect.mapError(explain))
-  })
+  }
+  yield* client.list("list objects under", client.root === "" ? "" : client.root + "/", { limit: 1 }).pipe(Effect.mapError(explain))
+})
 
 const resolveCredentials = (options: Options<any, any>): string | undefined => {
   const file = options.gcs.credentials

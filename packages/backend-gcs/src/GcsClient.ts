@@ -250,30 +250,29 @@ export const make = (options: Options): Shape => {
       return true
     })
 
-  const list: Shape["list"] = (operation, prefix, listOptions) =>
-    Effect.gen(function*() {
-      const out: Array<ListedObject> = []
-      let pageToken: string | undefined
-      do {
-        const token = pageToken
-        const limit = listOptions?.limit
-        const maxResults = limit === undefined ? pageSize : Math.min(pageSize, limit - out.length)
-        const page = yield* request(operation, prefix, async () => {
-          const [, next, response] = await bucket.getFiles({
-            prefix,
-            autoPaginate: false,
-            maxResults,
-            ...(token === undefined ? {} : { pageToken: token })
-          })
-          return { next: (next as { pageToken?: string } | null)?.pageToken, items: ((response as any)?.items ?? []) as Array<any> }
+  const list: Shape["list"] = Effect.fnUntraced(function*(operation, prefix, listOptions) {
+    const out: Array<ListedObject> = []
+    let pageToken: string | undefined
+    do {
+      const token = pageToken
+      const limit = listOptions?.limit
+      const maxResults = limit === undefined ? pageSize : Math.min(pageSize, limit - out.length)
+      const page = yield* request(operation, prefix, async () => {
+        const [, next, response] = await bucket.getFiles({
+          prefix,
+          autoPaginate: false,
+          maxResults,
+          ...(token === undefined ? {} : { pageToken: token })
         })
-        for (const item of page.items) {
-          out.push({ name: String(item.name), size: Number(item.size ?? 0), metadata: item.metadata ?? {} })
-        }
-        pageToken = page.next
-      } while (pageToken !== undefined && (listOptions?.limit === undefined || out.length < listOptions.limit))
-      return out
-    })
+        return { next: (next as { pageToken?: string } | null)?.pageToken, items: ((response as any)?.items ?? []) as Array<any> }
+      })
+      for (const item of page.items) {
+        out.push({ name: String(item.name), size: Number(item.size ?? 0), metadata: item.metadata ?? {} })
+      }
+      pageToken = page.next
+    } while (pageToken !== undefined && (listOptions?.limit === undefined || out.length < listOptions.limit))
+    return out
+  })
 
   return {
     bucketName: options.bucket,
