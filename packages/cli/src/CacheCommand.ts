@@ -16,40 +16,34 @@ import * as Format from "./Format.ts"
 import * as Units from "./Units.ts"
 import * as Project from "./Project.ts"
 
-/** Runs `f` with the project's cache admin. */
-const withAdmin = <A, E>(
+/** Runs `f` with the project's cache admin, on the backend its config (or `--backend`) names. */
+const withAdmin = Effect.fnUntraced(function*<A, E>(
   dir: string,
   backend: Option.Option<Backends.Name>,
-  f: (admin: CacheAdmin.Shape, project: Project.Project) => Effect.Effect<A, E, Backends.Services>
-) =>
-  Effect.gen(function*() {
-    const project = yield* Project.load(dir)
-    return yield* Effect.gen(function*() {
-      return yield* f(yield* CacheAdmin.CacheAdmin, project)
-    }).pipe(
-      Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
-    )
-  })
+  f: (admin: CacheAdmin.Shape) => Effect.Effect<A, E, Backends.Services>
+) {
+  const project = yield* Project.load(dir)
+  return yield* CacheAdmin.CacheAdmin.use(f).pipe(
+    Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
+  )
+})
 
 const paint = () => Output.paint("stdout")
 
 const common = { dir: Flags.dir, json: Flags.json, backend: Flags.backend }
 
 const stats = Command.make("stats", common, Effect.fn("expops.cache.stats")(function*({ backend, dir, json }) {
-  yield* withAdmin(dir, backend, (admin) =>
-    Effect.gen(function*() {
-      const s = yield* admin.stats
-      if (json) return yield* Console.log(JSON.stringify(s, null, 2))
-      const lines = [
-        `${s.entries} entries, ${Format.bytes(s.bytes)} (manifests and the blobs they reference)`,
-        `${s.blobs} blobs, ${Format.bytes(s.blobBytes)}`
-      ]
-      if (s.byName.length > 0) {
-        lines.push("")
-        lines.push(Format.table([["KIND", "NAME", "ENTRIES", "SIZE"], ...s.byName.map((r) => [r.kind, r.name, String(r.entries), Format.bytes(r.bytes)])], "  "))
-      }
-      yield* Console.log(lines.join("\n"))
-    }))
+  const s = yield* withAdmin(dir, backend, (admin) => admin.stats)
+  if (json) return yield* Console.log(JSON.stringify(s, null, 2))
+  const lines = [
+    `${s.entries} entries, ${Format.bytes(s.bytes)} (manifests and the blobs they reference)`,
+    `${s.blobs} blobs, ${Format.bytes(s.blobBytes)}`
+  ]
+  if (s.byName.length > 0) {
+    lines.push("")
+    lines.push(Format.table([["KIND", "NAME", "ENTRIES", "SIZE"], ...s.byName.map((r) => [r.kind, r.name, String(r.entries), Format.bytes(r.bytes)])], "  "))
+  }
+  yield* Console.log(lines.join("\n"))
 })).pipe(
   Command.withDescription("Show how many entries the cache holds and their size, by step and process name"),
   Command.withExamples([{ command: "expops cache stats examples/quickstart", description: "Size of the quick-start cache" }])
@@ -59,16 +53,13 @@ const ls = Command.make("ls", {
   ...common,
   name: Flag.String("name").pipe(Flag.optional, Flag.withDescription("Only entries of this step or process"))
 }, Effect.fn("expops.cache.ls")(function*({ backend, dir, json, name }) {
-  yield* withAdmin(dir, backend, (admin) =>
-    Effect.gen(function*() {
-      const entries = yield* admin.list({ name: Option.getOrUndefined(name) })
-      if (json) return yield* Console.log(JSON.stringify(entries, null, 2))
-      if (entries.length === 0) return yield* Console.log("the cache is empty")
-      yield* Console.log(Format.table([
-        ["KEY", "KIND", "NAME", "SIZE", "CREATED", "LAST USED"],
-        ...entries.map((e) => [Format.short(e.key), e.kind, e.name, Format.bytes(e.size), Format.timestamp(e.createdAt), Format.timestamp(e.lastAccessAt)])
-      ]))
-    }))
+  const entries = yield* withAdmin(dir, backend, (admin) => admin.list({ name: Option.getOrUndefined(name) }))
+  if (json) return yield* Console.log(JSON.stringify(entries, null, 2))
+  if (entries.length === 0) return yield* Console.log("the cache is empty")
+  yield* Console.log(Format.table([
+    ["KEY", "KIND", "NAME", "SIZE", "CREATED", "LAST USED"],
+    ...entries.map((e) => [Format.short(e.key), e.kind, e.name, Format.bytes(e.size), Format.timestamp(e.createdAt), Format.timestamp(e.lastAccessAt)])
+  ]))
 })).pipe(
   Command.withDescription("List the cache entries, newest first"),
   Command.withExamples([

@@ -134,10 +134,9 @@ const handler = Effect.fn("expops.run")(function*(input: {
     Effect.tap((report) =>
       input.dryRun || input.noCache
         ? Effect.void
-        : Effect.gen(function*() {
-          const runs = yield* RunStore.RunStore
-          yield* runs.saveRun(report)
-        }).pipe(Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`)))
+        : RunStore.RunStore.use((runs) => runs.saveRun(report)).pipe(
+          Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`))
+        )
     ),
     Effect.provide(Backends.layer(project, backend))
   )
