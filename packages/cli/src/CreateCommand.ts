@@ -77,7 +77,7 @@ const handler = Effect.fn("expops.create")(function*({ name, template }: { reado
       doc.setIn(["metadata", "name"], projectName)
       writeFileSync(configFile, doc.toString())
     },
-    catch: (error) => new UsageError({ message: `cannot create ${name}: ${(error as Error).message}` })
+    catch: (cause) => new UsageError({ message: `cannot create ${name}: ${(cause as Error).message}`, cause })
   })
   // Inside a checkout of the ExpOps repository (or any folder whose
   // node_modules already hold @expops/core), the project runs as it is; npm

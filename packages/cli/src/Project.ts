@@ -104,7 +104,7 @@ export const load = Effect.fn("Project.load")(function*(dir: string) {
   const file = display({ cwd }, configFile)
   const text = yield* Effect.try({
     try: () => readFileSync(configFile, "utf8"),
-    catch: (error) => new ProjectError({ file, reason: `cannot read: ${(error as Error).message}` })
+    catch: (cause) => new ProjectError({ file, reason: `cannot read: ${(cause as Error).message}`, cause })
   })
   const counter = new LineCounter()
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true })
@@ -127,7 +127,7 @@ export const load = Effect.fn("Project.load")(function*(dir: string) {
  *
  * @since 0.1.0
  */
-export const errorAt = (project: Project, path: ReadonlyArray<string | number>, reason: string): ProjectError => {
+export const errorAt = (project: Project, path: ReadonlyArray<string | number>, reason: string, cause?: unknown): ProjectError => {
   const shown = project.config.modelKey === "experiment" && path[0] === "model" ? ["experiment", ...path.slice(1)] : path
   // A key the file leaves out has no line of its own.
   const line = project.has(shown) ? project.lineOf(shown) : undefined
@@ -135,7 +135,8 @@ export const errorAt = (project: Project, path: ReadonlyArray<string | number>, 
     file: display(project, project.configFile),
     ...(line !== undefined ? { line } : {}),
     path: shown.join("."),
-    reason
+    reason,
+    ...(cause === undefined ? {} : { cause })
   })
 }
 
@@ -175,7 +176,7 @@ export const codeIndexFile = (project: Project): string => Path.join(project.dir
 export const importPipeline = Effect.fn("Project.importPipeline")(function*(project: Project) {
   const main = project.config.main
   const modulePath = Path.resolve(project.dir, main)
-  const at = (reason: string) => errorAt(project, ["scripts", "main"], reason)
+  const at = (reason: string, cause?: unknown) => errorAt(project, ["scripts", "main"], reason, cause)
   const given = project.has(["scripts", "main"]) ? "" : ` (the default; set scripts.main to change it)`
   if (!existsSync(modulePath) || !statSync(modulePath).isFile()) {
     return yield* at(`${main}${given}: no such file (looked for ${display(project, modulePath)})`)
@@ -184,7 +185,7 @@ export const importPipeline = Effect.fn("Project.importPipeline")(function*(proj
   CodeFingerprint.recordLoadedSources()
   const module = yield* Effect.tryPromise({
     try: () => importFresh(modulePath, project.dir),
-    catch: (error) => at(`${main}: cannot be loaded: ${String((error as Error)?.message ?? error).split("\n")[0]}`)
+    catch: (cause) => at(`${main}: cannot be loaded: ${String((cause as Error)?.message ?? cause).split("\n")[0]}`, cause)
   })
   const diagnostics = CodeFingerprint.takeDiagnostics()
   if (!("default" in module) || module.default === undefined) {
@@ -213,7 +214,7 @@ export const dataFile = Effect.fn("Project.dataFile")(function*(project: Project
   if (path === undefined) return undefined
   const absolute = Path.resolve(project.dir, path)
   const digest = yield* DataFile.digest(absolute).pipe(
-    Effect.mapError((error) => errorAt(project, ["data", "path"], `${path}: ${error.reason} (looked for ${display(project, absolute)})`))
+    Effect.mapError((error) => errorAt(project, ["data", "path"], `${path}: ${error.reason} (looked for ${display(project, absolute)})`, error))
   )
   return { path, digest }
 })

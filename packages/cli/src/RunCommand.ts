@@ -22,16 +22,14 @@ import * as Project from "./Project.ts"
  * where possible (the process entry, the adjacency list).
  */
 const locate = (project: Project.Project, error: PipelineError.PipelineValidationError): UsageError => {
-  const entries = project.config.parameters
-  const names = Object.keys(entries)
+  const names = Object.keys(project.config.parameters)
   const lines = error.problems.map((problem) => {
-    const name = problem.processes.find((n) => names.includes(n))
     const path: Array<string | number> = ["model", "parameters", "pipeline"]
-    if ((problem.code === "invalid-parameters" || problem.code === "unknown-process") && name !== undefined && problem.message.startsWith("param")) {
-      path.push("processes", names.indexOf(name), problem.code === "invalid-parameters" ? "parameters" : "name")
-      // Point at the parameter itself when the message names it (`... at ["learning_rate"]`).
-      const key = problem.message.match(/ at \["([^"]+)"\]/)?.[1]
-      if (key !== undefined && problem.code === "invalid-parameters") path.push(key)
+    if (problem.process !== undefined && names.includes(problem.process)) {
+      // The process's entry: its name, or the parameter its schema rejects.
+      path.push("processes", names.indexOf(problem.process))
+      if (problem.code === "unknown-process") path.push("name")
+      else path.push("parameters", ...(problem.parameterPath ?? []))
     } else if (project.config.adjlist !== undefined && (problem.code === "unknown-process" || problem.code === "cycle")) {
       path.push("process_adjlist")
     } else {
@@ -41,7 +39,8 @@ const locate = (project: Project.Project, error: PipelineError.PipelineValidatio
     return `  - ${located.message}`
   })
   return new UsageError({
-    message: `pipeline ${error.pipeline} does not fit its config (${Project.display(project, project.configFile)}):\n${lines.join("\n")}`
+    message: `pipeline ${error.pipeline} does not fit its config (${Project.display(project, project.configFile)}):\n${lines.join("\n")}`,
+    cause: error
   })
 }
 
@@ -106,15 +105,10 @@ const handler = Effect.fn("expops.run")(function*(input: {
   yield* enterProjectDir(project.dir)
   const { diagnostics, pipeline } = yield* Project.importPipeline(project)
   yield* reportDiagnostics(diagnostics, input.strict)
-  const options: Pipeline.RunOptions = {
-    adjlist: config.adjlist,
-    parameters: config.parameters,
-    concurrency: Option.getOrUndefined(input.concurrency) ?? config.concurrency,
-    data,
-    dryRun: input.dryRun
-  }
   // Validate before the backend opens: a bad config writes nothing.
-  const plan = yield* Pipeline.plan(pipeline, options).pipe(Effect.mapError((error) => locate(project, error)))
+  const plan = yield* Pipeline.plan(pipeline, { adjlist: config.adjlist, parameters: config.parameters }).pipe(
+    Effect.mapError((error) => locate(project, error))
+  )
   // A valid project: keep the analyses of its source files for the next run.
   CodeFingerprint.flush()
 
@@ -131,16 +125,18 @@ const handler = Effect.fn("expops.run")(function*(input: {
       Reproducibility.layer(seed),
       progress ? RunEvents.layer(progress.listener) : Layer.empty
     )
-    return yield* Pipeline.run(pipeline, options).pipe(Effect.provide(layers, { local: true }))
+    return yield* Pipeline.runPlan(plan, {
+      concurrency: Option.getOrUndefined(input.concurrency) ?? config.concurrency,
+      data,
+      dryRun: input.dryRun
+    }).pipe(Effect.provide(layers, { local: true }))
   })).pipe(
-    Effect.mapError((error) => locate(project, error)),
     Effect.tap((report) =>
       input.dryRun || input.noCache
         ? Effect.void
-        : Effect.gen(function*() {
-          const runs = yield* RunStore.RunStore
-          yield* runs.saveRun(report)
-        }).pipe(Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`)))
+        : RunStore.RunStore.use((runs) => runs.saveRun(report)).pipe(
+          Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`))
+        )
     ),
     Effect.provide(Backends.layer(project, backend))
   )

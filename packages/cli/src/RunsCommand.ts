@@ -15,19 +15,26 @@ import * as Format from "./Format.ts"
 import * as Report from "./internal/report.ts"
 import * as Project from "./Project.ts"
 
-const withRuns = <A, E>(
+/** Runs `f` with the project's run store, on the backend its config (or `--backend`) names. */
+const withRuns = Effect.fnUntraced(function*<A, E>(
   dir: string,
   backend: Option.Option<Backends.Name>,
-  f: (runs: RunStore.Shape, project: Project.Project) => Effect.Effect<A, E, Backends.Services>
-) =>
-  Effect.gen(function*() {
-    const project = yield* Project.load(dir)
-    return yield* Effect.gen(function*() {
-      return yield* f(yield* RunStore.RunStore, project)
-    }).pipe(
-      Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
-    )
-  })
+  f: (runs: RunStore.Shape) => Effect.Effect<A, E, Backends.Services>
+) {
+  const project = yield* Project.load(dir)
+  return yield* RunStore.RunStore.use(f).pipe(
+    Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
+  )
+})
+
+/** The report of run `run`, or of the last run. */
+const findRun = Effect.fnUntraced(function*(store: RunStore.Shape, dir: string, run: Option.Option<string>) {
+  const id = Option.isSome(run) ? run.value : (yield* store.listRuns({ limit: 1 }))[0]?.id
+  if (id === undefined) return yield* new UsageError({ message: `no runs recorded yet in ${dir}; run \`expops run ${dir}\`` })
+  const found = yield* store.getRun(id)
+  if (Option.isNone(found)) return yield* new UsageError({ message: `no run ${id} in ${dir} (see \`expops runs ls ${dir}\`)` })
+  return found.value
+})
 
 const ls = Command.make("ls", {
   dir: Flags.dir,
@@ -63,14 +70,7 @@ const show = Command.make("show", {
   json: Flags.json,
   backend: Flags.backend
 }, Effect.fn("expops.runs.show")(function*({ backend, dir, json, run }) {
-  const report = yield* withRuns(dir, backend, (store) =>
-    Effect.gen(function*() {
-      const id = Option.isSome(run) ? run.value : (yield* store.listRuns({ limit: 1 }))[0]?.id
-      if (id === undefined) return yield* new UsageError({ message: `no runs recorded yet in ${dir}; run \`expops run ${dir}\`` })
-      const found = yield* store.getRun(id)
-      if (Option.isNone(found)) return yield* new UsageError({ message: `no run ${id} in ${dir} (see \`expops runs ls ${dir}\`)` })
-      return found.value
-    }))
+  const report = yield* withRuns(dir, backend, (store) => findRun(store, dir, run))
   if (json) return yield* Console.log(JSON.stringify(report, null, 2))
   yield* Console.log(Report.details(report, yield* Output.paint("stdout")))
 })).pipe(

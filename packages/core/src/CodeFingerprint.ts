@@ -65,7 +65,8 @@ export class DefinitionError extends Schema.TaggedError<DefinitionError>()("Defi
   reason: Schema.String,
   file: Schema.optional(Schema.String),
   line: Schema.optional(Schema.Number),
-  column: Schema.optional(Schema.Number)
+  column: Schema.optional(Schema.Number),
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     const where = this.file === undefined ? "" : ` (${this.file}${this.line === undefined ? "" : `:${this.line}:${this.column ?? 1}`})`
@@ -398,7 +399,11 @@ const fingerprintUntimed = (definition: Definition): Fingerprint => {
     try {
       digest = CanonicalHash.digest(capturedValues(definition.captures))
     } catch (cause) {
-      throw new DefinitionError({ owner, reason: `its \`captures\` cannot be hashed (${String((cause as Error)?.message ?? cause)}): declare plain data, or set a \`version\`` })
+      throw new DefinitionError({
+        owner,
+        reason: `its \`captures\` cannot be hashed (${String((cause as Error)?.message ?? cause)}): declare plain data, or set a \`version\``,
+        cause
+      })
     }
     parts = sortParts([...parts, { kind: "captures", name: owner, digest }])
   }

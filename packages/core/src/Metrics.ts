@@ -95,8 +95,8 @@ export const CurrentStep = Context.Reference<string | undefined>("expops/Metrics
  *
  * @since 0.1.0
  */
-export const logMetric = (name: string, value: number, index?: number): Effect.Effect<void> =>
-  Effect.gen(function*() {
+export const logMetric: (name: string, value: number, index?: number) => Effect.Effect<void> = Effect.fnUntraced(
+  function*(name: string, value: number, index?: number) {
     const collector = yield* CurrentCollector
     if (collector === undefined) return
     const scope = yield* CurrentProcess
@@ -106,4 +106,5 @@ export const logMetric = (name: string, value: number, index?: number): Effect.E
     const at = index ?? collector.next.get(slot) ?? 1
     collector.next.set(slot, Math.max(collector.next.get(slot) ?? 1, Math.floor(at) + 1))
     collector.metrics.push({ name, value, index: at, process, ...(step !== undefined ? { step } : {}) })
-  })
+  }
+)

@@ -11,11 +11,11 @@
  * @since 0.1.0
  */
 import { randomBytes } from "node:crypto"
-import { Clock, Deferred, Effect, Exit, Schema, SchemaAST, Semaphore } from "effect"
+import { Clock, Deferred, Effect, Result, type Schema, SchemaAST, SchemaParser, Semaphore } from "effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { Cache } from "./Cache.ts"
 import * as internal from "./internal/encoding.ts"
-import { errorMessage } from "./internal/errors.ts"
+import * as Issues from "./internal/issues.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Process from "./Process.ts"
 import { PipelineValidationError, type Problem } from "./PipelineError.ts"
@@ -91,15 +91,23 @@ export const parseAdjlist = (text: string): Array<Edge> => {
 }
 
 /**
- * How to run a pipeline.
+ * What a plan is made from: the project config's edges and parameters.
  *
  * @since 0.1.0
  */
-export interface RunOptions {
+export interface PlanOptions {
   /** The config's `process_adjlist`, added to the pipeline's own edges. */
   readonly adjlist?: string | undefined
   /** Raw parameters per process name, as written in the config; decoded with each process's schema. */
   readonly parameters?: Readonly<Record<string, unknown>> | undefined
+}
+
+/**
+ * How to run a plan.
+ *
+ * @since 0.1.0
+ */
+export interface ExecuteOptions {
   /** At most this many processes run at once. Default 4. */
   readonly concurrency?: number | undefined
   /** The project's data file; its digest is part of every process key. */
@@ -110,11 +118,19 @@ export interface RunOptions {
 }
 
 /**
+ * How to run a pipeline: how to plan it, then how to run the plan.
+ *
+ * @since 0.1.0
+ */
+export interface RunOptions extends PlanOptions, ExecuteOptions {}
+
+/**
  * A validated pipeline, ready to run.
  *
  * @since 0.1.0
  */
-export interface Plan {
+export interface Plan<out R> {
+  readonly pipeline: Pipeline<R>
   /** Process names in a topological order (ties broken by declaration order). */
   readonly order: ReadonlyArray<string>
   readonly processes: ReadonlyMap<string, Process.Any>
@@ -132,7 +148,7 @@ const outputNames = (p: Process.Any): Array<string> => Object.keys(p.outputs.fie
  *
  * @since 0.1.0
  */
-export const plan = (pipeline: Pipeline<unknown>, options: RunOptions = {}): Effect.Effect<Plan, PipelineValidationError> =>
+export const plan = <R>(pipeline: Pipeline<R>, options: PlanOptions = {}): Effect.Effect<Plan<R>, PipelineValidationError> =>
   Effect.suspend(() => {
     const problems: Array<Problem> = []
     const processes = new Map<string, Process.Any>()
@@ -163,7 +179,8 @@ export const plan = (pipeline: Pipeline<unknown>, options: RunOptions = {}): Eff
         problems.push({
           code: "unknown-process",
           processes: [name],
-          message: `parameters are given for unknown process ${name} (known: ${Array.from(processes.keys()).join(", ")})`
+          message: `parameters are given for unknown process ${name} (known: ${Array.from(processes.keys()).join(", ")})`,
+          process: name
         })
       }
     }
@@ -214,18 +231,23 @@ export const plan = (pipeline: Pipeline<unknown>, options: RunOptions = {}): Eff
       }
       sources.set(name, sourcesOfInputs)
       const raw = options.parameters?.[name] ?? {}
-      const decoded = Schema.decodeUnknownExit(p.parameters)(raw, { onExcessProperty: "error" })
-      if (Exit.isSuccess(decoded)) parameters.set(name, decoded.value)
+      const decoded = SchemaParser.decodeUnknownResult(p.parameters)(raw, { onExcessProperty: "error" })
+      if (Result.isSuccess(decoded)) parameters.set(name, decoded.success)
       else {
-        problems.push({
-          code: "invalid-parameters",
-          processes: [name],
-          message: `parameters of process ${name}: ${errorMessage(decoded.cause).replace(/\n\s*/g, " ")}`
-        })
+        for (const leaf of Issues.leaves(decoded.failure)) {
+          const parameterPath = leaf.path.map((key) => (typeof key === "number" ? key : String(key)))
+          problems.push({
+            code: "invalid-parameters",
+            processes: [name],
+            message: `parameters of process ${name}: ${leaf.message}${parameterPath.length > 0 ? ` at ${Issues.bracketPath(parameterPath)}` : ""}`,
+            process: name,
+            parameterPath
+          })
+        }
       }
     }
     if (problems.length > 0) return Effect.fail(new PipelineValidationError({ pipeline: pipeline.name, problems }))
-    return Effect.succeed({ order: order.order, processes, upstream, sources, parameters })
+    return Effect.succeed({ pipeline, order: order.order, processes, upstream, sources, parameters })
   })
 
 /** Kahn's algorithm, stable in declaration order; on a cycle, one cycle's members. */
@@ -260,9 +282,9 @@ const topologicalOrder = (
 }
 
 /**
- * Runs a pipeline and returns its run report. Fails only when the pipeline
- * is invalid (before anything runs); a failing process is reported, not
- * raised.
+ * Runs a pipeline and returns its run report: `plan`, then `runPlan`. Fails
+ * only when the pipeline is invalid (before anything runs); a failing
+ * process is reported, not raised.
  *
  * @since 0.1.0
  */
@@ -270,8 +292,17 @@ export const run = <R>(
   pipeline: Pipeline<R>,
   options: RunOptions = {}
 ): Effect.Effect<RunReport, PipelineValidationError, Cache | R> =>
-  Effect.gen(function*() {
-    const validated = yield* plan(pipeline, options)
+  Effect.flatMap(plan(pipeline, options), (planned) => runPlan(planned, options))
+
+/**
+ * Runs a plan (validated by `plan`) and returns its run report. Never
+ * fails: a failing process is reported, and its dependents are skipped.
+ *
+ * @since 0.1.0
+ */
+export const runPlan = Effect.fnUntraced(
+  function*<R>(validated: Plan<R>, options: ExecuteOptions = {}): Effect.fn.Return<RunReport, never, Cache | R> {
+    const { pipeline } = validated
     const cache = yield* Cache
     const seed = yield* Reproducibility.RootSeed
     const startedAt = yield* Clock.currentTimeMillis
@@ -335,11 +366,12 @@ export const run = <R>(
       processes,
       metrics: collector.metrics
     } satisfies RunReport
-  })
+  }
+)
 
 /** Dry run of one process: compute its key and look it up, running nothing. */
-const peek = (process: Process.Any, context: Process.Context): Effect.Effect<Process.Result, never, Cache> =>
-  Effect.gen(function*() {
+const peek = Effect.fnUntraced(
+  function*(process: Process.Any, context: Process.Context) {
     const cache = yield* Cache
     const { key } = yield* Process.recipe(process, context)
     const hit = yield* cache.lookup(key, process.outputs)
@@ -353,14 +385,14 @@ const peek = (process: Process.Any, context: Process.Context): Effect.Effect<Pro
       report: { name: process.name, status: "would-run", key, durationMs: 0, steps: [], reason: "no entry for its key" },
       outputs: undefined
     } satisfies Process.Result
-  }).pipe(
-    Effect.catch((error) =>
+  },
+  (effect, process) =>
+    Effect.catch(effect, (error) =>
       Effect.succeed<Process.Result>({
         report: { name: process.name, status: "failed", key: "", durationMs: 0, steps: [], error: error.message },
         outputs: undefined
-      })
-    )
-  )
+      }))
+)
 
 /** Sortable by time, unique by a random suffix: `20261126T233204Z-3fa9c1`. */
 const makeRunId = (startedAt: number): string =>

@@ -22,7 +22,15 @@ export const Problem = Schema.Struct({
   ]),
   /** The processes involved. */
   processes: Schema.Array(Schema.String),
-  message: Schema.String
+  message: Schema.String,
+  /**
+   * The process whose configured parameters are at fault: parameters given
+   * for an unknown process (`unknown-process`) or that its schema rejects
+   * (`invalid-parameters`).
+   */
+  process: Schema.optionalKey(Schema.String),
+  /** Where inside that process's parameters (`invalid-parameters`); empty for the whole record. */
+  parameterPath: Schema.optionalKey(Schema.Array(Schema.Union([Schema.String, Schema.Number])))
 })
 /**
  * @since 0.1.0

@@ -169,8 +169,11 @@ export interface Context {
  *
  * @since 0.1.0
  */
-export const recipe = (process: Any, context: Context): Effect.Effect<{ readonly recipe: Recipe.Recipe; readonly key: string }, EncodeError> =>
-  Effect.gen(function*() {
+export const recipe: (
+  process: Any,
+  context: Context
+) => Effect.Effect<{ readonly recipe: Recipe.Recipe; readonly key: string }, EncodeError> = Effect.fnUntraced(
+  function*(process: Any, context: Context) {
     const owner = `process ${process.name}`
     const root = yield* Reproducibility.RootSeed
     const encodedInputs = yield* internal.encode(process.inputs, context.inputs, owner, "inputs")
@@ -201,7 +204,8 @@ export const recipe = (process: Any, context: Context): Effect.Effect<{ readonly
       pipeline: context.pipeline
     }
     return { recipe, key: Recipe.key(recipe) }
-  })
+  }
+)
 
 /**
  * The outcome of running a process: its report line, and its outputs when it
@@ -220,8 +224,8 @@ export interface Result {
  *
  * @since 0.1.0
  */
-export const execute = <R>(process: Any, context: Context): Effect.Effect<Result, never, Cache | R> =>
-  Effect.gen(function*() {
+export const execute = Effect.fnUntraced(
+  function*<R>(process: Any, context: Context): Effect.fn.Return<Result, never, Cache | R> {
     const cache = yield* Cache
     const name = process.name
     const started = yield* internal.monotonicMs
@@ -256,5 +260,6 @@ export const execute = <R>(process: Any, context: Context): Effect.Effect<Result
     const error = errorMessage(exit.cause)
     yield* RunEvents.emit({ kind: "process", phase: "fail", process: name, key, durationMs, error })
     return { report: { name, status: "failed", key, durationMs, steps: scope.steps, error }, outputs: undefined }
-  })
+  }
+)
 

@@ -8,8 +8,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, Schema } from "effect"
-import { errorMessage } from "./internal/errors.ts"
+import { Effect, Result, Schema, SchemaParser } from "effect"
+import * as Issues from "./internal/issues.ts"
 import { nearest } from "./internal/suggest.ts"
 
 const Name = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
@@ -63,32 +63,6 @@ export const Document = Schema.Struct({
   data: Schema.optionalKey(Schema.Struct({ path: Schema.optionalKey(Schema.NonEmptyString) })),
   model: Schema.optionalKey(Model)
 })
-
-/**
- * Valid keys at each level, for suggestions. Mirrors `Document` (a test
- * checks that the two agree).
- *
- * @since 0.1.0
- */
-export const KEYS: KeyTree = {
-  metadata: { name: {}, description: {}, version: {} },
-  scripts: { main: {} },
-  reproducibility: { seed: {} },
-  data: { path: {} },
-  model: {
-    parameters: {
-      cache: { backend: {}, gcs: { bucket: {}, prefix: {}, project: {}, credentials: {}, local_tier: {} } },
-      pipeline: { process_adjlist: {}, processes: { "*": { name: {}, parameters: { "*": {} } } }, concurrency: {} }
-    }
-  }
-}
-
-/**
- * @since 0.1.0
- */
-export interface KeyTree {
-  readonly [key: string]: KeyTree
-}
 
 /**
  * GCS settings with defaults applied.
@@ -175,31 +149,10 @@ export interface DecodeOptions {
   readonly lineOf?: ((path: ReadonlyArray<string | number>) => number | undefined) | undefined
 }
 
-const PATH_SEGMENT = /\[("(?:[^"\\]|\\.)*"|\d+)\]/g
-
-const parseIssues = (message: string): Array<{ message: string; path: Array<string | number> }> => {
-  const out: Array<{ message: string; path: Array<string | number> }> = []
-  const lines = message.split("\n")
-  for (let i = 0; i < lines.length; i++) {
-    const at = lines[i + 1]?.match(/^\s+at (.*)$/)
-    const path: Array<string | number> = []
-    if (at) {
-      for (const m of at[1]!.matchAll(PATH_SEGMENT)) path.push(m[1]!.startsWith("\"") ? JSON.parse(m[1]!) : Number(m[1]))
-      i++
-    }
-    out.push({ message: lines[i - (at ? 1 : 0)]!, path })
-  }
-  return out
-}
-
 const valueAt = (doc: unknown, path: ReadonlyArray<string | number>): unknown =>
   path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as any)[k] : undefined), doc)
 
-const keysAt = (path: ReadonlyArray<string | number>): Array<string> => {
-  let tree: KeyTree | undefined = KEYS
-  for (const segment of path) tree = tree?.[typeof segment === "number" ? "*" : segment] ?? tree?.["*"]
-  return Object.keys(tree ?? {}).filter((k) => k !== "*")
-}
+const lowerFirst = (text: string): string => text.charAt(0).toLowerCase() + text.slice(1)
 
 const describe = (value: unknown): string => {
   if (value === null) return "null"
@@ -233,24 +186,28 @@ export const decode = (document: unknown, options: DecodeOptions): Effect.Effect
     }
     const toFile = (path: ReadonlyArray<string | number>) => (modelKey === "experiment" && path[0] === "model" ? ["experiment", ...path.slice(1)] : path)
 
-    const decoded = Schema.decodeUnknownExit(Document)(doc, { onExcessProperty: "error", errors: "all" })
-    if (Exit.isFailure(decoded)) {
-      const issues = parseIssues(errorMessage(decoded.cause)).map(({ message, path }) => {
+    const decoded = SchemaParser.decodeUnknownResult(Document)(doc, { onExcessProperty: "error", errors: "all" })
+    if (Result.isFailure(decoded)) {
+      const issues = Issues.leaves(decoded.failure).map((leaf) => {
+        const path = leaf.path.map((key) => (typeof key === "number" ? key : String(key)))
         const filePath = toFile(path)
-        if (message === "Expected no excess property") {
-          const key = String(path[path.length - 1])
-          // At the top level, `experiment` (the alias of `model`) is valid too.
-          const valid = path.length === 1 ? [...keysAt([]), "experiment"] : keysAt(path.slice(0, -1))
-          const suggestion = nearest(key, valid)
-          return located(filePath, `unknown key${suggestion ? `; did you mean \`${suggestion}\`?` : ""} (valid here: ${valid.join(", ")})`)
+        switch (leaf._tag) {
+          case "UnexpectedKey": {
+            // At the top level, `experiment` (the alias of `model`) is valid too.
+            const valid = path.length === 1 ? [...leaf.known, "experiment"] : leaf.known
+            const suggestion = nearest(String(path[path.length - 1]), valid)
+            return located(filePath, `unknown key${suggestion ? `; did you mean \`${suggestion}\`?` : ""} (valid here: ${valid.join(", ")})`)
+          }
+          case "MissingKey":
+            return located(filePath, "is required")
+          case "Invalid":
+            // Effect's sentence ("Expected an integer") continues ours, after the path.
+            return located(filePath, `${lowerFirst(leaf.message)}, found ${describe(valueAt(doc, path))}`)
         }
-        if (message === "Missing key") return located(filePath, "is required")
-        const found = valueAt(doc, path)
-        return located(filePath, `${message.replace(/^Expected/, "expected")}, found ${describe(found)}`)
       })
       return fail(issues)
     }
-    const d = decoded.value
+    const d = decoded.success
     const parameters = d.model?.parameters
     const backend = parameters?.cache?.backend ?? defaults.backend
     const gcs = parameters?.cache?.gcs

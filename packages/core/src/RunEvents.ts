@@ -62,8 +62,4 @@ export const layer = (listener: (event: RunEvent) => Effect.Effect<void>): Layer
 /**
  * @since 0.1.0
  */
-export const emit = (event: RunEvent): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const events = yield* RunEvents
-    yield* events.emit(event)
-  })
+export const emit = (event: RunEvent): Effect.Effect<void> => RunEvents.use((events) => events.emit(event))

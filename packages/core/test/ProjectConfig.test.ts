@@ -87,8 +87,20 @@ describe("ProjectConfig", () => {
       assert.match(yield* messages(doc), /model\.parameters\.pipeline\.processes\.1\.name: process a is listed twice/)
     }))
 
-  it("the key tree used for suggestions agrees with the schema", () => {
-    const schemaKeys = Object.keys(ProjectConfig.Document.fields)
-    assert.deepStrictEqual(Object.keys(ProjectConfig.KEYS), schemaKeys)
-  })
+  it.effect("the valid keys are the schema's at every level, inside lists too", () =>
+    Effect.gen(function*() {
+      const entry = yield* messages({ metadata: { name: "m" }, model: { parameters: { pipeline: { processes: [{ nme: "a" }] } } } })
+      assert.match(entry, /model\.parameters\.pipeline\.processes\.0\.nme: unknown key; did you mean `name`\? \(valid here: name, parameters\)/)
+      assert.match(entry, /model\.parameters\.pipeline\.processes\.0\.name: is required/)
+      const gcs = yield* messages({ metadata: { name: "m" }, model: { parameters: { cache: { gcs: { bucket: "b", local_teir: false } } } } })
+      assert.match(gcs, /gcs\.local_teir: unknown key; did you mean `local_tier`\? \(valid here: bucket, prefix, project, credentials, local_tier\)/)
+    }))
+
+  it.effect("a value failing a check says what was expected", () =>
+    Effect.gen(function*() {
+      assert.match(yield* messages({ metadata: { name: "-m" } }), /metadata\.name: expected a name of letters, digits, '\.', '_' or '-', found string "-m"/)
+      const concurrency = { metadata: { name: "m" }, model: { parameters: { pipeline: { concurrency: 0 } } } }
+      assert.match(yield* messages(concurrency), /pipeline\.concurrency: expected a value greater than or equal to 1, found number 0/)
+      assert.match(yield* messages({ metadata: { name: "m" }, model: { parameters: { pipeline: { processes: "a" } } } }), /processes: expected array, found string "a"/)
+    }))
 })
