@@ -27,6 +27,18 @@ const locate = (project: Project.Project, error: PipelineError.PipelineValidatio
   const lines = error.problems.map((problem) => {
     const name = problem.processes.find((n) => names.includes(n))
     const path: Array<string | number> = ["model", "parameters", "pipeline"]
+    const setting = problem.setting
+    if (setting !== undefined) {
+      // A fan-out setting: its key in the process's entry when the config wrote it there, else it came from the code.
+      const at = [...path, "processes", names.indexOf(setting.process), setting.name]
+      const written = names.includes(setting.process) && project.has(shownPath(project, at))
+      if (problem.code === "too-many-branches" && project.has(shownPath(project, [...path, "max_branches"]))) {
+        return `  - ${Project.errorAt(project, [...path, "max_branches"], problem.message).message}`
+      }
+      if (!written) return `  - ${problem.message} (declared in the pipeline's code: Pipeline.make({ fanout }))`
+      const key = setting.key !== undefined && project.has(shownPath(project, [...at, setting.key])) ? [setting.key] : []
+      return `  - ${Project.errorAt(project, [...at, ...key], problem.message).message}`
+    }
     if ((problem.code === "invalid-parameters" || problem.code === "unknown-process") && name !== undefined && problem.message.startsWith("param")) {
       path.push("processes", names.indexOf(name), problem.code === "invalid-parameters" ? "parameters" : "name")
       // Point at the parameter itself when the message names it (`... at ["learning_rate"]`).
@@ -44,6 +56,16 @@ const locate = (project: Project.Project, error: PipelineError.PipelineValidatio
     message: `pipeline ${error.pipeline} does not fit its config (${Project.display(project, project.configFile)}):\n${lines.join("\n")}`
   })
 }
+
+/** The process a fan-out branch is a copy of; `undefined` for a process that is not a branch. */
+const branchOf = (plan: Pipeline.Plan, name: string): string | undefined => {
+  const node = plan.nodes.get(name)
+  return node?.branch !== undefined ? node.base : undefined
+}
+
+/** A path as the file spells it (`experiment` for `model` when the file uses the alias). */
+const shownPath = (project: Project.Project, path: ReadonlyArray<string | number>) =>
+  project.config.modelKey === "experiment" && path[0] === "model" ? ["experiment", ...path.slice(1)] : path
 
 /**
  * What the code fingerprints said at load: warnings on stderr (errors with
@@ -110,6 +132,8 @@ const handler = Effect.fn("expops.run")(function*(input: {
     adjlist: config.adjlist,
     parameters: config.parameters,
     concurrency: Option.getOrUndefined(input.concurrency) ?? config.concurrency,
+    fanout: config.fanout,
+    maxBranches: config.maxBranches,
     data,
     dryRun: input.dryRun
   }
@@ -125,7 +149,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
   const report = yield* Effect.scoped(Effect.gen(function*() {
     const progress = input.dryRun
       ? undefined
-      : yield* Progress.make({ out, live, color, processes: plan.order })
+      : yield* Progress.make({ out, live, color, processes: plan.order, baseOf: (name) => branchOf(plan, name) })
     const layers = Layer.mergeAll(
       Cache.layer({ mode: input.noCache ? "off" : "read-write" }),
       Reproducibility.layer(seed),
@@ -146,7 +170,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
   )
 
   if (input.json) yield* Console.log(JSON.stringify(report, null, 2))
-  yield* (input.json ? Console.error : Console.log)(Report.summary(report, paint))
+  yield* (input.json ? Console.error : Console.log)(Report.summary(report, paint, plan.layers))
   if (report.run.status === "failed") return yield* new Failed({ message: "" })
 }, Effect.scoped)
 
