@@ -258,6 +258,23 @@ describe("Fanout", () => {
       }))
   })
 
+  it.effect("an aggregation may open the next layer", () =>
+    Effect.gen(function*() {
+      const scores = Process.make({
+        name: "summarise",
+        inputs: { score: Fanout.bySeed(Schema.Finite) },
+        outputs: {},
+        run: () => Effect.succeed({})
+      })
+      const plan = yield* Pipeline.plan(F.make(scores), {
+        adjlist: "load prepare\nprepare train evaluate\ntrain evaluate\nevaluate summarise",
+        parameters: { load: { rows: F.rows(4) } },
+        fanout: { load: { seed: { seeds: [1, 2] } }, prepare: { seed: { aggregation: true, seeds: [3, 4] } }, summarise: { seed: { aggregation: true } } }
+      })
+      assert.deepStrictEqual(plan.order, ["load", "prepare", "train_seed3", "train_seed4", "evaluate_seed3", "evaluate_seed4", "summarise"])
+      assert.deepStrictEqual(plan.layers.map((l) => [l.opener, l.processes, l.aggregatedBy]), [["load", [], ["prepare"]], ["prepare", ["train", "evaluate"], ["summarise"]]])
+    }))
+
   describe("declared in code", () => {
     it.effect("Pipeline.make({ fanout }) expands as the config does, with the same keys", () =>
       Effect.gen(function*() {
