@@ -213,7 +213,7 @@ export const expand = (input: Input): Output => {
         const b = theirs.find((l, i) => incoming[i] !== l) ?? theirs[theirs.length - 1]!
         problems.push({
           code: "mixed-branches",
-          processes: [name, from, up],
+          processes: [...new Set([name, from, up])],
           message: `process ${name} takes branches of two fan-outs that are not nested: ${describeLayer(a)} (through ${from})` +
             ` and ${describeLayer(b)} (through ${up}); aggregate one of them before ${name}`
         })
@@ -243,7 +243,7 @@ export const expand = (input: Input): Output => {
         const last = incoming[incoming.length - 1]!
         problems.push({
           code: opened === undefined ? "aggregation-without-layer" : "aggregation-order",
-          processes: [name, ...(opened ? [opened.opener] : []), last.opener],
+          processes: [...new Set([name, ...(opened ? [opened.opener] : []), last.opener])],
           message: opened === undefined
             ? `${SETTING[wanted]} of ${name}: aggregation, but no ${KIND_NAME[wanted]} is open upstream of ${name} (open: ${incoming.map(describeLayer).join(", ")})`
             : `${SETTING[wanted]} of ${name}: aggregation collapses only the innermost open layer, which is ${describeLayer(last)}, ` +
@@ -402,7 +402,8 @@ export const expand = (input: Input): Output => {
             processes: [name, up],
             message: `input ${inputName} of ${name} receives the output ${inputName} of every branch of ${up}, as a record by ${shape} ` +
               `({ ${recordLayers.map(({ layer }) => `${layer.labels[0]}: `).join("{ ")}…${" }".repeat(recordLayers.length)}), ` +
-              `but its schema declares ${declared === 0 ? "no record by branch" : `${declared} level${declared > 1 ? "s" : ""} of records`}: declare it ${helper}`
+              `but its schema declares ${declared === 0 ? "no record by branch" : `${declared} level${declared > 1 ? "s" : ""} of records`}: declare it ${helper}`,
+            setting: setting(name, recordLayers[recordLayers.length - 1]!.layer.kind, "aggregation")
           })
         }
         recipeSources[inputName] = `${up} (${recordLayers.map(({ layer }) => layer.labels.length).reduce((a, b) => a * b, 1)} branches)`
