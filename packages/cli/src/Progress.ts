@@ -178,7 +178,12 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
 
     // Branch names by group, in order, for naming a failed one.
     const branchNames = new Map<Group, Array<string>>()
-    for (const [name, row] of rows) if (row.group !== undefined) branchNames.set(row.group, [...(branchNames.get(row.group) ?? []), name])
+    for (const [name, row] of rows) {
+      if (row.group === undefined) continue
+      const names = branchNames.get(row.group)
+      if (names === undefined) branchNames.set(row.group, [name])
+      else names.push(name)
+    }
 
     const line = (name: string, entry: Row | Group, now: number, columns: number) => {
       const text = `  ${name.padEnd(width)}  ${"base" in entry ? describeGroup(entry, now) : describe(entry, now)}`
