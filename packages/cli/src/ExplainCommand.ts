@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { CacheAdmin, CacheStore, Explain, type Manifest, type Recipe, type RunReport, RunStore } from "@expops/core"
+import { CacheAdmin, CacheStore, Explain, type Manifest, type Recipe, RunReport, RunStore } from "@expops/core"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Backends from "./Backends.ts"
@@ -216,43 +216,43 @@ const handler = Effect.fn("expops.explain")(function*(input: {
     if (report === undefined) {
       return yield* new UsageError({ message: `no run ${id} in ${dir} (see \`expops runs ls ${dir}\`)` })
     }
-    const proc = report.processes.find((p) => p.name === processName)
-    if (proc === undefined) {
-      return yield* new UsageError({
-        message: `run ${id} has no process ${processName} (processes: ${report.processes.map((p) => p.name).join(", ")})`
-      })
-    }
+    // A branch by its own name (train_model_seed41), or every branch of a process by the process's name.
+    const procs = yield* RunReport.findProcesses(report, processName).pipe(
+      Effect.mapError((error) => new UsageError({ message: error.message }))
+    )
     // Read once, and only when a miss needs it.
     const earlier = yield* Effect.cached(storedBefore(report.run))
-    let explanations: Array<Explanation>
-    if (stepName === undefined) {
-      explanations = [yield* explainOne(earlier, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })]
-    } else if (proc.status === "cached" || proc.status === "skipped") {
-      const processExplanation = yield* explainOne(earlier, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
-      // The process's recipe lists the steps its code reaches: a name not among them is a typo, not a step that did not run.
-      const reached = (processExplanation.recipe?.codeParts ?? []).filter((part) => part.kind === "step").map((part) => part.name)
-      if (processExplanation.recipe?.codeParts !== undefined && !reached.includes(stepName)) {
-        return yield* new UsageError({
-          message: `process ${proc.name} calls no step ${stepName} (steps its code reaches: ${reached.length > 0 ? reached.join(", ") : "none"})`
+    const explanations: Array<Explanation> = []
+    for (const proc of procs) {
+      const processTarget = { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error } as const
+      if (stepName === undefined) {
+        explanations.push(yield* explainOne(earlier, processTarget))
+      } else if (proc.status === "cached" || proc.status === "skipped") {
+        const processExplanation = yield* explainOne(earlier, processTarget)
+        // The process's recipe lists the steps its code reaches: a name not among them is a typo, not a step that did not run.
+        const reached = (processExplanation.recipe?.codeParts ?? []).filter((part) => part.kind === "step").map((part) => part.name)
+        if (processExplanation.recipe?.codeParts !== undefined && !reached.includes(stepName)) {
+          return yield* new UsageError({
+            message: `process ${proc.name} calls no step ${stepName} (steps its code reaches: ${reached.length > 0 ? reached.join(", ") : "none"})`
+          })
+        }
+        explanations.push({
+          ...processExplanation,
+          summary: `step ${stepName} did not run in run ${id}: process ${proc.name} was ${
+            proc.status === "cached" ? "served whole from the cache, so none of its steps ran" : "skipped"
+          }.\nprocess ${proc.name}: ${processExplanation.summary}`
         })
-      }
-      explanations = [{
-        ...processExplanation,
-        summary: `step ${stepName} did not run in run ${id}: process ${proc.name} was ${
-          proc.status === "cached" ? "served whole from the cache, so none of its steps ran" : "skipped"
-        }.\nprocess ${proc.name}: ${processExplanation.summary}`
-      }]
-    } else {
-      const calls = proc.steps.filter((s) => s.name === stepName)
-      if (calls.length === 0) {
-        const known = [...new Set(proc.steps.map((s) => s.name))]
-        return yield* new UsageError({
-          message: `process ${proc.name} ran no step ${stepName} in run ${id} (steps: ${known.length > 0 ? known.join(", ") : "none"})`
-        })
-      }
-      explanations = []
-      for (const call of calls) {
-        explanations.push(yield* explainOne(earlier, { kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key, error: call.error }))
+      } else {
+        const calls = proc.steps.filter((s) => s.name === stepName)
+        if (calls.length === 0) {
+          const known = [...new Set(proc.steps.map((s) => s.name))]
+          return yield* new UsageError({
+            message: `process ${proc.name} ran no step ${stepName} in run ${id} (steps: ${known.length > 0 ? known.join(", ") : "none"})`
+          })
+        }
+        for (const call of calls) {
+          explanations.push(yield* explainOne(earlier, { kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key, error: call.error }))
+        }
       }
     }
     if (input.json) {
@@ -270,7 +270,9 @@ const handler = Effect.fn("expops.explain")(function*(input: {
 export const command = Command.make("explain", {
   dir: Flags.dir,
   target: Argument.String("target").pipe(
-    Argument.withDescription("PROCESS or PROCESS/STEP: what to explain")
+    Argument.withDescription(
+      "PROCESS or PROCESS/STEP: what to explain. A fan-out branch by its own name (train_model_seed41); a process that ran as branches by its name explains each branch"
+    )
   ),
   run: Flag.String("run").pipe(Flag.optional, Flag.withDescription("Explain this run instead of the last one (see `expops runs ls`)")),
   json: Flags.json,
@@ -283,7 +285,8 @@ export const command = Command.make("explain", {
   Command.withExamples([
     { command: "expops explain examples/quickstart train_model", description: "Why did train_model run (or hit)?" },
     { command: "expops explain examples/quickstart train_model/fit", description: "Why did the step fit of train_model run?" },
-    { command: "expops explain . evaluate --json", description: "The same, as JSON" }
+    { command: "expops explain . evaluate --json", description: "The same, as JSON" },
+    { command: "expops explain . train_model_seed41", description: "One branch of a fan-out" }
   ])
 )
 

@@ -25,6 +25,18 @@ const locate = (project: Project.Project, error: PipelineError.PipelineValidatio
   const names = Object.keys(project.config.parameters)
   const lines = error.problems.map((problem) => {
     const path: Array<string | number> = ["model", "parameters", "pipeline"]
+    const setting = problem.setting
+    if (setting !== undefined) {
+      // A fan-out setting: its key in the process's entry when the config wrote it there, else it came from the code.
+      const at = [...path, "processes", names.indexOf(setting.process), setting.name]
+      const written = names.includes(setting.process) && project.has(shownPath(project, at))
+      if (problem.code === "too-many-branches" && project.has(shownPath(project, [...path, "max_branches"]))) {
+        return `  - ${Project.errorAt(project, [...path, "max_branches"], problem.message).message}`
+      }
+      if (!written) return `  - ${problem.message} (declared in the pipeline's code: Pipeline.make({ fanout }))`
+      const key = setting.key !== undefined && project.has(shownPath(project, [...at, setting.key])) ? [setting.key] : []
+      return `  - ${Project.errorAt(project, [...at, ...key], problem.message).message}`
+    }
     if (problem.process !== undefined && names.includes(problem.process)) {
       // The process's entry: its name, or the parameter its schema rejects.
       path.push("processes", names.indexOf(problem.process))
@@ -43,6 +55,16 @@ const locate = (project: Project.Project, error: PipelineError.PipelineValidatio
     cause: error
   })
 }
+
+/** The process a fan-out branch is a copy of; `undefined` for a process that is not a branch. */
+const branchOf = (plan: Pipeline.Plan<unknown>, name: string): string | undefined => {
+  const node = plan.nodes.get(name)
+  return node?.branch !== undefined ? node.base : undefined
+}
+
+/** A path as the file spells it (`experiment` for `model` when the file uses the alias). */
+const shownPath = (project: Project.Project, path: ReadonlyArray<string | number>) =>
+  project.config.modelKey === "experiment" && path[0] === "model" ? ["experiment", ...path.slice(1)] : path
 
 /**
  * What the code fingerprints said at load: warnings on stderr (errors with
@@ -106,7 +128,12 @@ const handler = Effect.fn("expops.run")(function*(input: {
   const { diagnostics, pipeline } = yield* Project.importPipeline(project)
   yield* reportDiagnostics(diagnostics, input.strict)
   // Validate before the backend opens: a bad config writes nothing.
-  const plan = yield* Pipeline.plan(pipeline, { adjlist: config.adjlist, parameters: config.parameters }).pipe(
+  const plan = yield* Pipeline.plan(pipeline, {
+    adjlist: config.adjlist,
+    parameters: config.parameters,
+    fanout: config.fanout,
+    maxBranches: config.maxBranches
+  }).pipe(
     Effect.mapError((error) => locate(project, error))
   )
   // A valid project: keep the analyses of its source files for the next run.
@@ -119,7 +146,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
   const report = yield* Effect.scoped(Effect.gen(function*() {
     const progress = input.dryRun
       ? undefined
-      : yield* Progress.make({ out, live, color, processes: plan.order })
+      : yield* Progress.make({ out, live, color, processes: plan.order, baseOf: (name) => branchOf(plan, name) })
     const layers = Layer.mergeAll(
       Cache.layer({ mode: input.noCache ? "off" : "read-write" }),
       Reproducibility.layer(seed),
@@ -142,7 +169,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
   )
 
   if (input.json) yield* Console.log(JSON.stringify(report, null, 2))
-  yield* (input.json ? Console.error : Console.log)(Report.summary(report, paint))
+  yield* (input.json ? Console.error : Console.log)(Report.summary(report, paint, plan.layers))
   if (report.run.status === "failed") return yield* new Failed({ message: "" })
 }, Effect.scoped)
 

@@ -33,6 +33,32 @@ describe("expops create", () => {
       assert.isTrue(first.report.processes.every((p) => p.status === "executed"))
     }))
 
+  it.live("the fanout template builds on the quick start: its modules are copied in, its imports made local, and it runs", () =>
+    Effect.gen(function*() {
+      const parent = tempDir()
+      const created = yield* cli(["create", "study", "--template", "fanout"], { cwd: parent })
+      assert.strictEqual(created.status, 0, created.stderr)
+      const dir = Path.join(parent, "study")
+      for (const file of ["src/pipeline.ts", "src/interleave.ts", "src/summarise.ts", "src/train.ts", "src/schemas.ts", "data/iris.csv", ".gitignore"]) {
+        assert.isTrue(existsSync(Path.join(dir, file)), file)
+      }
+      const pipeline = readFileSync(Path.join(dir, "src/pipeline.ts"), "utf8")
+      assert.include(pipeline, `import { trainModel } from "./train.ts"`)
+      assert.notInclude(pipeline + readFileSync(Path.join(dir, "src/interleave.ts"), "utf8"), `"../../quickstart/`)
+      // The fan-out example's own README and config, not the quick start's.
+      assert.match(readFileSync(Path.join(dir, "README.md"), "utf8"), /^# Fan-out/)
+      assert.match(readFileSync(Path.join(dir, "configs/project_config.yaml"), "utf8"), /name: study[\s\S]*seed_parallelism/)
+      const pkg = JSON.parse(readFileSync(Path.join(dir, "package.json"), "utf8"))
+      assert.strictEqual(pkg.name, "study")
+      assert.isUndefined(pkg.expops)
+
+      linkNodeModules(dir)
+      editConfig(dir, /epochs: \d+/, "epochs: 50")
+      const first = yield* run(dir)
+      assert.strictEqual(first.status, 0, first.stderr)
+      assert.strictEqual(first.report.processes.filter((p) => p.base === "train_model").length, 15)
+    }))
+
   it.live("inside a folder whose node_modules hold @expops/core, says to run it as it is", () =>
     Effect.gen(function*() {
       const parent = tempDir()

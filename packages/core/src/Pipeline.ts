@@ -8,20 +8,26 @@
  * from the config. A process that fails marks its dependents `skipped` while
  * other branches finish.
  *
+ * A process may fan out (see `Fanout`): `plan` then copies the processes
+ * downstream of it once per seed or data partition, and those copies are
+ * what runs and what the report lists, each under its own name.
+ *
  * @since 0.1.0
  */
 import { randomBytes } from "node:crypto"
 import { Clock, Deferred, Effect, Result, type Schema, SchemaAST, SchemaParser, Semaphore } from "effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { Cache } from "./Cache.ts"
+import * as Fanout from "./Fanout.ts"
 import * as internal from "./internal/encoding.ts"
+import * as Expansion from "./internal/fanout.ts"
 import * as Issues from "./internal/issues.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Process from "./Process.ts"
 import { PipelineValidationError, type Problem } from "./PipelineError.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
-import type { ProcessReport, RunReport } from "./RunReport.ts"
+import type { Branch, ProcessReport, RunReport } from "./RunReport.ts"
 
 /**
  * An edge `[from, to]`: `to` depends on `from`.
@@ -37,6 +43,10 @@ export interface Pipeline<out R> extends Pipeable {
   readonly name: string
   readonly processes: ReadonlyArray<Process.Any>
   readonly edges: ReadonlyArray<Edge>
+  /** Fan-outs declared in code (see `Fanout`); the config's settings replace them per process and kind. */
+  readonly fanout: ReadonlyArray<Fanout.Declaration>
+  /** The most branches a fan-out may copy one process into; `undefined`: the default, 1,000. */
+  readonly maxBranches: number | undefined
   /** Phantom: the services the processes' bodies need. */
   readonly "~requirements"?: (_: never) => R
 }
@@ -65,11 +75,20 @@ export const make = <const Ps extends ReadonlyArray<Process.Any>>(options: {
   readonly name: string
   readonly processes: Ps
   readonly edges?: ReadonlyArray<Edge> | undefined
+  /**
+   * Seed and data parallelism, typed: `[Fanout.seeds(prepare, [1, 2, 3]), Fanout.aggregate(summarise, "seed")]`.
+   * The config's `seed_parallelism` / `data_parallelism` of a process replace these, kind by kind.
+   */
+  readonly fanout?: ReadonlyArray<Fanout.Declaration> | undefined
+  /** The most branches one process may be copied into (default 1,000); the config's `max_branches` replaces it. */
+  readonly maxBranches?: number | undefined
 }): Pipeline<ContextOfProcesses<Ps>> => ({
   "~expops/Pipeline": true,
   name: options.name,
   processes: options.processes,
   edges: options.edges ?? [],
+  fanout: options.fanout ?? [],
+  maxBranches: options.maxBranches,
   pipe() {
     return pipeArguments(this, arguments)
   }
@@ -100,6 +119,10 @@ export interface PlanOptions {
   readonly adjlist?: string | undefined
   /** Raw parameters per process name, as written in the config; decoded with each process's schema. */
   readonly parameters?: Readonly<Record<string, unknown>> | undefined
+  /** The config's `seed_parallelism` / `data_parallelism` per process; each replaces what the code declares for that process and kind. */
+  readonly fanout?: Readonly<Record<string, Fanout.Settings>> | undefined
+  /** The most branches one process may be copied into; over it, validation fails. Default: the pipeline's, else 1,000. */
+  readonly maxBranches?: number | undefined
 }
 
 /**
@@ -112,6 +135,10 @@ export interface ExecuteOptions {
   readonly concurrency?: number | undefined
   /** The project's data file; its digest is part of every process key. */
   readonly data?: { readonly path: string; readonly digest: string } | undefined
+  /** The config's `seed_parallelism` / `data_parallelism` per process; each replaces what the code declares for that process and kind. */
+  readonly fanout?: Readonly<Record<string, Fanout.Settings>> | undefined
+  /** The most branches one process may be copied into; over it, validation fails. Default: the pipeline's, else 1,000. */
+  readonly maxBranches?: number | undefined
   /** Compute keys and look them up; run nothing, store nothing. */
   readonly dryRun?: boolean | undefined
   readonly runId?: string | undefined
@@ -125,19 +152,88 @@ export interface ExecuteOptions {
 export interface RunOptions extends PlanOptions, ExecuteOptions {}
 
 /**
- * A validated pipeline, ready to run.
+ * A validated pipeline, ready to run. With fan-outs, its processes are the
+ * expanded ones: each copy of a duplicated process is there under its own
+ * name (`train_model_seed41`), with its `Node` saying what it is a copy of.
  *
  * @since 0.1.0
  */
 export interface Plan<out R> {
   readonly pipeline: Pipeline<R>
-  /** Process names in a topological order (ties broken by declaration order). */
+  /** Process names in a topological order (ties broken by declaration order; a process's branches together, in branch order). */
   readonly order: ReadonlyArray<string>
   readonly processes: ReadonlyMap<string, Process.Any>
   readonly upstream: ReadonlyMap<string, ReadonlyArray<string>>
   /** For each process, which upstream provides each of its inputs. */
   readonly sources: ReadonlyMap<string, Readonly<Record<string, string>>>
   readonly parameters: ReadonlyMap<string, unknown>
+  /** Each process as it runs: its base process, its branch, where each input comes from. */
+  readonly nodes: ReadonlyMap<string, Node>
+  /** The fan-out layers, in the order they open. */
+  readonly layers: ReadonlyArray<Fanout.Layer>
+}
+
+/**
+ * One process of the expanded graph: a process of the pipeline, or one
+ * branch's copy of it.
+ *
+ * @since 0.1.0
+ */
+export interface Node {
+  /** `train_model`, or for a branch `train_model_seed41`, `train_model_data2_seed41`. */
+  readonly name: string
+  /** The process of the pipeline it runs. */
+  readonly base: string
+  readonly process: Process.Any
+  /** Its seed and/or partition; `undefined` outside any fan-out. */
+  readonly branch: Branch | undefined
+  /** The root seed of a seed branch (its seed); `undefined`: the run's. */
+  readonly rootSeed: number | undefined
+  /** Inside a data layer: keyed by its partition's content, not by the data file's digest. */
+  readonly inData: boolean
+  readonly upstream: ReadonlyArray<string>
+  readonly inputs: Readonly<Record<string, Source>>
+  /** Which upstream provides each input, for the recipe (and `explain`). */
+  readonly sources: Readonly<Record<string, string>>
+  readonly parameters: unknown
+  /** When it opens a data layer: the output it splits and how. */
+  readonly split: { readonly output: string; readonly size: number | ReadonlyArray<number>; readonly at: string | undefined } | undefined
+}
+
+/**
+ * Where an input of a node comes from: an output of another node (one
+ * partition of it, for a split output), or for an aggregation a record of
+ * such, keyed by branch.
+ *
+ * @since 0.1.0
+ */
+export type Source =
+  | { readonly _tag: "Output"; readonly node: string; readonly output: string; readonly partition: number | undefined }
+  | { readonly _tag: "Record"; readonly entries: ReadonlyArray<readonly [label: string, source: Source]> }
+
+/**
+ * The most branches a fan-out may copy one process into, unless the config's
+ * `max_branches` (or `Pipeline.make({ maxBranches })`) says more.
+ *
+ * @since 0.1.0
+ */
+export const DEFAULT_MAX_BRANCHES = 1000
+
+/** The code's fan-out declarations, merged per process; the config's replace them kind by kind. */
+const fanoutSettings = (pipeline: Pipeline<unknown>, options: RunOptions): Map<string, Fanout.Settings> => {
+  const settings = new Map<string, Fanout.Settings>()
+  for (const { process, settings: declared } of pipeline.fanout ?? []) {
+    const previous = settings.get(process) ?? {}
+    settings.set(process, {
+      seed: declared.seed !== undefined ? { ...previous.seed, ...declared.seed } : previous.seed,
+      data: declared.data !== undefined ? { ...previous.data, ...declared.data } : previous.data
+    })
+  }
+  for (const [process, configured] of Object.entries(options.fanout ?? {})) {
+    const previous = settings.get(process) ?? {}
+    settings.set(process, { seed: configured.seed ?? previous.seed, data: configured.data ?? previous.data })
+  }
+  return settings
 }
 
 const outputNames = (p: Process.Any): Array<string> => Object.keys(p.outputs.fields)
@@ -246,8 +342,34 @@ export const plan = <R>(pipeline: Pipeline<R>, options: PlanOptions = {}): Effec
         }
       }
     }
-    if (problems.length > 0) return Effect.fail(new PipelineValidationError({ pipeline: pipeline.name, problems }))
-    return Effect.succeed({ pipeline, order: order.order, processes, upstream, sources, parameters })
+    // The fan-out needs an order, hence no cycle; its problems are reported with the others.
+    const settings = fanoutSettings(pipeline, options)
+    const expanded = order.cycle.length === 0
+      ? Expansion.expand({
+        processes,
+        order: order.order,
+        upstream,
+        sources,
+        parameters,
+        settings,
+        maxBranches: options.maxBranches ?? pipeline.maxBranches ?? DEFAULT_MAX_BRANCHES
+      })
+      : undefined
+    if (expanded !== undefined) problems.push(...expanded.problems)
+    if (problems.length > 0 || expanded?.nodes === undefined) {
+      return Effect.fail(new PipelineValidationError({ pipeline: pipeline.name, problems }))
+    }
+    const nodes = new Map(expanded.nodes.map((node) => [node.name, node]))
+    return Effect.succeed({
+      pipeline,
+      order: expanded.nodes.map((node) => node.name),
+      processes: new Map(expanded.nodes.map((node) => [node.name, node.process])),
+      upstream: new Map(expanded.nodes.map((node) => [node.name, node.upstream])),
+      sources: new Map(expanded.nodes.map((node) => [node.name, node.sources])),
+      parameters: new Map(expanded.nodes.map((node) => [node.name, node.parameters])),
+      nodes,
+      layers: expanded.layers
+    } satisfies Plan<R>)
   })
 
 /** Kahn's algorithm, stable in declaration order; on a cycle, one cycle's members. */
@@ -309,40 +431,60 @@ export const runPlan = Effect.fnUntraced(
     const started = yield* internal.monotonicMs
     const semaphore = yield* Semaphore.make(Math.max(1, options.concurrency ?? 4))
     const results = new Map(validated.order.map((name) => [name, Deferred.makeUnsafe<Process.Result>()]))
+    // Results once known, and the partitions of each split output, for wiring inputs.
+    const done = new Map<string, Process.Result>()
+    const partitions = new Map<string, ReadonlyArray<unknown>>()
+    const valueOf = (source: Source): unknown => {
+      if (source._tag === "Record") {
+        const record: Record<string, unknown> = {}
+        for (const [label, entry] of source.entries) record[label] = valueOf(entry)
+        return record
+      }
+      return source.partition === undefined
+        ? done.get(source.node)!.outputs![source.output]
+        : partitions.get(source.node)![source.partition - 1]
+    }
 
     const runOne = Effect.fnUntraced(function*(name: string) {
-      const process = validated.processes.get(name)!
-      const ups = validated.upstream.get(name)!
+      const node = validated.nodes.get(name)!
+      const process = node.process
+      const ups = node.upstream
       const upstreamResults = yield* Effect.forEach(ups, (up) => Deferred.await(results.get(up)!))
       const blocked = ups.filter((_, i) => upstreamResults[i]!.outputs === undefined)
       let result: Process.Result
       if (blocked.length > 0 && !options.dryRun) {
-        yield* RunEvents.emit({ kind: "process", phase: "skip", process: name })
+        yield* RunEvents.emit({ kind: "process", phase: "skip", process: name, ...(node.branch ? { base: node.base } : {}) })
         result = {
-          report: { name, status: "skipped", key: "", durationMs: 0, steps: [], error: `upstream ${blocked.join(", ")} did not succeed` },
+          report: { name, status: "skipped", key: "", durationMs: 0, steps: [], error: `upstream ${listNames(blocked)} did not succeed` },
           outputs: undefined
         }
       } else if (blocked.length > 0) {
         result = {
-          report: { name, status: "would-run", key: "", durationMs: 0, steps: [], reason: `its inputs come from ${blocked.join(", ")}, which would run` },
+          report: { name, status: "would-run", key: "", durationMs: 0, steps: [], reason: `its inputs come from ${listNames(blocked)}, which would run` },
           outputs: undefined
         }
       } else {
         const inputs: Record<string, unknown> = {}
-        const sources = validated.sources.get(name)!
-        for (const [input, from] of Object.entries(sources)) {
-          inputs[input] = upstreamResults[ups.indexOf(from)]!.outputs![input]
-        }
+        for (const [input, source] of Object.entries(node.inputs)) inputs[input] = valueOf(source)
         const context: Process.Context = {
           pipeline: pipeline.name,
+          ...(node.branch !== undefined ? { name } : {}),
           inputs,
-          sources,
-          parameters: validated.parameters.get(name),
-          data: options.data
+          sources: node.sources,
+          parameters: node.parameters,
+          // A data branch is keyed by its partition, which is its share of the data: not by the file's digest.
+          data: node.inData ? undefined : options.data
         }
-        result = yield* options.dryRun ? peek(process, context) : semaphore.withPermits(1)(Process.execute<R>(process, context))
+        const one = options.dryRun ? peek(process, context) : semaphore.withPermits(1)(Process.execute<R>(process, context))
+        result = yield* node.rootSeed === undefined ? one : Effect.provideService(one, Reproducibility.RootSeed, node.rootSeed)
+        if (node.split !== undefined && result.outputs !== undefined) result = yield* splitOutput(node, result, partitions)
       }
-      yield* Deferred.succeed(results.get(name)!, result)
+      done.set(name, result)
+      const report = node.branch === undefined ? result.report : withBranch(result.report, node)
+      yield* Deferred.succeed(results.get(name)!, {
+        report: options.dryRun ? { ...report, upstream: ups } : report,
+        outputs: result.outputs
+      })
     })
 
     const collector = Metrics.makeCollector()
@@ -369,27 +511,67 @@ export const runPlan = Effect.fnUntraced(
   }
 )
 
+/** A list of process names in a message, shortened when a fan-out made it long. */
+const listNames = (names: ReadonlyArray<string>): string =>
+  names.length <= 4 ? names.join(", ") : `${names.slice(0, 3).join(", ")}, … (${names.length} in all)`
+
+/** A branch's report line: its own name, then what it is a copy of. */
+const withBranch = (report: ProcessReport, node: Node): ProcessReport => {
+  const { name, ...rest } = report
+  return { name, base: node.base, branch: node.branch!, ...rest }
+}
+
+/**
+ * Splits the output a node opens a data layer with into its partitions. A
+ * split that cannot be made (row counts that do not add up, a value that is
+ * not an array) fails the node, naming its setting: its dependents are
+ * skipped. Its entry stays stored: the output itself was fine.
+ */
+const splitOutput = (node: Node, result: Process.Result, partitions: Map<string, ReadonlyArray<unknown>>) =>
+  Effect.gen(function*() {
+    const { at, output, size } = node.split!
+    const parts = Fanout.split(result.outputs![output], size)
+    if (Result.isSuccess(parts)) {
+      partitions.set(node.name, parts.success)
+      return result
+    }
+    const error = `data_parallelism of ${node.base}${at !== undefined ? ` (${at})` : ""}: cannot split output ${output}: ${parts.failure}`
+    yield* RunEvents.emit({
+      kind: "process",
+      phase: "fail",
+      process: node.name,
+      key: result.report.key,
+      error,
+      ...(node.branch !== undefined ? { base: node.base } : {})
+    })
+    return {
+      report: { ...result.report, status: "failed", error },
+      outputs: undefined
+    } satisfies Process.Result
+  })
+
 /** Dry run of one process: compute its key and look it up, running nothing. */
 const peek = Effect.fnUntraced(
   function*(process: Process.Any, context: Process.Context) {
     const cache = yield* Cache
+    const name = context.name ?? process.name
     const { key } = yield* Process.recipe(process, context)
     const hit = yield* cache.lookup(key, process.outputs)
     if (hit._tag === "Some") {
       return {
-        report: { name: process.name, status: "cached", key, durationMs: 0, savedMs: hit.value.manifest.durationMs, steps: [] },
+        report: { name, status: "cached", key, durationMs: 0, savedMs: hit.value.manifest.durationMs, steps: [] },
         outputs: hit.value.value
       } satisfies Process.Result
     }
     return {
-      report: { name: process.name, status: "would-run", key, durationMs: 0, steps: [], reason: "no entry for its key" },
+      report: { name, status: "would-run", key, durationMs: 0, steps: [], reason: "no entry for its key" },
       outputs: undefined
     } satisfies Process.Result
   },
-  (effect, process) =>
+  (effect, process, context) =>
     Effect.catch(effect, (error) =>
       Effect.succeed<Process.Result>({
-        report: { name: process.name, status: "failed", key: "", durationMs: 0, steps: [], error: error.message },
+        report: { name: context.name ?? process.name, status: "failed", key: "", durationMs: 0, steps: [], error: error.message },
         outputs: undefined
       }))
 )

@@ -154,6 +154,13 @@ export const make = <
  */
 export interface Context {
   readonly pipeline: string
+  /**
+   * The name it runs under when that is not the process's own: a fan-out
+   * branch's (`train_model_seed41`). Its report line, run events, step lines
+   * and metrics carry it; its key and seeds follow the process's identity
+   * (and the branch's root seed, inputs and partition).
+   */
+  readonly name?: string | undefined
   /** Decoded inputs, by name. */
   readonly inputs: Readonly<Record<string, unknown>>
   /** Which upstream process provided each input. */
@@ -227,15 +234,18 @@ export interface Result {
 export const execute = Effect.fnUntraced(
   function*<R>(process: Any, context: Context): Effect.fn.Return<Result, never, Cache | R> {
     const cache = yield* Cache
-    const name = process.name
+    const name = context.name ?? process.name
+    // Events of a branch say which process it is a copy of, for displays that group them.
+    const base = context.name !== undefined ? { base: process.name } : {}
     const started = yield* internal.monotonicMs
     const scope: ProcessScope = { pipeline: context.pipeline, process: name, steps: [] }
-    const caller: Caller = { identity: [context.pipeline, name], occurrences: new Map() }
+    // Step seeds follow the process's identity: a branch differs by its root seed and its inputs.
+    const caller: Caller = { identity: [context.pipeline, process.name], occurrences: new Map() }
     let key = ""
     const exit = yield* Effect.gen(function*() {
       const made = yield* recipe(process, context)
       key = made.key
-      yield* RunEvents.emit({ kind: "process", phase: "start", process: name, key })
+      yield* RunEvents.emit({ kind: "process", phase: "start", process: name, key, ...base })
       return yield* cache.memoize({
         key,
         recipe: made.recipe,
@@ -245,20 +255,20 @@ export const execute = Effect.fnUntraced(
           Effect.provideService(CurrentProcess, scope),
           Effect.provideService(CurrentCaller, caller)
         ),
-        onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key })
+        onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key, ...base })
       })
     }).pipe(Effect.exit)
     const durationMs = (yield* internal.monotonicMs) - started
     if (Exit.isSuccess(exit)) {
       const { cached, savedMs, value } = exit.value
-      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs })
+      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs, ...base })
       const report: ProcessReport = cached
         ? { name, status: "cached", key, durationMs, savedMs, steps: [] }
         : { name, status: "executed", key, durationMs, steps: scope.steps }
       return { report, outputs: value }
     }
     const error = errorMessage(exit.cause)
-    yield* RunEvents.emit({ kind: "process", phase: "fail", process: name, key, durationMs, error })
+    yield* RunEvents.emit({ kind: "process", phase: "fail", process: name, key, durationMs, error, ...base })
     return { report: { name, status: "failed", key, durationMs, steps: scope.steps, error }, outputs: undefined }
   }
 )

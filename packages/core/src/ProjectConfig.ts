@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Effect, Result, Schema, SchemaParser } from "effect"
+import type * as Fanout from "./Fanout.ts"
 import * as Issues from "./internal/issues.ts"
 import { nearest } from "./internal/suggest.ts"
 
@@ -28,9 +29,26 @@ const Gcs = Schema.Struct({
   local_tier: Schema.optionalKey(Schema.Boolean)
 })
 
+const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).annotate({ identifier: "an integer ≥ 1" })
+
+/** `seed_parallelism` of a process (see `Fanout`): seeds to fan out over, or the aggregation of the open seed layer. */
+const SeedParallelism = Schema.Struct({
+  seeds: Schema.optionalKey(Schema.Union([Seed, Schema.Array(Seed)]).annotate({ identifier: "an integer or a list of integers" })),
+  aggregation: Schema.optionalKey(Schema.Boolean)
+})
+
+/** `data_parallelism` of a process: partitions of one of its outputs, or the aggregation of the open data layer. */
+const DataParallelism = Schema.Struct({
+  size: Schema.optionalKey(Schema.Union([Count, Schema.Array(Count)]).annotate({ identifier: "an integer ≥ 1 or a list of row counts" })),
+  data_name: Schema.optionalKey(Schema.NonEmptyString),
+  aggregation: Schema.optionalKey(Schema.Boolean)
+})
+
 const ProcessEntry = Schema.Struct({
   name: Schema.NonEmptyString,
-  parameters: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown))
+  parameters: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)),
+  seed_parallelism: Schema.optionalKey(SeedParallelism),
+  data_parallelism: Schema.optionalKey(DataParallelism)
 })
 
 const Model = Schema.Struct({
@@ -42,7 +60,9 @@ const Model = Schema.Struct({
     pipeline: Schema.optionalKey(Schema.Struct({
       process_adjlist: Schema.optionalKey(Schema.String),
       processes: Schema.optionalKey(Schema.Array(ProcessEntry)),
-      concurrency: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
+      concurrency: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))),
+      /** The most branches a fan-out may copy one process into (default 1,000): raising it confirms a larger fan-out. */
+      max_branches: Schema.optionalKey(Count)
     }))
   }))
 })
@@ -96,6 +116,10 @@ export interface ProjectConfig {
   /** Raw parameters per process, decoded later by each process's own schema. */
   readonly parameters: Readonly<Record<string, Readonly<Record<string, unknown>>>>
   readonly concurrency: number | undefined
+  /** Seed and data parallelism per process (`seed_parallelism`, `data_parallelism`), checked against the pipeline later. */
+  readonly fanout: Readonly<Record<string, Fanout.Settings>>
+  /** `max_branches`: the most branches one process may be copied into. */
+  readonly maxBranches: number | undefined
   /** `model` or `experiment`: which spelling the file used, for messages. */
   readonly modelKey: "model" | "experiment"
 }
@@ -215,12 +239,34 @@ export const decode = (document: unknown, options: DecodeOptions): Effect.Effect
       return fail([located(toFile(["model", "parameters", "cache", "gcs"]), "is required when backend is gcs (bucket, and optionally prefix, project, credentials)")])
     }
     const processParameters: Record<string, Record<string, unknown>> = {}
+    const fanout: Record<string, Fanout.Settings> = {}
     const issues: Array<Issue> = []
     for (const [i, entry] of (parameters?.pipeline?.processes ?? []).entries()) {
+      const at = (key: string) => {
+        const line = options.lineOf?.(toFile(["model", "parameters", "pipeline", "processes", i, key]))
+        return line !== undefined ? `${options.file}:${line}` : options.file
+      }
       if (entry.name in processParameters) {
         issues.push(located(toFile(["model", "parameters", "pipeline", "processes", i, "name"]), `process ${entry.name} is listed twice`))
       }
       processParameters[entry.name] = entry.parameters ?? {}
+      const seed = entry.seed_parallelism
+      const data = entry.data_parallelism
+      if (seed !== undefined || data !== undefined) {
+        fanout[entry.name] = {
+          ...(seed !== undefined ? { seed: { ...seed, at: at("seed_parallelism") } } : {}),
+          ...(data !== undefined
+            ? {
+              data: {
+                ...(data.size !== undefined ? { size: data.size } : {}),
+                ...(data.data_name !== undefined ? { dataName: data.data_name } : {}),
+                ...(data.aggregation !== undefined ? { aggregation: data.aggregation } : {}),
+                at: at("data_parallelism")
+              }
+            }
+            : {})
+        }
+      }
     }
     if (issues.length > 0) return fail(issues)
     return Effect.succeed<ProjectConfig>({
@@ -240,6 +286,8 @@ export const decode = (document: unknown, options: DecodeOptions): Effect.Effect
       adjlist: parameters?.pipeline?.process_adjlist,
       parameters: processParameters,
       concurrency: parameters?.pipeline?.concurrency,
+      fanout,
+      maxBranches: parameters?.pipeline?.max_branches,
       modelKey
     })
   })

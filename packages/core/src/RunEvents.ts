@@ -23,6 +23,8 @@ export interface RunEvent {
   readonly phase: Phase
   /** The process, and for step events the process the step ran in. */
   readonly process: string
+  /** For a fan-out branch (`process` is then `train_model_seed41`): the process it is a copy of. */
+  readonly base?: string | undefined
   readonly step?: string | undefined
   readonly key?: string | undefined
   readonly durationMs?: number | undefined
