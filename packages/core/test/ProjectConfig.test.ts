@@ -90,7 +90,7 @@ describe("ProjectConfig", () => {
   it.effect("the valid keys are the schema's at every level, inside lists too", () =>
     Effect.gen(function*() {
       const entry = yield* messages({ metadata: { name: "m" }, model: { parameters: { pipeline: { processes: [{ nme: "a" }] } } } })
-      assert.match(entry, /model\.parameters\.pipeline\.processes\.0\.nme: unknown key; did you mean `name`\? \(valid here: name, parameters\)/)
+      assert.match(entry, /model\.parameters\.pipeline\.processes\.0\.nme: unknown key; did you mean `name`\? \(valid here: name, parameters, seed_parallelism, data_parallelism\)/)
       assert.match(entry, /model\.parameters\.pipeline\.processes\.0\.name: is required/)
       const gcs = yield* messages({ metadata: { name: "m" }, model: { parameters: { cache: { gcs: { bucket: "b", local_teir: false } } } } })
       assert.match(gcs, /gcs\.local_teir: unknown key; did you mean `local_tier`\? \(valid here: bucket, prefix, project, credentials, local_tier\)/)
