@@ -6,7 +6,7 @@
  */
 import type * as Core from "@expops/core"
 import { CacheAdmin } from "@expops/core"
-import { Console, Effect, Option, Stdio, Terminal } from "effect"
+import { ByteSize, Console, Duration, Effect, Option, Result, Stdio, Terminal } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Backends from "./Backends.ts"
 import { Failed, UsageError } from "./Errors.ts"
@@ -16,40 +16,34 @@ import * as Format from "./Format.ts"
 import * as Units from "./Units.ts"
 import * as Project from "./Project.ts"
 
-/** Runs `f` with the project's cache admin. */
-const withAdmin = <A, E>(
+/** Runs `f` with the project's cache admin, on the backend its config (or `--backend`) names. */
+const withAdmin = Effect.fnUntraced(function*<A, E>(
   dir: string,
   backend: Option.Option<Backends.Name>,
-  f: (admin: CacheAdmin.Shape, project: Project.Project) => Effect.Effect<A, E, Backends.Services>
-) =>
-  Effect.gen(function*() {
-    const project = yield* Project.load(dir)
-    return yield* Effect.gen(function*() {
-      return yield* f(yield* CacheAdmin.CacheAdmin, project)
-    }).pipe(
-      Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
-    )
-  })
+  f: (admin: CacheAdmin.Shape) => Effect.Effect<A, E, Backends.Services>
+) {
+  const project = yield* Project.load(dir)
+  return yield* CacheAdmin.CacheAdmin.use(f).pipe(
+    Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
+  )
+})
 
 const paint = () => Output.paint("stdout")
 
 const common = { dir: Flags.dir, json: Flags.json, backend: Flags.backend }
 
 const stats = Command.make("stats", common, Effect.fn("expops.cache.stats")(function*({ backend, dir, json }) {
-  yield* withAdmin(dir, backend, (admin) =>
-    Effect.gen(function*() {
-      const s = yield* admin.stats
-      if (json) return yield* Console.log(JSON.stringify(s, null, 2))
-      const lines = [
-        `${s.entries} entries, ${Format.bytes(s.bytes)} (manifests and the blobs they reference)`,
-        `${s.blobs} blobs, ${Format.bytes(s.blobBytes)}`
-      ]
-      if (s.byName.length > 0) {
-        lines.push("")
-        lines.push(Format.table([["KIND", "NAME", "ENTRIES", "SIZE"], ...s.byName.map((r) => [r.kind, r.name, String(r.entries), Format.bytes(r.bytes)])], "  "))
-      }
-      yield* Console.log(lines.join("\n"))
-    }))
+  const s = yield* withAdmin(dir, backend, (admin) => admin.stats)
+  if (json) return yield* Console.log(JSON.stringify(s, null, 2))
+  const lines = [
+    `${s.entries} entries, ${Format.bytes(s.bytes)} (manifests and the blobs they reference)`,
+    `${s.blobs} blobs, ${Format.bytes(s.blobBytes)}`
+  ]
+  if (s.byName.length > 0) {
+    lines.push("")
+    lines.push(Format.table([["KIND", "NAME", "ENTRIES", "SIZE"], ...s.byName.map((r) => [r.kind, r.name, String(r.entries), Format.bytes(r.bytes)])], "  "))
+  }
+  yield* Console.log(lines.join("\n"))
 })).pipe(
   Command.withDescription("Show how many entries the cache holds and their size, by step and process name"),
   Command.withExamples([{ command: "expops cache stats examples/quickstart", description: "Size of the quick-start cache" }])
@@ -59,16 +53,13 @@ const ls = Command.make("ls", {
   ...common,
   name: Flag.String("name").pipe(Flag.optional, Flag.withDescription("Only entries of this step or process"))
 }, Effect.fn("expops.cache.ls")(function*({ backend, dir, json, name }) {
-  yield* withAdmin(dir, backend, (admin) =>
-    Effect.gen(function*() {
-      const entries = yield* admin.list({ name: Option.getOrUndefined(name) })
-      if (json) return yield* Console.log(JSON.stringify(entries, null, 2))
-      if (entries.length === 0) return yield* Console.log("the cache is empty")
-      yield* Console.log(Format.table([
-        ["KEY", "KIND", "NAME", "SIZE", "CREATED", "LAST USED"],
-        ...entries.map((e) => [Format.short(e.key), e.kind, e.name, Format.bytes(e.size), Format.timestamp(e.createdAt), Format.timestamp(e.lastAccessAt)])
-      ]))
-    }))
+  const entries = yield* withAdmin(dir, backend, (admin) => admin.list({ name: Option.getOrUndefined(name) }))
+  if (json) return yield* Console.log(JSON.stringify(entries, null, 2))
+  if (entries.length === 0) return yield* Console.log("the cache is empty")
+  yield* Console.log(Format.table([
+    ["KEY", "KIND", "NAME", "SIZE", "CREATED", "LAST USED"],
+    ...entries.map((e) => [Format.short(e.key), e.kind, e.name, Format.bytes(e.size), Format.timestamp(e.createdAt), Format.timestamp(e.lastAccessAt)])
+  ]))
 })).pipe(
   Command.withDescription("List the cache entries, newest first"),
   Command.withExamples([
@@ -111,22 +102,37 @@ const verify = Command.make("verify", {
   ])
 )
 
+const SIZE_UNITS = "(KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)"
+
 const prune = Command.make("prune", {
   ...common,
   maxSize: Flag.String("max-size").pipe(
     Flag.optional,
-    Flag.withDescription("Keep the most recently used entries within this size, e.g. 500MB, 2GB (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)")
+    Flag.withDescription(`Keep the most recently used entries within this size, e.g. 500MB, 2GB ${SIZE_UNITS}`)
   ),
   olderThan: Flag.String("older-than").pipe(Flag.optional, Flag.withDescription("Remove entries not used for this long, e.g. 30d, 12h, 90m")),
   dryRun: Flag.Boolean("dry-run").pipe(Flag.withoutNegation, Flag.withDefault(false), Flag.withDescription("Show what would be removed; remove nothing"))
 }, Effect.fn("expops.cache.prune")(function*({ backend, dir, dryRun, json, maxSize, olderThan }) {
-  const maxSizeBytes = Option.isSome(maxSize) ? Units.parseSize(maxSize.value) : undefined
-  if (Option.isSome(maxSize) && maxSizeBytes === undefined) {
-    return yield* new UsageError({ message: `--max-size ${maxSize.value}: not a size (examples: 500MB, 2GB, 1.5GiB)` })
+  let maxSizeBytes: number | undefined
+  if (Option.isSome(maxSize)) {
+    const size = Units.parseSize(maxSize.value)
+    if (Result.isFailure(size)) {
+      return yield* new UsageError({
+        message: size.failure._tag === "MissingUnit"
+          ? `--max-size ${maxSize.value}: a size needs a unit; did you mean ${size.failure.suggestion}? ${SIZE_UNITS}`
+          : `--max-size ${maxSize.value}: not a size (examples: 500MB, 2GB, 1.5GiB)`
+      })
+    }
+    // A budget beyond what a number holds exactly (9 PB) is no budget at all.
+    maxSizeBytes = Option.getOrElse(ByteSize.toNumber(size.success), () => Number.MAX_SAFE_INTEGER)
   }
-  const olderThanMs = Option.isSome(olderThan) ? Units.parseDuration(olderThan.value) : undefined
-  if (Option.isSome(olderThan) && olderThanMs === undefined) {
-    return yield* new UsageError({ message: `--older-than ${olderThan.value}: not a duration (examples: 30d, 12h, 90m)` })
+  let olderThanMs: number | undefined
+  if (Option.isSome(olderThan)) {
+    const age = Units.parseDuration(olderThan.value)
+    if (Option.isNone(age)) {
+      return yield* new UsageError({ message: `--older-than ${olderThan.value}: not a duration (examples: 30d, 12h, 90m)` })
+    }
+    olderThanMs = Duration.toMillis(age.value)
   }
   if (maxSizeBytes === undefined && olderThanMs === undefined) {
     return yield* new UsageError({ message: "cache prune needs --max-size, --older-than or both (to remove everything, use `expops cache clear`)" })

@@ -60,6 +60,13 @@ export const templates = (): ReadonlyArray<string> =>
     .filter((name) => templateDirs.some((d) => existsSync(Path.join(d, name, Project.CONFIG_FILE))))
     .sort()
 
+/** The templates for `--help`: the default first, each with what it shows when that is not plain. */
+const describeTemplates = (): string =>
+  [...templates()]
+    .sort((a, b) => (a === "quickstart" ? -1 : b === "quickstart" ? 1 : a < b ? -1 : 1))
+    .map((name) => (name === "fanout" ? "fanout (seed and data parallelism)" : name))
+    .join(", ")
+
 /** Files of the template that never belong in a new project. */
 const SKIP = new Set([".expops", "node_modules", "dist"])
 
@@ -171,8 +178,45 @@ const readme = (target: string, name: string, template: string, setup: Setup, te
   ].join("\n")
 }
 
+const findTemplate = (name: string): string | undefined =>
+  templateDirs.map((d) => Path.join(d, name)).find((d) => existsSync(Path.join(d, Project.CONFIG_FILE)))
+
+/**
+ * The template a template builds on, from its package.json
+ * (`"expops": { "template": { "base": "quickstart" } }`): the fan-out example
+ * reuses the quick start's modules by importing them from
+ * `../../quickstart/src/`, rather than keeping copies.
+ */
+const baseOf = (source: string): string | undefined => {
+  try {
+    const base = JSON.parse(readFileSync(Path.join(source, "package.json"), "utf8"))?.expops?.template?.base
+    return typeof base === "string" ? base : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * In a project made from a template with a base, the base's modules sit in
+ * its own `src/`: imports of `../../BASE/src/X` from `src/` become `./X`
+ * (one `../` fewer at every depth below).
+ */
+const rewriteBaseImports = (dir: string, base: string, depth = 0): void => {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = Path.join(dir, entry.name)
+    if (entry.isDirectory()) rewriteBaseImports(file, base, depth + 1)
+    else if (/\.[cm]?tsx?$/.test(entry.name)) {
+      const from = `${"../".repeat(depth + 2)}${base}/src/`
+      const to = depth === 0 ? "./" : "../".repeat(depth)
+      const text = readFileSync(file, "utf8")
+      const next = text.replaceAll(`"${from}`, `"${to}`).replaceAll(`'${from}`, `'${to}`)
+      if (next !== text) writeFileSync(file, next)
+    }
+  }
+}
+
 const handler = Effect.fn("expops.create")(function*({ name, template }: { readonly name: string; readonly template: string }) {
-  const source = templateDirs.map((d) => Path.join(d, template)).find((d) => existsSync(Path.join(d, Project.CONFIG_FILE)))
+  const source = findTemplate(template)
   if (source === undefined) {
     return yield* new UsageError({ message: `no template ${template} (templates: ${templates().join(", ") || "none found"})` })
   }
@@ -182,9 +226,18 @@ const handler = Effect.fn("expops.create")(function*({ name, template }: { reado
     if (readdirSync(target).length > 0) return yield* new UsageError({ message: `${name} is not empty; choose a new folder name` })
   }
   const projectName = Path.basename(target).replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "") || "project"
+  const base = baseOf(source)
+  const baseSource = base !== undefined ? findTemplate(base) : undefined
+  if (base !== undefined && baseSource === undefined) {
+    return yield* new UsageError({ message: `template ${template} builds on template ${base}, which is not installed` })
+  }
   const setup = yield* Effect.try({
     try: (): Setup => {
-      cpSync(source, target, { recursive: true, filter: (src) => !SKIP.has(Path.basename(src)) })
+      const copy = { recursive: true, dereference: true, filter: (src: string) => !SKIP.has(Path.basename(src)) }
+      // A template with a base: the base's files first, the template's own over them.
+      if (baseSource !== undefined) cpSync(baseSource, target, copy)
+      cpSync(source, target, copy)
+      if (base !== undefined && existsSync(Path.join(target, "src"))) rewriteBaseImports(Path.join(target, "src"), base)
       // npm drops `.gitignore` from published packages, so the packed template carries it as `gitignore`.
       if (existsSync(Path.join(target, "gitignore"))) renameSync(Path.join(target, "gitignore"), Path.join(target, ".gitignore"))
       // Decided before anything is linked: a folder inside a checkout finds the packages as it is.
@@ -204,6 +257,8 @@ const handler = Effect.fn("expops.create")(function*({ name, template }: { reado
         setup._tag === "Linked" && setup.packages.includes(pkgName) ? `file:${installedFromCli(pkgName)}` : `^${version}`
       pkg.dependencies = { ...pkg.dependencies, "@expops/core": spec("@expops/core"), effect: pkg.dependencies?.effect ?? "^4.1.0" }
       pkg.devDependencies = { ...pkg.devDependencies, "@expops/cli": spec("@expops/cli") }
+      // The project holds its base's files itself now.
+      delete pkg.expops
       writeFileSync(pkgFile, JSON.stringify(pkg, null, 2) + "\n")
       const configFile = Path.join(target, Project.CONFIG_FILE)
       const doc = parseDocument(readFileSync(configFile, "utf8"))
@@ -214,7 +269,7 @@ const handler = Effect.fn("expops.create")(function*({ name, template }: { reado
       writeFileSync(readmeFile, readme(target, projectName, template, setup, templateReadme))
       return setup
     },
-    catch: (error) => new UsageError({ message: `cannot create ${name}: ${(error as Error).message}` })
+    catch: (cause) => new UsageError({ message: `cannot create ${name}: ${(cause as Error).message}`, cause })
   })
   const lines = [`created ${name} from the ${template} template`]
   if (setup._tag === "Linked") {
@@ -233,7 +288,7 @@ export const command = Command.make("create", {
   name: Argument.String("name").pipe(Argument.withDescription("The folder to create, anywhere on disk (it must not exist, or be empty)")),
   template: Flag.String("template").pipe(
     Flag.withDefault("quickstart"),
-    Flag.withDescription(`The template to start from: ${templates().join(", ") || "none found"}`)
+    Flag.withDescription(`The template to start from: ${describeTemplates() || "none found"}`)
   )
 }, handler).pipe(
   Command.withDescription(
@@ -242,6 +297,7 @@ export const command = Command.make("create", {
   ),
   Command.withExamples([
     { command: "expops create my-project", description: "A new project from the quick-start template" },
-    { command: "expops create ~/work/iris --template quickstart", description: "The same, elsewhere, naming the template" }
+    { command: "expops create ~/work/iris --template quickstart", description: "The same, elsewhere, naming the template" },
+    { command: "expops create my-study --template fanout", description: "The classifier over seeds and data partitions, aggregated" }
   ])
 )

@@ -13,7 +13,9 @@ import { Schema } from "effect"
  * @since 0.1.0
  */
 export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
-  message: Schema.String
+  message: Schema.String,
+  /** What it was made from, when there is something: a failed write, the pipeline's validation error. */
+  cause: Schema.optional(Schema.Defect())
 }) {}
 
 /**
@@ -28,7 +30,9 @@ export class ProjectError extends Schema.TaggedError<ProjectError>()("ProjectErr
   column: Schema.optionalKey(Schema.Number),
   /** The dotted path in the config document, when the problem is at one. */
   path: Schema.optionalKey(Schema.String),
-  reason: Schema.String
+  reason: Schema.String,
+  /** The error behind it (a failed read, a module that threw while loading), with its stack. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     const at = this.line === undefined ? "" : `:${this.line}${this.column === undefined ? "" : `:${this.column}`}`

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { CacheAdmin, CacheStore, Explain, type Manifest, type Recipe, type RunReport, RunStore } from "@expops/core"
+import { CacheAdmin, CacheStore, Explain, type Manifest, type Recipe, RunReport, RunStore } from "@expops/core"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command } from "effect/cli"
 import * as Backends from "./Backends.ts"
@@ -222,32 +222,35 @@ const handler = Effect.fn("expops.explain")(function*(input: {
   return yield* Effect.gen(function*() {
     const report = yield* Recorded.run(dir, input.run)
     const id = report.run.id
-    const proc = yield* Recorded.process(report, processName)
+    // A branch by its own name (train_model_seed41), or every branch of a process by the process's name.
+    const procs = yield* Recorded.processes(report, processName)
     // Read once, and only when a miss needs it.
     const earlier = yield* Effect.cached(storedBefore(report.run))
-    let explanations: Array<Explanation>
-    if (stepName === undefined) {
-      explanations = [yield* explainOne(earlier, { ...failureOf(proc), kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key })]
-    } else if (proc.status === "cached" || proc.status === "skipped") {
-      const processExplanation = yield* explainOne(earlier, { ...failureOf(proc), kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key })
-      // The process's recipe lists the steps its code reaches: a name not among them is a typo, not a step that did not run.
-      const reached = (processExplanation.recipe?.codeParts ?? []).filter((part) => part.kind === "step").map((part) => part.name)
-      if (processExplanation.recipe?.codeParts !== undefined && !reached.includes(stepName)) {
-        return yield* new UsageError({
-          message: `process ${proc.name} calls no step ${stepName} (steps its code reaches: ${reached.length > 0 ? reached.join(", ") : "none"})`
+    const explanations: Array<Explanation> = []
+    for (const proc of procs) {
+      const processTarget = { ...failureOf(proc), kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key } as const
+      if (stepName === undefined) {
+        explanations.push(yield* explainOne(earlier, processTarget))
+      } else if (proc.status === "cached" || proc.status === "skipped") {
+        const processExplanation = yield* explainOne(earlier, processTarget)
+        // The process's recipe lists the steps its code reaches: a name not among them is a typo, not a step that did not run.
+        const reached = (processExplanation.recipe?.codeParts ?? []).filter((part) => part.kind === "step").map((part) => part.name)
+        if (processExplanation.recipe?.codeParts !== undefined && !reached.includes(stepName)) {
+          return yield* new UsageError({
+            message: `process ${proc.name} calls no step ${stepName} (steps its code reaches: ${reached.length > 0 ? reached.join(", ") : "none"})`
+          })
+        }
+        explanations.push({
+          ...processExplanation,
+          summary: `step ${stepName} did not run in run ${id}: process ${proc.name} was ${
+            proc.status === "cached" ? "served whole from the cache, so none of its steps ran" : "skipped"
+          }.\nprocess ${proc.name}: ${processExplanation.summary}`
         })
-      }
-      explanations = [{
-        ...processExplanation,
-        summary: `step ${stepName} did not run in run ${id}: process ${proc.name} was ${
-          proc.status === "cached" ? "served whole from the cache, so none of its steps ran" : "skipped"
-        }.\nprocess ${proc.name}: ${processExplanation.summary}`
-      }]
-    } else {
-      const calls = yield* Recorded.stepCalls(report, proc, stepName)
-      explanations = []
-      for (const call of calls) {
-        explanations.push(yield* explainOne(earlier, { ...failureOf(call), kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key }))
+      } else {
+        const calls = yield* Recorded.stepCalls(report, proc, stepName)
+        for (const call of calls) {
+          explanations.push(yield* explainOne(earlier, { ...failureOf(call), kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key }))
+        }
       }
     }
     if (input.json) {
@@ -265,7 +268,9 @@ const handler = Effect.fn("expops.explain")(function*(input: {
 export const command = Command.make("explain", {
   dir: Flags.dir,
   target: Argument.String("target").pipe(
-    Argument.withDescription("PROCESS or PROCESS/STEP: what to explain")
+    Argument.withDescription(
+      "PROCESS or PROCESS/STEP: what to explain. A fan-out branch by its own name (train_model_seed41); a process that ran as branches by its name explains each branch"
+    )
   ),
   run: Flags.run("Explain this run instead of the last one"),
   json: Flags.json,
@@ -278,7 +283,8 @@ export const command = Command.make("explain", {
   Command.withExamples([
     { command: "expops explain examples/quickstart train_model", description: "Why did train_model run (or hit)?" },
     { command: "expops explain examples/quickstart train_model/fit", description: "Why did the step fit of train_model run?" },
-    { command: "expops explain . evaluate --json", description: "The same, as JSON" }
+    { command: "expops explain . evaluate --json", description: "The same, as JSON" },
+    { command: "expops explain . train_model_seed41", description: "One branch of a fan-out" }
   ])
 )
 

@@ -106,7 +106,7 @@ export const load = Effect.fn("Project.load")(function*(dir: string) {
   const file = display({ cwd }, configFile)
   const text = yield* Effect.try({
     try: () => readFileSync(configFile, "utf8"),
-    catch: (error) => new ProjectError({ file, reason: `cannot read: ${(error as Error).message}` })
+    catch: (cause) => new ProjectError({ file, reason: `cannot read: ${(cause as Error).message}`, cause })
   })
   const counter = new LineCounter()
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true })
@@ -129,7 +129,7 @@ export const load = Effect.fn("Project.load")(function*(dir: string) {
  *
  * @since 0.1.0
  */
-export const errorAt = (project: Project, path: ReadonlyArray<string | number>, reason: string): ProjectError => {
+export const errorAt = (project: Project, path: ReadonlyArray<string | number>, reason: string, cause?: unknown): ProjectError => {
   const shown = project.config.modelKey === "experiment" && path[0] === "model" ? ["experiment", ...path.slice(1)] : path
   // A key the file leaves out has no line of its own.
   const line = project.has(shown) ? project.lineOf(shown) : undefined
@@ -137,7 +137,8 @@ export const errorAt = (project: Project, path: ReadonlyArray<string | number>, 
     file: display(project, project.configFile),
     ...(line !== undefined ? { line } : {}),
     path: shown.join("."),
-    reason
+    reason,
+    ...(cause === undefined ? {} : { cause })
   })
 }
 
@@ -202,7 +203,7 @@ const sharePackages = Effect.fnUntraced(function*(project: Project) {
 export const importPipeline = Effect.fn("Project.importPipeline")(function*(project: Project) {
   const main = project.config.main
   const modulePath = Path.resolve(project.dir, main)
-  const at = (reason: string) => errorAt(project, ["scripts", "main"], reason)
+  const at = (reason: string, cause?: unknown) => errorAt(project, ["scripts", "main"], reason, cause)
   const given = project.has(["scripts", "main"]) ? "" : ` (the default; set scripts.main to change it)`
   if (!existsSync(modulePath) || !statSync(modulePath).isFile()) {
     return yield* at(`${main}${given}: no such file (looked for ${display(project, modulePath)})`)
@@ -212,16 +213,17 @@ export const importPipeline = Effect.fn("Project.importPipeline")(function*(proj
   CodeFingerprint.recordLoadedSources()
   const module = yield* Effect.tryPromise({
     try: () => importFresh(modulePath, project.dir),
-    catch: (error) => {
+    catch: (cause) => {
       // In the user's code when it is there (a syntax error, a throw at load); else about the entry module.
-      const located = LoadFailure.locate(modulePath, error)
-      if (located === undefined) return at(`${main}: cannot be loaded: ${String((error as Error)?.message ?? error).split("\n")[0]}`)
+      const located = LoadFailure.locate(modulePath, cause)
+      if (located === undefined) return at(`${main}: cannot be loaded: ${String((cause as Error)?.message ?? cause).split("\n")[0]}`, cause)
       const frames = located.stack?.split("\n").slice(1) ?? []
       return new ProjectError({
         file: display(project, located.file),
         line: located.line,
         ...(located.column !== undefined ? { column: located.column } : {}),
-        reason: [located.reason, ...frames].join("\n")
+        reason: [located.reason, ...frames].join("\n"),
+        cause
       })
     }
   })
@@ -257,7 +259,7 @@ export const dataFile = Effect.fn("Project.dataFile")(function*(project: Project
   if (path === undefined) return undefined
   const absolute = Path.resolve(project.dir, path)
   const digest = yield* DataFile.digest(absolute).pipe(
-    Effect.mapError((error) => errorAt(project, ["data", "path"], `${path}: ${error.reason} (looked for ${display(project, absolute)})`))
+    Effect.mapError((error) => errorAt(project, ["data", "path"], `${path}: ${error.reason} (looked for ${display(project, absolute)})`, error))
   )
   return { path, digest }
 })

@@ -16,19 +16,17 @@ import * as Format from "./Format.ts"
 import * as Report from "./internal/report.ts"
 import * as Project from "./Project.ts"
 
-const withRuns = <A, E>(
+/** Runs `f` with the project's run store, on the backend its config (or `--backend`) names. */
+const withRuns = Effect.fnUntraced(function*<A, E>(
   dir: string,
   backend: Option.Option<Backends.Name>,
-  f: (runs: RunStore.Shape, project: Project.Project) => Effect.Effect<A, E, Backends.Services>
-) =>
-  Effect.gen(function*() {
-    const project = yield* Project.load(dir)
-    return yield* Effect.gen(function*() {
-      return yield* f(yield* RunStore.RunStore, project)
-    }).pipe(
-      Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
-    )
-  })
+  f: (runs: RunStore.Shape) => Effect.Effect<A, E, Backends.Services>
+) {
+  const project = yield* Project.load(dir)
+  return yield* RunStore.RunStore.use(f).pipe(
+    Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
+  )
+})
 
 const ls = Command.make("ls", {
   dir: Flags.dir,

@@ -165,18 +165,21 @@ const handler = Effect.fn("expops.show")(function*(input: {
   return yield* Effect.gen(function*() {
     const store = yield* CacheStore.CacheStore
     const report = yield* Recorded.run(dir, input.run)
-    const proc = yield* Recorded.process(report, processName)
+    // A branch by its own name (train_model_seed41), or every branch of a process by the process's name.
+    const procs = yield* Recorded.processes(report, processName)
     const id = report.run.id
     const targets: Array<{ readonly kind: "process" | "step"; readonly name: string; readonly process: string | undefined; readonly status: string; readonly key: string }> = []
-    if (stepName === undefined) targets.push({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key })
-    else {
-      if (proc.status === "cached") {
-        return yield* new UsageError({
-          message: `step ${stepName} did not run in run ${id}: process ${proc.name} was served whole from the cache; \`expops show ${dir} ${proc.name}\` shows its outputs`
-        })
+    for (const proc of procs) {
+      if (stepName === undefined) targets.push({ kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key })
+      else {
+        if (proc.status === "cached") {
+          return yield* new UsageError({
+            message: `step ${stepName} did not run in run ${id}: process ${proc.name} was served whole from the cache; \`expops show ${dir} ${proc.name}\` shows its outputs`
+          })
+        }
+        const calls = yield* Recorded.stepCalls(report, proc, stepName)
+        for (const call of calls) targets.push({ kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key })
       }
-      const calls = yield* Recorded.stepCalls(report, proc, stepName)
-      for (const call of calls) targets.push({ kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key })
     }
     const shown: Array<Shown> = []
     for (const target of targets) {

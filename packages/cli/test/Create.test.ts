@@ -56,6 +56,36 @@ describe("expops create", () => {
       assert.strictEqual(typecheck.status, 0, `${typecheck.stdout}\n${typecheck.stderr}`)
     }))
 
+  it.live("the fanout template builds on the quick start: its modules are copied in, its imports made local, and it runs", () =>
+    Effect.gen(function*() {
+      const parent = tempDir()
+      const created = yield* cli(["create", "study", "--template", "fanout"], { cwd: parent })
+      assert.strictEqual(created.status, 0, created.stderr)
+      const dir = Path.join(parent, "study")
+      for (const file of ["src/pipeline.ts", "src/interleave.ts", "src/summarise.ts", "src/train.ts", "src/schemas.ts", "data/iris.csv", ".gitignore"]) {
+        assert.isTrue(existsSync(Path.join(dir, file)), file)
+      }
+      const pipeline = readFileSync(Path.join(dir, "src/pipeline.ts"), "utf8")
+      assert.include(pipeline, `import { trainModel } from "./train.ts"`)
+      assert.notInclude(pipeline + readFileSync(Path.join(dir, "src/interleave.ts"), "utf8"), `"../../quickstart/`)
+      // The fan-out example's own README sections (under the project's heading, as create writes it) and config, not the quick start's.
+      const readme = readFileSync(Path.join(dir, "README.md"), "utf8")
+      assert.match(readme, /^# study\n/)
+      assert.include(readme, "from the `fanout` template")
+      assert.match(readme, /## The pipeline[\s\S]*3 partitions × 5 seeds = 15 branches/)
+      assert.match(readFileSync(Path.join(dir, "configs/project_config.yaml"), "utf8"), /name: study[\s\S]*seed_parallelism/)
+      const pkg = JSON.parse(readFileSync(Path.join(dir, "package.json"), "utf8"))
+      assert.strictEqual(pkg.name, "study")
+      assert.isUndefined(pkg.expops)
+
+      // Outside the checkout: create linked this checkout's packages into its node_modules.
+      assert.strictEqual(realpathSync(Path.join(dir, "node_modules/@expops/core")), Path.join(repoRoot, "packages/core"))
+      editConfig(dir, /epochs: \d+/, "epochs: 50")
+      const first = yield* run(dir)
+      assert.strictEqual(first.status, 0, first.stderr)
+      assert.strictEqual(first.report.processes.filter((p) => p.base === "train_model").length, 15)
+    }))
+
   it.live("inside a folder whose node_modules hold @expops/core, links nothing: the project runs as it is", () =>
     Effect.gen(function*() {
       const parent = tempDir()

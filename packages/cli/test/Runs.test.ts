@@ -84,7 +84,7 @@ describe("expops runs", () => {
       yield* run(dir)
       const unknown = yield* cli(["explain", dir, "trian_model"])
       assert.strictEqual(unknown.status, 2)
-      assert.match(unknown.stderr, /has no process trian_model \(processes: load_data, prepare, train_model, evaluate\)/)
+      assert.match(unknown.stderr, /has no process trian_model; did you mean train_model\? \(processes: load_data, prepare, train_model, evaluate\)/)
       const step = yield* cli(["explain", dir, "train_model/fitt"])
       assert.strictEqual(step.status, 2)
       assert.match(step.stderr, /ran no step fitt .*\(steps: init_weights, fit, training_accuracy\)/)

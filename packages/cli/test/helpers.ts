@@ -83,6 +83,26 @@ export const hardLinkTree = (from: string, to: string): void => {
   }
 }
 
+export const fanoutExample = Path.join(repoRoot, "examples/fanout")
+
+/**
+ * A copy of the fan-out example with fewer epochs. It imports the quick
+ * start's modules from `../quickstart/src/`, so both are copied, side by side.
+ */
+export const copyFanout = (): string => {
+  const examples = Path.join(tempDir(), "examples")
+  for (const source of [example, fanoutExample]) {
+    cpSync(source, Path.join(examples, Path.basename(source)), {
+      recursive: true,
+      filter: (src) => ![".expops", "node_modules"].includes(Path.basename(src))
+    })
+  }
+  linkNodeModules(Path.dirname(examples))
+  const dir = Path.join(examples, "fanout")
+  editConfig(dir, /epochs: \d+/, `epochs: ${TEST_EPOCHS}`)
+  return dir
+}
+
 export const configPath = (dir: string): string => Path.join(dir, "configs/project_config.yaml")
 
 /** Replaces text in a project's config file; fails when the text is not there. */

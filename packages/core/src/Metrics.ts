@@ -118,8 +118,8 @@ const add = (collector: Collector, recorders: ReadonlyArray<Array<Metric>>, metr
  *
  * @since 0.1.0
  */
-export const logMetric = (name: string, value: number, index?: number): Effect.Effect<void> =>
-  Effect.gen(function*() {
+export const logMetric: (name: string, value: number, index?: number) => Effect.Effect<void> = Effect.fnUntraced(
+  function*(name: string, value: number, index?: number) {
     const collector = yield* CurrentCollector
     if (collector === undefined) return
     const scope = yield* CurrentProcess
@@ -127,7 +127,8 @@ export const logMetric = (name: string, value: number, index?: number): Effect.E
     const process = scope?.process ?? ""
     const at = index ?? collector.next.get(`${process}\0${step ?? ""}\0${name}`) ?? 1
     add(collector, yield* CurrentRecorders, { name, value, index: at, process, ...(step !== undefined ? { step } : {}) })
-  })
+  }
+)
 
 /**
  * Runs a computation keeping, in `into`, the metrics it logs (and those

@@ -4,6 +4,23 @@
 import { Schema } from "effect"
 
 /**
+ * Where a fan-out problem is, in the config's terms: a process's
+ * `seed_parallelism` or `data_parallelism` (and the key inside it), or the
+ * pipeline's `max_branches`.
+ *
+ * @since 0.1.0
+ */
+export const Setting = Schema.Struct({
+  process: Schema.String,
+  name: Schema.Literals(["seed_parallelism", "data_parallelism", "max_branches"]),
+  key: Schema.optionalKey(Schema.Literals(["seeds", "size", "data_name", "aggregation"]))
+})
+/**
+ * @since 0.1.0
+ */
+export type Setting = typeof Setting.Type
+
+/**
  * One problem found when validating a pipeline against its configuration.
  *
  * @since 0.1.0
@@ -19,11 +36,37 @@ export const Problem = Schema.Struct({
     "missing-input",
     "invalid-parameters",
     "bad-adjlist",
-    "missing-service"
+    "missing-service",
+    // Fan-out (see `Fanout`):
+    "bad-fanout",
+    "empty-seeds",
+    "duplicate-seeds",
+    "unknown-data-name",
+    "not-splittable",
+    "aggregation-without-layer",
+    "aggregation-order",
+    "aggregation-input",
+    "nested-layer",
+    "mixed-branches",
+    "too-many-branches",
+    "branch-name-collision"
   ]),
   /** The processes involved. */
   processes: Schema.Array(Schema.String),
-  message: Schema.String
+  message: Schema.String,
+  /**
+   * The process whose configured parameters are at fault: parameters given
+   * for an unknown process (`unknown-process`) or that its schema rejects
+   * (`invalid-parameters`).
+   */
+  process: Schema.optionalKey(Schema.String),
+  /** Where inside that process's parameters (`invalid-parameters`); empty for the whole record. */
+  parameterPath: Schema.optionalKey(Schema.Array(Schema.Union([Schema.String, Schema.Number]))),
+  /**
+   * For a fan-out problem: the setting it is about, so that the CLI can point
+   * at its line in the config file (`processes[i].seed_parallelism.seeds`).
+   */
+  setting: Schema.optionalKey(Setting)
 })
 /**
  * @since 0.1.0

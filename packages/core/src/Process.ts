@@ -159,6 +159,13 @@ export const make = <
  */
 export interface Context {
   readonly pipeline: string
+  /**
+   * The name it runs under when that is not the process's own: a fan-out
+   * branch's (`train_model_seed41`). Its report line, run events, step lines
+   * and metrics carry it; its key and seeds follow the process's identity
+   * (and the branch's root seed, inputs and partition).
+   */
+  readonly name?: string | undefined
   /** Decoded inputs, by name. */
   readonly inputs: Readonly<Record<string, unknown>>
   /** Which upstream process provided each input. */
@@ -187,8 +194,11 @@ export interface Running {
  *
  * @since 0.1.0
  */
-export const recipe = (process: Any, context: Context): Effect.Effect<{ readonly recipe: Recipe.Recipe; readonly key: string }, EncodeError> =>
-  Effect.gen(function*() {
+export const recipe: (
+  process: Any,
+  context: Context
+) => Effect.Effect<{ readonly recipe: Recipe.Recipe; readonly key: string }, EncodeError> = Effect.fnUntraced(
+  function*(process: Any, context: Context) {
     const owner = `process ${process.name}`
     const root = yield* Reproducibility.RootSeed
     const encodedInputs = yield* internal.encode(process.inputs, context.inputs, owner, "inputs")
@@ -219,7 +229,8 @@ export const recipe = (process: Any, context: Context): Effect.Effect<{ readonly
       pipeline: context.pipeline
     }
     return { recipe, key: Recipe.key(recipe) }
-  })
+  }
+)
 
 /**
  * The outcome of running a process: its report line, and its outputs when it
@@ -238,13 +249,16 @@ export interface Result {
  *
  * @since 0.1.0
  */
-export const execute = <R>(process: Any, context: Context): Effect.Effect<Result, never, Cache | R> =>
-  Effect.gen(function*() {
+export const execute = Effect.fnUntraced(
+  function*<R>(process: Any, context: Context): Effect.fn.Return<Result, never, Cache | R> {
     const cache = yield* Cache
-    const name = process.name
+    const name = context.name ?? process.name
+    // Events of a branch say which process it is a copy of, for displays that group them.
+    const base = context.name !== undefined ? { base: process.name } : {}
     const started = yield* internal.monotonicMs
     const scope: ProcessScope = { pipeline: context.pipeline, process: name, steps: [] }
-    const caller: Caller = { identity: [context.pipeline, name], occurrences: new Map() }
+    // Step seeds follow the process's identity: a branch differs by its root seed and its inputs.
+    const caller: Caller = { identity: [context.pipeline, process.name], occurrences: new Map() }
     let key = ""
     let parameters: unknown
     const progress: Running = { key, startedMs: started, steps: scope.steps }
@@ -254,7 +268,7 @@ export const execute = <R>(process: Any, context: Context): Effect.Effect<Result
       key = made.key
       progress.key = key
       parameters = internal.jsonPicture(made.recipe.configValue)
-      yield* RunEvents.emit({ kind: "process", phase: "start", process: name, key })
+      yield* RunEvents.emit({ kind: "process", phase: "start", process: name, key, ...base })
       // The metrics its body (and its steps) log are stored with its entry, and replayed when the entry is served.
       const logged: Array<Metrics.Metric> = []
       const outcome = yield* cache.memoize({
@@ -267,7 +281,7 @@ export const execute = <R>(process: Any, context: Context): Effect.Effect<Result
           Effect.provideService(CurrentCaller, caller),
           Metrics.recordInto(logged)
         ),
-        onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key }),
+        onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key, ...base }),
         metrics: () => logged
       })
       if (outcome.cached) yield* Metrics.replay(outcome.metrics)
@@ -276,15 +290,25 @@ export const execute = <R>(process: Any, context: Context): Effect.Effect<Result
     const durationMs = (yield* internal.monotonicMs) - started
     if (Exit.isSuccess(exit)) {
       const { cached, savedMs, value } = exit.value
-      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs })
+      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs, ...base })
       const report: ProcessReport = cached
         ? { name, status: "cached", key, durationMs, savedMs, steps: [], parameters }
         : { name, status: "executed", key, durationMs, steps: scope.steps, parameters }
       return { report, outputs: value }
     }
     const failure = Failure.fromCause(exit.cause)
-    yield* RunEvents.emit({ kind: "process", phase: "fail", process: name, key, durationMs, error: failure.error, location: failure.location })
+    yield* RunEvents.emit({
+      kind: "process",
+      phase: "fail",
+      process: name,
+      key,
+      durationMs,
+      error: failure.error,
+      location: failure.location,
+      ...base
+    })
     const known = parameters === undefined ? {} : { parameters }
     return { report: { name, status: "failed", key, durationMs, steps: scope.steps, ...known, ...failure }, outputs: undefined }
-  })
+  }
+)
 

@@ -24,6 +24,8 @@ export interface RunEvent {
   readonly phase: Phase
   /** The process, and for step events the process the step ran in. */
   readonly process: string
+  /** For a fan-out branch (`process` is then `train_model_seed41`): the process it is a copy of. */
+  readonly base?: string | undefined
   readonly step?: string | undefined
   readonly key?: string | undefined
   readonly durationMs?: number | undefined
@@ -65,8 +67,4 @@ export const layer = (listener: (event: RunEvent) => Effect.Effect<void>): Layer
 /**
  * @since 0.1.0
  */
-export const emit = (event: RunEvent): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const events = yield* RunEvents
-    yield* events.emit(event)
-  })
+export const emit = (event: RunEvent): Effect.Effect<void> => RunEvents.use((events) => events.emit(event))

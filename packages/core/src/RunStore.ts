@@ -16,7 +16,9 @@ export class RunStoreError extends Schema.TaggedError<RunStoreError>()("RunStore
   backend: Schema.String,
   operation: Schema.String,
   location: Schema.String,
-  reason: Schema.String
+  /** A plain-words description of the cause. */
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `${this.backend} run store: could not ${this.operation} at ${this.location}: ${this.reason}`

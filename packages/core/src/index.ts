@@ -32,6 +32,9 @@ export * as Explain from "./Explain.ts"
 /** Cache entry manifests and their verified on-store form. */
 export * as Manifest from "./Manifest.ts"
 
+/** Seed and data parallelism: fan a pipeline out over seeds and data partitions, and aggregate. */
+export * as Fanout from "./Fanout.ts"
+
 /** Metrics logged from steps and processes. */
 export * as Metrics from "./Metrics.ts"
 

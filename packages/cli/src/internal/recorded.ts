@@ -4,7 +4,7 @@
  * or the last one, a process of it, a step of that process. Each miss is a
  * usage error saying what there is instead.
  */
-import { type RunReport, RunStore } from "@expops/core"
+import { RunReport, RunStore } from "@expops/core"
 import { Effect, Option } from "effect"
 import { UsageError } from "../Errors.ts"
 
@@ -20,13 +20,16 @@ export const run = Effect.fnUntraced(function*(dir: string, id: Option.Option<st
   return report
 })
 
-/** A process of a recorded run. */
-export const process = (report: RunReport.RunReport, name: string): Effect.Effect<RunReport.ProcessReport, UsageError> => {
-  const found = report.processes.find((p) => p.name === name)
-  return found !== undefined ? Effect.succeed(found) : Effect.fail(
-    new UsageError({ message: `run ${report.run.id} has no process ${name} (processes: ${report.processes.map((p) => p.name).join(", ")})` })
-  )
-}
+/**
+ * The processes of a recorded run a name stands for: a process, a fan-out
+ * branch by its own name (`train_model_seed41`), or every branch of a
+ * process by the process's name.
+ */
+export const processes = (
+  report: RunReport.RunReport,
+  name: string
+): Effect.Effect<readonly [RunReport.ProcessReport, ...Array<RunReport.ProcessReport>], UsageError> =>
+  RunReport.findProcesses(report, name).pipe(Effect.mapError((cause) => new UsageError({ message: cause.message, cause })))
 
 /** The calls of a step a process of a recorded run made (a step called several times made several). */
 export const stepCalls = (

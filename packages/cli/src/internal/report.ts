@@ -1,5 +1,5 @@
 /** Text renderings of a run report: the summary after a run, the details of `runs show`. */
-import type { RunReport } from "@expops/core"
+import type { Fanout, RunReport } from "@expops/core"
 import type { Paint } from "./ansi.ts"
 import * as Format from "../Format.ts"
 
@@ -33,14 +33,43 @@ const frames = (failed: { readonly location?: string | undefined; readonly stack
 const statusText = (status: Report["run"]["status"], p: Paint): string =>
   status === "success" ? p.green(status) : status === "interrupted" ? p.yellow(status) : p.red(status)
 
+/**
+ * Process names in a line, a fan-out's branches shortened:
+ * `evaluate_seed1 … evaluate_seed5 (5 branches of evaluate)`.
+ */
+export const names = (report: Report, list: ReadonlyArray<string>): string => {
+  const baseOf = new Map(report.processes.map((x) => [x.name, x.base]))
+  const out: Array<string> = []
+  for (let i = 0; i < list.length;) {
+    const base = baseOf.get(list[i]!)
+    let j = i + 1
+    while (base !== undefined && j < list.length && baseOf.get(list[j]!) === base) j++
+    out.push(j - i >= 3 ? `${list[i]} … ${list[j - 1]} (${j - i} branches of ${base})` : list.slice(i, j).join(", "))
+    i = j
+  }
+  return out.join(", ")
+}
+
+/** One line per fan-out layer: who opens it, over what, what it duplicates, what collapses it. */
+export const layers = (fanout: ReadonlyArray<Fanout.Layer>): Array<string> =>
+  fanout.map((layer) => {
+    const over = layer.kind === "seed"
+      ? `seed_parallelism over ${layer.values.length} seed${layer.values.length > 1 ? "s" : ""} (${layer.values.join(", ")})`
+      : `data_parallelism: output ${layer.dataName} in ${layer.values.length} partitions${typeof layer.size === "number" ? "" : ` of ${layer.size!.join(", ")} rows`}`
+    const copies = layer.processes.length > 0 ? ` → ${layer.processes.join(", ")} once per branch` : ""
+    const collapsed = layer.aggregatedBy.length > 0 ? `; aggregated by ${layer.aggregatedBy.join(", ")}` : "; not aggregated"
+    return `${layer.opener}: ${over}${copies}${collapsed}`
+  })
+
 /** The lines printed after a run. */
-export const summary = (report: Report, p: Paint): string => {
+export const summary = (report: Report, p: Paint, fanout: ReadonlyArray<Fanout.Layer> = []): string => {
   const { run } = report
   const lines: Array<string> = []
   const steps = report.processes.flatMap((proc) => proc.steps)
   const status = run.dryRun ? p.cyan("dry run") : statusText(run.status, p)
   lines.push(`${p.bold(`run ${run.id}`)}: ${status} in ${Format.duration(run.durationMs)} (seed ${run.seed}, backend ${run.backend})`)
   lines.push(`  processes: ${Format.counts(countBy(report.processes, (x) => x.status))}`)
+  for (const line of layers(fanout)) lines.push(`  fan-out:   ${line}`)
   if (!run.dryRun) {
     lines.push(`  steps:     ${steps.length > 0 ? Format.counts(countBy(steps, (x) => x.status)) : noSteps(report)}`)
     lines.push(`  time saved by the cache: ${Format.duration(savedMs(report))}`)
@@ -48,7 +77,16 @@ export const summary = (report: Report, p: Paint): string => {
     if (metrics !== undefined) lines.push(`  metrics:   ${metrics}`)
   }
   if (run.dryRun) {
-    lines.push(Format.table(report.processes.map((x) => [x.name, x.status, x.reason ?? (x.status === "cached" ? "an entry exists for its key" : x.error ?? "")]), "    "))
+    // The expanded graph: every process, each branch under its own name, with what it runs after.
+    lines.push(Format.table(
+      report.processes.map((x) => [
+        x.name,
+        x.status,
+        x.reason ?? (x.status === "cached" ? "an entry exists for its key" : x.error ?? ""),
+        x.upstream !== undefined && x.upstream.length > 0 ? p.dim(`after ${names(report, x.upstream)}`) : ""
+      ]),
+      "    "
+    ))
   }
   for (const proc of report.processes) {
     if (proc.status !== "failed") continue
@@ -59,10 +97,10 @@ export const summary = (report: Report, p: Paint): string => {
   }
   if (run.status === "interrupted") {
     const stopped = report.processes.filter((x) => x.status === "interrupted").map((x) => x.name)
-    lines.push(p.yellow(`  interrupted${stopped.length > 0 ? ` while ${stopped.join(", ")} ran` : ""}: the run is recorded, and what finished is stored; the next run resumes from it`))
+    lines.push(p.yellow(`  interrupted${stopped.length > 0 ? ` while ${names(report, stopped)} ran` : ""}: the run is recorded, and what finished is stored; the next run resumes from it`))
   } else {
     const skipped = report.processes.filter((x) => x.status === "skipped").map((x) => x.name)
-    if (skipped.length > 0) lines.push(p.yellow(`  skipped: ${skipped.join(", ")} (an upstream process did not succeed)`))
+    if (skipped.length > 0) lines.push(p.yellow(`  skipped: ${names(report, skipped)} (an upstream process did not succeed)`))
   }
   return lines.join("\n")
 }

@@ -3,9 +3,9 @@
  * declaration it reaches, transitively, through its own module and the
  * user's modules it imports; installed packages by `name@version`.
  */
-import type { FileAnalysis, Finding, Span, Unit } from "./analyze.ts"
+import type { FileAnalysis, Finding, Span, Unit } from "./analysis.ts"
 import { digest } from "./normalize.ts"
-import { resolve } from "./resolve.ts"
+import { resolve, type Target, targetKey } from "./resolve.ts"
 import * as Sources from "./sources.ts"
 
 /**
@@ -65,6 +65,9 @@ export class Closure {
 
   /** The URL query the body's module was loaded under (see `Sources.textOf`). */
   readonly query: string
+  /** What the closure was computed from: each text read (its digest) and each import resolved, to tell later whether it still holds. */
+  readonly reads = new Map<string, string>()
+  readonly resolutions = new Map<string, readonly [from: string, specifier: string, target: string]>()
 
   constructor(query = "") {
     this.query = query
@@ -74,9 +77,23 @@ export class Closure {
     this.parts.set(partId(part), part)
   }
 
+  /** The text of a module, noted as something the closure depends on. */
+  text(path: string): { readonly text: string; readonly digest: string } | undefined {
+    const source = Sources.textOf(path, this.query)
+    this.reads.set(path, source?.digest ?? "")
+    return source
+  }
+
+  /** Resolves an import, noted as something the closure depends on. */
+  private resolve(from: string, specifier: string): Target {
+    const target = resolve(from, specifier)
+    this.resolutions.set(`${from}\0${specifier}`, [from, specifier, targetKey(target)])
+    return target
+  }
+
   /** The analysis of a file, or undefined (after counting its text) when it has none. */
   analysis(path: string): FileAnalysis | undefined {
-    const source = Sources.textOf(path, this.query)
+    const source = this.text(path)
     if (source === undefined) {
       this.add({ kind: "module", name: Sources.relative(path), file: Sources.relative(path), digest: "unreadable" })
       return undefined
@@ -91,7 +108,7 @@ export class Closure {
 
   /** A digest computed from the module's syntax tree when first needed (see `Sources.digestOf`). */
   digestOf(path: string, analysis: FileAnalysis, what: "function" | "container" | "module", span?: Span, hole?: Span): string {
-    const source = Sources.textOf(path, this.query)
+    const source = this.text(path)
     return source === undefined ? "unreadable" : Sources.digestOf(path, source, analysis, what, span, hole)
   }
 
@@ -150,12 +167,13 @@ export class Closure {
 
   /** `name` (or `*`, every export) of the module `specifier` imported from `path`. */
   private imported(path: string, specifier: string, name: string): void {
-    const target = resolve(path, specifier)
+    const target = this.resolve(path, specifier)
     switch (target._tag) {
       case "Package":
         return this.add({ kind: "package", name: target.name, digest: target.version })
       case "Builtin":
-        return
+        // By name: a builtin has no version of its own (Node's is the same for the whole run).
+        return this.add({ kind: "package", name: target.name, digest: "builtin" })
       case "Unresolved":
         return this.add({ kind: "module", name: specifier, file: Sources.relative(path), digest: "unresolved" })
       case "File":
@@ -184,7 +202,7 @@ export class Closure {
   }
 
   private starExport(path: string, specifier: string, name: string): void {
-    const target = resolve(path, specifier)
+    const target = this.resolve(path, specifier)
     if (target._tag !== "File") return this.imported(path, specifier, name)
     if (this.exports(target.path, new Set()).has(name)) this.exported(target.path, name)
   }
@@ -194,7 +212,7 @@ export class Closure {
     const names = new Set<string>()
     if (visiting.has(path)) return names
     visiting.add(path)
-    const source = Sources.textOf(path, this.query)
+    const source = this.text(path)
     if (source === undefined) return names
     let analysis: FileAnalysis
     try {
@@ -204,7 +222,7 @@ export class Closure {
     }
     for (const name of Object.keys(analysis.exports)) names.add(name)
     for (const star of analysis.stars) {
-      const target = resolve(path, star)
+      const target = this.resolve(path, star)
       if (target._tag === "File") for (const name of this.exports(target.path, visiting)) if (name !== "default") names.add(name)
     }
     return names
@@ -243,7 +261,7 @@ export class Closure {
     if (analysis === undefined) return undefined
     const imported = analysis.imports[name]
     if (imported !== undefined) {
-      const target = resolve(path, imported.from)
+      const target = this.resolve(path, imported.from)
       return target._tag === "File" && imported.name !== "*" ? this.exportedDeclaration(target.path, imported.name, depth + 1) : undefined
     }
     const index = analysis.bindings[name]
@@ -256,14 +274,14 @@ export class Closure {
     if (analysis === undefined) return undefined
     if (entry === undefined) {
       for (const star of analysis.stars) {
-        const target = resolve(path, star)
+        const target = this.resolve(path, star)
         const found = target._tag === "File" ? this.exportedDeclaration(target.path, name, depth + 1) : undefined
         if (found !== undefined) return found
       }
       return undefined
     }
     if ("local" in entry) return this.declaration(path, entry.local, depth + 1)
-    const target = resolve(path, entry.from)
+    const target = this.resolve(path, entry.from)
     return target._tag === "File" && entry.name !== "*" ? this.exportedDeclaration(target.path, entry.name, depth + 1) : undefined
   }
 
@@ -279,7 +297,7 @@ export class Closure {
     if (analysis === undefined) return
     this.add({ kind: "module", name: Sources.relative(path), file: Sources.relative(path), digest: this.digestOf(path, analysis, "module") })
     for (const specifier of analysis.specifiers) {
-      const target = resolve(path, specifier)
+      const target = this.resolve(path, specifier)
       if (target._tag === "File") this.moduleGraph(target.path)
       else if (target._tag === "Package") this.add({ kind: "package", name: target.name, digest: target.version })
     }

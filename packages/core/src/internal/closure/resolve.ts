@@ -14,6 +14,20 @@ export type Target =
   | { readonly _tag: "Builtin"; readonly name: string }
   | { readonly _tag: "Unresolved"; readonly specifier: string }
 
+/** A target as one string, to compare a resolution made now with one made before. */
+export const targetKey = (target: Target): string => {
+  switch (target._tag) {
+    case "File":
+      return `file ${target.path}`
+    case "Package":
+      return `package ${target.name}@${target.version}`
+    case "Builtin":
+      return `builtin ${target.name}`
+    case "Unresolved":
+      return `unresolved ${target.specifier}`
+  }
+}
+
 const isFile = (path: string): boolean => {
   try {
     return statSync(path).isFile()
