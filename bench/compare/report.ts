@@ -98,9 +98,27 @@ export const table = (r: any): string => {
   ))
   out.push("")
 
+  const fo = r.fanout
+  out.push(failed("5. Fan-out: 100 seeds x 10 processes", fo) ?? section(
+    `5. Fan-out: 100 seeds x 10 processes (${fo.processes?.expanded?.toLocaleString("en-US")} processes once expanded; ${fo.rounds} rounds)`,
+    "ms",
+    [
+      ["plan without the fan-out (11 processes)", fo.plan?.plain],
+      ["plan with it: expand and validate", fo.plan?.fanout],
+      ["  expansion overhead (target < 20 ms)", fo.plan?.overhead],
+      ["fully cached run, in-memory store", fo.cachedRun?.memory?.fanout],
+      ["  per branch (us)", fo.cachedRun?.memory?.perBranchUs],
+      ["  per process without fan-out (us)", fo.cachedRun?.memory?.perPlainProcessUs],
+      ["fully cached run, local backend", fo.cachedRun?.local?.fanout],
+      ["  per branch (us)", fo.cachedRun?.local?.perBranchUs],
+      ["  the 11 processes without fan-out", fo.cachedRun?.local?.plain]
+    ]
+  ))
+  out.push("")
+
   const st = r.store
-  out.push(failed("5. Storing outputs", st) ?? [
-    section(`5. Storing outputs, local backend${st.source ? ` (from ${st.source})` : ""}`, "", [
+  out.push(failed("6. Storing outputs", st) ?? [
+    section(`6. Storing outputs, local backend${st.source ? ` (from ${st.source})` : ""}`, "", [
       ["1 KiB entries/s, durable (fsync)", st.smallEntries?.durable],
       ["1 KiB entries/s, no fsync", st.smallEntries?.noFsync],
       ...(st.smallEntries?.floorWriteFileSync !== undefined

@@ -65,14 +65,22 @@ export interface Options<E = never, R = never> {
  * @since 0.1.0
  */
 export const explain = (error: GcsRequestError): GcsBackendError => {
+  const operation = `${error.operation} gs://${error.bucket}/${error.object}`
   if (error.status === 401 || error.status === 403) {
-    return new GcsAccessDenied({ bucket: error.bucket, operation: `${error.operation} gs://${error.bucket}/${error.object}`, credentials: error.credentials, status: error.status, reason: error.reason })
+    return new GcsAccessDenied({
+      bucket: error.bucket,
+      operation,
+      credentials: error.credentials,
+      status: error.status,
+      reason: error.reason,
+      cause: error
+    })
   }
-  if (error.status === 404) {
-    return new GcsBucketNotFound({ bucket: error.bucket, operation: `${error.operation} gs://${error.bucket}/${error.object}`, credentials: error.credentials })
+  if (error.status === 404) return new GcsBucketNotFound({ bucket: error.bucket, operation, credentials: error.credentials, cause: error })
+  if (error.credentialsFailed) {
+    return new GcsCredentialsError({ bucket: error.bucket, credentials: error.credentials, reason: error.reason, cause: error })
   }
-  if (error.credentialsFailed) return new GcsCredentialsError({ bucket: error.bucket, credentials: error.credentials, reason: error.reason })
-  return new GcsUnavailable({ bucket: error.bucket, operation: `${error.operation} gs://${error.bucket}/${error.object}`, reason: error.reason })
+  return new GcsUnavailable({ bucket: error.bucket, operation, reason: error.reason, cause: error })
 }
 
 /**
@@ -82,24 +90,27 @@ export const explain = (error: GcsRequestError): GcsBackendError => {
  *
  * @since 0.1.0
  */
-export const check = (client: GcsClient.Shape, credentialsFile?: string): Effect.Effect<void, GcsBackendError> =>
-  Effect.gen(function*() {
-    if (credentialsFile !== undefined) {
-      const problem = yield* Effect.sync(() => {
-        try {
-          const parsed = JSON.parse(Fs.readFileSync(credentialsFile, "utf8"))
-          return typeof parsed?.type === "string" ? undefined : "the file is JSON but not a Google credentials file (no \"type\" field)"
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code
-          return code === "ENOENT" ? "the file does not exist" : code !== undefined ? `the file cannot be read (${code})` : "the file is not valid JSON"
-        }
-      })
-      if (problem !== undefined) {
-        return yield* new GcsCredentialsError({ bucket: client.bucketName, credentials: client.credentials, reason: problem })
+export const check = Effect.fnUntraced(function*(
+  client: GcsClient.Shape,
+  credentialsFile?: string
+): Effect.fn.Return<void, GcsBackendError> {
+  if (credentialsFile !== undefined) {
+    const problem = yield* Effect.sync((): { readonly reason: string; readonly cause?: unknown } | undefined => {
+      try {
+        const parsed = JSON.parse(Fs.readFileSync(credentialsFile, "utf8"))
+        return typeof parsed?.type === "string" ? undefined : { reason: "the file is JSON but not a Google credentials file (no \"type\" field)" }
+      } catch (cause) {
+        const code = (cause as NodeJS.ErrnoException).code
+        const reason = code === "ENOENT" ? "the file does not exist" : code !== undefined ? `the file cannot be read (${code})` : "the file is not valid JSON"
+        return { reason, cause }
       }
+    })
+    if (problem !== undefined) {
+      return yield* new GcsCredentialsError({ bucket: client.bucketName, credentials: client.credentials, ...problem })
     }
-    yield* client.list("list objects under", client.root === "" ? "" : client.root + "/", { limit: 1 }).pipe(Effect.mapError(explain))
-  })
+  }
+  yield* client.list("list objects under", client.root === "" ? "" : client.root + "/", { limit: 1 }).pipe(Effect.mapError(explain))
+})
 
 const resolveCredentials = (options: Options<any, any>): string | undefined => {
   const file = options.gcs.credentials

@@ -50,13 +50,12 @@ export const make = (client: Client): CacheStore.Shape => {
   const blobs = client.path("cache", "blobs") + "/"
   const quarantine = client.path("cache", "quarantine") + "/"
 
-  const quarantined = (folder: string, name: string, reason: string, operation: string) =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const from = (folder === "manifests" ? manifests : blobs) + name
-      const moved = yield* client.move(operation, from, `${quarantine}${folder}/${name}.${now}`, { reason: reason.slice(0, 1024) })
-      if (moved) yield* Effect.logWarning(`moved gs://${client.bucketName}/${from} to quarantine: ${reason}`)
-    })
+  const quarantined = Effect.fnUntraced(function*(folder: string, name: string, reason: string, operation: string) {
+    const now = yield* Clock.currentTimeMillis
+    const from = (folder === "manifests" ? manifests : blobs) + name
+    const moved = yield* client.move(operation, from, `${quarantine}${folder}/${name}.${now}`, { reason: reason.slice(0, 1024) })
+    if (moved) yield* Effect.logWarning(`moved gs://${client.bucketName}/${from} to quarantine: ${reason}`)
+  })
 
   // Every failure leaves as the port's error, naming the object and the operation.
   const run = <A>(what: "key" | "digest", name: string, operation: string, f: () => Effect.Effect<A, GcsRequestError>) =>
@@ -102,12 +101,11 @@ export const make = (client: Client): CacheStore.Shape => {
     getBlob: (digest) => run("digest", digest, "read blob", () => client.read("read blob", blobs + digest)),
     // A blob is named by its content: if it exists, it holds these bytes already.
     putBlob: (digest, bytes) =>
-      run("digest", digest, "write blob", () =>
-        Effect.gen(function*() {
-          // Large blobs: one metadata request may save a long upload.
-          if (bytes.byteLength > LARGE && (yield* client.exists("write blob", blobs + digest))) return
-          yield* client.write("write blob", blobs + digest, bytes, { ifGenerationMatch: 0 })
-        })),
+      run("digest", digest, "write blob", Effect.fnUntraced(function*() {
+        // Large blobs: one metadata request may save a long upload.
+        if (bytes.byteLength > LARGE && (yield* client.exists("write blob", blobs + digest))) return
+        yield* client.write("write blob", blobs + digest, bytes, { ifGenerationMatch: 0 })
+      })),
     deleteBlob: (digest) => run("digest", digest, "delete blob", () => client.remove("delete blob", blobs + digest)),
     quarantineBlob: (digest, reason) => run("digest", digest, "quarantine blob", () => quarantined("blobs", digest, reason, "quarantine blob")),
     listBlobs: Effect.mapError(

@@ -20,7 +20,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { GcsRequestError } from "./GcsError.ts"
 import * as Crc32c from "./internal/crc32c.ts"
-import { classify, type Failure } from "./internal/failure.ts"
+import { classify } from "./internal/failure.ts"
 import { readObject, writeObject } from "./internal/transfer.ts"
 
 /**
@@ -169,8 +169,9 @@ export const make = (options: Options): Shape => {
   const root = [trimSlashes(options.prefix ?? ""), options.projectName].filter((p) => p !== "").join("/")
   const schedule = retrySchedule(retry)
 
-  const toError = (operation: string, object: string, failure: Failure) =>
-    new GcsRequestError({
+  const toError = (operation: string, object: string, cause: unknown) => {
+    const failure = classify(cause)
+    return new GcsRequestError({
       bucket: options.bucket,
       object,
       operation,
@@ -178,11 +179,13 @@ export const make = (options: Options): Shape => {
       reason: failure.message,
       retryable: failure.retryable,
       credentials,
-      credentialsFailed: failure.credentials
+      credentialsFailed: failure.credentials,
+      cause
     })
+  }
 
   const attempt = <A>(operation: string, object: string, f: (signal: AbortSignal) => Promise<A>) =>
-    Effect.tryPromise({ try: f, catch: (error) => toError(operation, object, classify(error)) })
+    Effect.tryPromise({ try: f, catch: (error) => toError(operation, object, error) })
 
   const request = <A>(operation: string, object: string, f: (signal: AbortSignal) => Promise<A>) =>
     Effect.retry(attempt(operation, object, f), schedule)
@@ -251,30 +254,29 @@ export const make = (options: Options): Shape => {
       return true
     })
 
-  const list: Shape["list"] = (operation, prefix, listOptions) =>
-    Effect.gen(function*() {
-      const out: Array<ListedObject> = []
-      let pageToken: string | undefined
-      do {
-        const token = pageToken
-        const limit = listOptions?.limit
-        const maxResults = limit === undefined ? pageSize : Math.min(pageSize, limit - out.length)
-        const page = yield* request(operation, prefix, async () => {
-          const [, next, response] = await bucket.getFiles({
-            prefix,
-            autoPaginate: false,
-            maxResults,
-            ...(token === undefined ? {} : { pageToken: token })
-          })
-          return { next: (next as { pageToken?: string } | null)?.pageToken, items: ((response as any)?.items ?? []) as Array<any> }
+  const list: Shape["list"] = Effect.fnUntraced(function*(operation, prefix, listOptions) {
+    const out: Array<ListedObject> = []
+    let pageToken: string | undefined
+    do {
+      const token = pageToken
+      const limit = listOptions?.limit
+      const maxResults = limit === undefined ? pageSize : Math.min(pageSize, limit - out.length)
+      const page = yield* request(operation, prefix, async () => {
+        const [, next, response] = await bucket.getFiles({
+          prefix,
+          autoPaginate: false,
+          maxResults,
+          ...(token === undefined ? {} : { pageToken: token })
         })
-        for (const item of page.items) {
-          out.push({ name: String(item.name), size: Number(item.size ?? 0), metadata: item.metadata ?? {} })
-        }
-        pageToken = page.next
-      } while (pageToken !== undefined && (listOptions?.limit === undefined || out.length < listOptions.limit))
-      return out
-    })
+        return { next: (next as { pageToken?: string } | null)?.pageToken, items: ((response as any)?.items ?? []) as Array<any> }
+      })
+      for (const item of page.items) {
+        out.push({ name: String(item.name), size: Number(item.size ?? 0), metadata: item.metadata ?? {} })
+      }
+      pageToken = page.next
+    } while (pageToken !== undefined && (listOptions?.limit === undefined || out.length < listOptions.limit))
+    return out
+  })
 
   return {
     bucketName: options.bucket,

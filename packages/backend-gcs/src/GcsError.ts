@@ -21,7 +21,9 @@ export class GcsAccessDenied extends Schema.TaggedError<GcsAccessDenied>()("GcsA
   /** Which credentials were used: `credentials file keys/sa.json` or `Application Default Credentials`. */
   credentials: Schema.String,
   status: Schema.Number,
-  reason: Schema.String
+  reason: Schema.String,
+  /** The failed request. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     const what = this.status === 401 ? "refused the credentials (401)" : "denied access (403)"
@@ -38,7 +40,9 @@ export class GcsAccessDenied extends Schema.TaggedError<GcsAccessDenied>()("GcsA
 export class GcsBucketNotFound extends Schema.TaggedError<GcsBucketNotFound>()("GcsBucketNotFound", {
   bucket: Schema.String,
   operation: Schema.String,
-  credentials: Schema.String
+  credentials: Schema.String,
+  /** The failed request. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `GCS bucket ${this.bucket} does not exist (while trying to ${this.operation}, using ${this.credentials}). ` +
@@ -55,7 +59,9 @@ export class GcsBucketNotFound extends Schema.TaggedError<GcsBucketNotFound>()("
 export class GcsCredentialsError extends Schema.TaggedError<GcsCredentialsError>()("GcsCredentialsError", {
   bucket: Schema.String,
   credentials: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /** The failed request, or the error reading the credentials file. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `GCS credentials for bucket ${this.bucket} could not be used (${this.credentials}): ${this.reason}. ` +
@@ -71,7 +77,9 @@ export class GcsCredentialsError extends Schema.TaggedError<GcsCredentialsError>
 export class GcsUnavailable extends Schema.TaggedError<GcsUnavailable>()("GcsUnavailable", {
   bucket: Schema.String,
   operation: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /** The failed request. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `GCS is unavailable for bucket ${this.bucket} (while trying to ${this.operation}): ${this.reason}`
@@ -101,7 +109,9 @@ export class GcsRequestError extends Schema.TaggedError<GcsRequestError>()("GcsR
   retryable: Schema.Boolean,
   credentials: Schema.String,
   /** The credentials themselves failed to load (not an HTTP answer). */
-  credentialsFailed: Schema.Boolean
+  credentialsFailed: Schema.Boolean,
+  /** What the client threw: its status, code and stack. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `GCS could not ${this.operation} gs://${this.bucket}/${this.object}: ${this.reason}`

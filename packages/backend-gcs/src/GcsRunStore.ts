@@ -18,7 +18,13 @@ const SAFE_ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/
 const SUMMARY = "expops-summary"
 
 const toStoreError = (error: GcsRequestError) =>
-  new RunStore.RunStoreError({ backend: "gcs", operation: error.operation, location: `gs://${error.bucket}/${error.object}`, reason: error.reason })
+  new RunStore.RunStoreError({
+    backend: "gcs",
+    operation: error.operation,
+    location: `gs://${error.bucket}/${error.object}`,
+    reason: error.reason,
+    cause: error
+  })
 
 const decodeReport = Schema.decodeUnknownEffect(Schema.fromJsonString(RunReport.RunReport))
 
@@ -41,19 +47,23 @@ export const make = (client: Client): RunStore.Shape => {
   const invalid = (operation: string, id: string) =>
     new RunStore.RunStoreError({ backend: "gcs", operation, location: `gs://${client.bucketName}/${folder}`, reason: `${JSON.stringify(id)} is not a valid run id` })
 
-  const getRun: RunStore.Shape["getRun"] = (id) =>
-    !SAFE_ID.test(id)
-      ? Effect.fail(invalid("read run", id))
-      : Effect.gen(function*() {
-        const bytes = yield* Effect.mapError(client.read("read run", `${folder}${id}.json`), toStoreError)
-        if (Option.isNone(bytes)) return Option.none()
-        const report = yield* decodeReport(new TextDecoder().decode(bytes.value)).pipe(
-          Effect.mapError((error) =>
-            new RunStore.RunStoreError({ backend: "gcs", operation: "read run", location: location(id), reason: `not a run report: ${error.message}` })
-          )
-        )
-        return Option.some(report)
-      })
+  const getRun: RunStore.Shape["getRun"] = Effect.fnUntraced(function*(id) {
+    if (!SAFE_ID.test(id)) return yield* invalid("read run", id)
+    const bytes = yield* Effect.mapError(client.read("read run", `${folder}${id}.json`), toStoreError)
+    if (Option.isNone(bytes)) return Option.none()
+    const report = yield* decodeReport(new TextDecoder().decode(bytes.value)).pipe(
+      Effect.mapError((error) =>
+        new RunStore.RunStoreError({
+          backend: "gcs",
+          operation: "read run",
+          location: location(id),
+          reason: `not a run report: ${error.message}`,
+          cause: error
+        })
+      )
+    )
+    return Option.some(report)
+  })
 
   return {
     saveRun: (report) =>
@@ -66,21 +76,20 @@ export const make = (client: Client): RunStore.Shape => {
           })),
           toStoreError
         ),
-    listRuns: (options) =>
-      Effect.gen(function*() {
-        const objects = yield* Effect.mapError(client.list("list runs", folder), toStoreError)
-        const summaries = yield* Effect.forEach(objects.filter((o) => o.name.endsWith(".json")), (o) => {
-          const summary = parseSummary(o.metadata[SUMMARY])
-          if (summary !== undefined) return Effect.succeed(Option.some(summary))
-          // Written by something else: read the report itself.
-          const id = o.name.slice(folder.length, -".json".length)
-          return Effect.map(getRun(id), Option.map(RunStore.summarize))
-        }, { concurrency: 8 })
-        return summaries
-          .flatMap((s) => (Option.isSome(s) ? [s.value] : []))
-          .sort((a, b) => b.startedAt - a.startedAt)
-          .slice(0, options?.limit ?? Infinity)
-      }),
+    listRuns: Effect.fnUntraced(function*(options) {
+      const objects = yield* Effect.mapError(client.list("list runs", folder), toStoreError)
+      const summaries = yield* Effect.forEach(objects.filter((o) => o.name.endsWith(".json")), (o) => {
+        const summary = parseSummary(o.metadata[SUMMARY])
+        if (summary !== undefined) return Effect.succeed(Option.some(summary))
+        // Written by something else: read the report itself.
+        const id = o.name.slice(folder.length, -".json".length)
+        return Effect.map(getRun(id), Option.map(RunStore.summarize))
+      }, { concurrency: 8 })
+      return summaries
+        .flatMap((s) => (Option.isSome(s) ? [s.value] : []))
+        .sort((a, b) => b.startedAt - a.startedAt)
+        .slice(0, options?.limit ?? Infinity)
+    }),
     getRun
   }
 }
@@ -90,9 +99,4 @@ export const make = (client: Client): RunStore.Shape => {
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<RunStore.RunStore, never, GcsClient> = Layer.effect(
-  RunStore.RunStore,
-  Effect.gen(function*() {
-    return make(yield* GcsClient)
-  })
-)
+export const layer: Layer.Layer<RunStore.RunStore, never, GcsClient> = Layer.effect(RunStore.RunStore, GcsClient.useSync(make))

@@ -85,23 +85,21 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
         Effect.as(Option.none<Manifest.Manifest>())
       ))
 
-  const getManifest: CacheStore.Shape["getManifest"] = (key) =>
-    Effect.flatMap(localManifest(key), (cached) => {
-      if (Option.isSome(cached)) {
-        servedManifests.set(key, { origin: "local", createdAt: cached.value.createdAt })
-        return Effect.succeed(cached)
-      }
-      return Effect.gen(function*() {
-        // Verified by the remote's read (checksum and key): a corrupt one fails here and is never kept.
-        const fetched = yield* remotely(remote.getManifest(key), Option.none<Manifest.Manifest>(), "remote cache read failed")
-        if (Option.isNone(fetched)) return fetched
-        servedManifests.set(key, { origin: "remote", createdAt: fetched.value.createdAt })
-        // The local copy first holds the manifest alone; its blobs follow as the
-        // reader fetches them (and come from the remote until they do).
-        yield* local.putManifest(fetched.value)
-        return fetched
-      })
-    })
+  const getManifest: CacheStore.Shape["getManifest"] = Effect.fnUntraced(function*(key) {
+    const cached = yield* localManifest(key)
+    if (Option.isSome(cached)) {
+      servedManifests.set(key, { origin: "local", createdAt: cached.value.createdAt })
+      return cached
+    }
+    // Verified by the remote's read (checksum and key): a corrupt one fails here and is never kept.
+    const fetched = yield* remotely(remote.getManifest(key), Option.none<Manifest.Manifest>(), "remote cache read failed")
+    if (Option.isNone(fetched)) return fetched
+    servedManifests.set(key, { origin: "remote", createdAt: fetched.value.createdAt })
+    // The local copy first holds the manifest alone; its blobs follow as the
+    // reader fetches them (and come from the remote until they do).
+    yield* local.putManifest(fetched.value)
+    return fetched
+  })
 
   // Inspection: the local copy if intact, else the remote's, and nothing is copied or moved.
   const peekManifest: CacheStore.Shape["peekManifest"] = (key) =>
@@ -111,72 +109,68 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
         Option.isSome(cached) ? Effect.succeed(cached) : remotely(remote.peekManifest(key), Option.none<Manifest.Manifest>(), "remote cache read failed")
     )
 
-  const getBlob: CacheStore.Shape["getBlob"] = (digest) =>
-    Effect.gen(function*() {
-      const cached = yield* local.getBlob(digest)
-      if (Option.isSome(cached)) {
-        servedBlobs.set(digest, "local")
-        return cached
-      }
-      const fetched = yield* remotely(remote.getBlob(digest), Option.none<Uint8Array>(), "remote cache read failed")
-      if (Option.isNone(fetched)) return fetched
-      servedBlobs.set(digest, "remote")
-      // A blob corrupt in the bucket (CRC32C only proves the transfer) must not
-      // spread into the local tier, where `putBlob` would then skip the good copy.
-      if (sha256(fetched.value) === digest) yield* local.putBlob(digest, fetched.value)
-      return fetched
-    })
+  const getBlob: CacheStore.Shape["getBlob"] = Effect.fnUntraced(function*(digest) {
+    const cached = yield* local.getBlob(digest)
+    if (Option.isSome(cached)) {
+      servedBlobs.set(digest, "local")
+      return cached
+    }
+    const fetched = yield* remotely(remote.getBlob(digest), Option.none<Uint8Array>(), "remote cache read failed")
+    if (Option.isNone(fetched)) return fetched
+    servedBlobs.set(digest, "remote")
+    // A blob corrupt in the bucket (CRC32C only proves the transfer) must not
+    // spread into the local tier, where `putBlob` would then skip the good copy.
+    if (sha256(fetched.value) === digest) yield* local.putBlob(digest, fetched.value)
+    return fetched
+  })
 
-  const putBlob: CacheStore.Shape["putBlob"] = (digest, bytes) =>
-    Effect.gen(function*() {
-      const stored = yield* Effect.result(remote.putBlob(digest, bytes))
-      if (stored._tag === "Success") remoteBlobFailures.delete(digest)
-      else remoteBlobFailures.add(digest)
-      yield* local.putBlob(digest, bytes)
-      if (stored._tag === "Failure") yield* remoteFailed(stored.failure, "remote cache write failed")
-    })
+  const putBlob: CacheStore.Shape["putBlob"] = Effect.fnUntraced(function*(digest, bytes) {
+    const stored = yield* Effect.result(remote.putBlob(digest, bytes))
+    if (stored._tag === "Success") remoteBlobFailures.delete(digest)
+    else remoteBlobFailures.add(digest)
+    yield* local.putBlob(digest, bytes)
+    if (stored._tag === "Failure") yield* remoteFailed(stored.failure, "remote cache write failed")
+  })
 
-  const putManifest: CacheStore.Shape["putManifest"] = (manifest) =>
-    Effect.gen(function*() {
-      if (manifest.blobs.some((b) => remoteBlobFailures.has(b.digest))) {
-        yield* warnOnce(`cache entry ${manifest.key.slice(0, 12)}… kept locally only: one of its blobs could not be stored remotely`, "kept locally")
-        return yield* local.putManifest(manifest)
-      }
-      const stored = yield* Effect.result(remote.putManifest(manifest))
-      if (stored._tag === "Failure") {
-        const localResult = yield* local.putManifest(manifest)
-        yield* remoteFailed(stored.failure, "remote cache write failed")
-        return localResult
-      }
-      if (!stored.success) {
-        // Another writer won: keep its version locally too, so both tiers serve the same entry.
-        const winner = yield* remotely(remote.getManifest(manifest.key), Option.none<Manifest.Manifest>(), "remote cache read failed").pipe(
-          Effect.catchTag("CorruptManifestError", () => Effect.succeed(Option.none<Manifest.Manifest>()))
-        )
-        yield* local.putManifest(Option.getOrElse(winner, () => manifest))
-        return false
-      }
-      yield* local.putManifest(manifest)
-      return true
-    })
+  const putManifest: CacheStore.Shape["putManifest"] = Effect.fnUntraced(function*(manifest) {
+    if (manifest.blobs.some((b) => remoteBlobFailures.has(b.digest))) {
+      yield* warnOnce(`cache entry ${manifest.key.slice(0, 12)}… kept locally only: one of its blobs could not be stored remotely`, "kept locally")
+      return yield* local.putManifest(manifest)
+    }
+    const stored = yield* Effect.result(remote.putManifest(manifest))
+    if (stored._tag === "Failure") {
+      const localResult = yield* local.putManifest(manifest)
+      yield* remoteFailed(stored.failure, "remote cache write failed")
+      return localResult
+    }
+    if (!stored.success) {
+      // Another writer won: keep its version locally too, so both tiers serve the same entry.
+      const winner = yield* remotely(remote.getManifest(manifest.key), Option.none<Manifest.Manifest>(), "remote cache read failed").pipe(
+        Effect.catchTag("CorruptManifestError", () => Effect.succeed(Option.none<Manifest.Manifest>()))
+      )
+      yield* local.putManifest(Option.getOrElse(winner, () => manifest))
+      return false
+    }
+    yield* local.putManifest(manifest)
+    return true
+  })
 
   const both = (f: (store: CacheStore.Shape) => Effect.Effect<void, CacheStore.CacheStoreError>) =>
     Effect.andThen(f(remote), f(local))
 
-  const quarantineManifest: CacheStore.Shape["quarantineManifest"] = (key, reason) =>
-    Effect.gen(function*() {
-      const served = servedManifests.get(key)
-      servedManifests.delete(key)
-      // Served from the remote, the local tier holds a copy of the same entry: both go.
-      if (served?.origin !== "local") return yield* both((s) => s.quarantineManifest(key, reason))
-      yield* local.quarantineManifest(key, reason)
-      // Served locally: the remote's goes too only when it is the same entry (or corrupt itself).
-      const shared = yield* remotely(remote.getManifest(key), Option.none<Manifest.Manifest>(), "remote cache read failed").pipe(
-        Effect.map((found) => Option.isSome(found) && found.value.createdAt === served.createdAt),
-        Effect.catchTag("CorruptManifestError", () => Effect.succeed(true))
-      )
-      if (shared) yield* remotely(remote.quarantineManifest(key, reason), undefined, "remote cache quarantine failed")
-    })
+  const quarantineManifest: CacheStore.Shape["quarantineManifest"] = Effect.fnUntraced(function*(key, reason) {
+    const served = servedManifests.get(key)
+    servedManifests.delete(key)
+    // Served from the remote, the local tier holds a copy of the same entry: both go.
+    if (served?.origin !== "local") return yield* both((s) => s.quarantineManifest(key, reason))
+    yield* local.quarantineManifest(key, reason)
+    // Served locally: the remote's goes too only when it is the same entry (or corrupt itself).
+    const shared = yield* remotely(remote.getManifest(key), Option.none<Manifest.Manifest>(), "remote cache read failed").pipe(
+      Effect.map((found) => Option.isSome(found) && found.value.createdAt === served.createdAt),
+      Effect.catchTag("CorruptManifestError", () => Effect.succeed(true))
+    )
+    if (shared) yield* remotely(remote.quarantineManifest(key, reason), undefined, "remote cache quarantine failed")
+  })
 
   const quarantineBlob: CacheStore.Shape["quarantineBlob"] = (digest, reason) => {
     const origin = servedBlobs.get(digest)

@@ -5,7 +5,7 @@ import * as Path from "node:path"
 import { Cache, CacheAdmin, CacheStore, type ProjectConfig, type Recipe, RunStore } from "@expops/core"
 import { TestRecipes } from "@expops/core/testing"
 import { Effect, Layer, Option, Schema } from "effect"
-import { GcsBackend } from "@expops/backend-gcs"
+import { GcsBackend, type GcsError } from "@expops/backend-gcs"
 import type { FakeGcsServer } from "@expops/backend-gcs/testing"
 import { BUCKET, fastRetry, flipObjectByte, names, save, server, sha256 } from "./fixtures/gcs.ts"
 
@@ -174,6 +174,11 @@ describe("GcsBackend", () => {
       const error = yield* build(GcsBackend.layer({ gcs: gcs({ bucket: "no-such-bucket" }), projectName: "demo", apiEndpoint: fake.url, retry: fastRetry }))
       assert.strictEqual(error._tag, "GcsBucketNotFound")
       assert.match(error.message, /^GCS bucket no-such-bucket does not exist .*gcloud storage buckets create gs:\/\/no-such-bucket/)
+      // The failed request is kept behind it, and behind that what the client threw.
+      const request = error.cause as GcsError.GcsRequestError
+      assert.strictEqual(request._tag, "GcsRequestError")
+      assert.strictEqual(request.status, 404)
+      assert.instanceOf(request.cause, Error)
     }))
 
   it.live("a credentials file that is missing or not a key file is named", () =>
@@ -183,6 +188,7 @@ describe("GcsBackend", () => {
       const missing = yield* build(GcsBackend.layer({ gcs: gcs({ credentials: "keys/none.json" }), projectName: "demo", projectDir: dir, apiEndpoint: fake.url }))
       assert.strictEqual(missing._tag, "GcsCredentialsError")
       assert.include(missing.message, `credentials file ${Path.join(dir, "keys/none.json")}): the file does not exist`)
+      assert.strictEqual((missing.cause as NodeJS.ErrnoException).code, "ENOENT")
       Fs.writeFileSync(Path.join(dir, "notes.json"), "{\"hello\": 1}")
       const wrong = yield* build(GcsBackend.layer({ gcs: gcs({ credentials: "notes.json" }), projectName: "demo", projectDir: dir, apiEndpoint: fake.url }))
       assert.match(wrong.message, /not a Google credentials file/)

@@ -85,7 +85,8 @@ export const make = Effect.gen(function*() {
       backend: "local",
       operation,
       location: path,
-      reason: cause instanceof Error ? cause.message : String(cause)
+      reason: cause instanceof Error ? cause.message : String(cause),
+      cause
     })
 
   const statements = new Map<string, StatementSync>()
@@ -213,23 +214,22 @@ export const make = Effect.gen(function*() {
         for (const m of manifests) insert(m, m.createdAt)
       }))
 
-  const reconcile: Shape["reconcile"] = (onDisk, load) =>
-    Effect.gen(function*() {
-      const indexed = yield* keys
-      const stale = Array.from(indexed).filter((key) => !onDisk.has(key))
-      const missing: Array<Manifest.Manifest> = []
-      for (const key of onDisk) {
-        if (indexed.has(key)) continue
-        const manifest = yield* load(key)
-        if (manifest !== undefined) missing.push(manifest)
-      }
-      if (stale.length === 0 && missing.length === 0) return
-      yield* attempt("update the cache index", () =>
-        transaction(() => {
-          stale.forEach(remove)
-          for (const m of missing) insert(m, m.createdAt)
-        }))
-    })
+  const reconcile: Shape["reconcile"] = Effect.fnUntraced(function*(onDisk, load) {
+    const indexed = yield* keys
+    const stale = Array.from(indexed).filter((key) => !onDisk.has(key))
+    const missing: Array<Manifest.Manifest> = []
+    for (const key of onDisk) {
+      if (indexed.has(key)) continue
+      const manifest = yield* load(key)
+      if (manifest !== undefined) missing.push(manifest)
+    }
+    if (stale.length === 0 && missing.length === 0) return
+    yield* attempt("update the cache index", () =>
+      transaction(() => {
+        stale.forEach(remove)
+        for (const m of missing) insert(m, m.createdAt)
+      }))
+  })
 
   return CacheIndex.of({ path, record, touch, forget, flush, entries, keys, blobRefs, byName, replaceAll, reconcile })
 })

@@ -16,9 +16,16 @@ export class LocalBackendError extends Schema.TaggedError<LocalBackendError>()("
   /** The folder or file involved. */
   path: Schema.String,
   /** A plain-words description of the cause. */
-  reason: Schema.String
+  reason: Schema.String,
+  /** The error behind it: its errno code and stack. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
-    return `local backend: could not ${this.operation} at ${this.path}: ${this.reason}`
+    return `local backend: ${this.detail}`
+  }
+
+  /** What failed and why, without naming the backend: for a caller that names it already. */
+  get detail(): string {
+    return `could not ${this.operation} at ${this.path}: ${this.reason}`
   }
 }

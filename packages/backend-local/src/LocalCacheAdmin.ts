@@ -51,7 +51,8 @@ export const make = Effect.gen(function*() {
     yield* index.reconcile(yield* store.manifestKeys, load)
   })
 
-  const stats: CacheAdmin.Shape["stats"] = Effect.fn("LocalCacheAdmin.stats")(function*() {
+  // `stats` and `clear` are effects, not functions: each gets its span with withSpan.
+  const stats: CacheAdmin.Shape["stats"] = Effect.gen(function*() {
     yield* sync
     const byName = yield* index.byName
     const blobs = yield* store.listBlobs
@@ -62,7 +63,7 @@ export const make = Effect.gen(function*() {
       blobBytes: blobs.reduce((n, b) => n + b.size, 0),
       byName
     }
-  })()
+  }).pipe(Effect.withSpan("LocalCacheAdmin.stats"))
 
   const list: CacheAdmin.Shape["list"] = Effect.fn("LocalCacheAdmin.list")(function*(filter) {
     yield* sync
@@ -86,15 +87,14 @@ export const make = Effect.gen(function*() {
   })
 
   /** Deletes blobs no indexed entry references: those of removed entries, and orphans past the grace period. */
-  const removeUnreferencedBlobs = (released: ReadonlySet<string>) =>
-    Effect.gen(function*() {
-      const referenced = new Set((yield* index.blobRefs).map(([, digest]) => digest))
-      const now = Date.now() // compared with file times, which are real time
-      for (const blob of yield* store.blobFiles) {
-        if (referenced.has(blob.name)) continue
-        if (released.has(blob.name) || now - blob.mtimeMs > GRACE_MS) yield* store.deleteBlob(blob.name)
-      }
-    })
+  const removeUnreferencedBlobs = Effect.fnUntraced(function*(released: ReadonlySet<string>) {
+    const referenced = new Set((yield* index.blobRefs).map(([, digest]) => digest))
+    const now = Date.now() // compared with file times, which are real time
+    for (const blob of yield* store.blobFiles) {
+      if (referenced.has(blob.name)) continue
+      if (released.has(blob.name) || now - blob.mtimeMs > GRACE_MS) yield* store.deleteBlob(blob.name)
+    }
+  })
 
   const prune: CacheAdmin.Shape["prune"] = Effect.fn("LocalCacheAdmin.prune")(function*(options) {
     yield* sync
@@ -112,7 +112,7 @@ export const make = Effect.gen(function*() {
     return CacheAdmin.pruneReport({ remove, keep }, dryRun)
   })
 
-  const clear: CacheAdmin.Shape["clear"] = Effect.fn("LocalCacheAdmin.clear")(function*() {
+  const clear: CacheAdmin.Shape["clear"] = Effect.gen(function*() {
     yield* index.flush
     const manifests = yield* store.listManifests
     const blobs = yield* store.listBlobs
@@ -125,7 +125,7 @@ export const make = Effect.gen(function*() {
       removed: manifests.length,
       freedBytes: manifests.reduce((n, m) => n + m.size, 0) + blobs.reduce((n, b) => n + b.size, 0)
     }
-  })()
+  }).pipe(Effect.withSpan("LocalCacheAdmin.clear"))
 
   return CacheAdmin.CacheAdmin.of({ stats, list, verify, prune, clear })
 })

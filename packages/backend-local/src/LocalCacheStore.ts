@@ -30,6 +30,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as CacheIndex from "./CacheIndex.ts"
 import * as files from "./internal/files.ts"
 import { projectPaths } from "./internal/paths.ts"
@@ -83,7 +84,16 @@ export class LocalCacheStore extends Context.Service<LocalCacheStore, Shape>()("
 /** Names are used as file names: nothing that could climb out of the folder. */
 const VALID_NAME = /^[0-9A-Za-z_-][0-9A-Za-z._-]{2,254}$/
 
-class InvalidNameError extends Error {}
+class InvalidNameError extends Schema.TaggedError<InvalidNameError>()("InvalidNameError", {
+  /** The name given, which would become a file name. */
+  value: Schema.String,
+  /** `cache key`, `blob digest`. */
+  what: Schema.String
+}) {
+  override get message(): string {
+    return `${JSON.stringify(this.value)} is not a valid ${this.what}`
+  }
+}
 
 /**
  * Opens the store in `directory` (created if needed) and checks that it can
@@ -110,7 +120,7 @@ export const make: (
       // one that already existed): prove that a file can be written.
       files.removeQuietly(io, files.writeTemp(io, root, "probe", new Uint8Array(0), false))
     },
-    catch: (cause) => new LocalBackendError({ operation: "open the cache folder", path: root, reason: files.describe(cause) })
+    catch: (cause) => new LocalBackendError({ operation: "open the cache folder", path: root, reason: files.describe(cause), cause })
   })
 
   const fail = (operation: string, location: string, cause: unknown) =>
@@ -123,7 +133,7 @@ export const make: (
     })
 
   const fileOf = (folder: string, what: string, name: string): string => {
-    if (!VALID_NAME.test(name)) throw new InvalidNameError(`${JSON.stringify(name)} is not a valid ${what}`)
+    if (!VALID_NAME.test(name)) throw new InvalidNameError({ value: name, what })
     // `folder` is already absolute and normal, and `name` has no separators: no need for path.join on the hit path.
     return `${folder}${path.sep}${name.slice(0, 2)}${path.sep}${name}`
   }

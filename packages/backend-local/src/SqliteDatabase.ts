@@ -102,7 +102,7 @@ export const layer = (file: string, options?: Options): Layer.Layer<SqliteDataba
       Effect.try({
         try: () => SqliteDatabase.of({ path: path.resolve(file), db: openSync(path.resolve(file), options?.busyTimeoutMs ?? 10_000) }),
         catch: (error) =>
-          new LocalBackendError({ operation: "open the SQLite database", path: path.resolve(file), reason: explain(error) })
+          new LocalBackendError({ operation: "open the SQLite database", path: path.resolve(file), reason: explain(error), cause: error })
       }),
       ({ db }) => Effect.sync(() => db.isOpen && db.close())
     )

@@ -37,7 +37,8 @@ export const make = Effect.gen(function*() {
       backend: "local",
       operation,
       location,
-      reason: cause instanceof Error ? cause.message : String(cause)
+      reason: cause instanceof Error ? cause.message : String(cause),
+      cause
     })
 
   const saveRun: RunStore.Shape["saveRun"] = (report) =>
@@ -133,19 +134,18 @@ export const make = Effect.gen(function*() {
       catch: (cause) => fail("list runs", cause)
     })
 
-  const getRun: RunStore.Shape["getRun"] = (id) =>
-    Effect.gen(function*() {
-      const row = yield* Effect.try({
-        try: () => db.prepare("SELECT report FROM runs WHERE id = ?").get(id) as { report: string } | undefined,
-        catch: (cause) => fail(`read run ${id}`, cause)
-      })
-      if (row === undefined) return Option.none()
-      const decoded = decodeReport(row.report)
-      if (decoded._tag === "Failure") {
-        return yield* fail(`read run ${id}`, "its stored report does not match the run report schema")
-      }
-      return Option.some(decoded.value)
+  const getRun: RunStore.Shape["getRun"] = Effect.fnUntraced(function*(id) {
+    const row = yield* Effect.try({
+      try: () => db.prepare("SELECT report FROM runs WHERE id = ?").get(id) as { report: string } | undefined,
+      catch: (cause) => fail(`read run ${id}`, cause)
     })
+    if (row === undefined) return Option.none()
+    const decoded = decodeReport(row.report)
+    if (decoded._tag === "Failure") {
+      return yield* fail(`read run ${id}`, "its stored report does not match the run report schema")
+    }
+    return Option.some(decoded.value)
+  })
 
   return RunStore.RunStore.of({ saveRun, listRuns, getRun })
 })

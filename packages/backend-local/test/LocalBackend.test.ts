@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { DatabaseSync } from "node:sqlite"
 import { Cache, CacheAdmin, Reproducibility, Step } from "@expops/core"
 import { Effect, Layer, Schema } from "effect"
 import { LocalBackend, type LocalCacheStore } from "@expops/backend-local"
@@ -57,6 +58,10 @@ describe("LocalBackend", () => {
         assert.strictEqual(error._tag, "LocalBackendError")
         assert.strictEqual((error as any).path, path.join(dir, ".expops", "cache"))
         assert.match(error.message, /could not open the cache folder at .*\.expops\/cache: .*(ENOTDIR|EEXIST)/)
+        // The file system's own error is kept: its errno code and stack.
+        const cause = (error as { cause?: NodeJS.ErrnoException }).cause
+        assert.oneOf(cause?.code, ["ENOTDIR", "EEXIST"])
+        assert.match(cause?.stack ?? "", /\n\s+at /)
         assert.strictEqual(fs.readFileSync(path.join(dir, ".expops", "cache"), "utf8"), "my notes")
       }))
 
@@ -133,6 +138,22 @@ describe("LocalBackend", () => {
         assert.isTrue(verify.ok)
       }))
 
+    it.effect("a SQLite file written by a newer version: says so, and keeps the versions as data", () =>
+      Effect.gen(function*() {
+        const dir = tmpDir()
+        yield* Effect.provide(Effect.void, LocalBackend.layer(dir))
+        const database = LocalBackend.paths(dir).database
+        const db = new DatabaseSync(database)
+        db.exec("PRAGMA user_version = 99")
+        db.close()
+        const error = yield* openError(dir)
+        assert.strictEqual(error._tag, "LocalBackendError")
+        assert.match(error.message, /could not open the SQLite database at .*: it was written by a newer version of @expops\/backend-local \(schema 99, this one knows \d+\)/)
+        const cause = (error as { cause?: { _tag?: string; found?: number } }).cause
+        assert.strictEqual(cause?._tag, "NewerSchemaError")
+        assert.strictEqual(cause?.found, 99)
+      }))
+
     it.effect("a SQLite file that is not a database", () =>
       Effect.gen(function*() {
         const dir = tmpDir()
@@ -147,6 +168,7 @@ describe("LocalBackend", () => {
         assert.strictEqual(error._tag, "LocalBackendError")
         assert.strictEqual((error as any).path, database)
         assert.match(error.message, /could not open the SQLite database at .*expops\.sqlite: the file is not an SQLite database/)
+        assert.strictEqual((error as { cause?: { errcode?: number } }).cause?.errcode, 26, "SQLite's own error is kept (SQLITE_NOTADB)")
         assert.isTrue(fs.readFileSync(database).equals(garbage), "the file is left as it was")
         assert.deepStrictEqual(snapshot(dir), before)
         // Moving it aside, as the message says, gets a working backend with the entries intact.

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { LocalBackend } from "@expops/backend-local"
+import { LocalBackend, LocalBackendError } from "@expops/backend-local"
 import type { CacheAdmin, CacheStore, RunStore } from "@expops/core"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
@@ -28,7 +28,9 @@ import type { Project } from "./Project.ts"
  */
 export class BackendError extends Schema.TaggedError<BackendError>()("BackendError", {
   backend: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /** The backend's own error (a `LocalBackendError`, a `GcsAccessDenied`, ...), with its fields and stack. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `${this.backend} backend: ${this.reason}`
@@ -54,8 +56,9 @@ const startup = <E>(backend: Name, layer: Layer.Layer<Services, E>): Layer.Layer
     Layer.catchCause((cause) => {
       const error = Cause.squash(cause)
       if (!Cause.hasFails(cause)) return Layer.effectContext(Effect.failCause(cause as Cause.Cause<never>))
-      const reason = error instanceof Error ? error.message : String(error)
-      return failing(new BackendError({ backend, reason: reason.replace(/^local backend: /, "") }))
+      // A local error would name its backend twice: take what failed, without the name.
+      const reason = error instanceof LocalBackendError.LocalBackendError ? error.detail : error instanceof Error ? error.message : String(error)
+      return failing(new BackendError({ backend, reason, cause: error }))
     })
   )
 

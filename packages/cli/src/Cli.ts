@@ -30,6 +30,7 @@ import type * as ExplainCommand from "./ExplainCommand.ts"
 import * as Version from "./internal/version.ts"
 import type * as RunCommand from "./RunCommand.ts"
 import type * as RunsCommand from "./RunsCommand.ts"
+import type * as ShowCommand from "./ShowCommand.ts"
 import * as WorkingDirectory from "./WorkingDirectory.ts"
 
 /**
@@ -42,6 +43,7 @@ export const version: string = Version.read()
 type Subcommand =
   | typeof RunCommand.command
   | typeof ExplainCommand.command
+  | typeof ShowCommand.command
   | typeof CacheCommand.command
   | typeof RunsCommand.command
   | typeof CreateCommand.command
@@ -55,6 +57,7 @@ type Subcommand =
 const subcommands: ReadonlyArray<readonly [name: string, load: () => Promise<{ readonly command: Subcommand }>]> = [
   ["run", () => import("./RunCommand.ts")],
   ["explain", () => import("./ExplainCommand.ts")],
+  ["show", () => import("./ShowCommand.ts")],
   ["cache", () => import("./CacheCommand.ts")],
   ["runs", () => import("./RunsCommand.ts")],
   ["create", () => import("./CreateCommand.ts")]
@@ -70,6 +73,7 @@ const make = (children: ReadonlyArray<Subcommand>) =>
     Command.withExamples([
       { command: "expops run examples/quickstart", description: "Run the quick-start project" },
       { command: "expops explain examples/quickstart train_model", description: "Why did train_model run?" },
+      { command: "expops show examples/quickstart evaluate", description: "What evaluate computed (accuracy, confusion matrix)" },
       { command: "expops runs ls examples/quickstart", description: "Past runs" },
       { command: "expops cache stats examples/quickstart", description: "What the cache holds" },
       { command: "expops create my-project", description: "Start a new project" }

@@ -13,11 +13,13 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  */
 export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
-  message: Schema.String
+  message: Schema.String,
+  /** What it was made from, when there is something: a failed write, the pipeline's validation error. */
+  cause: Schema.optional(Schema.Defect())
 }) {}
 
 /**
- * A problem in a project file, located: `file:line: path: reason`. Exit 2.
+ * A problem in a project file, located: `file:line[:column]: path: reason`. Exit 2.
  *
  * @since 0.1.0
  */
@@ -25,12 +27,16 @@ export class ProjectError extends Schema.TaggedError<ProjectError>()("ProjectErr
   /** The file, as the user would type it (relative to the working directory). */
   file: Schema.String,
   line: Schema.optionalKey(Schema.Number),
+  column: Schema.optionalKey(Schema.Number),
   /** The dotted path in the config document, when the problem is at one. */
   path: Schema.optionalKey(Schema.String),
-  reason: Schema.String
+  reason: Schema.String,
+  /** The error behind it (a failed read, a module that threw while loading), with its stack. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
-    return `${this.file}${this.line !== undefined ? `:${this.line}` : ""}: ${this.path ? `${this.path}: ` : ""}${this.reason}`
+    const at = this.line === undefined ? "" : `:${this.line}${this.column === undefined ? "" : `:${this.column}`}`
+    return `${this.file}${at}: ${this.path ? `${this.path}: ` : ""}${this.reason}`
   }
 }
 

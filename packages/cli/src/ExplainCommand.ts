@@ -6,18 +6,18 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { CacheAdmin, CacheStore, Explain, type Manifest, type Recipe, type RunReport, RunStore } from "@expops/core"
+import { CacheAdmin, CacheStore, Explain, type Manifest, type Recipe, RunReport, RunStore } from "@expops/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
-import * as Flag from "effect/cli/Flag"
 import * as Backends from "./Backends.ts"
 import { UsageError } from "./Errors.ts"
 import * as Ansi from "./internal/ansi.ts"
 import * as Flags from "./internal/flags.ts"
 import * as Output from "./internal/output.ts"
+import * as Recorded from "./internal/recorded.ts"
 import * as Format from "./Format.ts"
 import * as Project from "./Project.ts"
 
@@ -41,6 +41,10 @@ export interface Explanation {
   readonly changes: ReadonlyArray<Explain.Change>
   /** A sentence saying what happened. */
   readonly summary: string
+  /** For a failure: the error, where in the user's code it was raised, and its stack (the user's frames). */
+  readonly error?: string | undefined
+  readonly location?: string | undefined
+  readonly stack?: string | undefined
 }
 
 /**
@@ -111,7 +115,9 @@ const explainOne = Effect.fnUntraced(function*(
     readonly process: string | undefined
     readonly status: string
     readonly key: string
-    readonly error: string | undefined
+    readonly error?: string | undefined
+    readonly location?: string | undefined
+    readonly stack?: string | undefined
   }
 ) {
   const store = yield* CacheStore.CacheStore
@@ -123,7 +129,7 @@ const explainOne = Effect.fnUntraced(function*(
   const manifest = yield* readManifest(store, target.key)
   if (manifest === undefined) {
     const summary = target.status === "failed"
-      ? `${what} failed (${target.error ?? "unknown error"}); nothing was stored for its key`
+      ? `${what} failed${target.location !== undefined ? ` at ${target.location}` : ""} (${target.error ?? "unknown error"}); nothing was stored for its key`
       : `the entry for its key is no longer in the cache (pruned, cleared or moved aside as corrupt)`
     return { ...base, summary } satisfies Explanation
   }
@@ -190,6 +196,7 @@ const render = (run: RunReport.RunReport, e: Explanation, paint: Ansi.Paint): st
   lines.push(`${paint.bold(`${e.kind} ${e.name}`)}${where} · run ${run.run.id} · ${e.status}`)
   if (e.key) lines.push(`key ${e.key}`)
   lines.push(e.summary)
+  for (const frame of e.stack?.split("\n").filter((line) => /^\s+at /.test(line)) ?? []) lines.push(paint.dim(`  ${frame.trim()}`))
   for (const change of e.changes) lines.push(paint.yellow(`  - ${change.message}`))
   if (e.recipe !== undefined) {
     lines.push("recipe:")
@@ -197,6 +204,13 @@ const render = (run: RunReport.RunReport, e: Explanation, paint: Ansi.Paint): st
   }
   return lines.join("\n")
 }
+
+/** What a report entry says about its failure, if it failed. */
+const failureOf = (entry: RunReport.StepReport | RunReport.ProcessReport) => ({
+  error: entry.error,
+  location: entry.location,
+  stack: entry.stack
+})
 
 const handler = Effect.fn("expops.explain")(function*(input: {
   readonly dir: string
@@ -209,54 +223,37 @@ const handler = Effect.fn("expops.explain")(function*(input: {
   const [processName, stepName] = input.target.split("/", 2) as [string, string | undefined]
   const dir = Project.display(project, project.dir)
   return yield* Effect.gen(function*() {
-    const runs = yield* RunStore.RunStore
-    const id = Option.isSome(input.run)
-      ? input.run.value
-      : (yield* runs.listRuns({ limit: 1 }))[0]?.id
-    if (id === undefined) {
-      return yield* new UsageError({ message: `no runs are recorded in ${dir} yet; run \`expops run ${dir}\` first` })
-    }
-    const report = Option.getOrUndefined(yield* runs.getRun(id))
-    if (report === undefined) {
-      return yield* new UsageError({ message: `no run ${id} in ${dir} (see \`expops runs ls ${dir}\`)` })
-    }
-    const proc = report.processes.find((p) => p.name === processName)
-    if (proc === undefined) {
-      return yield* new UsageError({
-        message: `run ${id} has no process ${processName} (processes: ${report.processes.map((p) => p.name).join(", ")})`
-      })
-    }
+    const report = yield* Recorded.run(dir, input.run)
+    const id = report.run.id
+    // A branch by its own name (train_model_seed41), or every branch of a process by the process's name.
+    const procs = yield* Recorded.processes(report, processName)
     // Read once, and only when a miss needs it.
     const earlier = yield* Effect.cached(storedBefore(report.run))
-    let explanations: Array<Explanation>
-    if (stepName === undefined) {
-      explanations = [yield* explainOne(earlier, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })]
-    } else if (proc.status === "cached" || proc.status === "skipped") {
-      const processExplanation = yield* explainOne(earlier, { kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key, error: proc.error })
-      // The process's recipe lists the steps its code reaches: a name not among them is a typo, not a step that did not run.
-      const reached = (processExplanation.recipe?.codeParts ?? []).filter((part) => part.kind === "step").map((part) => part.name)
-      if (processExplanation.recipe?.codeParts !== undefined && !reached.includes(stepName)) {
-        return yield* new UsageError({
-          message: `process ${proc.name} calls no step ${stepName} (steps its code reaches: ${reached.length > 0 ? reached.join(", ") : "none"})`
+    const explanations: Array<Explanation> = []
+    for (const proc of procs) {
+      const processTarget = { ...failureOf(proc), kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key } as const
+      if (stepName === undefined) {
+        explanations.push(yield* explainOne(earlier, processTarget))
+      } else if (proc.status === "cached" || proc.status === "skipped") {
+        const processExplanation = yield* explainOne(earlier, processTarget)
+        // The process's recipe lists the steps its code reaches: a name not among them is a typo, not a step that did not run.
+        const reached = (processExplanation.recipe?.codeParts ?? []).filter((part) => part.kind === "step").map((part) => part.name)
+        if (processExplanation.recipe?.codeParts !== undefined && !reached.includes(stepName)) {
+          return yield* new UsageError({
+            message: `process ${proc.name} calls no step ${stepName} (steps its code reaches: ${reached.length > 0 ? reached.join(", ") : "none"})`
+          })
+        }
+        explanations.push({
+          ...processExplanation,
+          summary: `step ${stepName} did not run in run ${id}: process ${proc.name} was ${
+            proc.status === "cached" ? "served whole from the cache, so none of its steps ran" : "skipped"
+          }.\nprocess ${proc.name}: ${processExplanation.summary}`
         })
-      }
-      explanations = [{
-        ...processExplanation,
-        summary: `step ${stepName} did not run in run ${id}: process ${proc.name} was ${
-          proc.status === "cached" ? "served whole from the cache, so none of its steps ran" : "skipped"
-        }.\nprocess ${proc.name}: ${processExplanation.summary}`
-      }]
-    } else {
-      const calls = proc.steps.filter((s) => s.name === stepName)
-      if (calls.length === 0) {
-        const known = [...new Set(proc.steps.map((s) => s.name))]
-        return yield* new UsageError({
-          message: `process ${proc.name} ran no step ${stepName} in run ${id} (steps: ${known.length > 0 ? known.join(", ") : "none"})`
-        })
-      }
-      explanations = []
-      for (const call of calls) {
-        explanations.push(yield* explainOne(earlier, { kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key, error: call.error }))
+      } else {
+        const calls = yield* Recorded.stepCalls(report, proc, stepName)
+        for (const call of calls) {
+          explanations.push(yield* explainOne(earlier, { ...failureOf(call), kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key }))
+        }
       }
     }
     if (input.json) {
@@ -274,9 +271,11 @@ const handler = Effect.fn("expops.explain")(function*(input: {
 export const command = Command.make("explain", {
   dir: Flags.dir,
   target: Argument.String("target").pipe(
-    Argument.withDescription("PROCESS or PROCESS/STEP: what to explain")
+    Argument.withDescription(
+      "PROCESS or PROCESS/STEP: what to explain. A fan-out branch by its own name (train_model_seed41); a process that ran as branches by its name explains each branch"
+    )
   ),
-  run: Flag.String("run").pipe(Flag.optional, Flag.withDescription("Explain this run instead of the last one (see `expops runs ls`)")),
+  run: Flags.run("Explain this run instead of the last one"),
   json: Flags.json,
   backend: Flags.backend
 }, handler).pipe(
@@ -287,7 +286,8 @@ export const command = Command.make("explain", {
   Command.withExamples([
     { command: "expops explain examples/quickstart train_model", description: "Why did train_model run (or hit)?" },
     { command: "expops explain examples/quickstart train_model/fit", description: "Why did the step fit of train_model run?" },
-    { command: "expops explain . evaluate --json", description: "The same, as JSON" }
+    { command: "expops explain . evaluate --json", description: "The same, as JSON" },
+    { command: "expops explain . train_model_seed41", description: "One branch of a fan-out" }
   ])
 )
 

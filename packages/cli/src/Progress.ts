@@ -4,6 +4,9 @@
  * On a terminal: one line per process, redrawn in place (pending, checking,
  * running with elapsed time and current step, cached, executed, failed,
  * skipped). Elsewhere: one plain line per finished process, no control codes.
+ * The branches of a fan-out (`train_model_seed41`, ...) are one line under
+ * their base name, counting the branches in each state; elsewhere one line
+ * when the last of them finishes.
  *
  * Output goes through the `Stdio` service and the width comes from the
  * `Terminal` service; elapsed times and the redraw timer run on the `Clock`,
@@ -33,6 +36,8 @@ export interface Options {
   readonly color: boolean
   /** Process names in the order they are shown. */
   readonly processes: ReadonlyArray<string>
+  /** For a fan-out branch, the process it is a copy of: branches are shown together under it. */
+  readonly baseOf?: ((name: string) => string | undefined) | undefined
 }
 
 /**
@@ -48,14 +53,33 @@ type State =
   | { readonly tag: "running"; readonly since: number }
   | { readonly tag: "cached"; readonly durationMs: number }
   | { readonly tag: "executed"; readonly durationMs: number }
-  | { readonly tag: "failed"; readonly durationMs: number; readonly error: string }
+  | { readonly tag: "failed"; readonly durationMs: number; readonly error: string; readonly location: string | undefined }
   | { readonly tag: "skipped" }
+  | { readonly tag: "interrupted"; readonly durationMs: number }
 
 interface Row {
   state: State
   step: string | undefined
   readonly steps: Record<string, number>
+  /** The branches' line this row is counted in, if it is a branch. */
+  readonly group: Group | undefined
 }
+
+/** The first line of an error, and where in the user's code it was raised. */
+const failure = (s: { readonly error: string; readonly location: string | undefined }): string =>
+  `${s.error.split("\n")[0]}${s.location !== undefined ? ` (${s.location})` : ""}`
+
+/** The branches of one process, shown as one line. */
+interface Group {
+  readonly base: string
+  readonly rows: Array<Row>
+  /** When the first branch started running, and the last one finished (on the Clock). */
+  startedAt: number | undefined
+  finishedAt: number | undefined
+}
+
+const finished = (state: State): boolean =>
+  state.tag === "cached" || state.tag === "executed" || state.tag === "failed" || state.tag === "skipped" || state.tag === "interrupted"
 
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 
@@ -74,8 +98,24 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
     const write = yield* Output.writer(options.out)
     const terminal = yield* Terminal.Terminal
     const p = Ansi.paint(color)
-    const rows = new Map<string, Row>(options.processes.map((name) => [name, { state: { tag: "pending" }, step: undefined, steps: {} }]))
-    const width = Math.max(...options.processes.map((n) => n.length), 4)
+    const rows = new Map<string, Row>()
+    // What is drawn, in order: a process's row, or the line of a process's branches.
+    const lines: Array<readonly [name: string, Row | Group]> = []
+    const groups = new Map<string, Group>()
+    for (const name of options.processes) {
+      const base = options.baseOf?.(name)
+      let group = base !== undefined ? groups.get(base) : undefined
+      if (base !== undefined && group === undefined) {
+        group = { base, rows: [], startedAt: undefined, finishedAt: undefined }
+        groups.set(base, group)
+        lines.push([base, group])
+      }
+      const row: Row = { state: { tag: "pending" }, step: undefined, steps: {}, group }
+      rows.set(name, row)
+      if (group !== undefined) group.rows.push(row)
+      else lines.push([name, row])
+    }
+    const width = Math.max(...lines.map(([n]) => n.length), 4)
     let frame = 0
     let drawn = 0
 
@@ -101,14 +141,71 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
         case "executed":
           return `${p.green("✓  executed")} ${Format.duration(s.durationMs)}${p.dim(stepSummary(row) ? `  ${stepSummary(row)}` : "")}`
         case "failed":
-          return `${p.red("✗  failed")} ${Format.duration(s.durationMs)}  ${s.error.split("\n")[0]}`
+          return `${p.red("✗  failed")} ${Format.duration(s.durationMs)}  ${failure(s)}`
         case "skipped":
           return p.yellow("-  skipped (an upstream process did not succeed)")
+        case "interrupted":
+          return p.yellow(`■  interrupted after ${Format.duration(s.durationMs)}`)
       }
     }
 
-    const line = (name: string, row: Row, now: number, columns: number) => {
-      const text = `  ${name.padEnd(width)}  ${describe(row, now)}`
+    const countStates = (group: Group) => {
+      const byTag: Record<string, number> = {}
+      for (const row of group.rows) byTag[row.state.tag] = (byTag[row.state.tag] ?? 0) + 1
+      return byTag
+    }
+
+    /** `2 executed, 1 cached` over the branches that finished. */
+    const finishedCounts = (byTag: Record<string, number>) =>
+      Format.counts({
+        executed: byTag.executed ?? 0,
+        cached: byTag.cached ?? 0,
+        failed: byTag.failed ?? 0,
+        skipped: byTag.skipped ?? 0,
+        interrupted: byTag.interrupted ?? 0
+      })
+
+    const firstFailure = (group: Group): string => {
+      const index = group.rows.findIndex((r) => r.state.tag === "failed")
+      const state = group.rows[index]?.state
+      return state?.tag === "failed" ? `${branchNames.get(group)![index]}: ${failure(state)}` : ""
+    }
+
+    const describeGroup = (group: Group, now: number): string => {
+      const n = group.rows.length
+      const byTag = countStates(group)
+      const done = group.rows.filter((r) => finished(r.state)).length
+      if (done === n) {
+        const took = Format.duration((group.finishedAt ?? now) - (group.startedAt ?? group.finishedAt ?? now))
+        if (byTag.failed) return `${p.red("✗")}  ${n} branches: ${finishedCounts(byTag)}  ${firstFailure(group)}`
+        if (byTag.interrupted) return p.yellow(`■  ${n} branches: ${finishedCounts(byTag)}`)
+        if (byTag.skipped) return p.yellow(`-  ${n} branches: ${finishedCounts(byTag)} (an upstream process did not succeed)`)
+        return `${p.green("✓")}  ${n} branches: ${finishedCounts(byTag)}${p.dim(`  in ${took}`)}`
+      }
+      if (byTag.running || done > 0) {
+        const elapsed = group.startedAt !== undefined ? `  ${((now - group.startedAt) / 1000).toFixed(1)} s` : ""
+        const parts = [
+          byTag.running ? `${byTag.running} running` : "",
+          done > 0 ? finishedCounts(byTag) : "",
+          byTag.pending || byTag.checking ? `${(byTag.pending ?? 0) + (byTag.checking ?? 0)} to go` : ""
+        ].filter((x) => x !== "")
+        return `${p.cyan(SPINNER[frame % SPINNER.length]!)}  ${n} branches: ${parts.join(", ")}${p.dim(elapsed)}`
+      }
+      if (byTag.checking) return p.dim(`…  ${n} branches: checking the cache`)
+      return p.dim(`·  pending (${n} branches)`)
+    }
+
+    // Branch names by group, in order, for naming a failed one.
+    const branchNames = new Map<Group, Array<string>>()
+    for (const [name, row] of rows) {
+      if (row.group === undefined) continue
+      const names = branchNames.get(row.group)
+      if (names === undefined) branchNames.set(row.group, [name])
+      else names.push(name)
+    }
+
+    const line = (name: string, entry: Row | Group, now: number, columns: number) => {
+      const text = `  ${name.padEnd(width)}  ${"base" in entry ? describeGroup(entry, now) : describe(entry, now)}`
       // A wrapped line would break the cursor arithmetic of the redraw.
       return columns > 0 && Format.visibleLength(text) >= columns ? text.replace(/\x1b\[[0-9;]*m/g, "").slice(0, columns - 1) : text
     }
@@ -117,8 +214,8 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
       const now = yield* Clock.currentTimeMillis
       const columns = yield* terminal.columns
       let text = Ansi.cursorUp(drawn)
-      for (const [name, row] of rows) text += `${Ansi.clearLine}${line(name, row, now, columns)}\n`
-      drawn = rows.size
+      for (const [name, entry] of lines) text += `${Ansi.clearLine}${line(name, entry, now, columns)}\n`
+      drawn = lines.length
       yield* write(text)
     })
 
@@ -129,9 +226,24 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
         : s.tag === "executed"
         ? `executed in ${Format.duration(s.durationMs)}${stepSummary(row) ? ` (${stepSummary(row)})` : ""}`
         : s.tag === "failed"
-        ? `failed after ${Format.duration(s.durationMs)}: ${s.error.split("\n")[0]}`
+        ? `failed after ${Format.duration(s.durationMs)}: ${failure(s)}`
+        : s.tag === "interrupted"
+        ? `interrupted after ${Format.duration(s.durationMs)}`
         : s.tag
       return write(`${name}: ${status}\n`)
+    }
+
+    /** The plain line of a process's branches, once the last one finished; failures named under it. */
+    const plainGroup = (group: Group) => {
+      const byTag = countStates(group)
+      const took = Format.duration((group.finishedAt ?? 0) - (group.startedAt ?? group.finishedAt ?? 0))
+      let text = `${group.base}: ${group.rows.length} branches, ${finishedCounts(byTag)}${byTag.executed || byTag.cached ? ` in ${took}` : ""}\n`
+      group.rows.forEach((row, i) => {
+        if (row.state.tag === "failed") {
+          text += `  ${branchNames.get(group)![i]}: failed after ${Format.duration(row.state.durationMs)}: ${failure(row.state)}\n`
+        }
+      })
+      return write(text)
     }
 
     const onStep = (event: RunEvents.RunEvent) => {
@@ -150,6 +262,7 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
       switch (event.phase) {
         case "start":
           row.state = { tag: "checking" }
+          if (row.group !== undefined) row.group.startedAt ??= now
           return undefined
         case "miss":
           row.state = { tag: "running", since: now }
@@ -161,13 +274,21 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
           row.state = { tag: "executed", durationMs }
           break
         case "fail":
-          row.state = { tag: "failed", durationMs, error: event.error ?? "failed" }
+          row.state = { tag: "failed", durationMs, error: event.error ?? "failed", location: event.location }
           break
         case "skip":
           row.state = { tag: "skipped" }
           break
+        case "interrupt":
+          row.state = { tag: "interrupted", durationMs }
+          break
       }
       row.step = undefined
+      const group = row.group
+      if (group !== undefined) {
+        group.startedAt = Math.min(group.startedAt ?? now, now - durationMs)
+        group.finishedAt = Math.max(group.finishedAt ?? now, now)
+      }
       return row
     }
 
@@ -191,8 +312,12 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
           ? Effect.sync(() => onStep(event))
           // Process changes show at once.
           : Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            const finished = onProcess(event, now)
-            return live ? redraw : finished !== undefined ? plainLine(event.process, finished) : Effect.void
+            const done = onProcess(event, now)
+            if (live) return redraw
+            if (done === undefined) return Effect.void
+            if (done.group === undefined) return plainLine(event.process, done)
+            // A branch: the line comes when its last sibling is done.
+            return done.group.rows.every((r) => finished(r.state)) ? plainGroup(done.group) : Effect.void
           })
     } satisfies Progress
   })

@@ -11,9 +11,12 @@ import { existsSync, readFileSync, statSync } from "node:fs"
 import * as Path from "node:path"
 import { CodeFingerprint, DataFile, Pipeline, ProjectConfig } from "@expops/core"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml"
 import { ProjectError, UsageError } from "./Errors.ts"
 import { importFresh } from "./internal/importFresh.ts"
+import * as LoadFailure from "./internal/loadFailure.ts"
+import * as Packages from "./internal/packages.ts"
 import { WorkingDirectory } from "./WorkingDirectory.ts"
 
 /**
@@ -104,7 +107,7 @@ export const load = Effect.fn("Project.load")(function*(dir: string) {
   const file = display({ cwd }, configFile)
   const text = yield* Effect.try({
     try: () => readFileSync(configFile, "utf8"),
-    catch: (error) => new ProjectError({ file, reason: `cannot read: ${(error as Error).message}` })
+    catch: (cause) => new ProjectError({ file, reason: `cannot read: ${(cause as Error).message}`, cause })
   })
   const counter = new LineCounter()
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true })
@@ -127,7 +130,7 @@ export const load = Effect.fn("Project.load")(function*(dir: string) {
  *
  * @since 0.1.0
  */
-export const errorAt = (project: Project, path: ReadonlyArray<string | number>, reason: string): ProjectError => {
+export const errorAt = (project: Project, path: ReadonlyArray<string | number>, reason: string, cause?: unknown): ProjectError => {
   const shown = project.config.modelKey === "experiment" && path[0] === "model" ? ["experiment", ...path.slice(1)] : path
   // A key the file leaves out has no line of its own.
   const line = project.has(shown) ? project.lineOf(shown) : undefined
@@ -135,7 +138,8 @@ export const errorAt = (project: Project, path: ReadonlyArray<string | number>, 
     file: display(project, project.configFile),
     ...(line !== undefined ? { line } : {}),
     path: shown.join("."),
-    reason
+    reason,
+    ...(cause === undefined ? {} : { cause })
   })
 }
 
@@ -160,10 +164,35 @@ const describeValue = (value: unknown): string => {
 export const codeIndexFile = (project: Project): string => Path.join(project.dir, ".expops", "code-index.json")
 
 /**
+ * Makes the project's code load the same `effect` and `@expops/*` as the
+ * CLI (see `internal/packages.ts`): the CLI's where the project has none,
+ * the project's where the executable adopted them. A copy that cannot be
+ * shared is an error, before any of the project's code runs.
+ */
+const sharePackages = Effect.fnUntraced(function*(project: Project) {
+  Packages.install()
+  const shown = (path: string) => display(project, path)
+  const verdicts = Packages.survey(project.dir)
+  for (const verdict of verdicts) {
+    if (verdict._tag === "Incompatible") return yield* new UsageError({ message: Packages.describeIncompatible(verdict, shown) })
+    if (verdict._tag === "Own") {
+      return yield* new UsageError({
+        message: `the project has its own ${verdict.name} ${verdict.copy.version} (${shown(verdict.copy.dir)}), but this process ` +
+          `has already loaded ${verdict.name} ${verdict.cli.version} (${shown(verdict.cli.dir)}), and two copies cannot share ` +
+          "services and schemas: run the project with the expops executable, which loads the project's copies"
+      })
+    }
+  }
+  CodeFingerprint.fallbackPackages(Packages.fallbacks(verdicts))
+})
+
+/**
  * Imports the module named by `scripts.main` and returns its default export,
  * which must be a Pipeline (made with `Pipeline.make`), with what the code
- * fingerprints of its steps and processes said (see `CodeFingerprint`). A
- * project loaded again in the same process is imported afresh, edits included.
+ * fingerprints of its steps and processes said (see `CodeFingerprint`) and
+ * its export `layer`, if it has one: a Layer `expops run` provides to every
+ * body. A project loaded again in the same process is imported afresh,
+ * edits included.
  *
  * Fingerprints are of the text Node loaded, relative to the project folder.
  * The analyses are kept in `codeIndexFile` by `CodeFingerprint.flush()`, which
@@ -175,16 +204,29 @@ export const codeIndexFile = (project: Project): string => Path.join(project.dir
 export const importPipeline = Effect.fn("Project.importPipeline")(function*(project: Project) {
   const main = project.config.main
   const modulePath = Path.resolve(project.dir, main)
-  const at = (reason: string) => errorAt(project, ["scripts", "main"], reason)
+  const at = (reason: string, cause?: unknown) => errorAt(project, ["scripts", "main"], reason, cause)
   const given = project.has(["scripts", "main"]) ? "" : ` (the default; set scripts.main to change it)`
   if (!existsSync(modulePath) || !statSync(modulePath).isFile()) {
     return yield* at(`${main}${given}: no such file (looked for ${display(project, modulePath)})`)
   }
+  yield* sharePackages(project)
   CodeFingerprint.configure({ root: project.dir, indexFile: codeIndexFile(project) })
   CodeFingerprint.recordLoadedSources()
   const module = yield* Effect.tryPromise({
     try: () => importFresh(modulePath, project.dir),
-    catch: (error) => at(`${main}: cannot be loaded: ${String((error as Error)?.message ?? error).split("\n")[0]}`)
+    catch: (cause) => {
+      // In the user's code when it is there (a syntax error, a throw at load); else about the entry module.
+      const located = LoadFailure.locate(modulePath, cause)
+      if (located === undefined) return at(`${main}: cannot be loaded: ${String((cause as Error)?.message ?? cause).split("\n")[0]}`, cause)
+      const frames = located.stack?.split("\n").slice(1) ?? []
+      return new ProjectError({
+        file: display(project, located.file),
+        line: located.line,
+        ...(located.column !== undefined ? { column: located.column } : {}),
+        reason: [located.reason, ...frames].join("\n"),
+        cause
+      })
+    }
   })
   const diagnostics = CodeFingerprint.takeDiagnostics()
   if (!("default" in module) || module.default === undefined) {
@@ -199,7 +241,12 @@ export const importPipeline = Effect.fn("Project.importPipeline")(function*(proj
       `the default export of ${main} must be a Pipeline made with Pipeline.make, found ${describeValue(module.default)}`
     )
   }
-  return { pipeline: module.default as Pipeline.Pipeline<never>, diagnostics }
+  // Services for every body: an exported `layer`, beside the pipeline's own.
+  const layer = module.layer
+  if (layer !== undefined && !Layer.isLayer(layer)) {
+    return yield* at(`the export \`layer\` of ${main} must be a Layer providing the services the steps need, found ${describeValue(layer)}`)
+  }
+  return { pipeline: module.default as Pipeline.Pipeline<never>, diagnostics, layer: layer as Layer.Layer<any, unknown, never> | undefined }
 })
 
 /**
@@ -213,7 +260,7 @@ export const dataFile = Effect.fn("Project.dataFile")(function*(project: Project
   if (path === undefined) return undefined
   const absolute = Path.resolve(project.dir, path)
   const digest = yield* DataFile.digest(absolute).pipe(
-    Effect.mapError((error) => errorAt(project, ["data", "path"], `${path}: ${error.reason} (looked for ${display(project, absolute)})`))
+    Effect.mapError((error) => errorAt(project, ["data", "path"], `${path}: ${error.reason} (looked for ${display(project, absolute)})`, error))
   )
   return { path, digest }
 })

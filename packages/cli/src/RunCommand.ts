@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { Cache, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, RunStore } from "@expops/core"
+import { Cache, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, type RunReport, RunStore } from "@expops/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -26,16 +26,35 @@ import * as Project from "./Project.ts"
  * where possible (the process entry, the adjacency list).
  */
 const locate = (project: Project.Project, error: PipelineError.PipelineValidationError): UsageError => {
-  const entries = project.config.parameters
-  const names = Object.keys(entries)
+  // Services are the code's business, not the config's.
+  const services = error.problems.filter((problem) => problem.code === "missing-service")
+  if (services.length > 0) {
+    return new UsageError({
+      message: `pipeline ${error.pipeline} needs services that nothing provides (see ${project.config.main}):\n` +
+        services.map((problem) => `  - ${problem.message}`).join("\n"),
+      cause: error
+    })
+  }
+  const names = Object.keys(project.config.parameters)
   const lines = error.problems.map((problem) => {
-    const name = problem.processes.find((n) => names.includes(n))
     const path: Array<string | number> = ["model", "parameters", "pipeline"]
-    if ((problem.code === "invalid-parameters" || problem.code === "unknown-process") && name !== undefined && problem.message.startsWith("param")) {
-      path.push("processes", names.indexOf(name), problem.code === "invalid-parameters" ? "parameters" : "name")
-      // Point at the parameter itself when the message names it (`... at ["learning_rate"]`).
-      const key = problem.message.match(/ at \["([^"]+)"\]/)?.[1]
-      if (key !== undefined && problem.code === "invalid-parameters") path.push(key)
+    const setting = problem.setting
+    if (setting !== undefined) {
+      // A fan-out setting: its key in the process's entry when the config wrote it there, else it came from the code.
+      const at = [...path, "processes", names.indexOf(setting.process), setting.name]
+      const written = names.includes(setting.process) && project.has(shownPath(project, at))
+      if (problem.code === "too-many-branches" && project.has(shownPath(project, [...path, "max_branches"]))) {
+        return `  - ${Project.errorAt(project, [...path, "max_branches"], problem.message).message}`
+      }
+      if (!written) return `  - ${problem.message} (declared in the pipeline's code: Pipeline.make({ fanout }))`
+      const key = setting.key !== undefined && project.has(shownPath(project, [...at, setting.key])) ? [setting.key] : []
+      return `  - ${Project.errorAt(project, [...at, ...key], problem.message).message}`
+    }
+    if (problem.process !== undefined && names.includes(problem.process)) {
+      // The process's entry: its name, or the parameter its schema rejects.
+      path.push("processes", names.indexOf(problem.process))
+      if (problem.code === "unknown-process") path.push("name")
+      else path.push("parameters", ...(problem.parameterPath ?? []))
     } else if (project.config.adjlist !== undefined && (problem.code === "unknown-process" || problem.code === "cycle")) {
       path.push("process_adjlist")
     } else {
@@ -45,9 +64,20 @@ const locate = (project: Project.Project, error: PipelineError.PipelineValidatio
     return `  - ${located.message}`
   })
   return new UsageError({
-    message: `pipeline ${error.pipeline} does not fit its config (${Project.display(project, project.configFile)}):\n${lines.join("\n")}`
+    message: `pipeline ${error.pipeline} does not fit its config (${Project.display(project, project.configFile)}):\n${lines.join("\n")}`,
+    cause: error
   })
 }
+
+/** The process a fan-out branch is a copy of; `undefined` for a process that is not a branch. */
+const branchOf = (plan: Pipeline.Plan<unknown>, name: string): string | undefined => {
+  const node = plan.nodes.get(name)
+  return node?.branch !== undefined ? node.base : undefined
+}
+
+/** A path as the file spells it (`experiment` for `model` when the file uses the alias). */
+const shownPath = (project: Project.Project, path: ReadonlyArray<string | number>) =>
+  project.config.modelKey === "experiment" && path[0] === "model" ? ["experiment", ...path.slice(1)] : path
 
 /**
  * What the code fingerprints said at load: warnings on stderr (errors with
@@ -108,17 +138,26 @@ const handler = Effect.fn("expops.run")(function*(input: {
   const seed = Option.getOrElse(input.seed, () => config.seed)
   const data = yield* Project.dataFile(project)
   yield* enterProjectDir(project.dir)
-  const { diagnostics, pipeline } = yield* Project.importPipeline(project)
+  const { diagnostics, layer, pipeline } = yield* Project.importPipeline(project)
   yield* reportDiagnostics(diagnostics, input.strict)
-  const options: Pipeline.RunOptions = {
+  // Validate before the backend opens: a bad config writes nothing.
+  const plan = yield* Pipeline.plan(pipeline, {
     adjlist: config.adjlist,
     parameters: config.parameters,
+    fanout: config.fanout,
+    maxBranches: config.maxBranches,
+    // With a layer, the services are checked once it is built; a dry run needs none.
+    layer,
+    dryRun: input.dryRun
+  }).pipe(
+    Effect.mapError((error) => locate(project, error))
+  )
+  const options: Pipeline.ExecuteOptions = {
     concurrency: Option.getOrUndefined(input.concurrency) ?? config.concurrency,
     data,
-    dryRun: input.dryRun
+    dryRun: input.dryRun,
+    layer
   }
-  // Validate before the backend opens: a bad config writes nothing.
-  const plan = yield* Pipeline.plan(pipeline, options).pipe(Effect.mapError((error) => locate(project, error)))
   // A valid project: keep the analyses of its source files for the next run.
   CodeFingerprint.flush()
 
@@ -126,31 +165,43 @@ const handler = Effect.fn("expops.run")(function*(input: {
   const out = input.json ? "stderr" : "stdout"
   const { color, live } = yield* Output.capabilities(out)
   const paint = Ansi.paint(color)
+  const record = input.dryRun || input.noCache
+    ? () => Effect.void
+    : (runs: RunStore.Shape, report: RunReport.RunReport) =>
+      runs.saveRun(report).pipe(Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`)))
+  /** Set when the run is interrupted: what it did so far, recorded and then shown. */
+  let interrupted: RunReport.RunReport | undefined
+  const show = (report: RunReport.RunReport) =>
+    Effect.gen(function*() {
+      if (input.json) yield* Console.log(JSON.stringify(report, null, 2))
+      yield* (input.json ? Console.error : Console.log)(Report.summary(report, paint, plan.layers))
+    })
   const report = yield* Effect.scoped(Effect.gen(function*() {
+    const runs = yield* RunStore.RunStore
     const progress = input.dryRun
       ? undefined
-      : yield* Progress.make({ out, live, color, processes: plan.order })
+      : yield* Progress.make({ out, live, color, processes: plan.order, baseOf: (name) => branchOf(plan, name) })
     const layers = Layer.mergeAll(
       Cache.layer({ mode: input.noCache ? "off" : "read-write" }),
       Reproducibility.layer(seed),
       progress ? RunEvents.layer(progress.listener) : Layer.empty
     )
-    return yield* Pipeline.run(pipeline, options).pipe(Effect.provide(layers, { local: true }))
+    const onInterrupt = (partial: RunReport.RunReport) =>
+      Effect.suspend(() => {
+        interrupted = partial
+        return record(runs, partial)
+      })
+    const report = yield* Pipeline.runPlan(plan, { ...options, onInterrupt }).pipe(Effect.provide(layers, { local: true }))
+    yield* record(runs, report)
+    return report
   })).pipe(
-    Effect.mapError((error) => locate(project, error)),
-    Effect.tap((report) =>
-      input.dryRun || input.noCache
-        ? Effect.void
-        : Effect.gen(function*() {
-          const runs = yield* RunStore.RunStore
-          yield* runs.saveRun(report)
-        }).pipe(Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`)))
-    ),
-    Effect.provide(Backends.layer(project, backend))
+    Effect.mapError((error) => (error._tag === "PipelineValidationError" ? locate(project, error) : error)),
+    Effect.provide(Backends.layer(project, backend)),
+    // Shown once the progress display has stopped, so that its last redraw does not overwrite the summary.
+    Effect.onInterrupt(() => (interrupted === undefined ? Effect.void : show(interrupted)))
   )
 
-  if (input.json) yield* Console.log(JSON.stringify(report, null, 2))
-  yield* (input.json ? Console.error : Console.log)(Report.summary(report, paint))
+  yield* show(report)
   if (report.run.status === "failed") return yield* new Failed({ message: "" })
 }, Effect.scoped)
 

@@ -9,8 +9,21 @@
  *
  * @since 0.1.0
  */
-import { enableCompileCache } from "node:module"
 
+// Checked before anything is imported: under an older Node the imports fail
+// with a SyntaxError that says nothing about what to do.
+const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
+if (major < 22 || (major === 22 && minor < 19)) {
+  process.stderr.write(
+    `error: expops needs Node 22.19 or newer (Node 24 recommended); this is Node ${process.versions.node} (${process.execPath}).\n` +
+      "From the ExpOps checkout, run it as `npx expops ...`: npm ci there installs the Node 24 it pins, which npx and\n" +
+      "npm scripts put first on the PATH. Elsewhere, install Node 24 (or add the npm package `node` as a dev dependency,\n" +
+      "as the checkout does, and run `npx expops ...`).\n"
+  )
+  process.exit(2)
+}
+
+const { enableCompileCache } = await import("node:module")
 // Reuse V8's compiled code across invocations: start-up is mostly loading modules.
 enableCompileCache?.()
 
@@ -21,11 +34,30 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 })
 
 const args = process.argv.slice(2)
+
+// Before `effect` loads: a project with its own compatible copies of the
+// shared packages runs on those, and so does the CLI (one instance of each).
+const { adopt } = await import("./internal/packages.ts")
+const incompatible = adopt(args, process.cwd())
+if (incompatible !== undefined) {
+  process.stderr.write(`error: ${incompatible}\n`)
+  process.exit(2)
+}
+
 const Version = await import("./internal/version.ts")
 
 if (Version.isVersionOnly(args)) {
   process.stdout.write(`${Version.line("expops", Version.read(), Version.canColor(process.env, process.stdout.isTTY === true))}\n`)
 } else {
+  // The first Ctrl-C (or SIGTERM) interrupts the command, which then records
+  // what it did; a second one exits at once.
+  let signals = 0
+  const onSignal = () => {
+    if (++signals > 1) process.exit(130)
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+
   const [NodeRuntime, Exit, Runtime, { main }] = await Promise.all([
     import("@effect/platform-node/NodeRuntime"),
     import("effect/Exit"),
@@ -44,3 +76,5 @@ if (Version.isVersionOnly(args)) {
     }
   })
 }
+
+export {}

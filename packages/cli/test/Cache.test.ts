@@ -103,6 +103,21 @@ describe("expops cache", () => {
       assert.strictEqual((yield* cli(["cache", "prune", dir])).status, 2)
     }))
 
+  it.live("prune --max-size without a unit is an error suggesting megabytes, not a budget of that many bytes", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      yield* run(dir)
+      const entries = manifestKeys(dir)
+      const bare = yield* cli(["cache", "prune", dir, "--max-size", "300"])
+      assert.strictEqual(bare.status, 2)
+      assert.match(bare.stderr, /--max-size 300: a size needs a unit; did you mean 300MB\?/)
+      assert.deepStrictEqual(manifestKeys(dir), entries, "nothing was removed")
+      // With its unit it is a budget; 300 MB keeps every entry of this small project.
+      const pruned = yield* json(["cache", "prune", dir, "--max-size", "300MB"])
+      assert.strictEqual(pruned.removed.length, 0)
+      assert.deepStrictEqual(manifestKeys(dir), entries)
+    }))
+
   it.live("explain does not count as a use of the entries it reads, so least-recently-used pruning still sees the runs' uses", () =>
     Effect.gen(function*() {
       const dir = copyProject()
@@ -125,7 +140,7 @@ describe("expops cache", () => {
       // A budget that keeps exactly what the second run used: the first run's train_model and evaluate go.
       const entries = yield* json<Array<any>>(["cache", "ls", dir])
       const budget = entries.filter((e) => e.lastAccessAt >= second.report.run.startedAt).reduce((n, e) => n + e.size, 0)
-      const pruned = yield* json(["cache", "prune", dir, "--max-size", String(budget)])
+      const pruned = yield* json(["cache", "prune", dir, "--max-size", `${budget}B`])
       assert.includeMembers(pruned.removed.map((e: any) => e.name), ["train_model", "evaluate"])
       editConfig(dir, "learning_rate: 0.1", "learning_rate: 0.05")
       const third = yield* run(dir)
@@ -137,14 +152,29 @@ describe("expops cache", () => {
       }
     }))
 
-  it.live("clear empties the cache but keeps the run records", () =>
+  it.live("clear asks on a terminal and needs --yes elsewhere; it empties the cache but keeps the run records", () =>
     Effect.gen(function*() {
       const dir = copyProject()
       yield* run(dir)
-      const cleared = yield* json(["cache", "clear", dir])
+      const stored = manifestKeys(dir)
+      // Not on a terminal: nobody to ask.
+      const refused = yield* cli(["cache", "clear", dir])
+      assert.strictEqual(refused.status, 2)
+      assert.match(refused.stderr, /cache clear removes every entry of the cache of .* \(\d+ entries, .*\): pass --yes to do it without being asked \(nothing was removed\)/)
+      assert.deepStrictEqual(manifestKeys(dir), stored)
+      // On a terminal, asked: "n" keeps everything (exit 1), "y" removes it.
+      const declined = yield* cli(["cache", "clear", dir], { terminal: true, input: ["n"] })
+      assert.strictEqual(declined.status, 1, declined.stderr)
+      assert.match(declined.stderr, /Remove every entry of the cache of .*\? Run records are kept\. \[y\/N\] nothing removed/)
+      assert.deepStrictEqual(manifestKeys(dir), stored)
+      const asked = yield* cli(["cache", "clear", dir], { terminal: true, input: ["y"] })
+      assert.strictEqual(asked.status, 0, asked.stderr)
+      assert.match(asked.stdout, /removed \d+ entries/)
+      yield* run(dir)
+      const cleared = yield* json(["cache", "clear", dir, "--yes"])
       assert.isAbove(cleared.removed, 0)
       assert.deepStrictEqual(manifestKeys(dir), [])
-      assert.strictEqual((yield* json<Array<any>>(["runs", "ls", dir])).length, 1)
+      assert.strictEqual((yield* json<Array<any>>(["runs", "ls", dir])).length, 2, "run records are kept")
       const again = yield* run(dir)
       assert.isTrue(again.report.processes.every((p) => p.status === "executed"))
     }))

@@ -90,6 +90,13 @@ describe("expops run with a bad config", () => {
       yield* expectBadConfig(dir, /project_config\.yaml:29: model\.parameters\.pipeline\.processes\.2\.parameters\.learning_rate: parameters of process train_model/)
     }))
 
+  it.live("parameters for a process the pipeline does not have: the entry's name and line", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      editConfig(dir, "- name: load_data", "- name: load_dta")
+      yield* expectBadConfig(dir, /project_config\.yaml:21: model\.parameters\.pipeline\.processes\.0\.name: parameters are given for unknown process load_dta/)
+    }))
+
   it.live("an unknown process in the adjacency list", () =>
     Effect.gen(function*() {
       const dir = copyProject()

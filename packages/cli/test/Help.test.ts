@@ -1,11 +1,14 @@
+import { readFileSync } from "node:fs"
+import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { cli } from "./helpers.ts"
+import { cli, repoRoot } from "./helpers.ts"
 
 const COMMANDS = [
   [],
   ["run"],
   ["explain"],
+  ["show"],
   ["cache"],
   ["cache", "stats"],
   ["cache", "ls"],
@@ -15,6 +18,7 @@ const COMMANDS = [
   ["runs"],
   ["runs", "ls"],
   ["runs", "show"],
+  ["runs", "compare"],
   ["create"]
 ]
 
@@ -27,6 +31,16 @@ describe("expops --help", () => {
         assert.match(result.stdout, /USAGE/, command.join(" "))
         assert.match(result.stdout, /EXAMPLES\n  # .+\n  expops /, command.join(" "))
       }
+    }))
+
+  it.live("every global flag of --help is documented in docs/cli.md", () =>
+    Effect.gen(function*() {
+      const help = (yield* cli(["--help"])).stdout
+      const section = help.slice(help.indexOf("GLOBAL FLAGS"), help.indexOf("SUBCOMMANDS"))
+      const flags = [...section.matchAll(/^ {2}(--[a-z-]+)/gm)].map((m) => m[1]!)
+      assert.includeMembers(flags, ["--help", "--version", "--log-level", "--completions", "--wizard"])
+      const docs = readFileSync(Path.join(repoRoot, "docs/cli.md"), "utf8")
+      for (const flag of flags) assert.include(docs, `\`${flag}`, `${flag} is in docs/cli.md`)
     }))
 
   it.live("run --help lists every flag", () =>

@@ -64,6 +64,23 @@ describe("Progress", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.effect("a failure shows where in the user's code it was raised; an interrupted process says so", () => {
+    const { layer, text } = capture()
+    return Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const progress = yield* Progress.make({ out: "stdout", live: false, color: false, processes: ["train", "report"] })
+        yield* progress.listener({ kind: "process", phase: "fail", process: "train", durationMs: 5, error: "TypeError: boom", location: "src/train.ts:95:12" })
+        yield* progress.listener({ kind: "process", phase: "start", process: "report" })
+        yield* progress.listener({ kind: "process", phase: "interrupt", process: "report", durationMs: 1200 })
+      }))
+      assert.deepStrictEqual(text().split("\n"), [
+        "train: failed after 5 ms: TypeError: boom (src/train.ts:95:12)",
+        "report: interrupted after 1.20 s",
+        ""
+      ])
+    }).pipe(Effect.provide(layer))
+  })
+
   it.effect("colours only when asked", () =>
     Effect.gen(function*() {
       const plain = capture()
@@ -98,5 +115,60 @@ describe("Progress", () => {
       yield* TestClock.adjust("10 seconds")
       assert.strictEqual(writes(), after, "no redraw after the scope closed")
     }).pipe(Effect.provide(layer))
+  })
+
+  describe("fan-out branches", () => {
+    const processes = ["prepare", "train_seed1", "train_seed2", "train_seed3"]
+    const baseOf = (name: string) => (name.startsWith("train_") ? "train" : undefined)
+    const branchEvents = (listener: Progress.Progress["listener"]) =>
+      Effect.forEach([
+        { kind: "process", phase: "start", process: "prepare" },
+        { kind: "process", phase: "hit", process: "prepare", durationMs: 1 },
+        { kind: "process", phase: "start", process: "train_seed1", base: "train" },
+        { kind: "process", phase: "hit", process: "train_seed1", base: "train", durationMs: 2 },
+        { kind: "process", phase: "start", process: "train_seed2", base: "train" },
+        { kind: "process", phase: "miss", process: "train_seed2", base: "train" },
+        { kind: "process", phase: "store", process: "train_seed2", base: "train", durationMs: 30 },
+        { kind: "process", phase: "start", process: "train_seed3", base: "train" },
+        { kind: "process", phase: "miss", process: "train_seed3", base: "train" },
+        { kind: "process", phase: "fail", process: "train_seed3", base: "train", durationMs: 5, error: "diverged\nat epoch 3" }
+      ] as const, listener, { discard: true })
+
+    it.effect("on a terminal: one line for a process's branches, counting them", () => {
+      const { layer, text } = capture()
+      return Effect.gen(function*() {
+        let running = ""
+        yield* Effect.scoped(Effect.gen(function*() {
+          const progress = yield* Progress.make({ out: "stdout", live: true, color: false, processes, baseOf })
+          yield* Effect.forEach(
+            [{ kind: "process", phase: "start", process: "train_seed1" }, { kind: "process", phase: "miss", process: "train_seed1" }] as const,
+            progress.listener,
+            { discard: true }
+          )
+          running = lastFrame(text(), 2)[1]!
+          yield* branchEvents(progress.listener)
+        }))
+        assert.match(running, /^ {2}train +⠋ {2}3 branches: 1 running, 2 to go/)
+        const last = lastFrame(text(), 2)
+        assert.match(last[0]!, /^ {2}prepare +✓ {2}cached/)
+        assert.match(last[1]!, /^ {2}train +✗ {2}3 branches: 1 executed, 1 cached, 1 failed {2}train_seed3: diverged$/)
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("elsewhere: one line when the last branch finishes, failures named under it", () => {
+      const { layer, text } = capture()
+      return Effect.gen(function*() {
+        yield* Effect.scoped(Effect.gen(function*() {
+          const progress = yield* Progress.make({ out: "stdout", live: false, color: false, processes, baseOf })
+          yield* branchEvents(progress.listener)
+        }))
+        assert.deepStrictEqual(text().split("\n"), [
+          "prepare: cached (served in 1 ms)",
+          "train: 3 branches, 1 executed, 1 cached, 1 failed in 30 ms",
+          "  train_seed3: failed after 5 ms: diverged",
+          ""
+        ])
+      }).pipe(Effect.provide(layer))
+    })
   })
 })

@@ -40,8 +40,9 @@ describe("expops run", () => {
         assert.isAbove(p.savedMs ?? 0, 0)
       }
       assert.deepStrictEqual(warm.report.processes.map((p) => p.key), cold.report.processes.map((p) => p.key))
-      // Each run has its own metrics: the cached run ran no step, so it logged none.
-      assert.deepStrictEqual(warm.report.metrics ?? [], [])
+      // Metrics travel with the entries: the cached run ran no step, and has the figures of the entries it was served, marked so.
+      assert.deepStrictEqual(warm.report.metrics, cold.report.metrics!.map((m) => ({ ...m, cached: true })))
+      assert.match(warm.stderr, /metrics: +rows 150, loss .*accuracy .* \(all from the cache\)/)
     }))
 
   it.live("prints a summary on stdout without --json, with no control codes when not on a terminal", () =>
@@ -103,7 +104,7 @@ describe("expops run", () => {
   it.live("a changed data file re-runs load_data; downstream steps run only if its output changed", () =>
     Effect.gen(function*() {
       const dir = copyProject()
-      yield* run(dir)
+      const cold = yield* run(dir)
       const data = Path.join(dir, "data/iris.csv")
       // A blank line at the end: the text changed, the rows did not.
       writeFileSync(data, readFileSync(data, "utf8") + "\n")
@@ -113,6 +114,9 @@ describe("expops run", () => {
       assert.deepStrictEqual(executedSteps(blank.report), ["load_data/parse_csv"])
       assert.deepStrictEqual(yield* changes(dir, "load_data"), ["data file data/iris.csv changed"])
       assert.deepStrictEqual(yield* changes(dir, "load_data/parse_csv"), ["input changed"])
+      // The processes ran, their steps were served: the test accuracy is in the run, from the cached step that logged it.
+      const accuracy = blank.report.metrics?.find((m) => m.name === "accuracy")
+      assert.deepStrictEqual(accuracy, { ...cold.report.metrics!.find((m) => m.name === "accuracy")!, cached: true })
 
       // A measurement changed: everything downstream runs again.
       editFile(data, "5.1,3.5,1.4,0.2,setosa", "5.2,3.5,1.4,0.2,setosa")
@@ -224,6 +228,13 @@ describe("expops run", () => {
       assert.deepStrictEqual(load.steps.map((s) => [s.name, s.status]), [["parse_csv", "executed"], ["validate", "failed"]])
       assert.match(load.error ?? "", /line 3: sepal_width is not a number: "three"/)
       assert.match(failed.stderr, /load_data failed in step validate: line 3/)
+      // A tagged error keeps its tag and fields, and where the user's code raised it.
+      const validate = load.steps[1]!
+      assert.strictEqual(validate.errorTag, "InvalidData")
+      assert.deepStrictEqual(validate.errorFields, { line: 3, reason: "sepal_width is not a number: \"three\"" })
+      const line = readFileSync(Path.join(dir, "src/load.ts"), "utf8").split("\n").findIndex((l) => l.includes("is not a number")) + 1
+      assert.match(validate.location ?? "", new RegExp(`^src/load\\.ts:${line}:\\d+$`))
+      assert.strictEqual(load.location, validate.location)
       const stored = manifestKeys(dir)
       assert.notInclude(stored, load.steps[1]!.key)
       assert.notInclude(stored, load.key)
@@ -233,6 +244,36 @@ describe("expops run", () => {
       assert.strictEqual(runs[0]!.status, "failed")
       const why = (yield* explain(dir, "load_data/validate")).explanations[0]!
       assert.match(why.summary, /failed .*nothing was stored/)
+    }))
+
+  it.live("a step throwing a TypeError: its message and its place in src/train.ts on stderr, in the report, in runs show and in explain", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      const file = Path.join(dir, "src/train.ts")
+      editFile(file, "const correct = train.filter", "const broken: any = undefined\n    broken.field.value = 1\n    const correct = train.filter")
+      const line = readFileSync(file, "utf8").split("\n").findIndex((l) => l.includes("broken.field.value")) + 1
+      const at = `src/train.ts:${line}:12`
+      const failed = yield* run(dir)
+      assert.strictEqual(failed.status, 1, failed.stderr)
+      const train = failed.report.processes.find((p) => p.name === "train_model")!
+      const step = train.steps.find((s) => s.status === "failed")!
+      assert.strictEqual(step.name, "training_accuracy")
+      assert.strictEqual(step.error, "TypeError: Cannot read properties of undefined (reading 'field')")
+      assert.strictEqual(step.location, at)
+      assert.strictEqual(train.location, at)
+      // The user's frames only: none of Effect's, Node's or the framework's.
+      assert.match(step.stack ?? "", new RegExp(`^TypeError: Cannot read properties of undefined \\(reading 'field'\\)\n {4}at .*\\(${at}\\)`))
+      assert.notMatch(step.stack ?? "", /node_modules|node:|packages\/core/)
+      assert.include(failed.stderr, `train_model: failed after`)
+      assert.include(failed.stderr, `(${at})`)
+      assert.match(failed.stderr, new RegExp(`train_model failed in step training_accuracy: TypeError: .*\n {4}at .*${at}`))
+
+      const shown = yield* cli(["runs", "show", dir])
+      assert.match(shown.stdout, new RegExp(`train_model/training_accuracy failed: TypeError: .*\n {4}at .*${at}`))
+      const why = (yield* explain(dir, "train_model/training_accuracy")).explanations[0]!
+      assert.include(why.summary, `failed at ${at} (TypeError: Cannot read properties of undefined (reading 'field'))`)
+      const explained = yield* cli(["explain", dir, "train_model/training_accuracy"])
+      assert.include(explained.stdout, `(${at})`)
     }))
 
   it.live("a process failing before its first step: the summary does not say the cache served the run", () =>

@@ -1,27 +1,43 @@
 import { assert, describe, it } from "@effect/vitest"
+import { ByteSize, Duration, Option, Result } from "effect"
 import { Format, Units } from "@expops/cli"
+
+const bytes = (text: string) => Result.map(Units.parseSize(text), ByteSize.toBigInt)
+const millis = (text: string) => Option.map(Units.parseDuration(text), Duration.toMillis)
 
 describe("units", () => {
   it("parses sizes with decimal and binary units", () => {
-    assert.strictEqual(Units.parseSize("2GB"), 2e9)
-    assert.strictEqual(Units.parseSize("500 MB"), 5e8)
-    assert.strictEqual(Units.parseSize("1.5GiB"), Math.floor(1.5 * 1024 ** 3))
-    assert.strictEqual(Units.parseSize("1024"), 1024)
-    assert.strictEqual(Units.parseSize("0"), 0)
-    assert.isUndefined(Units.parseSize("lots"))
-    assert.isUndefined(Units.parseSize("2XB"))
-    assert.isUndefined(Units.parseSize("-1GB"))
+    assert.deepStrictEqual(bytes("2GB"), Result.succeed(2_000_000_000n))
+    assert.deepStrictEqual(bytes("500 MB"), Result.succeed(500_000_000n))
+    assert.deepStrictEqual(bytes("500mb"), Result.succeed(500_000_000n))
+    assert.deepStrictEqual(bytes("1.5GiB"), Result.succeed(BigInt(1.5 * 1024 ** 3)))
+    assert.deepStrictEqual(bytes("2k"), Result.succeed(2000n))
+    assert.deepStrictEqual(bytes("1024B"), Result.succeed(1024n))
+    // A fraction of a byte is dropped, as before; the rest is exact.
+    assert.deepStrictEqual(bytes("1.1GiB"), Result.succeed(1_181_116_006n))
+    assert.deepStrictEqual(bytes("0"), Result.succeed(0n))
+    assert.deepStrictEqual(bytes("lots"), Result.fail({ _tag: "NotASize" }))
+    assert.deepStrictEqual(bytes("2XB"), Result.fail({ _tag: "NotASize" }))
+    assert.deepStrictEqual(bytes("-1GB"), Result.fail({ _tag: "NotASize" }))
+  })
+
+  it("a size without its unit is not taken for bytes: it suggests megabytes", () => {
+    assert.deepStrictEqual(bytes("300"), Result.fail({ _tag: "MissingUnit", suggestion: "300MB" }))
+    assert.deepStrictEqual(bytes("1.5"), Result.fail({ _tag: "MissingUnit", suggestion: "1.5MB" }))
   })
 
   it("parses durations, including compound ones", () => {
-    assert.strictEqual(Units.parseDuration("30d"), 30 * 86_400_000)
-    assert.strictEqual(Units.parseDuration("12h"), 12 * 3_600_000)
-    assert.strictEqual(Units.parseDuration("1d12h"), 36 * 3_600_000)
-    assert.strictEqual(Units.parseDuration("90m"), 90 * 60_000)
-    assert.strictEqual(Units.parseDuration("2w"), 14 * 86_400_000)
-    assert.isUndefined(Units.parseDuration("30"))
-    assert.isUndefined(Units.parseDuration("soon"))
-    assert.isUndefined(Units.parseDuration("3y"))
+    assert.deepStrictEqual(millis("30d"), Option.some(30 * 86_400_000))
+    assert.deepStrictEqual(millis("12h"), Option.some(12 * 3_600_000))
+    assert.deepStrictEqual(millis("1d12h"), Option.some(36 * 3_600_000))
+    assert.deepStrictEqual(millis("1d 12h"), Option.some(36 * 3_600_000))
+    assert.deepStrictEqual(millis("90m"), Option.some(90 * 60_000))
+    assert.deepStrictEqual(millis("2w"), Option.some(14 * 86_400_000))
+    assert.deepStrictEqual(millis("1.5h"), Option.some(90 * 60_000))
+    assert.deepStrictEqual(millis("500ms"), Option.some(500))
+    assert.isTrue(Option.isNone(millis("30")))
+    assert.isTrue(Option.isNone(millis("soon")))
+    assert.isTrue(Option.isNone(millis("3y")))
   })
 })
 

@@ -10,7 +10,7 @@
  */
 import { spawn, spawnSync } from "node:child_process"
 import { Console as NodeConsole } from "node:console"
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { Writable } from "node:stream"
@@ -50,12 +50,56 @@ export const linkNodeModules = (dir: string): void => {
   symlinkSync(Path.join(repoRoot, "node_modules"), Path.join(dir, "node_modules"), "dir")
 }
 
-/** A copy of a project folder (default: the quick-start example) with fewer epochs. */
-export const copyProject = (source = example): string => {
+/**
+ * A copy of a project folder (default: the quick-start example) with fewer
+ * epochs, seeing the repository's `node_modules` unless `linked` is false
+ * (then it is a project of its own, anywhere on disk, with no packages).
+ */
+export const copyProject = (source = example, options?: { readonly linked?: boolean }): string => {
   const dir = Path.join(tempDir(), Path.basename(source))
   cpSync(source, dir, { recursive: true, filter: (src) => ![".expops", "node_modules"].includes(Path.basename(src)) })
-  linkNodeModules(dir)
+  if (options?.linked !== false) linkNodeModules(dir)
   if (source === example) editConfig(dir, /epochs: \d+/, `epochs: ${TEST_EPOCHS}`)
+  return dir
+}
+
+/**
+ * A copy of a folder made of hard links (a copy of its own to Node, which
+ * keys modules by path, at no cost in bytes); plain copies across file systems.
+ */
+export const hardLinkTree = (from: string, to: string): void => {
+  mkdirSync(to, { recursive: true })
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const source = Path.join(from, entry.name)
+    const target = Path.join(to, entry.name)
+    if (entry.isDirectory()) hardLinkTree(source, target)
+    else {
+      try {
+        linkSync(source, target)
+      } catch {
+        copyFileSync(source, target)
+      }
+    }
+  }
+}
+
+export const fanoutExample = Path.join(repoRoot, "examples/fanout")
+
+/**
+ * A copy of the fan-out example with fewer epochs. It imports the quick
+ * start's modules from `../quickstart/src/`, so both are copied, side by side.
+ */
+export const copyFanout = (): string => {
+  const examples = Path.join(tempDir(), "examples")
+  for (const source of [example, fanoutExample]) {
+    cpSync(source, Path.join(examples, Path.basename(source)), {
+      recursive: true,
+      filter: (src) => ![".expops", "node_modules"].includes(Path.basename(src))
+    })
+  }
+  linkNodeModules(Path.dirname(examples))
+  const dir = Path.join(examples, "fanout")
+  editConfig(dir, /epochs: \d+/, `epochs: ${TEST_EPOCHS}`)
   return dir
 }
 
@@ -82,8 +126,10 @@ export interface Options {
   readonly cwd?: string
   /** Environment variables, over this process's, as the command reads them through `Config`. */
   readonly env?: Record<string, string>
-  /** Whether stdout and stderr are terminals (default: neither, as in a pipe). */
+  /** Whether stdin, stdout and stderr are terminals (default: none, as in a pipe). */
   readonly terminal?: boolean
+  /** The lines typed on the terminal, answering what the command asks, in order. */
+  readonly input?: ReadonlyArray<string>
 }
 
 /**
@@ -108,6 +154,7 @@ export const layerCapture = (
     })
   const console = new NodeConsole({ stdout: writable(out.stdout), stderr: writable(out.stderr), colorMode: false })
   const unused = Effect.die("not used by the CLI")
+  const typed = [...(options?.input ?? [])]
   return Layer.mergeAll(
     NodeFileSystem.layer,
     NodePath.layer,
@@ -117,7 +164,7 @@ export const layerCapture = (
       stdout: () => into(out.stdout),
       stderr: () => into(out.stderr),
       stdin: Stream.empty,
-      stdinIsTerminal: Effect.succeed(false),
+      stdinIsTerminal: Effect.succeed(terminal),
       stdoutIsTerminal: Effect.succeed(terminal),
       stderrIsTerminal: Effect.succeed(terminal)
     }),
@@ -128,7 +175,7 @@ export const layerCapture = (
         rows: Effect.succeed(terminal ? 40 : 0),
         size: unused,
         readInput: unused,
-        readLine: unused,
+        readLine: Effect.suspend(() => (typed.length > 0 ? Effect.succeed(typed.shift()!) : Effect.die("the command asked for more input than the test typed"))),
         display: (text) => Effect.sync(() => void out.stdout.push(text))
       })
     ),

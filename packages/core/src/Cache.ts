@@ -27,6 +27,7 @@ import { CacheStore, type CacheStoreError, makeMemory } from "./CacheStore.ts"
 import { EncodeError } from "./EncodeError.ts"
 import * as internal from "./internal/encoding.ts"
 import * as Manifest from "./Manifest.ts"
+import type { Metric } from "./Metrics.ts"
 import type { Recipe } from "./Recipe.ts"
 import * as StoredValue from "./StoredValue.ts"
 
@@ -69,6 +70,8 @@ export interface Outcome<A> {
   readonly durationMs: number
   /** For a hit: how long the stored entry took to compute, the time the hit saved. */
   readonly savedMs: number
+  /** The metrics the entry was computed with: stored with a miss, served with a hit. */
+  readonly metrics: ReadonlyArray<Metric> | undefined
 }
 
 /**
@@ -95,6 +98,8 @@ export interface Shape {
     readonly compute: Effect.Effect<A, E, R>
     /** Runs after a miss, before computing: where callers report the miss. */
     readonly onMiss?: Effect.Effect<void> | undefined
+    /** After computing: the metrics logged meanwhile, stored with the entry. */
+    readonly metrics?: (() => ReadonlyArray<Metric>) | undefined
   }) => Effect.Effect<Outcome<A>, E | CacheError, R>
 }
 
@@ -213,14 +218,16 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
   }
 
   /** Stores an encoded output: blobs first, then the manifest (write-once). */
-  const storeEncoded = (recipe: Recipe, key: string, owner: string, encoded: unknown, durationMs: number) =>
+  const storeEncoded = (recipe: Recipe, key: string, owner: string, encoded: unknown, durationMs: number, metrics: ReadonlyArray<Metric> | undefined) =>
     Effect.gen(function*() {
       const serialized = yield* serializeWithBlobs(encoded, owner)
       const createdAt = yield* Clock.currentTimeMillis
       const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
       // The recipe keeps the configuration as a picture for `explain`: JSON-safe, whatever it holds.
       const kept = { ...recipe, configValue: internal.jsonPicture(recipe.configValue) }
-      yield* store.putManifest(Manifest.make({ key, recipe: kept, output: serialized.json, blobs, createdAt, durationMs }))
+      yield* store.putManifest(
+        Manifest.make({ key, recipe: kept, output: serialized.json, blobs, createdAt, durationMs, ...(metrics !== undefined && metrics.length > 0 ? { metrics } : {}) })
+      )
     })
 
   /**
@@ -233,50 +240,53 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
     recipe: Recipe,
     key: string,
     schema: Schema.Codec<A, I, never, never>,
-    compute: Effect.Effect<A, E, R>
+    compute: Effect.Effect<A, E, R>,
+    metricsOf: (() => ReadonlyArray<Metric>) | undefined
   ) =>
     Effect.gen(function*() {
       const owner = `${recipe.kind} ${recipe.name}`
       const start = yield* internal.monotonicMs
       const value = yield* compute
       const durationMs = (yield* internal.monotonicMs) - start
+      const metrics = metricsOf?.()
       const encoded = yield* internal.encode(schema, value, owner, "output")
       const decoded = internal.decode(schema, encoded)
       if (Exit.isFailure(decoded)) {
         return yield* new EncodeError({ owner, value: "output", path: "", reason: `does not decode back with the output schema: ${decoded.cause}` })
       }
-      if (mode === "read-write") yield* storeEncoded(recipe, key, owner, encoded, durationMs)
-      return { value: decoded.value, cached: false, durationMs, savedMs: 0 }
+      if (mode === "read-write") yield* storeEncoded(recipe, key, owner, encoded, durationMs, metrics)
+      return { value: decoded.value, cached: false, durationMs, savedMs: 0, metrics }
     })
 
   // A hit is a lookup and one step more: no generator on the path every cached step takes.
   const memoize: Shape["memoize"] = (options) =>
     mode === "read-write"
-      ? Effect.flatMap(lookup(options.key, options.schema), (hit) =>
-        Option.isSome(hit)
-          ? Exit.succeed({ value: hit.value.value, cached: true, durationMs: 0, savedMs: hit.value.manifest.durationMs })
-          : computeOnce(options))
+      ? Effect.flatMap(lookup(options.key, options.schema), (hit) => {
+        if (Option.isNone(hit)) return computeOnce(options)
+        const { manifest } = hit.value
+        return Exit.succeed({ value: hit.value.value, cached: true, durationMs: 0, savedMs: manifest.durationMs, metrics: manifest.metrics })
+      })
       : computeOnce(options)
 
   /** A miss: share the computation of a concurrent call with the same key, or run it. */
-  const computeOnce: Shape["memoize"] = ({ compute, key, onMiss, recipe, schema }) =>
+  const computeOnce: Shape["memoize"] = ({ compute, key, metrics, onMiss, recipe, schema }) =>
     Effect.gen(function*() {
       const pending = inFlight.get(key)
       if (pending !== undefined) {
         const shared = yield* Effect.exit(Deferred.await(pending))
         // The computation was interrupted (its caller timed out or lost a race):
         // it proves nothing about this call, which computes for itself.
-        if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize({ compute, key, onMiss, recipe, schema })
+        if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize({ compute, key, metrics, onMiss, recipe, schema })
         // Served by the concurrent call that computed it: for this call, a hit.
         const outcome = yield* shared
-        return { value: outcome.value, cached: true, durationMs: 0, savedMs: outcome.durationMs }
+        return { value: outcome.value, cached: true, durationMs: 0, savedMs: outcome.durationMs, metrics: outcome.metrics }
       }
       if (onMiss !== undefined) yield* onMiss
       const deferred = Deferred.makeUnsafe<Outcome<any>, any>()
       inFlight.set(key, deferred)
       // Whatever ends the computation, interruption included, frees the key
       // and releases the calls waiting on it.
-      return yield* computeAndStore(recipe, key, schema, compute).pipe(
+      return yield* computeAndStore(recipe, key, schema, compute, metrics).pipe(
         Effect.onExit((exit) =>
           Effect.suspend(() => {
             if (inFlight.get(key) === deferred) inFlight.delete(key)

@@ -154,7 +154,6 @@ export const pruneReport = (
  * @since 0.1.0
  */
 export const fromStore = (store: CacheStore.Shape): Shape => {
-
   const readAll = Effect.gen(function*() {
     const listed = yield* store.listManifests
     const read = yield* Effect.forEach(listed, (info) =>
@@ -207,71 +206,68 @@ export const fromStore = (store: CacheStore.Shape): Shape => {
     } satisfies Stats
   })
 
-  const verify: Shape["verify"] = (options) =>
-    Effect.gen(function*() {
-      const all = yield* readAll
-      const blobs = yield* store.listBlobs
-      const referenced = new Set<string>()
-      const corrupt: Array<{ key: string; reason: string }> = []
-      const badBlobs: Array<{ key: string; digest: string; reason: string }> = []
-      // Each blob is read once, however many entries share it.
-      const checked = new Map<string, string | undefined>()
-      const check = (digest: string) =>
-        Effect.gen(function*() {
-          if (checked.has(digest)) return checked.get(digest)
-          const blob = yield* store.getBlob(digest)
-          const reason = Option.isNone(blob)
-            ? "missing"
-            : createHash("sha256").update(blob.value).digest("hex") !== digest
-            ? "content does not match its digest"
-            : undefined
-          checked.set(digest, reason)
-          if (reason !== undefined && Option.isSome(blob) && options?.repair) yield* store.quarantineBlob(digest, reason)
-          return reason
-        })
-      for (const { error, info, manifest } of all) {
-        if (manifest === undefined) {
-          corrupt.push({ key: info.key, reason: error ?? "unreadable" })
-          if (options?.repair) yield* store.quarantineManifest(info.key, error ?? "unreadable")
-          continue
-        }
-        for (const ref of manifest.blobs) {
-          referenced.add(ref.digest)
-          const reason = yield* check(ref.digest)
-          if (reason === undefined) continue
-          badBlobs.push({ key: manifest.key, digest: ref.digest, reason })
-          if (options?.repair) yield* store.quarantineManifest(manifest.key, `blob ${ref.digest} ${reason}`)
-        }
-      }
-      const orphanBlobs = blobs.map((b) => b.digest).filter((d) => !referenced.has(d))
-      return {
-        manifests: all.length,
-        blobs: blobs.length,
-        corrupt,
-        badBlobs,
-        orphanBlobs,
-        ok: corrupt.length === 0 && badBlobs.length === 0,
-        repaired: options?.repair === true
-      } satisfies VerifyReport
+  const verify: Shape["verify"] = Effect.fnUntraced(function*(options) {
+    const all = yield* readAll
+    const blobs = yield* store.listBlobs
+    const referenced = new Set<string>()
+    const corrupt: Array<{ key: string; reason: string }> = []
+    const badBlobs: Array<{ key: string; digest: string; reason: string }> = []
+    // Each blob is read once, however many entries share it.
+    const checked = new Map<string, string | undefined>()
+    const check = Effect.fnUntraced(function*(digest: string) {
+      if (checked.has(digest)) return checked.get(digest)
+      const blob = yield* store.getBlob(digest)
+      const reason = Option.isNone(blob)
+        ? "missing"
+        : createHash("sha256").update(blob.value).digest("hex") !== digest
+        ? "content does not match its digest"
+        : undefined
+      checked.set(digest, reason)
+      if (reason !== undefined && Option.isSome(blob) && options?.repair) yield* store.quarantineBlob(digest, reason)
+      return reason
     })
+    for (const { error, info, manifest } of all) {
+      if (manifest === undefined) {
+        corrupt.push({ key: info.key, reason: error ?? "unreadable" })
+        if (options?.repair) yield* store.quarantineManifest(info.key, error ?? "unreadable")
+        continue
+      }
+      for (const ref of manifest.blobs) {
+        referenced.add(ref.digest)
+        const reason = yield* check(ref.digest)
+        if (reason === undefined) continue
+        badBlobs.push({ key: manifest.key, digest: ref.digest, reason })
+        if (options?.repair) yield* store.quarantineManifest(manifest.key, `blob ${ref.digest} ${reason}`)
+      }
+    }
+    const orphanBlobs = blobs.map((b) => b.digest).filter((d) => !referenced.has(d))
+    return {
+      manifests: all.length,
+      blobs: blobs.length,
+      corrupt,
+      badBlobs,
+      orphanBlobs,
+      ok: corrupt.length === 0 && badBlobs.length === 0,
+      repaired: options?.repair === true
+    } satisfies VerifyReport
+  })
 
-  const prune: Shape["prune"] = (options) =>
-    Effect.gen(function*() {
-      const ms = yield* entries
-      const now = yield* Clock.currentTimeMillis
-      const { keep, remove } = selectForPruning(ms.map(summary), options, now)
-      const dryRun = options.dryRun === true
-      if (!dryRun) {
-        for (const entry of remove) yield* store.deleteManifest(entry.key)
-        // Blobs go only once no kept manifest references them.
-        const kept = new Set(keep.map((e) => e.key))
-        const stillReferenced = new Set(ms.filter((m) => kept.has(m.key)).flatMap((m) => m.blobs.map((b) => b.digest)))
-        for (const blob of yield* store.listBlobs) {
-          if (!stillReferenced.has(blob.digest)) yield* store.deleteBlob(blob.digest)
-        }
+  const prune: Shape["prune"] = Effect.fnUntraced(function*(options) {
+    const ms = yield* entries
+    const now = yield* Clock.currentTimeMillis
+    const { keep, remove } = selectForPruning(ms.map(summary), options, now)
+    const dryRun = options.dryRun === true
+    if (!dryRun) {
+      for (const entry of remove) yield* store.deleteManifest(entry.key)
+      // Blobs go only once no kept manifest references them.
+      const kept = new Set(keep.map((e) => e.key))
+      const stillReferenced = new Set(ms.filter((m) => kept.has(m.key)).flatMap((m) => m.blobs.map((b) => b.digest)))
+      for (const blob of yield* store.listBlobs) {
+        if (!stillReferenced.has(blob.digest)) yield* store.deleteBlob(blob.digest)
       }
-      return pruneReport({ remove, keep }, dryRun)
-    })
+    }
+    return pruneReport({ remove, keep }, dryRun)
+  })
 
   const clear = Effect.gen(function*() {
     const ms = yield* store.listManifests
@@ -289,9 +285,7 @@ export const fromStore = (store: CacheStore.Shape): Shape => {
  *
  * @since 0.1.0
  */
-export const make: Effect.Effect<Shape, never, CacheStore.CacheStore> = Effect.gen(function*() {
-  return fromStore(yield* CacheStore.CacheStore)
-})
+export const make: Effect.Effect<Shape, never, CacheStore.CacheStore> = CacheStore.CacheStore.useSync(fromStore)
 
 /**
  * Maintenance over the `CacheStore` in context.

@@ -17,6 +17,7 @@
  * @since 0.1.0
  */
 import { createHash, hash as hashOnce, type Hash } from "node:crypto"
+import * as Schema from "effect/Schema"
 import { viewTypeName } from "./internal/binary.ts"
 
 /**
@@ -25,13 +26,14 @@ import { viewTypeName } from "./internal/binary.ts"
  *
  * @since 0.1.0
  */
-export class UnhashableValueError extends Error {
-  readonly path: ReadonlyArray<PropertyKey>
-  readonly found: string
-  constructor(path: ReadonlyArray<PropertyKey>, found: string) {
-    super(`cannot hash ${found} at ${formatPath(path)}`)
-    this.path = path
-    this.found = found
+export class UnhashableValueError extends Schema.TaggedError<UnhashableValueError>()("UnhashableValueError", {
+  /** Where inside the value: keys and indices. */
+  path: Schema.Array(Schema.PropertyKey),
+  /** What was there: `a function`, `a circular reference`, `an instance of Foo`. */
+  found: Schema.String
+}) {
+  override get message(): string {
+    return `cannot hash ${this.found} at ${formatPath(this.path)}`
   }
 }
 
@@ -242,20 +244,20 @@ class Encoder {
 const locate = (value: unknown): UnhashableValueError => {
   const seen = new Set<object>()
   const walk = (v: unknown, path: Array<PropertyKey>): UnhashableValueError | undefined => {
-    if (typeof v === "function" || typeof v === "symbol") return new UnhashableValueError(path, `a ${typeof v}`)
+    if (typeof v === "function" || typeof v === "symbol") return new UnhashableValueError({ path, found: `a ${typeof v}` })
     if (v === null || typeof v !== "object" || ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date) return undefined
-    if (seen.has(v)) return new UnhashableValueError(path, "a circular reference")
+    if (seen.has(v)) return new UnhashableValueError({ path, found: "a circular reference" })
     seen.add(v)
     let found: UnhashableValueError | undefined
     if (Array.isArray(v)) v.some((e, i) => (found = walk(e, [...path, i])) !== undefined)
     else if (v instanceof Map) [...v].some(([k, e]) => (found = walk(k, [...path, "<entry>"]) ?? walk(e, [...path, "<entry>"])) !== undefined)
     else if (v instanceof Set) [...v].some((e) => (found = walk(e, [...path, "<entry>"])) !== undefined)
-    else if (!isPlainObject(v)) found = new UnhashableValueError(path, `an instance of ${v.constructor?.name ?? "a class"}`)
+    else if (!isPlainObject(v)) found = new UnhashableValueError({ path, found: `an instance of ${v.constructor?.name ?? "a class"}` })
     else Object.keys(v).some((k) => (found = walk((v as Record<string, unknown>)[k], [...path, k])) !== undefined)
     seen.delete(v)
     return found
   }
-  return walk(value, []) ?? new UnhashableValueError([], "an unhashable value")
+  return walk(value, []) ?? new UnhashableValueError({ path: [], found: "an unhashable value" })
 }
 
 /**
@@ -333,7 +335,7 @@ export const digest = (value: unknown): string => {
     }
   } catch (error) {
     if (error instanceof Unhashable) throw locate(value)
-    if (error instanceof RangeError) throw new UnhashableValueError([], "a value nested too deeply")
+    if (error instanceof RangeError) throw new UnhashableValueError({ path: [], found: "a value nested too deeply" })
     throw error
   }
 }

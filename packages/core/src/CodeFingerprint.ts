@@ -33,14 +33,17 @@ import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
 import * as Schema from "effect/Schema"
 import * as CanonicalHash from "./CanonicalHash.ts"
-import { analyze, type FileAnalysis, type FunctionInfo } from "./internal/closure/analyze.ts"
-import { Closure, type Located, type Part, partId } from "./internal/closure/closure.ts"
+import type { FileAnalysis, FunctionInfo } from "./internal/closure/analysis.ts"
+import { analyze } from "./internal/closure/analyze.ts"
+import { Closure, type Located, type Part, partId, type Service } from "./internal/closure/closure.ts"
+import { locate, offsetOf, unitAt } from "./internal/closure/locate.ts"
 import { digest } from "./internal/closure/normalize.ts"
+import { resolve, setFallbacks, targetKey } from "./internal/closure/resolve.ts"
 import * as Sources from "./internal/closure/sources.ts"
 
-export type { Part } from "./internal/closure/closure.ts"
+export type { Part, Service } from "./internal/closure/closure.ts"
 export { partId } from "./internal/closure/closure.ts"
-export type { FileAnalysis, FunctionInfo, Unit } from "./internal/closure/analyze.ts"
+export type { FileAnalysis, FunctionInfo, Unit } from "./internal/closure/analysis.ts"
 
 /**
  * What the fingerprints see in a module's source: its top-level declarations
@@ -63,7 +66,8 @@ export class DefinitionError extends Schema.TaggedError<DefinitionError>()("Defi
   reason: Schema.String,
   file: Schema.optional(Schema.String),
   line: Schema.optional(Schema.Number),
-  column: Schema.optional(Schema.Number)
+  column: Schema.optional(Schema.Number),
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     const where = this.file === undefined ? "" : ` (${this.file}${this.line === undefined ? "" : `:${this.line}:${this.column ?? 1}`})`
@@ -129,6 +133,8 @@ export interface Fingerprint {
   /** What it is made of, sorted, for explaining a change. */
   readonly parts: ReadonlyArray<Part>
   readonly diagnostics: ReadonlyArray<Diagnostic>
+  /** The services its code asks for (`yield* Db`) and does not provide itself: what a layer must provide. */
+  readonly services: ReadonlyArray<Service>
 }
 
 /**
@@ -210,63 +216,6 @@ const WRAPPER_SOURCES: ReadonlySet<string> = (() => {
   return new Set(samples.map((f) => Function.prototype.toString.call(f)))
 })()
 
-const MAX_SLACK = 256
-
-const isSpace = (code: number): boolean => code === 32 || code === 9 || code === 10 || code === 13
-
-/**
- * Whether `text` (a function as Node prints it) is the function at
- * `[start, end)` of `source`. Node erases types by blanking them, so the
- * printed text equals the source but where the source had types; a leading
- * type parameter list or a trailing type assertion is not printed at all.
- * Answers the number of characters not printed, or -1.
- */
-const slackOf = (source: string, start: number, end: number, text: string): number => {
-  const slack = end - start - text.length
-  // Erased type parameters and assertions are short: a much longer function only contains the body.
-  if (slack < 0 || slack > MAX_SLACK) return -1
-  for (let offset = 0; offset <= slack; offset++) {
-    let same = true
-    for (let i = 0; i < text.length && same; i++) {
-      const code = text.charCodeAt(i)
-      same = code === source.charCodeAt(start + offset + i) || isSpace(code)
-    }
-    if (same) return slack
-  }
-  return -1
-}
-
-/**
- * How far a function starting at `start` is from the call at `near`: a body
- * is an argument of the call, so it comes after it; the first one after the
- * call is the best guess among functions of the same text.
- */
-const distance = (start: number, near: number): number => (start >= near ? start - near : Number.MAX_SAFE_INTEGER / 2 + near - start)
-
-/** The function of the file whose text is `text`: the closest fit, then the nearest after the call. */
-const locate = (analysis: FileAnalysis, source: string, text: string, near: number): FunctionInfo | undefined => {
-  let best: FunctionInfo | undefined
-  let bestSlack = Infinity
-  for (const candidate of analysis.functions) {
-    const slack = slackOf(source, candidate.start, candidate.end, text)
-    if (slack < 0) continue
-    const closer = best !== undefined && distance(candidate.start, near) < distance(best.start, near)
-    if (slack < bestSlack || (slack === bestSlack && closer)) {
-      best = candidate
-      bestSlack = slack
-    }
-  }
-  return best
-}
-
-const offsetOf = (source: string, line: number, column: number): number => {
-  let offset = 0
-  for (let l = 1; l < line && offset !== -1; l++) offset = source.indexOf("\n", offset) + 1
-  return Math.max(0, offset) + column - 1
-}
-
-const unitAt = (analysis: FileAnalysis, offset: number): number =>
-  analysis.units.findIndex((unit) => unit.start <= offset && offset < unit.end)
 
 const ADVICE: Readonly<Record<string, string>> = {
   "Math.random()": "draw from Effect's `Random` instead (seeded per step and process)",
@@ -328,7 +277,8 @@ const combine = (parts: ReadonlyArray<Part>, version: string | undefined): strin
   return hash.update("version\0").update(version ?? "").digest("hex")
 }
 
-const sortParts = (parts: Iterable<Part>): Array<Part> => [...parts].sort((a, b) => (partId(a) < partId(b) ? -1 : partId(a) > partId(b) ? 1 : 0))
+const sortParts = (parts: Iterable<Part>): Array<Part> =>
+  [...parts].map((part) => [partId(part), part] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, part]) => part)
 
 /**
  * The fingerprint of a definition. Throws a `DefinitionError` when the body
@@ -372,28 +322,89 @@ const fingerprintUntimed = (definition: Definition): Fingerprint => {
       throw new DefinitionError({ owner, reason: `cannot fingerprint its body (it is a wrapper made by Effect.fn). ${FIX_WRAPPER}` })
     }
   }
+  const closure = staticClosure(owner, text, sites)
+  const declared = definition.captures ?? {}
+  const captured = closure.captured.filter((c) => !(c.name in declared))
+  if (captured.length > 0 && version === undefined) {
+    const first = captured[0]!
+    const names = captured.map((c) => `\`${c.name}\``).join(", ")
+    throw new DefinitionError({
+      owner,
+      file: closure.file,
+      line: first.line,
+      column: first.column,
+      reason: `its body reads ${names} from an enclosing function, which the cache key cannot see. ` +
+        `Pass ${captured.length > 1 ? "them" : "it"} as config (steps) or parameters (processes), ` +
+        `declare ${captured.length > 1 ? "them" : "it"} in \`captures: { ${captured.map((c) => c.name).join(", ")} }\` (hashed into the key), ` +
+        "or set a `version` and bump it whenever the value changes"
+    })
+  }
+  let parts = closure.parts
+  if (definition.captures !== undefined) {
+    let digest: string
+    try {
+      digest = CanonicalHash.digest(capturedValues(definition.captures))
+    } catch (cause) {
+      throw new DefinitionError({
+        owner,
+        reason: `its \`captures\` cannot be hashed (${String((cause as Error)?.message ?? cause)}): declare plain data, or set a \`version\``,
+        cause
+      })
+    }
+    parts = sortParts([...parts, { kind: "captures", name: owner, digest }])
+  }
+  return { code: combine(parts, version), parts, diagnostics: closure.diagnostics, services: closure.services }
+}
+
+/**
+ * What a definition's code reaches, before `version` and `captures`: the
+ * same for the same body, made at the same place, from the same texts and
+ * packages. Kept in the index with what it was computed from (every text
+ * read, every import resolved), so a later run whose files and packages are
+ * unchanged recalls it instead of walking the graph again.
+ */
+interface StaticClosure {
+  readonly parts: ReadonlyArray<Part>
+  readonly diagnostics: ReadonlyArray<Diagnostic>
+  /** The services its code asks for and does not provide itself. */
+  readonly services: ReadonlyArray<Service>
+  /** Variables of enclosing functions the body reads (checked against `captures` by the caller). */
+  readonly captured: ReadonlyArray<{ readonly name: string; readonly line: number; readonly column: number }>
+  /** The body's file, for messages. */
+  readonly file: string | undefined
+  readonly reads: ReadonlyArray<readonly [path: string, digest: string]>
+  readonly resolutions: ReadonlyArray<readonly [from: string, specifier: string, target: string]>
+}
+
+const stillHolds = (memo: StaticClosure, query: string): boolean =>
+  memo.reads.every(([path, digest]) => (Sources.textOf(path, query)?.digest ?? "") === digest) &&
+  memo.resolutions.every(([from, specifier, target]) => targetKey(resolve(from, specifier)) === target)
+
+const staticClosure = (owner: string, text: string, sites: ReadonlyArray<Site>): StaticClosure => {
+  const query = sites[0]?.query ?? ""
+  const key = createHash("sha256")
+    .update(JSON.stringify(["closure/services", Sources.root(), owner, text, sites.map((s) => [s.path, s.line, s.column])]))
+    .digest("hex")
+  const memo = Sources.recalled(key) as StaticClosure | undefined
+  if (memo !== undefined && stillHolds(memo, query)) {
+    Sources.keepAnalyses(memo.reads.map(([, digest]) => digest))
+    return memo
+  }
+  const computed = computeStaticClosure(owner, text, sites)
+  Sources.remember(key, computed)
+  return computed
+}
+
+const computeStaticClosure = (owner: string, text: string, sites: ReadonlyArray<Site>): StaticClosure => {
   const closure = new Closure(sites[0]?.query)
   const diagnostics: Array<Diagnostic> = []
+  let captured: StaticClosure["captured"] = []
+  let file: string | undefined
   const found = findBody(closure, sites, text)
   if (found !== undefined) {
     const { analysis, fn, path, site } = found
-    const file = Sources.relative(path)
-    const declared = definition.captures ?? {}
-    const captured = fn.captured.filter((c) => !(c.name in declared))
-    if (captured.length > 0 && version === undefined) {
-      const first = captured[0]!
-      const names = captured.map((c) => `\`${c.name}\``).join(", ")
-      throw new DefinitionError({
-        owner,
-        file,
-        line: first.line,
-        column: first.column,
-        reason: `its body reads ${names} from an enclosing function, which the cache key cannot see. ` +
-          `Pass ${captured.length > 1 ? "them" : "it"} as config (steps) or parameters (processes), ` +
-          `declare ${captured.length > 1 ? "them" : "it"} in \`captures: { ${captured.map((c) => c.name).join(", ")} }\` (hashed into the key), ` +
-          "or set a `version` and bump it whenever the value changes"
-      })
-    }
+    file = Sources.relative(path)
+    captured = fn.captured
     closure.add({ kind: "body", name: owner, file, line: fn.line, digest: closure.digestOf(path, analysis, "function", fn.node) })
     // Helpers and constants of an enclosing function (a factory) that the body reads: code, so it counts.
     for (const local of fn.locals) closure.add({ kind: "local", name: local.name, file, line: local.line, digest: local.digest })
@@ -411,7 +422,7 @@ const fingerprintUntimed = (definition: Definition): Fingerprint => {
     sites.forEach((other, depth) => {
       if (other === site) return
       const otherAnalysis = closure.analysis(other.path)
-      const source = Sources.textOf(other.path, other.query)
+      const source = closure.text(other.path)
       if (otherAnalysis === undefined || source === undefined) return
       const index = unitAt(otherAnalysis, offsetOf(source.text, other.line, other.column))
       if (index >= 0) closure.caller(other.path, otherAnalysis, index, depth)
@@ -437,18 +448,16 @@ const fingerprintUntimed = (definition: Definition): Fingerprint => {
         "edits to what it calls are not seen: set a `version` and bump it when they change"
     })
   }
-  if (definition.captures !== undefined) {
-    let captured: string
-    try {
-      captured = CanonicalHash.digest(capturedValues(definition.captures))
-    } catch (cause) {
-      throw new DefinitionError({ owner, reason: `its \`captures\` cannot be hashed (${String((cause as Error)?.message ?? cause)}): declare plain data, or set a \`version\`` })
-    }
-    closure.add({ kind: "captures", name: owner, digest: captured })
-  }
   diagnostics.push(...findingsToDiagnostics(owner, closure))
-  const parts = sortParts(closure.parts.values())
-  return { code: combine(parts, version), parts, diagnostics }
+  return {
+    parts: sortParts(closure.parts.values()),
+    diagnostics,
+    services: closure.services(),
+    captured,
+    file,
+    reads: [...closure.reads],
+    resolutions: [...closure.resolutions.values()]
+  }
 }
 
 /** A step or process captured by a factory-made body counts by its own fingerprint. */
@@ -471,7 +480,7 @@ const findBody = (
 ): { readonly analysis: FileAnalysis; readonly fn: FunctionInfo; readonly path: string; readonly site: Site } | undefined => {
   for (const site of sites) {
     const analysis = closure.analysis(site.path)
-    const source = Sources.textOf(site.path, site.query)
+    const source = closure.text(site.path)
     if (analysis === undefined || source === undefined) continue
     const fn = locate(analysis, source.text, text, offsetOf(source.text, site.line, site.column))
     if (fn !== undefined) return { analysis, fn, path: site.path, site }
@@ -506,6 +515,17 @@ export const takeDiagnostics = (): ReadonlyArray<Diagnostic> => pending.splice(0
  * @since 0.1.0
  */
 export const configure: (options: { readonly root: string; readonly indexFile?: string | undefined }) => void = Sources.configure
+
+/**
+ * Tells fingerprints which packages the module loader gives to modules that
+ * have no copy of their own installed (name -> the folder of the copy that
+ * is loaded), so that a project outside any `node_modules` still counts, say,
+ * `effect` by the version that runs. The CLI's resolve hooks do this for
+ * projects anywhere on disk.
+ *
+ * @since 0.1.0
+ */
+export const fallbackPackages: (dirs: Readonly<Record<string, string>>) => void = setFallbacks
 
 /**
  * Keeps the text of every module Node loads from now on, so fingerprints are

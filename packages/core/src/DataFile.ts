@@ -14,7 +14,8 @@ import * as Schema from "effect/Schema"
  */
 export class DataFileError extends Schema.TaggedError<DataFileError>()("DataFileError", {
   path: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `data file ${this.path}: ${this.reason}`
@@ -32,7 +33,7 @@ export const digest = (path: string): Effect.Effect<string, DataFileError> =>
     const stream = createReadStream(path)
     stream.on("data", (chunk) => hash.update(chunk))
     stream.on("error", (error: NodeJS.ErrnoException) =>
-      resume(Effect.fail(new DataFileError({ path, reason: error.code === "ENOENT" ? "no such file" : error.message }))))
+      resume(Effect.fail(new DataFileError({ path, reason: error.code === "ENOENT" ? "no such file" : error.message, cause: error }))))
     stream.on("end", () => resume(Effect.succeed(hash.digest("hex"))))
     return Effect.sync(() => stream.destroy())
   })

@@ -17,7 +17,9 @@ export class EncodeError extends Schema.TaggedError<EncodeError>()("EncodeError"
   /** Where inside the value, e.g. `.rows[3].id`; empty for the whole value. */
   path: Schema.String,
   /** What was wrong. */
-  reason: Schema.String
+  reason: Schema.String,
+  /** The schema error or exception behind it, when there is one. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `${this.owner}: cannot encode its ${this.value}${this.path ? ` at ${this.path}` : ""}: ${this.reason}`

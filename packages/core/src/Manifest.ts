@@ -18,6 +18,7 @@ import { hash } from "node:crypto"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type { Metric } from "./Metrics.ts"
 import type { Recipe } from "./Recipe.ts"
 
 /**
@@ -43,6 +44,8 @@ export interface Manifest {
   readonly createdAt: number
   /** How long computing the output took: the time a hit saves. */
   readonly durationMs: number
+  /** The metrics logged while it was computed, added to a run it is served to (absent when none). */
+  readonly metrics?: ReadonlyArray<Metric> | undefined
 }
 
 /**
@@ -123,7 +126,7 @@ export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Op
   if (parsed?.key !== key) return corrupt(key, `holds key ${parsed?.key}`)
   let recipe: Recipe | undefined
   // A literal with its getter costs less than adding the property to the parsed object.
-  return Exit.succeed(Option.some({
+  const manifest: { -readonly [K in keyof Manifest]: Manifest[K] } = {
     key: parsed.key,
     output: parsed.output,
     blobs: parsed.blobs,
@@ -133,5 +136,8 @@ export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Op
     get recipe() {
       return recipe ??= JSON.parse(text.slice(split + 1)) as Recipe
     }
-  }))
+  }
+  // Absent when none: a hit without metrics replays nothing.
+  if (parsed.metrics !== undefined) manifest.metrics = parsed.metrics
+  return Exit.succeed(Option.some(manifest))
 }

@@ -33,12 +33,13 @@ import { Cache } from "./Cache.ts"
 import * as CodeFingerprint from "./CodeFingerprint.ts"
 import type { EncodeError } from "./EncodeError.ts"
 import * as internal from "./internal/encoding.ts"
-import { errorMessage } from "./internal/errors.ts"
+import * as Failure from "./Failure.ts"
 import { type Caller, CurrentCaller, CurrentProcess, type ProcessScope } from "./internal/scope.ts"
+import * as Metrics from "./Metrics.ts"
 import * as Recipe from "./Recipe.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
-import type { ProcessReport } from "./RunReport.ts"
+import type { ProcessReport, StepReport } from "./RunReport.ts"
 import * as SchemaFingerprint from "./SchemaFingerprint.ts"
 import type * as Step from "./Step.ts"
 import { type ContextOf, defineCallable, type ErrorOf, runBody } from "./Step.ts"
@@ -77,6 +78,8 @@ export interface Process<
   readonly codeParts: ReadonlyArray<CodeFingerprint.Part>
   /** What the fingerprint could not see, or found worth saying. */
   readonly diagnostics: ReadonlyArray<CodeFingerprint.Diagnostic>
+  /** The services of the user's code its body asks for, found in its code closure (see `CodeFingerprint.Service`). */
+  readonly services: ReadonlyArray<CodeFingerprint.Service>
   readonly run: (inputs: TypeOf<In>, parameters: TypeOf<P>) => Effect.Effect<TypeOf<Out>, E, R>
 }
 
@@ -92,6 +95,7 @@ export interface Any extends Pipeable {
   /** What `code` is made of, for explaining a change. */
   readonly codeParts: ReadonlyArray<CodeFingerprint.Part>
   readonly diagnostics: ReadonlyArray<CodeFingerprint.Diagnostic>
+  readonly services: ReadonlyArray<CodeFingerprint.Service>
   readonly inputs: AnyStruct
   readonly parameters: AnyStruct
   readonly outputs: AnyStruct
@@ -146,6 +150,7 @@ export const make = <
     code: fingerprint.code,
     codeParts: fingerprint.parts,
     diagnostics: fingerprint.diagnostics,
+    services: fingerprint.services,
     run
   }) as Process<In, P, Out, ErrorOf<Eff>, ContextOf<Eff>>
 }
@@ -157,6 +162,13 @@ export const make = <
  */
 export interface Context {
   readonly pipeline: string
+  /**
+   * The name it runs under when that is not the process's own: a fan-out
+   * branch's (`train_model_seed41`). Its report line, run events, step lines
+   * and metrics carry it; its key and seeds follow the process's identity
+   * (and the branch's root seed, inputs and partition).
+   */
+  readonly name?: string | undefined
   /** Decoded inputs, by name. */
   readonly inputs: Readonly<Record<string, unknown>>
   /** Which upstream process provided each input. */
@@ -165,6 +177,19 @@ export interface Context {
   readonly parameters: unknown
   /** The project's data file, when one is configured. */
   readonly data?: { readonly path: string; readonly digest: string } | undefined
+  /** Where a running process shows what it has done so far, by name (what an interrupted run reports). */
+  readonly running?: Map<string, Running> | undefined
+}
+
+/**
+ * A process in progress: its key once known, and the steps it has finished.
+ *
+ * @since 0.1.0
+ */
+export interface Running {
+  key: string
+  readonly startedMs: number
+  readonly steps: ReadonlyArray<StepReport>
 }
 
 /**
@@ -172,8 +197,11 @@ export interface Context {
  *
  * @since 0.1.0
  */
-export const recipe = (process: Any, context: Context): Effect.Effect<{ readonly recipe: Recipe.Recipe; readonly key: string }, EncodeError> =>
-  Effect.gen(function*() {
+export const recipe: (
+  process: Any,
+  context: Context
+) => Effect.Effect<{ readonly recipe: Recipe.Recipe; readonly key: string }, EncodeError> = Effect.fnUntraced(
+  function*(process: Any, context: Context) {
     const owner = `process ${process.name}`
     const root = yield* Reproducibility.RootSeed
     const encodedInputs = yield* internal.encode(process.inputs, context.inputs, owner, "inputs")
@@ -204,7 +232,8 @@ export const recipe = (process: Any, context: Context): Effect.Effect<{ readonly
       pipeline: context.pipeline
     }
     return { recipe, key: Recipe.key(recipe) }
-  })
+  }
+)
 
 /**
  * The outcome of running a process: its report line, and its outputs when it
@@ -223,41 +252,66 @@ export interface Result {
  *
  * @since 0.1.0
  */
-export const execute = <R>(process: Any, context: Context): Effect.Effect<Result, never, Cache | R> =>
-  Effect.gen(function*() {
+export const execute = Effect.fnUntraced(
+  function*<R>(process: Any, context: Context): Effect.fn.Return<Result, never, Cache | R> {
     const cache = yield* Cache
-    const name = process.name
+    const name = context.name ?? process.name
+    // Events of a branch say which process it is a copy of, for displays that group them.
+    const base = context.name !== undefined ? { base: process.name } : {}
     const started = yield* internal.monotonicMs
     const scope: ProcessScope = { pipeline: context.pipeline, process: name, steps: [] }
-    const caller: Caller = { identity: [context.pipeline, name], occurrences: new Map() }
+    // Step seeds follow the process's identity: a branch differs by its root seed and its inputs.
+    const caller: Caller = { identity: [context.pipeline, process.name], occurrences: new Map() }
     let key = ""
+    let parameters: unknown
+    const progress: Running = { key, startedMs: started, steps: scope.steps }
+    context.running?.set(name, progress)
     const exit = yield* Effect.gen(function*() {
       const made = yield* recipe(process, context)
       key = made.key
-      yield* RunEvents.emit({ kind: "process", phase: "start", process: name, key })
-      return yield* cache.memoize({
+      progress.key = key
+      parameters = internal.jsonPicture(made.recipe.configValue)
+      yield* RunEvents.emit({ kind: "process", phase: "start", process: name, key, ...base })
+      // The metrics its body (and its steps) log are stored with its entry, and replayed when the entry is served.
+      const logged: Array<Metrics.Metric> = []
+      const outcome = yield* cache.memoize({
         key,
         recipe: made.recipe,
         schema: process.outputs,
         compute: process.run(context.inputs, context.parameters).pipe(
           Random.withSeed(made.recipe.seed),
           Effect.provideService(CurrentProcess, scope),
-          Effect.provideService(CurrentCaller, caller)
+          Effect.provideService(CurrentCaller, caller),
+          Metrics.recordInto(logged)
         ),
-        onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key })
+        onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key, ...base }),
+        metrics: () => logged
       })
+      if (outcome.cached) yield* Metrics.replay(outcome.metrics)
+      return outcome
     }).pipe(Effect.exit)
     const durationMs = (yield* internal.monotonicMs) - started
     if (Exit.isSuccess(exit)) {
       const { cached, savedMs, value } = exit.value
-      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs })
+      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs, ...base })
       const report: ProcessReport = cached
-        ? { name, status: "cached", key, durationMs, savedMs, steps: [] }
-        : { name, status: "executed", key, durationMs, steps: scope.steps }
+        ? { name, status: "cached", key, durationMs, savedMs, steps: [], parameters }
+        : { name, status: "executed", key, durationMs, steps: scope.steps, parameters }
       return { report, outputs: value }
     }
-    const error = errorMessage(exit.cause)
-    yield* RunEvents.emit({ kind: "process", phase: "fail", process: name, key, durationMs, error })
-    return { report: { name, status: "failed", key, durationMs, steps: scope.steps, error }, outputs: undefined }
-  })
+    const failure = Failure.fromCause(exit.cause)
+    yield* RunEvents.emit({
+      kind: "process",
+      phase: "fail",
+      process: name,
+      key,
+      durationMs,
+      error: failure.error,
+      location: failure.location,
+      ...base
+    })
+    const known = parameters === undefined ? {} : { parameters }
+    return { report: { name, status: "failed", key, durationMs, steps: scope.steps, ...known, ...failure }, outputs: undefined }
+  }
+)
 

@@ -9,9 +9,11 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import { errorMessage } from "./internal/errors.ts"
+import * as SchemaParser from "effect/SchemaParser"
+import type * as Fanout from "./Fanout.ts"
+import * as Issues from "./internal/issues.ts"
 import { nearest } from "./internal/suggest.ts"
 
 const Name = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
@@ -30,9 +32,26 @@ const Gcs = Schema.Struct({
   local_tier: Schema.optionalKey(Schema.Boolean)
 })
 
+const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).annotate({ identifier: "an integer ≥ 1" })
+
+/** `seed_parallelism` of a process (see `Fanout`): seeds to fan out over, or the aggregation of the open seed layer. */
+const SeedParallelism = Schema.Struct({
+  seeds: Schema.optionalKey(Schema.Union([Seed, Schema.Array(Seed)]).annotate({ identifier: "an integer or a list of integers" })),
+  aggregation: Schema.optionalKey(Schema.Boolean)
+})
+
+/** `data_parallelism` of a process: partitions of one of its outputs, or the aggregation of the open data layer. */
+const DataParallelism = Schema.Struct({
+  size: Schema.optionalKey(Schema.Union([Count, Schema.Array(Count)]).annotate({ identifier: "an integer ≥ 1 or a list of row counts" })),
+  data_name: Schema.optionalKey(Schema.NonEmptyString),
+  aggregation: Schema.optionalKey(Schema.Boolean)
+})
+
 const ProcessEntry = Schema.Struct({
   name: Schema.NonEmptyString,
-  parameters: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown))
+  parameters: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)),
+  seed_parallelism: Schema.optionalKey(SeedParallelism),
+  data_parallelism: Schema.optionalKey(DataParallelism)
 })
 
 const Model = Schema.Struct({
@@ -44,7 +63,9 @@ const Model = Schema.Struct({
     pipeline: Schema.optionalKey(Schema.Struct({
       process_adjlist: Schema.optionalKey(Schema.String),
       processes: Schema.optionalKey(Schema.Array(ProcessEntry)),
-      concurrency: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
+      concurrency: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))),
+      /** The most branches a fan-out may copy one process into (default 1,000): raising it confirms a larger fan-out. */
+      max_branches: Schema.optionalKey(Count)
     }))
   }))
 })
@@ -65,32 +86,6 @@ export const Document = Schema.Struct({
   data: Schema.optionalKey(Schema.Struct({ path: Schema.optionalKey(Schema.NonEmptyString) })),
   model: Schema.optionalKey(Model)
 })
-
-/**
- * Valid keys at each level, for suggestions. Mirrors `Document` (a test
- * checks that the two agree).
- *
- * @since 0.1.0
- */
-export const KEYS: KeyTree = {
-  metadata: { name: {}, description: {}, version: {} },
-  scripts: { main: {} },
-  reproducibility: { seed: {} },
-  data: { path: {} },
-  model: {
-    parameters: {
-      cache: { backend: {}, gcs: { bucket: {}, prefix: {}, project: {}, credentials: {}, local_tier: {} } },
-      pipeline: { process_adjlist: {}, processes: { "*": { name: {}, parameters: { "*": {} } } }, concurrency: {} }
-    }
-  }
-}
-
-/**
- * @since 0.1.0
- */
-export interface KeyTree {
-  readonly [key: string]: KeyTree
-}
 
 /**
  * GCS settings with defaults applied.
@@ -124,6 +119,10 @@ export interface ProjectConfig {
   /** Raw parameters per process, decoded later by each process's own schema. */
   readonly parameters: Readonly<Record<string, Readonly<Record<string, unknown>>>>
   readonly concurrency: number | undefined
+  /** Seed and data parallelism per process (`seed_parallelism`, `data_parallelism`), checked against the pipeline later. */
+  readonly fanout: Readonly<Record<string, Fanout.Settings>>
+  /** `max_branches`: the most branches one process may be copied into. */
+  readonly maxBranches: number | undefined
   /** `model` or `experiment`: which spelling the file used, for messages. */
   readonly modelKey: "model" | "experiment"
 }
@@ -177,31 +176,10 @@ export interface DecodeOptions {
   readonly lineOf?: ((path: ReadonlyArray<string | number>) => number | undefined) | undefined
 }
 
-const PATH_SEGMENT = /\[("(?:[^"\\]|\\.)*"|\d+)\]/g
-
-const parseIssues = (message: string): Array<{ message: string; path: Array<string | number> }> => {
-  const out: Array<{ message: string; path: Array<string | number> }> = []
-  const lines = message.split("\n")
-  for (let i = 0; i < lines.length; i++) {
-    const at = lines[i + 1]?.match(/^\s+at (.*)$/)
-    const path: Array<string | number> = []
-    if (at) {
-      for (const m of at[1]!.matchAll(PATH_SEGMENT)) path.push(m[1]!.startsWith("\"") ? JSON.parse(m[1]!) : Number(m[1]))
-      i++
-    }
-    out.push({ message: lines[i - (at ? 1 : 0)]!, path })
-  }
-  return out
-}
-
 const valueAt = (doc: unknown, path: ReadonlyArray<string | number>): unknown =>
   path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as any)[k] : undefined), doc)
 
-const keysAt = (path: ReadonlyArray<string | number>): Array<string> => {
-  let tree: KeyTree | undefined = KEYS
-  for (const segment of path) tree = tree?.[typeof segment === "number" ? "*" : segment] ?? tree?.["*"]
-  return Object.keys(tree ?? {}).filter((k) => k !== "*")
-}
+const lowerFirst = (text: string): string => text.charAt(0).toLowerCase() + text.slice(1)
 
 const describe = (value: unknown): string => {
   if (value === null) return "null"
@@ -235,24 +213,28 @@ export const decode = (document: unknown, options: DecodeOptions): Effect.Effect
     }
     const toFile = (path: ReadonlyArray<string | number>) => (modelKey === "experiment" && path[0] === "model" ? ["experiment", ...path.slice(1)] : path)
 
-    const decoded = Schema.decodeUnknownExit(Document)(doc, { onExcessProperty: "error", errors: "all" })
-    if (Exit.isFailure(decoded)) {
-      const issues = parseIssues(errorMessage(decoded.cause)).map(({ message, path }) => {
+    const decoded = SchemaParser.decodeUnknownResult(Document)(doc, { onExcessProperty: "error", errors: "all" })
+    if (Result.isFailure(decoded)) {
+      const issues = Issues.leaves(decoded.failure).map((leaf) => {
+        const path = leaf.path.map((key) => (typeof key === "number" ? key : String(key)))
         const filePath = toFile(path)
-        if (message === "Expected no excess property") {
-          const key = String(path[path.length - 1])
-          // At the top level, `experiment` (the alias of `model`) is valid too.
-          const valid = path.length === 1 ? [...keysAt([]), "experiment"] : keysAt(path.slice(0, -1))
-          const suggestion = nearest(key, valid)
-          return located(filePath, `unknown key${suggestion ? `; did you mean \`${suggestion}\`?` : ""} (valid here: ${valid.join(", ")})`)
+        switch (leaf._tag) {
+          case "UnexpectedKey": {
+            // At the top level, `experiment` (the alias of `model`) is valid too.
+            const valid = path.length === 1 ? [...leaf.known, "experiment"] : leaf.known
+            const suggestion = nearest(String(path[path.length - 1]), valid)
+            return located(filePath, `unknown key${suggestion ? `; did you mean \`${suggestion}\`?` : ""} (valid here: ${valid.join(", ")})`)
+          }
+          case "MissingKey":
+            return located(filePath, "is required")
+          case "Invalid":
+            // Effect's sentence ("Expected an integer") continues ours, after the path.
+            return located(filePath, `${lowerFirst(leaf.message)}, found ${describe(valueAt(doc, path))}`)
         }
-        if (message === "Missing key") return located(filePath, "is required")
-        const found = valueAt(doc, path)
-        return located(filePath, `${message.replace(/^Expected/, "expected")}, found ${describe(found)}`)
       })
       return fail(issues)
     }
-    const d = decoded.value
+    const d = decoded.success
     const parameters = d.model?.parameters
     const backend = parameters?.cache?.backend ?? defaults.backend
     const gcs = parameters?.cache?.gcs
@@ -260,12 +242,34 @@ export const decode = (document: unknown, options: DecodeOptions): Effect.Effect
       return fail([located(toFile(["model", "parameters", "cache", "gcs"]), "is required when backend is gcs (bucket, and optionally prefix, project, credentials)")])
     }
     const processParameters: Record<string, Record<string, unknown>> = {}
+    const fanout: Record<string, Fanout.Settings> = {}
     const issues: Array<Issue> = []
     for (const [i, entry] of (parameters?.pipeline?.processes ?? []).entries()) {
+      const at = (key: string) => {
+        const line = options.lineOf?.(toFile(["model", "parameters", "pipeline", "processes", i, key]))
+        return line !== undefined ? `${options.file}:${line}` : options.file
+      }
       if (entry.name in processParameters) {
         issues.push(located(toFile(["model", "parameters", "pipeline", "processes", i, "name"]), `process ${entry.name} is listed twice`))
       }
       processParameters[entry.name] = entry.parameters ?? {}
+      const seed = entry.seed_parallelism
+      const data = entry.data_parallelism
+      if (seed !== undefined || data !== undefined) {
+        fanout[entry.name] = {
+          ...(seed !== undefined ? { seed: { ...seed, at: at("seed_parallelism") } } : {}),
+          ...(data !== undefined
+            ? {
+              data: {
+                ...(data.size !== undefined ? { size: data.size } : {}),
+                ...(data.data_name !== undefined ? { dataName: data.data_name } : {}),
+                ...(data.aggregation !== undefined ? { aggregation: data.aggregation } : {}),
+                at: at("data_parallelism")
+              }
+            }
+            : {})
+        }
+      }
     }
     if (issues.length > 0) return fail(issues)
     return Effect.succeed<ProjectConfig>({
@@ -285,6 +289,8 @@ export const decode = (document: unknown, options: DecodeOptions): Effect.Effect
       adjlist: parameters?.pipeline?.process_adjlist,
       parameters: processParameters,
       concurrency: parameters?.pipeline?.concurrency,
+      fanout,
+      maxBranches: parameters?.pipeline?.max_branches,
       modelKey
     })
   })

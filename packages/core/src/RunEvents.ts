@@ -4,7 +4,8 @@
  *
  * Phases: `start` (about to look up), `hit` (served from cache), `miss` (not
  * found, about to run), `store` (ran and stored), `fail` (the body failed;
- * nothing stored), `skip` (a process not run because an upstream failed).
+ * nothing stored), `skip` (a process not run because an upstream failed),
+ * `interrupt` (a process running when the run was interrupted).
  *
  * @since 0.1.0
  */
@@ -15,7 +16,7 @@ import * as Layer from "effect/Layer"
 /**
  * @since 0.1.0
  */
-export type Phase = "start" | "hit" | "miss" | "store" | "fail" | "skip"
+export type Phase = "start" | "hit" | "miss" | "store" | "fail" | "skip" | "interrupt"
 
 /**
  * @since 0.1.0
@@ -25,10 +26,14 @@ export interface RunEvent {
   readonly phase: Phase
   /** The process, and for step events the process the step ran in. */
   readonly process: string
+  /** For a fan-out branch (`process` is then `train_model_seed41`): the process it is a copy of. */
+  readonly base?: string | undefined
   readonly step?: string | undefined
   readonly key?: string | undefined
   readonly durationMs?: number | undefined
   readonly error?: string | undefined
+  /** For `fail`: where in the user's source the error was raised (`src/train.ts:95:12`), when known. */
+  readonly location?: string | undefined
 }
 
 /**
@@ -64,8 +69,4 @@ export const layer = (listener: (event: RunEvent) => Effect.Effect<void>): Layer
 /**
  * @since 0.1.0
  */
-export const emit = (event: RunEvent): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const events = yield* RunEvents
-    yield* events.emit(event)
-  })
+export const emit = (event: RunEvent): Effect.Effect<void> => RunEvents.use((events) => events.emit(event))

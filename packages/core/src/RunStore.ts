@@ -20,7 +20,9 @@ export class RunStoreError extends Schema.TaggedError<RunStoreError>()("RunStore
   backend: Schema.String,
   operation: Schema.String,
   location: Schema.String,
-  reason: Schema.String
+  /** A plain-words description of the cause. */
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `${this.backend} run store: could not ${this.operation} at ${this.location}: ${this.reason}`
@@ -35,7 +37,7 @@ export class RunStoreError extends Schema.TaggedError<RunStoreError>()("RunStore
 export interface RunSummary {
   readonly id: string
   readonly pipeline: string
-  readonly status: "success" | "failed"
+  readonly status: "success" | "failed" | "interrupted"
   readonly startedAt: number
   readonly durationMs: number
   readonly seed: number

@@ -35,7 +35,7 @@ import * as CanonicalHash from "./CanonicalHash.ts"
 import * as CodeFingerprint from "./CodeFingerprint.ts"
 import * as internal from "./internal/encoding.ts"
 import * as Metrics from "./Metrics.ts"
-import { errorMessage } from "./internal/errors.ts"
+import * as Failure from "./Failure.ts"
 import { CurrentCaller, CurrentProcess, nextOccurrence } from "./internal/scope.ts"
 import * as Recipe from "./Recipe.ts"
 import * as Reproducibility from "./Reproducibility.ts"
@@ -247,6 +247,8 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       const clock = fiber.getRef(Clock.Clock)
       const memoized = () => {
         const started = internal.monotonicMsOf(clock)
+        // The metrics the body logs are stored with its entry, and replayed when the entry is served.
+        const logged: Array<Metrics.Metric> = []
         return Effect.matchCauseEffect(
           cache.memoize({
             key,
@@ -256,22 +258,32 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
               runBody<O>(options.run(value, configValue as C)).pipe(
                 Random.withSeed(seed),
                 Effect.provideService(Metrics.CurrentStep, name),
-                Effect.provideService(CurrentCaller, { identity, occurrences: new Map() })
+                Effect.provideService(CurrentCaller, { identity, occurrences: new Map() }),
+                Metrics.recordInto(logged)
               )
             ),
-            onMiss: silent ? undefined : emit("miss")
+            onMiss: silent ? undefined : emit("miss"),
+            metrics: () => logged
           }),
           {
             onSuccess: (outcome): Effect.Effect<O> => {
               const durationMs = internal.monotonicMsOf(clock) - started
               scope?.steps.push({ name, status: outcome.cached ? "cached" : "executed", key, durationMs })
-              return silent ? Exit.succeed(outcome.value) : Effect.as(emit(outcome.cached ? "hit" : "store", { durationMs }), outcome.value)
+              const done: Effect.Effect<O> = silent
+                ? Exit.succeed(outcome.value)
+                : Effect.as(emit(outcome.cached ? "hit" : "store", { durationMs }), outcome.value)
+              // A hit whose entry has no metrics replays nothing, at no cost.
+              return outcome.cached && outcome.metrics !== undefined && outcome.metrics.length > 0
+                ? Effect.andThen(Metrics.replay(outcome.metrics), done)
+                : done
             },
             onFailure: (cause) => {
               const durationMs = internal.monotonicMsOf(clock) - started
-              const error = errorMessage(cause)
-              scope?.steps.push({ name, status: "failed", key, durationMs, error })
-              return silent ? Exit.failCause(cause) : Effect.andThen(emit("fail", { durationMs, error }), Exit.failCause(cause))
+              const failure = Failure.fromCause(cause)
+              scope?.steps.push({ name, status: "failed", key, durationMs, ...failure })
+              return silent
+                ? Exit.failCause(cause)
+                : Effect.andThen(emit("fail", { durationMs, error: failure.error, location: failure.location }), Exit.failCause(cause))
             }
           }
         )

@@ -11,6 +11,7 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
+import * as Schema from "effect/Schema"
 import { UnhashableValueError } from "./CanonicalHash.ts"
 import { setOwn, VIEW_TYPES, viewTypeName } from "./internal/binary.ts"
 
@@ -103,7 +104,7 @@ export const serialize = (value: unknown, digestOf: (bytes: Uint8Array) => strin
         }
         const proto = Object.getPrototypeOf(v)
         if (proto !== Object.prototype && proto !== null) {
-          throw new UnhashableValueError([...path], `an instance of ${(v as object).constructor?.name ?? "a class"}`)
+          throw new UnhashableValueError({ path: [...path], found: `an instance of ${(v as object).constructor?.name ?? "a class"}` })
         }
         const out: Record<string, unknown> = {}
         for (const key of Object.keys(v)) {
@@ -114,7 +115,7 @@ export const serialize = (value: unknown, digestOf: (bytes: Uint8Array) => strin
         return "$x" in out ? { $x: "obj", v: out } : out
       }
       default:
-        throw new UnhashableValueError([...path], `a ${typeof v}`)
+        throw new UnhashableValueError({ path: [...path], found: `a ${typeof v}` })
     }
   }
   const json = go(value)
@@ -126,14 +127,20 @@ export const serialize = (value: unknown, digestOf: (bytes: Uint8Array) => strin
  *
  * @since 0.1.0
  */
-export class MalformedValueError extends Error {}
+export class MalformedValueError extends Schema.TaggedError<MalformedValueError>()("MalformedValueError", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return this.reason
+  }
+}
 
 const toBinary = (type: string, bytes: Uint8Array): unknown => {
   if (type === "ArrayBuffer") return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
   const Ctor = VIEW_TYPES.get(type)
-  if (Ctor === undefined) throw new MalformedValueError(`unknown binary type ${type}`)
+  if (Ctor === undefined) throw new MalformedValueError({ reason: `unknown binary type ${type}` })
   const width = Ctor.BYTES_PER_ELEMENT ?? 1
-  if (bytes.byteLength % width !== 0) throw new MalformedValueError(`${type} of ${bytes.byteLength} bytes`)
+  if (bytes.byteLength % width !== 0) throw new MalformedValueError({ reason: `${type} of ${bytes.byteLength} bytes` })
   // A view over the bytes read, without a copy, when they are aligned.
   const aligned = bytes.byteOffset % width === 0 ? bytes : bytes.slice()
   return new Ctor(aligned.buffer, aligned.byteOffset, type === "DataView" ? aligned.byteLength : aligned.byteLength / width)
@@ -181,7 +188,7 @@ export const deserialize = (json: unknown, blob: (digest: string) => Uint8Array)
         return toBinary(record.t as string, bytes)
       }
       default:
-        throw new MalformedValueError(`unknown tag ${String(record.$x)}`)
+        throw new MalformedValueError({ reason: `unknown tag ${String(record.$x)}` })
     }
   }
   return go(json)

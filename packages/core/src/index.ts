@@ -23,11 +23,17 @@ export * as DataFile from "./DataFile.ts"
 /** A value that cannot be encoded with its schema. */
 export * as EncodeError from "./EncodeError.ts"
 
+/** What went wrong in a step or process: message, place in the user's code, trimmed stack, tag and fields. */
+export * as Failure from "./Failure.ts"
+
 /** Why a key changed, in words. */
 export * as Explain from "./Explain.ts"
 
 /** Cache entry manifests and their verified on-store form. */
 export * as Manifest from "./Manifest.ts"
+
+/** Seed and data parallelism: fan a pipeline out over seeds and data partitions, and aggregate. */
+export * as Fanout from "./Fanout.ts"
 
 /** Metrics logged from steps and processes. */
 export * as Metrics from "./Metrics.ts"

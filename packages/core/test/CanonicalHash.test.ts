@@ -100,6 +100,22 @@ describe("CanonicalHash", () => {
     assert.throws(() => CanonicalHash.digest(cyclic), /circular reference at \.self/)
   })
 
+  it("an unhashable part is a tagged error with where and what as data", () => {
+    const error = (() => {
+      try {
+        CanonicalHash.digest({ rows: [{ id: 1 }, { id: () => 1 }] })
+      } catch (error) {
+        return error
+      }
+    })()
+    assert.instanceOf(error, CanonicalHash.UnhashableValueError)
+    const unhashable = error as CanonicalHash.UnhashableValueError
+    assert.strictEqual(unhashable._tag, "UnhashableValueError")
+    assert.deepStrictEqual(unhashable.path, ["rows", 1, "id"])
+    assert.strictEqual(unhashable.found, "a function")
+    assert.strictEqual(unhashable.message, "cannot hash a function at .rows[1].id")
+  })
+
   it("is stable across calls (a fixed vector)", () => {
     // Pinned: changing the encoding silently would orphan every stored entry.
     assert.strictEqual(

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs"
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -119,6 +119,30 @@ describe("CodeFingerprint", () => {
     assert.deepStrictEqual(await changedBy(bump), ["viaPackage"])
     const module = await load(write(bump(base)))
     assert.deepInclude(module.viaPackage.codeParts, { kind: "package", name: "fixture-pkg", digest: "1.1.0" })
+  })
+
+  it("counts a package linked from source (a workspace of yours) by its source, whose version does not move", async () => {
+    const linked = (body: string) => {
+      const dir = write({
+        "packages/shared/package.json": JSON.stringify({ name: "shared", version: "1.0.0", type: "module", main: "index.js" }),
+        "packages/shared/index.js": `export const shared = (x) => ${body}\n`,
+        "src/main.ts": [
+          "import { Step } from \"@expops/core\"",
+          "import { Schema } from \"effect\"",
+          "import { shared } from \"shared\"",
+          "export const viaWorkspace = Step.make({ name: \"w\", input: Schema.Finite, output: Schema.Finite, run: function*(x) { return shared(x) } })",
+          ""
+        ].join("\n")
+      })
+      mkdirSync(Path.join(dir, "node_modules"), { recursive: true })
+      symlinkSync(Path.join(dir, "packages/shared"), Path.join(dir, "node_modules/shared"))
+      return dir
+    }
+    const a = await load(linked("x + 1"))
+    const b = await load(linked("x + 2"))
+    assert.notStrictEqual(a.viaWorkspace.code, b.viaWorkspace.code)
+    const part = (a.viaWorkspace.codeParts as ReadonlyArray<CodeFingerprint.Part>).find((p) => p.kind === "package" && p.name === "shared")
+    assert.match(part!.digest, /^source [0-9a-f]{32}$/)
   })
 
   it("sees the code inside a schema transformation", async () => {
@@ -344,14 +368,19 @@ describe("CodeFingerprint, counting executions", () => {
     ].join("\n")
   })
   const statuses = (report: RunReport.RunReport) => Object.fromEntries(report.processes.map((p) => [p.name, p.status]))
+  /** Runs the project with `score` as `before`, then as `after`, on one cache; the report of the second run, counting its executions. */
+  const edited = (before: string, after: string) =>
+    Effect.gen(function*() {
+      const first = (yield* Effect.promise(() => load(write(project(before))))).default as Pipeline.Pipeline<never>
+      const second = (yield* Effect.promise(() => load(write(project(after))))).default as Pipeline.Pipeline<never>
+      yield* Pipeline.run(first)
+      for (const key of Object.keys(counts)) delete counts[key]
+      return yield* Pipeline.run(second)
+    })
 
   it.effect("a helper edited re-runs exactly the steps and processes whose code reaches it", () =>
     Effect.gen(function*() {
-      const before = (yield* Effect.promise(() => load(write(project("x * 2"))))).default as Pipeline.Pipeline<never>
-      const after = (yield* Effect.promise(() => load(write(project("x * 3"))))).default as Pipeline.Pipeline<never>
-      yield* Pipeline.run(before)
-      for (const key of Object.keys(counts)) delete counts[key]
-      const report = yield* Pipeline.run(after)
+      const report = yield* edited("x * 2", "x * 3")
       assert.deepStrictEqual(statuses(report), { load: "cached", train: "executed", summarise: "executed" })
       // `fit` and `evaluate` call `score`; `report` does not, and `summarise` re-ran only because `evaluate` did.
       assert.deepStrictEqual(counts, { "process train": 1, "step fit": 1, "process summarise": 1, "step evaluate": 1 })
@@ -361,11 +390,7 @@ describe("CodeFingerprint, counting executions", () => {
 
   it.effect("a comment-only edit of a helper re-runs nothing", () =>
     Effect.gen(function*() {
-      const before = (yield* Effect.promise(() => load(write(project("x * 2"))))).default as Pipeline.Pipeline<never>
-      const after = (yield* Effect.promise(() => load(write(project("/* doubled */ x  *  2"))))).default as Pipeline.Pipeline<never>
-      yield* Pipeline.run(before)
-      for (const key of Object.keys(counts)) delete counts[key]
-      const report = yield* Pipeline.run(after)
+      const report = yield* edited("x * 2", "/* doubled */ x  *  2")
       assert.deepStrictEqual(statuses(report), { load: "cached", train: "cached", summarise: "cached" })
       assert.deepStrictEqual(counts, {})
     }).pipe(Effect.provide(TestLayers.layer())))

@@ -13,16 +13,18 @@ const fit = Step.make({
   }
 })
 
-const train = Process.make({
+const trainOptions = {
   name: "train",
   parameters: { epochs: Schema.Finite },
   outputs: { epochs: Schema.Finite },
   steps: [fit],
-  run: function*(_, { epochs }) {
+  run: function*(_: {}, { epochs }: { readonly epochs: number }) {
     yield* Metrics.logMetric("runs", 1)
     return { epochs: yield* fit(epochs) }
   }
-})
+}
+
+const train = Process.make(trainOptions)
 
 const pipeline = Pipeline.make({ name: "metrics", processes: [train] })
 
@@ -35,6 +37,22 @@ describe("Metrics", () => {
       const second = yield* Pipeline.run(pipeline, { parameters: { train: { epochs: 3 } } })
       assert.deepStrictEqual(indices(first.metrics ?? []), ["train:runs@1", "fit:loss@1", "fit:loss@2"])
       assert.deepStrictEqual(indices(second.metrics ?? []), ["train:runs@1", "fit:loss@1", "fit:loss@2", "fit:loss@3"])
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("metrics travel with the entries: a run served from the cache has them, marked cached", () =>
+    Effect.gen(function*() {
+      const options = { parameters: { train: { epochs: 2 } } }
+      const cold = yield* Pipeline.run(pipeline, options)
+      // The process is served whole: its own metric and its step's come with its entry.
+      const warm = yield* Pipeline.run(pipeline, options)
+      assert.deepStrictEqual(warm.processes.map((p) => p.status), ["cached"])
+      assert.deepStrictEqual(warm.metrics, cold.metrics!.map((m) => ({ ...m, cached: true })))
+      // The process runs again (a new version), its step is served: the step's metrics come with the step's entry.
+      const versioned = Pipeline.make({ name: "metrics", processes: [Process.make({ ...trainOptions, version: "2" })] })
+      const again = yield* Pipeline.run(versioned, options)
+      assert.deepStrictEqual(again.processes[0]!.steps.map((s) => s.status), ["cached"])
+      assert.deepStrictEqual(indices(again.metrics ?? []), ["train:runs@1", "fit:loss@1", "fit:loss@2"])
+      assert.deepStrictEqual(again.metrics!.map((m) => m.cached === true), [false, true, true])
     }).pipe(Effect.provide(TestLayers.layer())))
 
   it.effect("collect gives a step run outside a pipeline its own collector", () =>

@@ -81,6 +81,24 @@ describe("Pipeline", () => {
         assert.match(messages, /parameters of process prepare: Expected no excess property at \["fator"\]/)
       }))
 
+    it.effect("a problem with configured parameters names the process and the path inside them, as data", () =>
+      Effect.gen(function*() {
+        const p = Pipeline.make({
+          name: "p",
+          processes: [source("a", {}), sink("b", {}, { search: Schema.Struct({ depth: Schema.Int }) })],
+          edges: [["a", "b"], ["a", "c"]]
+        })
+        const error = yield* Effect.flip(Pipeline.plan(p, { parameters: { b: { search: { depth: 2.5 } }, z: {} } }))
+        const located = error.problems.map((x) => [x.code, x.process, x.parameterPath])
+        assert.deepStrictEqual(located, [
+          // From the pipeline's own edges: no process entry of the config is at fault.
+          ["unknown-process", undefined, undefined],
+          ["unknown-process", "z", undefined],
+          ["invalid-parameters", "b", ["search", "depth"]]
+        ])
+        assert.match(error.message, /parameters of process b: Expected an integer at \["search"\]\["depth"\]/)
+      }))
+
     it.effect("a duplicate process name", () =>
       Effect.gen(function*() {
         const p = Pipeline.make({ name: "p", processes: [source("a", {}), source("a", {})] })
@@ -102,6 +120,20 @@ describe("Pipeline", () => {
       assert.deepStrictEqual(report.processes.map((p) => p.name), ["load", "prepare", "train", "report"])
       assert.deepStrictEqual(report.processes[1]!.steps.map((s) => [s.name, s.status]), [["shuffle", "executed"], ["scale", "executed"]])
       for (const p of report.processes) assert.match(p.key, /^[0-9a-f]{64}$/)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("runs a plan it was given: the edges and parameters validated once, then each run of it", () =>
+    Effect.gen(function*() {
+      const { adjlist, parameters, pipeline, runs } = makeCounting()
+      const plan = yield* Pipeline.plan(pipeline, { adjlist, parameters })
+      assert.deepStrictEqual(plan.order, ["load", "prepare", "train", "report"])
+      const first = yield* Pipeline.runPlan(plan)
+      assert.deepStrictEqual(first.processes.map((p) => p.status), ["executed", "executed", "executed", "executed"])
+      // The same plan again: same keys, all served from the cache.
+      const again = yield* Pipeline.runPlan(plan, { concurrency: 1 })
+      assert.deepStrictEqual(again.processes.map((p) => [p.status, p.key]), first.processes.map((p) => ["cached", p.key]))
+      assert.deepStrictEqual((yield* Pipeline.run(pipeline, { adjlist, parameters })).processes.map((p) => p.key), first.processes.map((p) => p.key))
+      assert.strictEqual(runs["process:load"], 1)
     }).pipe(Effect.provide(TestLayers.layer())))
 
   describe("seeds", () => {

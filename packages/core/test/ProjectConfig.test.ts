@@ -87,8 +87,68 @@ describe("ProjectConfig", () => {
       assert.match(yield* messages(doc), /model\.parameters\.pipeline\.processes\.1\.name: process a is listed twice/)
     }))
 
-  it("the key tree used for suggestions agrees with the schema", () => {
-    const schemaKeys = Object.keys(ProjectConfig.Document.fields)
-    assert.deepStrictEqual(Object.keys(ProjectConfig.KEYS), schemaKeys)
+  it.effect("the valid keys are the schema's at every level, inside lists too", () =>
+    Effect.gen(function*() {
+      const entry = yield* messages({ metadata: { name: "m" }, model: { parameters: { pipeline: { processes: [{ nme: "a" }] } } } })
+      assert.match(entry, /model\.parameters\.pipeline\.processes\.0\.nme: unknown key; did you mean `name`\? \(valid here: name, parameters, seed_parallelism, data_parallelism\)/)
+      assert.match(entry, /model\.parameters\.pipeline\.processes\.0\.name: is required/)
+      const gcs = yield* messages({ metadata: { name: "m" }, model: { parameters: { cache: { gcs: { bucket: "b", local_teir: false } } } } })
+      assert.match(gcs, /gcs\.local_teir: unknown key; did you mean `local_tier`\? \(valid here: bucket, prefix, project, credentials, local_tier\)/)
+    }))
+
+  it.effect("a value failing a check says what was expected", () =>
+    Effect.gen(function*() {
+      assert.match(yield* messages({ metadata: { name: "-m" } }), /metadata\.name: expected a name of letters, digits, '\.', '_' or '-', found string "-m"/)
+      const concurrency = { metadata: { name: "m" }, model: { parameters: { pipeline: { concurrency: 0 } } } }
+      assert.match(yield* messages(concurrency), /pipeline\.concurrency: expected a value greater than or equal to 1, found number 0/)
+      assert.match(yield* messages({ metadata: { name: "m" }, model: { parameters: { pipeline: { processes: "a" } } } }), /processes: expected array, found string "a"/)
+    }))
+
+  describe("fan-out keys", () => {
+    const withProcesses = (processes: ReadonlyArray<unknown>, pipeline: object = {}) => ({
+      metadata: { name: "m" },
+      model: { parameters: { pipeline: { processes, ...pipeline } } }
+    })
+
+    it.effect("seed_parallelism, data_parallelism and max_branches decode into fan-out settings, each with where it was written", () =>
+      Effect.gen(function*() {
+        const config = yield* decode(withProcesses([
+          { name: "load", data_parallelism: { size: [50, 20, 20], data_name: "rows" } },
+          { name: "prepare", seed_parallelism: { seeds: 42 } },
+          { name: "summarise", seed_parallelism: { aggregation: true }, data_parallelism: { aggregation: true } },
+          { name: "train", parameters: { rate: 1 } }
+        ], { max_branches: 5000 }))
+        // The test's lineOf answers the path's length + 1: processes.<i>.<setting> is 7 deep.
+        const at = "configs/project_config.yaml:7"
+        assert.deepStrictEqual(config.fanout, {
+          load: { data: { size: [50, 20, 20], dataName: "rows", at } },
+          prepare: { seed: { seeds: 42, at } },
+          summarise: { seed: { aggregation: true, at }, data: { aggregation: true, at } }
+        })
+        assert.strictEqual(config.maxBranches, 5000)
+        assert.deepStrictEqual(config.parameters, { load: {}, prepare: {}, summarise: {}, train: { rate: 1 } })
+        assert.strictEqual((yield* decode({ metadata: { name: "m" } })).maxBranches, undefined)
+      }))
+
+    it.effect("a misspelt or mistyped fan-out key names its path and what was expected", () =>
+      Effect.gen(function*() {
+        assert.match(
+          yield* messages(withProcesses([{ name: "prepare", seed_paralelism: { seeds: [1] } }])),
+          /model\.parameters\.pipeline\.processes\.0\.seed_paralelism: unknown key; did you mean `seed_parallelism`\?/
+        )
+        assert.match(
+          yield* messages(withProcesses([{ name: "prepare", seed_parallelism: { seed: [1] } }])),
+          /processes\.0\.seed_parallelism\.seed: unknown key; did you mean `seeds`\? \(valid here: seeds, aggregation\)/
+        )
+        assert.match(
+          yield* messages(withProcesses([{ name: "prepare", seed_parallelism: { seeds: "1, 2" } }])),
+          /processes\.0\.seed_parallelism\.seeds: expected an integer or a list of integers, found string "1, 2"/
+        )
+        assert.match(
+          yield* messages(withProcesses([{ name: "load", data_parallelism: { size: 0 } }])),
+          /processes\.0\.data_parallelism\.size: expected a value greater than or equal to 1, found number 0/
+        )
+        assert.match(yield* messages(withProcesses([], { max_branches: 0 })), /model\.parameters\.pipeline\.max_branches: .*found number 0/)
+      }))
   })
 })

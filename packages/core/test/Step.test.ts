@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Option, Random, Schema } from "effect"
-import { Cache, CacheStore, Step } from "@expops/core"
+import { Cache, CacheStore, CanonicalHash, Step } from "@expops/core"
 import { TestLayers, TestRecipes } from "@expops/core/testing"
 
 const Numbers = Schema.Array(Schema.Finite)
@@ -176,6 +176,8 @@ describe("Step", () => {
       const error = yield* Effect.flip(step({ rows: [{ id: 1 }, { id: 1.5 }] }))
       assert.strictEqual(error._tag, "EncodeError")
       assert.match(error.message, /step rows: cannot encode its input at \.rows\[1\]\.id: Expected an integer/)
+      // The schema's own error is kept, with its issue tree.
+      assert.isTrue(Schema.isSchemaError(error.cause))
     }).pipe(Effect.provide(TestLayers.layer())))
 
   it.effect("keys, outputs and errors are the same once a schema's codec is generated (after its first uses)", () =>
@@ -264,6 +266,10 @@ describe("Step", () => {
       })
       const error = yield* Effect.flip(step({ payload: { handler: () => 1 } }))
       assert.match(error.message, /step any: cannot encode its input at \.payload\.handler: found a function/)
+      // What the hash found is kept as data, not only in the words.
+      assert.instanceOf(error.cause, CanonicalHash.UnhashableValueError)
+      assert.deepStrictEqual((error.cause as CanonicalHash.UnhashableValueError).path, ["payload", "handler"])
+      assert.strictEqual((error.cause as CanonicalHash.UnhashableValueError).found, "a function")
     }).pipe(Effect.provide(TestLayers.layer())))
 
   it.effect("runs with Random seeded: the same call draws the same numbers", () =>

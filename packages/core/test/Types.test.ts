@@ -1,5 +1,5 @@
 import { describe, expectTypeOf, it } from "@effect/vitest"
-import { Context, Effect, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { type Cache, Pipeline, Process, Step } from "@expops/core"
 
 class Clock2 extends Context.Service<Clock2, { readonly now: Effect.Effect<number> }>()("test/Clock2") {}
@@ -50,8 +50,17 @@ describe("types", () => {
     expectTypeOf(stamped).parameters.toEqualTypeOf<[input: string]>()
   })
 
-  it("carries a process's requirements to its pipeline", () => {
-    const pipeline = Pipeline.make({ name: "t", processes: [proc] })
-    expectTypeOf(pipeline).toEqualTypeOf<Pipeline.Pipeline<Clock2 | Cache.Cache>>()
+  it("a pipeline whose processes need a service takes a layer that provides it, or does not type-check", () => {
+    const layer = Layer.succeed(Clock2, { now: Effect.succeed(0) })
+    const pipeline = Pipeline.make({ name: "t", processes: [proc], layer })
+    // What is left for `run`'s caller: the cache.
+    expectTypeOf(pipeline).toEqualTypeOf<Pipeline.Pipeline<Cache.Cache>>()
+    // @ts-expect-error: processes need Clock2, and no layer provides it
+    Pipeline.make({ name: "t", processes: [proc] })
+    class Other extends Context.Service<Other, { readonly n: number }>()("test/Other") {}
+    // @ts-expect-error: a layer, but not of Clock2
+    Pipeline.make({ name: "t", processes: [proc], layer: Layer.succeed(Other, { n: 1 }) })
+    // Processes needing nothing of the user's need no layer.
+    expectTypeOf(Pipeline.make({ name: "t", processes: [] })).toEqualTypeOf<Pipeline.Pipeline<never>>()
   })
 })

@@ -4,6 +4,7 @@
  * of the run history.
  */
 import type { DatabaseSync } from "node:sqlite"
+import * as Schema from "effect/Schema"
 import { transaction } from "./sqlite.ts"
 
 /** Bumped with every change below; `PRAGMA user_version` holds the applied one. */
@@ -86,16 +87,23 @@ CREATE INDEX IF NOT EXISTS run_metrics_by_name ON run_metrics (name, process);
 `
 
 /** Thrown when the file was written by a newer version of this package. */
-export class NewerSchemaError extends Error {}
+export class NewerSchemaError extends Schema.TaggedError<NewerSchemaError>()("NewerSchemaError", {
+  /** The version the file says it has. */
+  found: Schema.Number,
+  /** The newest this package knows. */
+  known: Schema.Number
+}) {
+  override get message(): string {
+    return `it was written by a newer version of @expops/backend-local (schema ${this.found}, this one knows ${this.known})`
+  }
+}
 
 /** Creates or upgrades the tables, in one transaction that other processes wait for. */
 export const migrate = (db: DatabaseSync): void => {
   const current = (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version
   if (current === SCHEMA_VERSION) return
   if (current > SCHEMA_VERSION) {
-    throw new NewerSchemaError(
-      `it was written by a newer version of @expops/backend-local (schema ${current}, this one knows ${SCHEMA_VERSION})`
-    )
+    throw new NewerSchemaError({ found: current, known: SCHEMA_VERSION })
   }
   transaction(db, () => {
     db.exec(V1)

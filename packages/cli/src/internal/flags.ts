@@ -16,3 +16,7 @@ export const backend = Flag.Literals("backend", ["local", "gcs"]).pipe(
   Flag.optional,
   Flag.withDescription("Use this cache backend instead of the one in the config (model.parameters.cache.backend)")
 )
+
+/** `--run ID`: a recorded run instead of the last one. */
+export const run = (description: string) =>
+  Flag.String("run").pipe(Flag.optional, Flag.withDescription(`${description} (see \`expops runs ls\`)`))

@@ -24,8 +24,8 @@ const issuePath = (issue: SchemaIssue.Issue): Array<PropertyKey> => {
 
 const toEncodeError = (error: unknown, owner: string, what: string): EncodeError =>
   error instanceof CanonicalHash.UnhashableValueError
-    ? new EncodeError({ owner, value: what, path: CanonicalHash.formatPath(error.path), reason: `found ${error.found}` })
-    : new EncodeError({ owner, value: what, path: "", reason: String(error) })
+    ? new EncodeError({ owner, value: what, path: CanonicalHash.formatPath(error.path), reason: `found ${error.found}`, cause: error })
+    : new EncodeError({ owner, value: what, path: "", reason: String(error), cause: error })
 
 type Compiled = (input: unknown) => Exit.Exit<unknown, Schema.SchemaError>
 interface Codec {
@@ -94,7 +94,8 @@ export const encode = <A, I>(
       value: what,
       path: CanonicalHash.formatPath(issuePath(error.issue)),
       // The first line of the message says what was expected; the path is reported above.
-      reason: error.message.split("\n")[0] || String(error)
+      reason: error.message.split("\n")[0] || String(error),
+      cause: error
     })
   )
 }
@@ -121,7 +122,7 @@ export const digestParts = (
         parts[key] = CanonicalHash.digest(value[key])
       } catch (error) {
         throw error instanceof CanonicalHash.UnhashableValueError
-          ? new CanonicalHash.UnhashableValueError([key, ...error.path], error.found)
+          ? new CanonicalHash.UnhashableValueError({ path: [key, ...error.path], found: error.found })
           : error
       }
     }

@@ -9,186 +9,9 @@
  * positions are not reads. The result is plain data, so it can be kept in an
  * index keyed by the source's digest and reused without parsing again.
  */
-import { createRequire } from "node:module"
-import { digest, isNode, isTypeOnly, type Node, serialize, unwrap } from "./normalize.ts"
-
-/** Bumped when the analysis changes meaning: indexed analyses of an older format are redone. */
-export const ANALYSIS_FORMAT = 2
-
-/**
- * What a top-level declaration is, for messages ("helper `softmax` changed").
- */
-export type UnitKind =
-  | "helper"
-  | "class"
-  | "constant"
-  | "variable"
-  | "step"
-  | "process"
-  | "statement"
-  | "default export"
-  | "enum"
-
-/** A name read from module scope: `name`, or `name.member` for `ns.member`, or a literal dynamic import. */
-export type Ref = string
-
-/** A call whose result is not reproducible, or a value taken from outside the code at load. */
-export interface Finding {
-  readonly what: string
-  readonly line: number
-  readonly column: number
-}
-
-export interface Unit {
-  readonly kind: UnitKind
-  /** The module-level bindings it declares (none for a plain statement). */
-  readonly names: ReadonlyArray<string>
-  /** For a step or process: the `name` it is given, when written as a literal. */
-  readonly title?: string | undefined
-  readonly start: number
-  readonly end: number
-  readonly line: number
-  readonly digest: string
-  /**
-   * For `const x = f(...)`: the call alone. Where a factory is called to make
-   * a step, the call's arguments matter, not the name it gets.
-   */
-  readonly call?: Span | undefined
-  /** Module-level names it reads or writes, `ns.member` for a member of a namespace, `import(spec)` for a literal dynamic import. */
-  readonly refs: ReadonlyArray<Ref>
-  /** Non-reproducible calls in it (`Math.random`, `Date.now`, ...). */
-  readonly nondeterminism: ReadonlyArray<Finding>
-  /** Values it computes at load from outside the code (a file read, an environment variable). */
-  readonly external: ReadonlyArray<Finding>
-}
-
-/** `[start, end)` of a node. */
-export type Span = readonly [start: number, end: number]
-
-export interface Captured {
-  readonly name: string
-  readonly line: number
-  readonly column: number
-}
-
-export interface FunctionInfo {
-  /** Span of the function as `Function.prototype.toString` prints it (a method from its name). */
-  readonly start: number
-  readonly end: number
-  readonly line: number
-  /** Index of the top-level unit it is in. */
-  readonly unit: number
-  /** The function node itself (for a method, without its name). Its digest is computed when needed (see `lazyDigest`). */
-  readonly node: Span
-  /**
-   * The call it is an argument of (`Step.make({ ..., run })`) or else, when
-   * it is not nested in another function, its unit: the definition of a
-   * step, whose digest (with the function left out) tells a change of name,
-   * schemas or options apart from a change of the body.
-   */
-  readonly container?: Span | undefined
-  /**
-   * The variables of enclosing functions it reads whose values are fixed by
-   * code (a `const` helper inside a factory), transitively: their code counts.
-   */
-  readonly locals: ReadonlyArray<{ readonly name: string; readonly line: number; readonly digest: string }>
-  /** Variables of enclosing functions it reads whose values only run time knows (parameters, `let`s, what derives from them). */
-  readonly captured: ReadonlyArray<Captured>
-}
-
-export interface Import {
-  readonly from: string
-  /** The exported name, `default`, or `*` for a namespace import. */
-  readonly name: string
-}
-
-export type Export =
-  | { readonly local: string }
-  | { readonly from: string; readonly name: string }
-
-export interface FileAnalysis {
-  readonly format: number
-  readonly units: ReadonlyArray<Unit>
-  /** Module-level binding -> the unit declaring it. */
-  readonly bindings: Readonly<Record<string, number>>
-  /** Plain statements that read or write a binding -> their units (top-level code that mutates it). */
-  readonly statements: Readonly<Record<string, ReadonlyArray<number>>>
-  readonly imports: Readonly<Record<string, Import>>
-  readonly exports: Readonly<Record<string, Export>>
-  /** `export * from` specifiers. */
-  readonly stars: ReadonlyArray<string>
-  /** Every module specifier it names (static imports, re-exports, literal dynamic imports). */
-  readonly specifiers: ReadonlyArray<string>
-  readonly functions: ReadonlyArray<FunctionInfo>
-  /**
-   * Digests computed when first needed (a body, a definition, the whole
-   * module for the fallback), by what they digest: most functions are never
-   * a body, so they are not digested up front. Kept with the analysis.
-   */
-  readonly digests: Record<string, string>
-}
-
-/** A parse error, with its position in the source. */
-export class SyntaxProblem {
-  readonly message: string
-  readonly line: number
-  readonly column: number
-  constructor(message: string, line: number, column: number) {
-    this.message = message
-    this.line = line
-    this.column = column
-  }
-}
-
-interface Parser {
-  readonly parseSync: (
-    filename: string,
-    source: string,
-    options: { readonly lang?: string; readonly sourceType: "module"; readonly preserveParens: boolean }
-  ) => { readonly program: Node; readonly errors: ReadonlyArray<{ readonly message: string; readonly labels: ReadonlyArray<{ readonly start: number }> }> }
-  readonly visitorKeys: Readonly<Record<string, ReadonlyArray<string>>>
-}
-
-let parser: Parser | undefined
-/** Loaded on first use only: a warm index never needs it. */
-const loadParser = (): Parser => (parser ??= createRequire(import.meta.url)("oxc-parser") as Parser)
-
-const langOf = (file: string): string => {
-  if (/\.[mc]?tsx$/.test(file)) return "tsx"
-  if (/\.[mc]?ts$/.test(file)) return "ts"
-  if (/\.jsx$/.test(file)) return "jsx"
-  return "js"
-}
-
-/** Line starts of a source, to turn offsets into 1-based lines and columns. */
-export const lineIndex = (source: string) => {
-  const starts = [0]
-  for (let i = 0; i < source.length; i++) if (source.charCodeAt(i) === 10) starts.push(i + 1)
-  return (offset: number): { readonly line: number; readonly column: number } => {
-    let lo = 0
-    let hi = starts.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if (starts[mid]! <= offset) lo = mid
-      else hi = mid - 1
-    }
-    return { line: lo + 1, column: offset - starts[lo]! + 1 }
-  }
-}
-
-/** Parses a module. Fails with a `SyntaxProblem` naming the first error's position. */
-export const parse = (file: string, source: string): Node => {
-  const result = loadParser().parseSync(file, source, { lang: langOf(file), sourceType: "module", preserveParens: false })
-  const error = result.errors[0]
-  if (error !== undefined) {
-    const at = lineIndex(source)(error.labels[0]?.start ?? 0)
-    throw new SyntaxProblem(error.message, at.line, at.column)
-  }
-  return result.program
-}
-
-// ---------------------------------------------------------------------------
-// Scopes
+import { ANALYSIS_FORMAT, type Captured, type Export, type FileAnalysis, type Finding, type Import, type Ref, type UnitKind } from "./analysis.ts"
+import { digest, isFunctionNode, isNode, isTypeOnly, type Node, serialize, unwrap } from "./normalize.ts"
+import { lineIndex, parse, visitorKeys as parserVisitorKeys } from "./parse.ts"
 
 /**
  * How a name was declared. A `const`, function or class whose initializer
@@ -263,6 +86,8 @@ interface Reference {
   readonly unit: number
   /** Whether it is the callee of a `new` with no arguments (`new Date()`). */
   readonly bareNew: boolean
+  /** Whether it asks for a service (`yield* Db`) or provides one (`Layer.succeed(Db, ...)`). */
+  readonly service?: "demand" | "provide" | undefined
 }
 
 /** Calls whose results differ from run to run, by global object and member. */
@@ -290,14 +115,43 @@ const TYPE_KEYS: ReadonlySet<string> = new Set([
   "implements"
 ])
 
-const isFunctionNode = (node: Node): boolean =>
-  node.type === "FunctionExpression" || node.type === "ArrowFunctionExpression" || node.type === "FunctionDeclaration"
+
+/** `X.Service` or `Service`, the callee that declares a service in Effect (`Context.Service`). */
+const isServiceCallee = (node: Node): boolean => {
+  const callee = unwrap(node)
+  if (callee.type === "Identifier") return callee.name === "Service"
+  return callee.type === "MemberExpression" && callee.computed !== true && isNode(callee.property) && callee.property.name === "Service"
+}
+
+/** The string literal a service declaration is keyed by: `Context.Service<Self, Shape>()("app/Db")`, `Context.Service<Shape>("app/Db")`. */
+const literalKey = (call: Node): string | undefined => {
+  const first = (call.arguments as Array<Node>)[0]
+  const key = first === undefined ? undefined : unwrap(first)
+  return key?.type === "Literal" && typeof key.value === "string" ? key.value : undefined
+}
+
+/** The key of the service a top-level declaration declares, if it declares one. */
+const serviceKey = (declaration: Node): string | undefined => {
+  let declared: Node | undefined = declaration.type === "ClassDeclaration" || declaration.type === "ClassExpression"
+    ? declaration
+    : isNode(declaration.init)
+    ? unwrap(declaration.init)
+    : undefined
+  if (declared?.type === "ClassExpression" || declared?.type === "ClassDeclaration") {
+    const superClass = isNode(declared.superClass) ? unwrap(declared.superClass) : undefined
+    if (superClass?.type !== "CallExpression") return undefined
+    const inner = unwrap(superClass.callee as Node)
+    return inner.type === "CallExpression" && isServiceCallee(inner.callee as Node) ? literalKey(superClass) : undefined
+  }
+  declared = declared?.type === "CallExpression" ? declared : undefined
+  return declared !== undefined && isServiceCallee(declared.callee as Node) ? literalKey(declared) : undefined
+}
 
 /**
  * Analyses a module's source. Throws a `SyntaxProblem` when it does not parse.
  */
 export const analyze = (file: string, source: string, program: Node = parse(file, source)): FileAnalysis => {
-  const { visitorKeys } = loadParser()
+  const visitorKeys = parserVisitorKeys()
   const at = lineIndex(source)
 
   const module = newScope(undefined, true)
@@ -309,6 +163,9 @@ export const analyze = (file: string, source: string, program: Node = parse(file
     refs: Set<Ref>
     nondeterminism: Array<Finding>
     external: Array<Finding>
+    service: string | undefined
+    demands: Set<string>
+    provides: Set<string>
   }> = []
   const imports: Record<string, Import> = {}
   const exports: Record<string, Export> = {}
@@ -343,8 +200,8 @@ export const analyze = (file: string, source: string, program: Node = parse(file
     into?.push(binding)
   }
 
-  const reference = (id: Node, member?: string, bareNew = false) => {
-    references.push({ name: id.name as string, member, scope, start: id.start, fn, unit, bareNew, initializing })
+  const reference = (id: Node, member?: string, bareNew = false, service?: "demand" | "provide") => {
+    references.push({ name: id.name as string, member, scope, start: id.start, fn, unit, bareNew, initializing, service })
   }
 
   const withScope = (next: Scope, body: () => void) => {
@@ -525,10 +382,36 @@ export const analyze = (file: string, source: string, program: Node = parse(file
         return walk(node.expression as Node)
       case "Identifier":
         return reference(node)
+      case "YieldExpression": {
+        // `yield* Db`: the body asks for the service `Db`.
+        const argument = isNode(node.argument) ? unwrap(node.argument) : undefined
+        if (node.delegate === true && argument?.type === "Identifier") return reference(argument, undefined, false, "demand")
+        return walkChildren(node)
+      }
+      case "CallExpression": {
+        // `Layer.effect(Db, ...)`, `Effect.provideService(Db, ...)`: code providing the service `Db`.
+        const callee = unwrap(node.callee as Node)
+        const first = (node.arguments as Array<Node>)[0]
+        const target = first === undefined ? undefined : unwrap(first)
+        if (target?.type === "Identifier" && callee.type === "MemberExpression" && callee.computed !== true && isNode(callee.property)) {
+          const owner = unwrap(callee.object as Node)
+          const method = (callee.property as Node).name as string
+          if ((owner.type === "Identifier" && owner.name === "Layer") || method === "provideService" || method === "provideServiceEffect") {
+            walk(node.callee as Node)
+            reference(target, undefined, false, "provide")
+            for (const argument of (node.arguments as Array<Node>).slice(1)) walk(argument)
+            return
+          }
+        }
+        return walkChildren(node)
+      }
       case "MemberExpression": {
         const object = unwrap(node.object as Node)
         if (object.type === "Identifier" && node.computed !== true && isNode(node.property)) {
-          reference(object, (node.property as Node).name as string)
+          const member = (node.property as Node).name as string
+          // `Db.use(...)` asks for the service; `Db.layer`, `Db.layerTest(...)` are its layers.
+          const service = member === "use" || member === "useSync" ? "demand" : /^layer/.test(member) ? "provide" : undefined
+          reference(object, member, false, service)
         } else walk(object)
         if (node.computed === true) walk(node.property as Node)
         return
@@ -699,7 +582,7 @@ export const analyze = (file: string, source: string, program: Node = parse(file
 
   const addUnit = (kind: UnitKind, names: Array<string>, node: Node, body: () => void, title?: string) => {
     unit = units.length
-    units.push({ kind, names, title, node, refs: new Set(), nondeterminism: [], external: [] })
+    units.push({ kind, names, title, node, refs: new Set(), nondeterminism: [], external: [], service: serviceKey(node), demands: new Set(), provides: new Set() })
     body()
     unit = -1
   }
@@ -820,6 +703,8 @@ export const analyze = (file: string, source: string, program: Node = parse(file
     }
     if (binding.isModule) {
       owner?.refs.add(ref.member !== undefined && imports[ref.name]?.name === "*" ? `${ref.name}.${ref.member}` : ref.name)
+      if (ref.service === "demand") owner?.demands.add(ref.name)
+      else if (ref.service === "provide") owner?.provides.add(ref.name)
       const imported = imports[ref.name]
       if (imported !== undefined && owner !== undefined) {
         const member = imported.name === "*" ? ref.member : imported.name
@@ -901,7 +786,10 @@ export const analyze = (file: string, source: string, program: Node = parse(file
       call: isNode(u.node.init) && unwrap(u.node.init).type === "CallExpression" ? [u.node.init.start, u.node.init.end] as const : undefined,
       refs: [...u.refs].sort(),
       nondeterminism: u.nondeterminism,
-      external: u.external
+      external: u.external,
+      ...(u.service !== undefined ? { service: u.service } : {}),
+      ...(u.demands.size > 0 ? { demands: [...u.demands].sort() } : {}),
+      ...(u.provides.size > 0 ? { provides: [...u.provides].sort() } : {})
     })),
     bindings,
     statements,
@@ -925,52 +813,4 @@ export const analyze = (file: string, source: string, program: Node = parse(file
     })),
     digests: {}
   }
-}
-
-const findNode = (root: Node, span: Span, accept: (node: Node) => boolean): Node | undefined => {
-  let found: Node | undefined
-  const visit = (node: Node) => {
-    if (found !== undefined || node.start > span[0] || node.end < span[1]) return
-    if (node.start === span[0] && node.end === span[1] && accept(node)) {
-      found = node
-      return
-    }
-    for (const key in node) {
-      const child = node[key]
-      if (Array.isArray(child)) for (const item of child) isNode(item) && visit(item)
-      else if (isNode(child)) visit(child)
-    }
-  }
-  visit(root)
-  return found
-}
-
-/** A unit serialized as in `analyze`: a declarator with its declaration's kind. */
-const unitNodeAt = (program: Node, span: Span): Node | undefined => {
-  for (const statement of program.body as Array<Node>) {
-    const declaration = statement.type === "ExportNamedDeclaration" || statement.type === "ExportDefaultDeclaration"
-      ? statement.declaration as Node | null
-      : statement
-    if (declaration?.type === "VariableDeclaration") {
-      for (const d of declaration.declarations as Array<Node>) if (d.start === span[0] && d.end === span[1]) return { ...d, kind: declaration.kind } as Node
-    }
-  }
-  return findNode(program, span, () => true)
-}
-
-/**
- * The digest of the node at `span` (with the node at `hole` left out), from
- * the module's syntax tree. `program` parses the module when it is needed.
- */
-export const digestAt = (program: () => Node, what: "function" | "container" | "module", span?: Span, hole?: Span): string => {
-  const tree = program()
-  if (what === "module") return digest(serialize(tree))
-  const isFn = (n: Node) => isFunctionNode(n)
-  if (what === "function") {
-    const node = findNode(tree, span!, isFn)
-    return node === undefined ? "missing" : digest(serialize(node))
-  }
-  const container = findNode(tree, span!, (n) => n.type === "CallExpression" || n.type === "NewExpression") ?? unitNodeAt(tree, span!)
-  const fn = hole === undefined ? undefined : findNode(tree, hole, isFn)
-  return container === undefined ? "missing" : digest(serialize(container, fn))
 }

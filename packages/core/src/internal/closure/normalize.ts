@@ -20,6 +20,9 @@ export interface Node {
 export const isNode = (value: unknown): value is Node =>
   typeof value === "object" && value !== null && typeof (value as { type?: unknown }).type === "string"
 
+export const isFunctionNode = (node: Node): boolean =>
+  node.type === "FunctionExpression" || node.type === "ArrowFunctionExpression" || node.type === "FunctionDeclaration"
+
 /** Keys that never change what the code does. */
 const DROPPED_KEYS: ReadonlySet<string> = new Set([
   "start",

@@ -14,6 +14,20 @@ export type Target =
   | { readonly _tag: "Builtin"; readonly name: string }
   | { readonly _tag: "Unresolved"; readonly specifier: string }
 
+/** A target as one string, to compare a resolution made now with one made before. */
+export const targetKey = (target: Target): string => {
+  switch (target._tag) {
+    case "File":
+      return `file ${target.path}`
+    case "Package":
+      return `package ${target.name}@${target.version}`
+    case "Builtin":
+      return `builtin ${target.name}`
+    case "Unresolved":
+      return `unresolved ${target.specifier}`
+  }
+}
+
 const isFile = (path: string): boolean => {
   try {
     return statSync(path).isFile()
@@ -43,6 +57,22 @@ const countedByVersion = (name: string): boolean => name.startsWith("@expops/")
 const packages = new Map<string, Target>()
 const linkedDigests = new Map<string, string>()
 
+/**
+ * Packages the module loader gives modules that have no copy of their own
+ * (the CLI's hooks, for a project outside any node_modules): name -> folder.
+ */
+const fallbacks = new Map<string, string>()
+
+/** Sets the packages the loader falls back to (see `fallbacks`). */
+export const setFallbacks = (dirs: Readonly<Record<string, string>>): void => {
+  const next = Object.entries(dirs)
+  if (next.length === fallbacks.size && next.every(([name, dir]) => fallbacks.get(name) === dir)) return
+  fallbacks.clear()
+  for (const [name, dir] of next) fallbacks.set(name, dir)
+  resolved.clear()
+  packages.clear()
+}
+
 /** A digest of a package linked from source (a workspace): its version does not move when it is edited. */
 const linkedDigest = (dir: string): string => {
   const known = linkedDigests.get(dir)
@@ -64,7 +94,24 @@ const linkedDigest = (dir: string): string => {
   return digest
 }
 
-/** The installed package a bare specifier names, as Node would find it from `from`'s folder. */
+/** The package installed at `root`, counted by its version (or, linked from source, by its source). */
+const packageAt = (name: string, root: string): Target => {
+  let version = "unknown"
+  try {
+    version = String(JSON.parse(readFileSync(Path.join(root, "package.json"), "utf8")).version ?? "unknown")
+  } catch {
+    // An unreadable package.json still names the package; the version stays unknown.
+  }
+  const real = realpathSync(root)
+  const linked = !real.split(Path.sep).includes("node_modules") && !countedByVersion(name)
+  return { _tag: "Package", name, version: linked ? `source ${linkedDigest(real)}` : version }
+}
+
+/**
+ * The installed package a bare specifier names, as Node would find it from
+ * `from`'s folder; when no folder up from there has it, the one the loader
+ * falls back to (see `fallbacks`).
+ */
 const resolvePackage = (from: string, specifier: string): Target => {
   const name = packageName(specifier)
   let dir = Path.dirname(from)
@@ -73,22 +120,18 @@ const resolvePackage = (from: string, specifier: string): Target => {
     const known = packages.get(key)
     if (known !== undefined) return known
     const root = Path.join(dir, "node_modules", name)
-    const manifest = Path.join(root, "package.json")
-    if (existsSync(manifest)) {
-      let version = "unknown"
-      try {
-        version = String(JSON.parse(readFileSync(manifest, "utf8")).version ?? "unknown")
-      } catch {
-        // An unreadable package.json still names the package; the version stays unknown.
-      }
-      const real = realpathSync(root)
-      const linked = !real.split(Path.sep).includes("node_modules") && !countedByVersion(name)
-      const target: Target = { _tag: "Package", name, version: linked ? `source ${linkedDigest(real)}` : version }
+    if (existsSync(Path.join(root, "package.json"))) {
+      const target = packageAt(name, root)
       packages.set(key, target)
       return target
     }
     const parent = Path.dirname(dir)
-    if (parent === dir) return { _tag: "Unresolved", specifier }
+    if (parent === dir) {
+      const fallback = fallbacks.get(name)
+      return fallback !== undefined && existsSync(Path.join(fallback, "package.json"))
+        ? packageAt(name, fallback)
+        : { _tag: "Unresolved", specifier }
+    }
     dir = parent
   }
 }

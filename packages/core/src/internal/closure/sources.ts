@@ -13,7 +13,10 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import * as Module from "node:module"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { analyze, ANALYSIS_FORMAT, digestAt, type FileAnalysis, parse, type Span } from "./analyze.ts"
+import { ANALYSIS_FORMAT, type FileAnalysis, type Span } from "./analysis.ts"
+import { analyze } from "./analyze.ts"
+import { digestAt } from "./digests.ts"
+import { parse } from "./parse.ts"
 import type { Node } from "./normalize.ts"
 
 interface State {
@@ -34,6 +37,10 @@ interface State {
   parsed: number
   /** Syntax trees parsed in this process, by text digest, for digests computed when first needed. */
   readonly programs: Map<string, Node>
+  /** Closures computed before, by definition (see `CodeFingerprint`), with what each was computed from. */
+  readonly closures: Map<string, unknown>
+  readonly usedClosures: Set<string>
+  readonly indexedClosures: Set<string>
 }
 
 // One state per process, even if two copies of this module are loaded.
@@ -49,7 +56,10 @@ const state: State = ((globalThis as Record<symbol, unknown>)[key] ??= {
   dirty: false,
   hooked: false,
   parsed: 0,
-  programs: new Map()
+  programs: new Map(),
+  closures: new Map(),
+  usedClosures: new Set(),
+  indexedClosures: new Set()
 }) as State
 
 /** Where user code lives: a path not inside an installed package. */
@@ -132,11 +142,19 @@ const loadIndex = () => {
   state.indexLoaded = true
   if (state.indexFile === undefined) return
   try {
-    const index = JSON.parse(readFileSync(state.indexFile, "utf8")) as { format?: number; files?: Record<string, FileAnalysis> }
+    const index = JSON.parse(readFileSync(state.indexFile, "utf8")) as {
+      format?: number
+      files?: Record<string, FileAnalysis>
+      closures?: Record<string, unknown>
+    }
     if (index.format !== ANALYSIS_FORMAT || index.files === undefined) return
     for (const [digest, analysis] of Object.entries(index.files)) {
       state.indexed.add(digest)
       if (!state.analyses.has(digest)) state.analyses.set(digest, analysis)
+    }
+    for (const [key, memo] of Object.entries(index.closures ?? {})) {
+      state.indexedClosures.add(key)
+      if (!state.closures.has(key)) state.closures.set(key, memo)
     }
   } catch {
     // No index yet, or an unreadable one: it is only a cache, rebuilt as files are analysed.
@@ -169,21 +187,49 @@ export const analysisOf = (path: string, source: { readonly text: string; readon
  */
 export const flush = (): void => {
   if (state.indexFile === undefined) return
-  const stale = [...state.indexed].some((digest) => !state.used.has(digest))
+  const stale = [...state.indexed].some((digest) => !state.used.has(digest)) ||
+    [...state.indexedClosures].some((key) => !state.usedClosures.has(key))
   if (!state.dirty && !stale) return
   state.dirty = false
   state.indexed.clear()
   for (const digest of state.used) state.indexed.add(digest)
+  state.indexedClosures.clear()
+  for (const key of state.usedClosures) state.indexedClosures.add(key)
   const files: Record<string, FileAnalysis> = {}
   for (const digest of [...state.used].sort()) files[digest] = state.analyses.get(digest)!
+  const closures: Record<string, unknown> = {}
+  for (const key of [...state.usedClosures].sort()) closures[key] = state.closures.get(key)
   try {
     mkdirSync(Path.dirname(state.indexFile), { recursive: true })
     const temp = `${state.indexFile}.${process.pid}.tmp`
-    writeFileSync(temp, JSON.stringify({ format: ANALYSIS_FORMAT, files }))
+    writeFileSync(temp, JSON.stringify({ format: ANALYSIS_FORMAT, files, closures }))
     renameSync(temp, state.indexFile)
   } catch {
     // See above: the index is an optimisation.
   }
+}
+
+/**
+ * A closure computed before under `key` (kept in the index), for the caller
+ * to check that what it was computed from still holds.
+ */
+export const recalled = (key: string): unknown => {
+  loadIndex()
+  const memo = state.closures.get(key)
+  if (memo !== undefined) state.usedClosures.add(key)
+  return memo
+}
+
+/** Keeps the analyses of these texts in the index: a recalled closure was computed from them. */
+export const keepAnalyses = (digests: Iterable<string>): void => {
+  for (const digest of digests) if (state.analyses.has(digest)) state.used.add(digest)
+}
+
+/** Keeps a closure under `key` for the next run. */
+export const remember = (key: string, memo: unknown): void => {
+  state.closures.set(key, memo)
+  state.usedClosures.add(key)
+  state.dirty = true
 }
 
 /**
@@ -227,6 +273,9 @@ export const reset = (): void => {
   state.used.clear()
   state.indexed.clear()
   state.programs.clear()
+  state.closures.clear()
+  state.usedClosures.clear()
+  state.indexedClosures.clear()
   state.indexLoaded = false
   state.dirty = false
 }
