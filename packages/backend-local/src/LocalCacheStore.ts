@@ -222,7 +222,8 @@ export const make: (
   const manifestKeys: Shape["manifestKeys"] = attempt("list manifests", manifestsDir, () =>
     new Set(validNames(files.listSharded(manifestsDir, false)).map((f) => f.name)))
 
-  const getBlob: Shape["getBlob"] = (digest) =>
+  /** Reads the blob `digest` with `small` or `large` by its size, or answers none when there is no such blob. */
+  const readBlob = <A>(digest: string, small: (file: string) => A | undefined, large: (file: string) => Promise<A | undefined>) =>
     Effect.suspend(() => {
       let file: string
       let size: number | undefined
@@ -232,35 +233,27 @@ export const make: (
       } catch (cause) {
         return Effect.fail(fail("read blob", blobPlace(digest), cause))
       }
-      if (size === undefined) return Effect.succeed(Option.none<Uint8Array>())
+      if (size === undefined) return Effect.succeed(Option.none<A>())
       return size < files.LARGE_FILE
-        ? attempt("read blob", file, () => Option.fromNullishOr(files.readIfExists(file)))
+        ? attempt("read blob", file, () => Option.fromNullishOr(small(file)))
         : Effect.tryPromise({
-          try: () => files.readLargeIfExists(file).then(Option.fromNullishOr),
+          try: () => large(file).then((value) => Option.fromNullishOr(value)),
           catch: (cause) => fail("read blob", file, cause)
         })
     })
 
+  const getBlob: Shape["getBlob"] = (digest) => readBlob(digest, files.readIfExists, files.readLargeIfExists)
+
   // A large blob is hashed while it is read (each chunk while the next is read); a small one after.
   const getBlobHashed: Shape["getBlobHashed"] = (digest) =>
-    Effect.suspend(() => {
-      let file: string
-      let size: number | undefined
-      try {
-        file = blobFile(digest)
-        size = files.sizeIfExists(file)
-      } catch (cause) {
-        return Effect.fail(fail("read blob", blobPlace(digest), cause))
-      }
-      if (size === undefined) return Effect.succeed(Option.none())
-      return size < files.LARGE_FILE
-        ? attempt("read blob", file, () =>
-          Option.map(Option.fromNullishOr(files.readIfExists(file)), (bytes) => ({ bytes, sha256: hash("sha256", bytes, "hex") })))
-        : Effect.tryPromise({
-          try: () => files.readLargeHashingIfExists(file).then(Option.fromNullishOr),
-          catch: (cause) => fail("read blob", file, cause)
-        })
-    })
+    readBlob(
+      digest,
+      (file) => {
+        const bytes = files.readIfExists(file)
+        return bytes === undefined ? undefined : { bytes, sha256: hash("sha256", bytes, "hex") }
+      },
+      files.readLargeHashingIfExists
+    )
 
   const putBlob: Shape["putBlob"] = (digest, bytes) =>
     Effect.suspend(() => {

@@ -140,37 +140,12 @@ export const readSmallIfExists = <A>(file: string, use: (bytes: Uint8Array | und
   return use(bytes)
 }
 
-/** Like `readIfExists`, without blocking the event loop: for large blobs. */
-export const readLargeIfExists = async (file: string): Promise<Uint8Array | undefined> => {
-  let handle: fs.promises.FileHandle
-  try {
-    handle = await fs.promises.open(file, "r")
-  } catch (error) {
-    if (errnoOf(error) === "ENOENT") return undefined
-    throw error
-  }
-  try {
-    const size = (await handle.stat()).size
-    // One buffer of the final size: the content is never held twice.
-    const buffer = allocate(size)
-    let read = 0
-    while (read < size) {
-      const { bytesRead } = await handle.read(buffer, read, Math.min(CHUNK, size - read), read)
-      if (bytesRead === 0) break
-      read += bytesRead
-    }
-    return read === size ? buffer : buffer.subarray(0, read)
-  } finally {
-    await handle.close()
-  }
-}
-
 /**
- * `readLargeIfExists` that also answers the SHA-256 of what it read: each
- * chunk is hashed on this thread while the thread pool reads the next, so
- * reading and verifying a large blob overlap instead of following each other.
+ * Reads a large file without blocking the event loop, into one buffer of its
+ * final size (the content is never held twice), calling `onChunk` with each
+ * chunk while the thread pool reads the next one.
  */
-export const readLargeHashingIfExists = async (file: string): Promise<{ readonly bytes: Uint8Array; readonly sha256: string } | undefined> => {
+const readLarge = async (file: string, onChunk?: (chunk: Uint8Array) => void): Promise<Uint8Array | undefined> => {
   let handle: fs.promises.FileHandle
   try {
     handle = await fs.promises.open(file, "r")
@@ -181,7 +156,6 @@ export const readLargeHashingIfExists = async (file: string): Promise<{ readonly
   try {
     const size = (await handle.stat()).size
     const buffer = allocate(size)
-    const hash = createHash("sha256")
     const readAt = (at: number) => handle.read(buffer, at, Math.min(CHUNK, size - at), at)
     let read = 0
     let reading = size > 0 ? readAt(0) : undefined
@@ -191,12 +165,26 @@ export const readLargeHashingIfExists = async (file: string): Promise<{ readonly
       const start = read
       read += bytesRead
       reading = read < size ? readAt(read) : undefined
-      hash.update(buffer.subarray(start, read))
+      onChunk?.(buffer.subarray(start, read))
     }
-    return { bytes: read === size ? buffer : buffer.subarray(0, read), sha256: hash.digest("hex") }
+    return read === size ? buffer : buffer.subarray(0, read)
   } finally {
     await handle.close()
   }
+}
+
+/** Like `readIfExists`, without blocking the event loop: for large blobs. */
+export const readLargeIfExists = (file: string): Promise<Uint8Array | undefined> => readLarge(file)
+
+/**
+ * `readLargeIfExists` that also answers the SHA-256 of what it read: each
+ * chunk is hashed on this thread while the thread pool reads the next, so
+ * reading and verifying a large blob overlap instead of following each other.
+ */
+export const readLargeHashingIfExists = async (file: string): Promise<{ readonly bytes: Uint8Array; readonly sha256: string } | undefined> => {
+  const hash = createHash("sha256")
+  const bytes = await readLarge(file, (chunk) => hash.update(chunk))
+  return bytes === undefined ? undefined : { bytes, sha256: hash.digest("hex") }
 }
 
 /** Size of a regular file, or `undefined` when there is none. */
