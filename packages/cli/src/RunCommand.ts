@@ -20,6 +20,7 @@ import * as Output from "./internal/output.ts"
 import * as Report from "./internal/report.ts"
 import * as Progress from "./Progress.ts"
 import * as Project from "./Project.ts"
+import * as Tracing from "./Tracing.ts"
 
 /**
  * A pipeline/config mismatch, with each problem placed in the config file
@@ -121,6 +122,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
   readonly concurrency: Option.Option<number>
   readonly dryRun: boolean
   readonly strict: boolean
+  readonly otlp: Option.Option<string>
 }) {
   const project = yield* Project.load(input.dir)
   const { config } = project
@@ -160,6 +162,8 @@ const handler = Effect.fn("expops.run")(function*(input: {
   }
   // A valid project: keep the analyses of its source files for the next run.
   CodeFingerprint.flush()
+  // OpenTelemetry spans of the run, when an OTLP endpoint is configured (see Tracing.ts).
+  const tracing = input.dryRun ? undefined : yield* Tracing.start(input.otlp, { pipeline: pipeline.name, backend, seed })
 
   // With --json, stdout holds the report alone: progress and the summary go to stderr.
   const out = input.json ? "stderr" : "stdout"
@@ -181,17 +185,21 @@ const handler = Effect.fn("expops.run")(function*(input: {
     const progress = input.dryRun
       ? undefined
       : yield* Progress.make({ out, live, color, processes: plan.order, baseOf: (name) => branchOf(plan, name) })
+    const listener = Tracing.both(progress?.listener, tracing?.listener)
     const layers = Layer.mergeAll(
       Cache.layer({ mode: input.noCache ? "off" : "read-write" }),
       Reproducibility.layer(seed),
-      progress ? RunEvents.layer(progress.listener) : Layer.empty
+      listener ? RunEvents.layer(listener) : Layer.empty
     )
     const onInterrupt = (partial: RunReport.RunReport) =>
       Effect.suspend(() => {
         interrupted = partial
         return record(runs, partial)
       })
-    const report = yield* Pipeline.runPlan(plan, { ...options, onInterrupt }).pipe(Effect.provide(layers, { local: true }))
+    const report = yield* Pipeline.runPlan(plan, { ...options, onInterrupt }).pipe(
+      Effect.provide(layers, { local: true }),
+      (run) => (tracing ? tracing.run(run, () => interrupted) : run)
+    )
     yield* record(runs, report)
     return report
   })).pipe(
@@ -234,6 +242,13 @@ export const command = Command.make("run", {
       "Refuse to run (exit 2) when a step or process reaches a non-reproducible call (Math.random, Date.now, ...) " +
         "or a value read at load from outside the code; without it these are warnings"
     )
+  ),
+  otlp: Flag.String("otlp").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Export the run's OpenTelemetry spans (run, processes, steps) to this OTLP/HTTP endpoint, e.g. http://localhost:4318 " +
+        "(default: OTEL_EXPORTER_OTLP_ENDPOINT, when set)"
+    )
   )
 }, handler).pipe(
   Command.withDescription(
@@ -245,7 +260,8 @@ export const command = Command.make("run", {
     { command: "expops run . --json > report.json", description: "Print the run report as JSON on stdout" },
     { command: "expops run . --seed 7", description: "Run with another root seed" },
     { command: "expops run . --dry-run", description: "Show what would be served from the cache and what would run" },
-    { command: "expops run . --no-cache", description: "Run everything, store nothing" }
+    { command: "expops run . --no-cache", description: "Run everything, store nothing" },
+    { command: "expops run . --otlp http://localhost:4318", description: "Export the run's traces to an OpenTelemetry collector" }
   ])
 )
 

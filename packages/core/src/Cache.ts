@@ -72,6 +72,12 @@ export interface Outcome<A> {
   readonly savedMs: number
   /** The metrics the entry was computed with: stored with a miss, served with a hit. */
   readonly metrics: ReadonlyArray<Metric> | undefined
+  /**
+   * The entry's size (manifest and blobs) in bytes: read from the store for
+   * a hit, written to it for a miss; 0 when nothing was (a hit shared from a
+   * concurrent call, the cache off).
+   */
+  readonly bytes: number
 }
 
 /**
@@ -225,9 +231,9 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
       // The recipe keeps the configuration as a picture for `explain`: JSON-safe, whatever it holds.
       const kept = { ...recipe, configValue: internal.jsonPicture(recipe.configValue) }
-      yield* store.putManifest(
-        Manifest.make({ key, recipe: kept, output: serialized.json, blobs, createdAt, durationMs, ...(metrics !== undefined && metrics.length > 0 ? { metrics } : {}) })
-      )
+      const manifest = Manifest.make({ key, recipe: kept, output: serialized.json, blobs, createdAt, durationMs, ...(metrics !== undefined && metrics.length > 0 ? { metrics } : {}) })
+      yield* store.putManifest(manifest)
+      return manifest.size
     })
 
   /**
@@ -254,8 +260,8 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       if (Exit.isFailure(decoded)) {
         return yield* new EncodeError({ owner, value: "output", path: "", reason: `does not decode back with the output schema: ${decoded.cause}` })
       }
-      if (mode === "read-write") yield* storeEncoded(recipe, key, owner, encoded, durationMs, metrics)
-      return { value: decoded.value, cached: false, durationMs, savedMs: 0, metrics }
+      const bytes = mode === "read-write" ? yield* storeEncoded(recipe, key, owner, encoded, durationMs, metrics) : 0
+      return { value: decoded.value, cached: false, durationMs, savedMs: 0, metrics, bytes }
     })
 
   // A hit is a lookup and one step more: no generator on the path every cached step takes.
@@ -264,7 +270,7 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       ? Effect.flatMap(lookup(options.key, options.schema), (hit) => {
         if (Option.isNone(hit)) return computeOnce(options)
         const { manifest } = hit.value
-        return Exit.succeed({ value: hit.value.value, cached: true, durationMs: 0, savedMs: manifest.durationMs, metrics: manifest.metrics })
+        return Exit.succeed({ value: hit.value.value, cached: true, durationMs: 0, savedMs: manifest.durationMs, metrics: manifest.metrics, bytes: manifest.size })
       })
       : computeOnce(options)
 
@@ -279,7 +285,7 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
         if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize({ compute, key, metrics, onMiss, recipe, schema })
         // Served by the concurrent call that computed it: for this call, a hit.
         const outcome = yield* shared
-        return { value: outcome.value, cached: true, durationMs: 0, savedMs: outcome.durationMs, metrics: outcome.metrics }
+        return { value: outcome.value, cached: true, durationMs: 0, savedMs: outcome.durationMs, metrics: outcome.metrics, bytes: 0 }
       }
       if (onMiss !== undefined) yield* onMiss
       const deferred = Deferred.makeUnsafe<Outcome<any>, any>()

@@ -292,8 +292,9 @@ export const execute = Effect.fnUntraced(
     }).pipe(Effect.exit)
     const durationMs = (yield* internal.monotonicMs) - started
     if (Exit.isSuccess(exit)) {
-      const { cached, savedMs, value } = exit.value
-      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs, ...base })
+      const { bytes, cached, savedMs, value } = exit.value
+      const moved = cached ? { savedMs, bytesRead: bytes } : { bytesWritten: bytes }
+      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs, ...moved, ...base })
       const report: ProcessReport = cached
         ? { name, status: "cached", key, durationMs, savedMs, steps: [], parameters }
         : { name, status: "executed", key, durationMs, steps: scope.steps, parameters }

@@ -34,6 +34,12 @@ export interface RunEvent {
   readonly error?: string | undefined
   /** For `fail`: where in the user's source the error was raised (`src/train.ts:95:12`), when known. */
   readonly location?: string | undefined
+  /** For `hit`: how long the stored entry took to compute, the time the hit saved. */
+  readonly savedMs?: number | undefined
+  /** For `hit`: the entry's bytes read from the cache store (0 when served by a concurrent call). */
+  readonly bytesRead?: number | undefined
+  /** For `store`: the entry's bytes written to the cache store (0 with the cache off). */
+  readonly bytesWritten?: number | undefined
 }
 
 /**

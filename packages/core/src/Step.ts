@@ -271,7 +271,15 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
               scope?.steps.push({ name, status: outcome.cached ? "cached" : "executed", key, durationMs })
               const done: Effect.Effect<O> = silent
                 ? Exit.succeed(outcome.value)
-                : Effect.as(emit(outcome.cached ? "hit" : "store", { durationMs }), outcome.value)
+                : Effect.as(
+                  emit(
+                    outcome.cached ? "hit" : "store",
+                    outcome.cached
+                      ? { durationMs, savedMs: outcome.savedMs, bytesRead: outcome.bytes }
+                      : { durationMs, bytesWritten: outcome.bytes }
+                  ),
+                  outcome.value
+                )
               // A hit whose entry has no metrics replays nothing, at no cost.
               return outcome.cached && outcome.metrics !== undefined && outcome.metrics.length > 0
                 ? Effect.andThen(Metrics.replay(outcome.metrics), done)
