@@ -117,7 +117,26 @@ describe("expops run exports OpenTelemetry spans", () => {
       assert.strictEqual(byName(processes).get("train_model")!.attributes["expops.status"], "skipped")
     }).pipe(Effect.scoped))
 
-  it.live("a bad endpoint or protocol is a usage error (exit 2) before anything runs", () =>
+  it.live("spans the user's code opens are exported too, in the run's trace", () =>
+    Effect.gen(function*() {
+      const otlp = yield* receiver
+      const dir = copyProject()
+      editFile(
+        Path.join(dir, "src/train.ts"),
+        "        yield* Effect.yieldNow\n",
+        "        yield* Effect.yieldNow.pipe(Effect.withSpan(\"user.epoch\", { attributes: { epoch } }))\n"
+      )
+      const traced = yield* run(dir, "--otlp", otlp.url)
+      assert.strictEqual(traced.status, 0, traced.stderr)
+      const { root } = treeOf(otlp.spans, traced.report.run.id)
+      const epochs = otlp.spans.filter((s) => s.name === "user.epoch")
+      assert.isAbove(epochs.length, 1)
+      for (const span of epochs) assert.strictEqual(span.traceId, root.traceId)
+      assert.isTrue(epochs.some((s) => s.parentSpanId === root.spanId))
+      assert.strictEqual(epochs.length, (traced.report.metrics ?? []).filter((m) => m.name === "loss").length)
+    }).pipe(Effect.scoped))
+
+  it.live("a bad endpoint or protocol is a usage error (exit 2); a collector that refuses the spans is a warning; OTEL_SDK_DISABLED turns it off", () =>
     Effect.gen(function*() {
       const dir = copyProject()
       const bad = yield* cli(["run", dir, "--otlp", "localhost:4318"])
@@ -126,10 +145,17 @@ describe("expops run exports OpenTelemetry spans", () => {
       const grpc = yield* cli(["run", dir], { env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" } })
       assert.strictEqual(grpc.status, 2)
       assert.include(grpc.stderr, `OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" is not supported`)
+      // A collector that refuses the spans: the run succeeds, and says the spans were not exported.
+      const otlp = yield* receiver
+      const refused = yield* cli(["run", dir, "--otlp", `${otlp.url}/elsewhere`])
+      assert.strictEqual(refused.status, 0, refused.stderr)
+      assert.include(refused.stderr, `warning: the run's spans were not all exported to ${otlp.url}/elsewhere/v1/traces: the collector answered HTTP 404`)
+      assert.strictEqual(otlp.spans.length, 0)
       // Disabled: the endpoint is ignored (nothing listens there; the run does not wait on it).
       const off = yield* cli(["run", dir], { env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9", OTEL_SDK_DISABLED: "true" } })
       assert.strictEqual(off.status, 0, off.stderr)
-    }))
+      assert.notInclude(off.stderr, "warning")
+    }).pipe(Effect.scoped))
 
   it.live("the executable flushes its spans when it is interrupted (SIGINT): the run, the finished and the interrupted work", () =>
     Effect.gen(function*() {

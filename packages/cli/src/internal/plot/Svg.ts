@@ -35,23 +35,50 @@ const escape = (text: string): string =>
 const n = (value: number): string => String(Math.round(value * 100) / 100)
 
 /** An estimate of a label's width at `size` px, for laying out the legend (no font metrics here). */
-const textWidth = (text: string, size: number): number => text.length * size * 0.6
+const textWidth = (text: string, size: number): number => text.length * size * 0.58
+
+interface LegendItem {
+  readonly x: number
+  readonly y: number
+}
+
+/**
+ * Where the legend goes: beside the plot when its labels are short, else
+ * under it, its items flowing in rows (run ids are long; the plot keeps its width).
+ */
+const layoutLegend = (labels: ReadonlyArray<string>, width: number, height: number, size: number) => {
+  const itemWidths = labels.map((label) => 36 + textWidth(label, size))
+  const beside = Math.max(...itemWidths)
+  if (beside <= width * 0.25) return { right: width - beside - 24, bottom: height - 52, items: undefined }
+  const items: Array<LegendItem> = []
+  let x = 72
+  let row = 0
+  for (const w of itemWidths) {
+    if (x > 72 && x + w > width - 16) {
+      x = 72
+      row++
+    }
+    items.push({ x, y: row })
+    x += w + 12
+  }
+  const rows = row + 1
+  return { right: width - 24, bottom: height - 52 - rows * 18, items: items.map((item) => ({ x: item.x, y: height - 10 - (rows - 1 - item.y) * 18 })) }
+}
 
 export const render = (chart: Chart): string => {
   const { height, width } = chart
   const legendFont = 12
-  const legendWidth = Math.min(width * 0.4, 36 + Math.max(...chart.series.map((s) => textWidth(s.label, legendFont))))
+  const legend = layoutLegend(chart.series.map((s) => s.label), width, height, legendFont)
   const left = 72
-  const right = width - legendWidth - 24
+  const { bottom, right } = legend
   const top = chart.subtitle === undefined ? 48 : 62
-  const bottom = height - 52
 
   const xs = chart.series.flatMap((s) => s.points.map(([x]) => x))
   const ys = chart.series.flatMap((s) => s.points.map(([, y]) => y))
   const xAxis = Ticks.axis(Math.min(...xs), Math.max(...xs), Math.max(2, Math.floor((right - left) / 90)), {
     integers: xs.every(Number.isInteger)
   })
-  const yAxis = Ticks.axis(Math.min(...ys), Math.max(...ys), Math.max(2, Math.floor((bottom - top) / 60)))
+  const yAxis = Ticks.axis(Math.min(...ys), Math.max(...ys), Math.max(2, Math.floor((bottom - top) / 50)))
   const px = (x: number) => left + ((x - xAxis.min) / (xAxis.max - xAxis.min)) * (right - left)
   const py = (y: number) => bottom - ((y - yAxis.min) / (yAxis.max - yAxis.min)) * (bottom - top)
 
@@ -88,7 +115,7 @@ export const render = (chart: Chart): string => {
   out.push(
     `<line x1="${left}" y1="${top}" x2="${left}" y2="${bottom}" stroke="#444444"/>`,
     `<line x1="${left}" y1="${bottom}" x2="${n(right)}" y2="${bottom}" stroke="#444444"/>`,
-    `<text x="${n((left + right) / 2)}" y="${height - 14}" text-anchor="middle" font-size="13" fill="#222222">${escape(chart.xLabel)}</text>`,
+    `<text x="${n((left + right) / 2)}" y="${bottom + 38}" text-anchor="middle" font-size="13" fill="#222222">${escape(chart.xLabel)}</text>`,
     `<text transform="translate(18 ${n((top + bottom) / 2)}) rotate(-90)" text-anchor="middle" font-size="13" fill="#222222">${escape(chart.yLabel)}</text>`
   )
   // The lines, then the legend.
@@ -102,8 +129,9 @@ export const render = (chart: Chart): string => {
   out.push(`<g class="legend" font-size="${legendFont}" fill="#222222">`)
   chart.series.forEach((series, i) => {
     const color = PALETTE[i % PALETTE.length]!
-    const y = top + 8 + i * 20
-    const x = right + 20
+    const at = legend.items?.[i]
+    const y = at?.y ?? top + 8 + i * 20
+    const x = at?.x ?? right + 20
     out.push(
       `<line x1="${n(x)}" y1="${y}" x2="${n(x + 22)}" y2="${y}" stroke="${color}" stroke-width="3"/>`,
       `<text x="${n(x + 28)}" y="${y}" dy="0.35em">${escape(series.label)}</text>`
