@@ -61,8 +61,8 @@ const plot = Command.make("plot", {
     Flag.optional,
     Flag.withDescription("Instead of run ids: the N latest runs that logged the metric")
   ),
-  width: Flag.Int("width").pipe(Flag.withDefault(800), Flag.withDescription("Width in pixels")),
-  height: Flag.Int("height").pipe(Flag.withDefault(480), Flag.withDescription("Height in pixels")),
+  width: Flag.Int("width").pipe(Flag.withDefault(800), Flag.withDescription("Width in pixels (default 800)")),
+  height: Flag.Int("height").pipe(Flag.withDefault(480), Flag.withDescription("Height in pixels (default 480)")),
   backend: Flags.backend
 }, Effect.fn("expops.runs.plot")(function*({ backend, dir, height, last, metric, output, runs, width }) {
   const path = yield* Path.Path
