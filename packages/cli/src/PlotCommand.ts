@@ -82,7 +82,7 @@ const plot = Command.make("plot", {
   const reports = yield* choose(dir, runs, last, metric).pipe(
     Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
   )
-  const series = yield* Series.of(reports, metric)
+  const { nonFinite, series } = yield* Series.of(reports, metric)
   const pipelines = [...new Set(reports.map((r) => r.run.pipeline))]
   const svg = Svg.render({
     title: metric,
@@ -99,7 +99,8 @@ const plot = Command.make("plot", {
     Effect.mapError((cause) => new UsageError({ message: `cannot write ${output}: ${cause.message}`, cause }))
   )
   const points = series.reduce((n, s) => n + s.points.length, 0)
-  yield* Console.log(`wrote ${output}: ${metric}, ${series.length} ${series.length === 1 ? "line" : "lines"}, ${points} points`)
+  const left = nonFinite > 0 ? ` (${nonFinite} NaN or infinite ${nonFinite === 1 ? "value" : "values"} left out)` : ""
+  yield* Console.log(`wrote ${output}: ${metric}, ${series.length} ${series.length === 1 ? "line" : "lines"}, ${points} points${left}`)
 })).pipe(
   Command.withDescription("Draw a stepped metric (a loss per epoch) of one or more runs as a line chart, one line per run, to an SVG or PNG file"),
   Command.withExamples([

@@ -1,7 +1,8 @@
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import type { RunReport } from "@expops/core"
-import { Effect } from "effect"
+import { ConfigProvider, Effect, Option } from "effect"
+import * as Tracing from "../src/Tracing.ts"
 import { cli, copyProject, editFile, run, spawnCli } from "./helpers.ts"
 import * as OtlpReceiver from "./otlpReceiver.ts"
 
@@ -28,6 +29,39 @@ const treeOf = (spans: ReadonlyArray<OtlpReceiver.ReceivedSpan>, runId: string) 
 const byName = (spans: ReadonlyArray<OtlpReceiver.ReceivedSpan>) => new Map(spans.map((s) => [String(s.attributes["expops.name"]), s]))
 
 const stepsOf = (report: RunReport.RunReport) => report.processes.flatMap((p) => p.steps.map((s) => ({ process: p.name, ...s })))
+
+describe("the OTLP endpoint", () => {
+  const endpoint = (env: Record<string, string>, flag?: string) =>
+    Tracing.endpoint(Option.fromUndefinedOr(flag)).pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })))
+
+  it.effect("from --otlp, else the traces endpoint as it is, else the base endpoint with /v1/traces; off when disabled", () =>
+    Effect.gen(function*() {
+      assert.isUndefined(yield* endpoint({}))
+      const base = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/prefix/" }
+      assert.strictEqual((yield* endpoint(base))?.url, "http://collector:4318/prefix/v1/traces")
+      assert.strictEqual((yield* endpoint({ ...base, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://traces.example/otlp" }))?.url, "https://traces.example/otlp")
+      assert.strictEqual((yield* endpoint(base, "http://127.0.0.1:4318"))?.url, "http://127.0.0.1:4318/v1/traces")
+      assert.isUndefined(yield* endpoint({ ...base, OTEL_SDK_DISABLED: "true" }))
+      assert.isUndefined(yield* endpoint({ ...base, OTEL_TRACES_EXPORTER: "none" }))
+      // The flag is explicit: it wins over the environment's switches.
+      assert.isDefined(yield* endpoint({ OTEL_SDK_DISABLED: "true" }, "http://127.0.0.1:4318"))
+      const full = yield* endpoint({
+        ...base,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_EXPORTER_OTLP_HEADERS: "x-api-key=abc%20def, team=ml",
+        OTEL_SERVICE_NAME: "nightly"
+      })
+      assert.deepStrictEqual(full, {
+        url: "http://collector:4318/prefix/v1/traces",
+        protocol: "http/json",
+        headers: { "x-api-key": "abc def", team: "ml" },
+        serviceName: "nightly"
+      })
+      assert.strictEqual((yield* endpoint(base))?.protocol, "http/protobuf")
+      const bad = yield* Effect.flip(endpoint({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "collector:4318" }))
+      assert.include(bad.message, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: not an http(s) URL: "collector:4318"`)
+    }))
+})
 
 describe("expops run exports OpenTelemetry spans", () => {
   it.live("an executed then a cached run: one span per run, process and step, with status, key, time saved, bytes and backend", () =>

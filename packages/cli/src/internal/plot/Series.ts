@@ -24,7 +24,8 @@ const logged = (report: RunReport.RunReport): Logged => {
     if (origins === undefined) byName.set(m.name, origins = new Map())
     let points = origins.get(origin(m))
     if (points === undefined) origins.set(origin(m), points = new Map())
-    points.set(m.index, m.value)
+    // A diverged value (NaN, Infinity; null once stored as JSON) has no place on a chart.
+    points.set(m.index, typeof m.value === "number" && Number.isFinite(m.value) ? m.value : Number.NaN)
   }
   return { byName }
 }
@@ -48,9 +49,13 @@ export const has = (report: RunReport.RunReport, metric: string): boolean => (re
  * The series of `metric` in `reports`, labelled by run (and by where it was
  * logged, when a run logged it in several places).
  */
-export const of = (reports: ReadonlyArray<RunReport.RunReport>, metric: string): Effect.Effect<Array<Svg.Series>, UsageError> =>
+export const of = (
+  reports: ReadonlyArray<RunReport.RunReport>,
+  metric: string
+): Effect.Effect<{ readonly series: Array<Svg.Series>; readonly nonFinite: number }, UsageError> =>
   Effect.suspend(() => {
     const series: Array<Svg.Series> = []
+    let nonFinite = 0
     const origins = new Set<string>()
     for (const report of reports) {
       const log = logged(report)
@@ -66,14 +71,19 @@ export const of = (reports: ReadonlyArray<RunReport.RunReport>, metric: string):
       const found = logged(report).byName.get(metric)!
       const run = seeds ? `${report.run.id} (seed ${report.run.seed})` : report.run.id
       for (const [where, points] of found) {
+        const finite = [...points].filter(([, value]) => !Number.isNaN(value))
+        nonFinite += points.size - finite.length
         series.push({
           label: found.size > 1 || origins.size > 1 ? `${run} ${where}` : run,
-          points: [...points].sort(([a], [b]) => a - b)
+          points: finite.sort(([a], [b]) => a - b)
         })
       }
     }
+    if (series.every((s) => s.points.length === 0)) {
+      return Effect.fail(new UsageError({ message: `metric ${metric} has no finite value to draw (${nonFinite} NaN or infinite)` }))
+    }
     if (series.every((s) => s.points.length <= 1)) {
-      const values = series.map((s) => `${s.points[0]![1]} in ${s.label}`).join(", ")
+      const values = series.filter((s) => s.points.length > 0).map((s) => `${s.points[0]![1]} in ${s.label}`).join(", ")
       return Effect.fail(
         new UsageError({
           message: `metric ${metric} is a scalar (logged once: ${values}); runs plot draws a metric logged at several indices ` +
@@ -81,5 +91,5 @@ export const of = (reports: ReadonlyArray<RunReport.RunReport>, metric: string):
         })
       )
     }
-    return Effect.succeed(series)
+    return Effect.succeed({ series, nonFinite })
   })

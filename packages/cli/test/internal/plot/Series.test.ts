@@ -22,7 +22,7 @@ describe("plot series", () => {
   it.effect("one line per run; a run that logged the metric in several places (fan-out branches) has one per place, labelled by it", () =>
     Effect.gen(function*() {
       const a = report("A", 1, [loss("train_seed1", 2, 0.5, "fit"), loss("train_seed1", 1, 0.9, "fit"), loss("train_seed2", 1, 0.8, "fit"), loss("train_seed2", 2, 0.4, "fit")])
-      const series = yield* Series.of([a], "loss")
+      const { series } = yield* Series.of([a], "loss")
       assert.deepStrictEqual(series, [
         { label: "A train_seed1/fit", points: [[1, 0.9], [2, 0.5]] },
         { label: "A train_seed2/fit", points: [[1, 0.8], [2, 0.4]] }
@@ -30,7 +30,17 @@ describe("plot series", () => {
       // Runs with one place each and the same seed: the run id alone.
       const b = report("B", 1, [loss("train", 1, 1), loss("train", 2, 0.5)])
       const c = report("C", 1, [loss("train", 1, 2), loss("train", 2, 1), loss("train", 3, 0.5)])
-      assert.deepStrictEqual((yield* Series.of([b, c], "loss")).map((s) => [s.label, s.points.length]), [["B", 2], ["C", 3]])
+      assert.deepStrictEqual((yield* Series.of([b, c], "loss")).series.map((s) => [s.label, s.points.length]), [["B", 2], ["C", 3]])
+    }))
+
+  it.effect("values that diverged (NaN, Infinity, null from JSON) are left out and counted", () =>
+    Effect.gen(function*() {
+      const e = report("E", 1, [loss("train", 1, 1), loss("train", 2, Number.NaN), loss("train", 3, null as unknown as number), loss("train", 4, 0.5)])
+      const { nonFinite, series } = yield* Series.of([e], "loss")
+      assert.strictEqual(nonFinite, 2)
+      assert.deepStrictEqual(series[0]!.points, [[1, 1], [4, 0.5]])
+      const none = yield* Effect.flip(Series.of([report("F", 1, [loss("train", 1, Number.NaN), loss("train", 2, Infinity)])], "loss"))
+      assert.include(none.message, "metric loss has no finite value to draw (2 NaN or infinite)")
     }))
 
   it.effect("a metric a run lacks, or one logged once per run, is an error saying what there is", () =>
