@@ -209,9 +209,14 @@ export const make = Effect.fnUntraced(function*(
         if (event.phase === "start") processes.set(event.process, open(`process ${event.process}`, runSpan, named))
         else if (event.phase === "skip") end(open(`process ${event.process}`, runSpan, named), event)
         else if (event.phase !== "miss") {
-          // A process whose output then failed to split (data parallelism) has ended already: its span stays as it was.
           const span = processes.get(event.process)
-          if (span === undefined) return
+          if (span === undefined) {
+            // A process whose output then failed to split (data parallelism): its span has ended; the run's records it.
+            if (event.phase === "fail") {
+              runSpan.event("expops.process.failed", now(), { "expops.process": event.process, "expops.error": event.error ?? "failed" })
+            }
+            return
+          }
           processes.delete(event.process)
           end(span, event)
         }
