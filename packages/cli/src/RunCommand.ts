@@ -158,7 +158,8 @@ const handler = Effect.fn("expops.run")(function*(input: {
     dryRun: input.dryRun,
     layer
   }
-  // A valid project: keep the analyses of its source files for the next run.
+  // A valid project: keep its parsed config and the analyses of its source files for the next run.
+  project.keep()
   CodeFingerprint.flush()
 
   // With --json, stdout holds the report alone: progress and the summary go to stderr.
