@@ -192,7 +192,7 @@ const targets = [
 ]
 
 if (!keepWork) {
-  for (const name of ["hit-overhead", "pipeline", "store", "quickstart", "quickstart-subpaths", "fanout"]) rmSync(path.join(workDir, name), { recursive: true, force: true })
+  for (const name of ["hit-overhead", "pipeline", "store", "quickstart", "quickstart-barrel", "fanout"]) rmSync(path.join(workDir, name), { recursive: true, force: true })
 }
 
 const document = {

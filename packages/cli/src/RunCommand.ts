@@ -160,7 +160,8 @@ const handler = Effect.fn("expops.run")(function*(input: {
     dryRun: input.dryRun,
     layer
   }
-  // A valid project: keep the analyses of its source files for the next run.
+  // A valid project: keep its parsed config and the analyses of its source files for the next run.
+  project.keep()
   CodeFingerprint.flush()
   // OpenTelemetry spans of the run, when an OTLP endpoint is configured (see Tracing.ts).
   const tracing = input.dryRun ? undefined : yield* Tracing.start(input.otlp, { pipeline: pipeline.name, backend, seed })
