@@ -186,11 +186,10 @@ const handler = Effect.fn("expops.run")(function*(input: {
     const progress = input.dryRun
       ? undefined
       : yield* Progress.make({ out, live, color, processes: plan.order, baseOf: (name) => branchOf(plan, name) })
-    const listener = Tracing.both(progress?.listener, tracing?.listener)
     const layers = Layer.mergeAll(
       Cache.layer({ mode: input.noCache ? "off" : "read-write" }),
       Reproducibility.layer(seed),
-      listener ? RunEvents.layer(listener) : Layer.empty
+      tracing ? tracing.events(progress?.listener) : progress ? RunEvents.layer(progress.listener) : Layer.empty
     )
     const onInterrupt = (partial: RunReport.RunReport) =>
       Effect.suspend(() => {

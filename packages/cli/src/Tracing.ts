@@ -7,21 +7,25 @@
  * The spans are made from the run's events (`RunEvents`), so the core's
  * hit path carries nothing for tracing, and a run without OTLP configured
  * loads nothing more: the exporter and its HTTP client are imported only
- * when an endpoint is set. Spans the user's own code opens (`Effect.fn`,
- * `Effect.withSpan`) are exported too, as children of the run's span.
+ * when an endpoint is set. A step's or process's body runs under its span
+ * (`RunEvents.within`, asked on a miss), so the spans the user's own code
+ * opens (`Effect.fn`, `Effect.withSpan`) and the steps it calls are its
+ * children, exported with the run.
  *
  * The exporter lives in the scope of the command: closing it (the run
  * succeeded, failed or was interrupted) sends the spans still buffered.
  *
  * @since 0.1.0
  */
-import type { RunEvents, RunReport } from "@expops/core"
+import { RunEvents } from "@expops/core"
+import type { RunReport } from "@expops/core"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
@@ -112,6 +116,10 @@ export const endpoint = Effect.fnUntraced(function*(flag: Option.Option<string>)
  */
 export interface Tracing {
   readonly listener: (event: RunEvents.RunEvent) => Effect.Effect<void>
+  /** The span of the step or process an event is about, for its body to run under (`RunEvents.Shape.spanOf`). */
+  readonly spanOf: (event: RunEvents.RunEvent) => Tracer.AnySpan | undefined
+  /** The run's events layer: these spans, and `progress` too when given. */
+  readonly events: (progress: ((event: RunEvents.RunEvent) => Effect.Effect<void>) | undefined) => Layer.Layer<never>
   /** `interrupted`: what an interrupted run did (`Pipeline.ExecuteOptions.onInterrupt`'s report), once it has been. */
   readonly run: <E, R>(
     pipeline: Effect.Effect<RunReport.RunReport, E, R>,
@@ -196,7 +204,7 @@ export const make = Effect.fnUntraced(function*(
   }
 
   const listener = (event: RunEvents.RunEvent): Effect.Effect<void> =>
-    Effect.sync(() => {
+    Effect.withFiberSucceed((fiber) => {
       const named = {
         ...common,
         "expops.kind": event.kind,
@@ -224,7 +232,10 @@ export const make = Effect.fnUntraced(function*(
       }
       const id = stepId(event)
       if (event.phase === "start") {
-        const span = open(`step ${event.step}`, processes.get(event.process) ?? runSpan, named)
+        // Under the span the step was called in: its process's, an enclosing step's, or one of the user's own.
+        const current = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+        const parent = current !== undefined && current !== runSpan ? current : processes.get(event.process) ?? runSpan
+        const span = open(`step ${event.step}`, parent, named)
         const queue = steps.get(id)
         if (queue === undefined) steps.set(id, [span])
         else queue.push(span)
@@ -275,7 +286,13 @@ export const make = Effect.fnUntraced(function*(
       Effect.onExit((exit) => finish(exit, interrupted))
     )
 
-  return { listener, run: traced } satisfies Tracing
+  const spanOf = (event: RunEvents.RunEvent): Tracer.AnySpan | undefined =>
+    event.kind === "process" ? processes.get(event.process) : steps.get(stepId(event))?.[0]
+
+  const events: Tracing["events"] = (progress) =>
+    RunEvents.layer(progress === undefined ? listener : (event) => Effect.andThen(progress(event), listener(event)), { spanOf })
+
+  return { listener, spanOf, events, run: traced } satisfies Tracing
 })
 
 /** A failure as OTLP shows it: the error's message, and where in the user's code it was raised as its stack. */
@@ -293,14 +310,3 @@ const exitOf = (event: RunEvents.RunEvent): Exit.Exit<unknown, unknown> => {
   if (event.phase === "interrupt") return Exit.interrupt()
   return Exit.void
 }
-
-/**
- * Both listeners, or the one there is.
- *
- * @since 0.1.0
- */
-export const both = (
-  a: ((event: RunEvents.RunEvent) => Effect.Effect<void>) | undefined,
-  b: ((event: RunEvents.RunEvent) => Effect.Effect<void>) | undefined
-): ((event: RunEvents.RunEvent) => Effect.Effect<void>) | undefined =>
-  a === undefined ? b : b === undefined ? a : (event) => Effect.andThen(a(event), b(event))

@@ -151,7 +151,7 @@ describe("expops run exports OpenTelemetry spans", () => {
       assert.strictEqual(byName(processes).get("train_model")!.attributes["expops.status"], "skipped")
     }).pipe(Effect.scoped))
 
-  it.live("spans the user's code opens are exported too, in the run's trace", () =>
+  it.live("spans the user's code opens are exported too, as children of the step they were opened in", () =>
     Effect.gen(function*() {
       const otlp = yield* receiver
       const dir = copyProject()
@@ -162,11 +162,16 @@ describe("expops run exports OpenTelemetry spans", () => {
       )
       const traced = yield* run(dir, "--otlp", otlp.url)
       assert.strictEqual(traced.status, 0, traced.stderr)
-      const { root } = treeOf(otlp.spans, traced.report.run.id)
+      const { root, steps } = treeOf(otlp.spans, traced.report.run.id)
       const epochs = otlp.spans.filter((s) => s.name === "user.epoch")
       assert.isAbove(epochs.length, 1)
-      for (const span of epochs) assert.strictEqual(span.traceId, root.traceId)
-      assert.isTrue(epochs.some((s) => s.parentSpanId === root.spanId))
+      // Children of the step whose body opened them.
+      const fit = steps.filter((s) => s.name === "step fit")
+      assert.strictEqual(fit.length, 1)
+      for (const span of epochs) {
+        assert.strictEqual(span.traceId, root.traceId)
+        assert.strictEqual(span.parentSpanId, fit[0]!.spanId)
+      }
       assert.strictEqual(epochs.length, (traced.report.metrics ?? []).filter((m) => m.name === "loss").length)
     }).pipe(Effect.scoped))
 

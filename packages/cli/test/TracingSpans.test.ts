@@ -70,6 +70,34 @@ describe("Tracing.make", () => {
       ])
     }))
 
+  it.effect("a step called under another span (an enclosing step's, the user's) is its child; a body runs under its own span", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recording()
+      const tracing = yield* Tracing.make(tracer, { pipeline: "p", backend: "memory", seed: 1 })
+      const outer: RunEvents.RunEvent = { kind: "step", phase: "start", process: "a", step: "outer", key: "ko" }
+      yield* tracing.run(
+        Effect.gen(function*() {
+          yield* tracing.listener({ kind: "process", phase: "start", process: "a", key: "ka" })
+          yield* tracing.listener(outer)
+          // What core's RunEvents.within does around the outer step's body.
+          yield* Effect.withParentSpan(tracing.listener({ kind: "step", phase: "start", process: "a", step: "inner", key: "ki" }), tracing.spanOf(outer)!)
+          yield* tracing.listener({ kind: "step", phase: "start", process: "a", step: "direct", key: "kd" })
+          return report("success", [])
+        }),
+        () => undefined
+      )
+      const [a] = named(spans, "process a")
+      const [outerSpan] = named(spans, "step outer")
+      const parentOf = (name: string) => {
+        const span = named(spans, name)[0]!
+        return span.parent._tag === "Some" ? span.parent.value : undefined
+      }
+      assert.strictEqual(parentOf("step inner"), outerSpan)
+      assert.strictEqual(parentOf("step outer"), a)
+      assert.strictEqual(parentOf("step direct"), a)
+      assert.strictEqual(tracing.spanOf({ kind: "process", phase: "start", process: "a", key: "ka" }), undefined, "ended with the run")
+    }))
+
   it.effect("an interrupted run ends the spans still open as interrupted, and its span carries what the partial report says", () =>
     Effect.gen(function*() {
       const { spans, tracer } = recording()

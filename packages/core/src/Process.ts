@@ -278,11 +278,15 @@ export const execute = Effect.fnUntraced(
         key,
         recipe: made.recipe,
         schema: process.outputs,
-        compute: process.run(context.inputs, context.parameters).pipe(
-          Random.withSeed(made.recipe.seed),
-          Effect.provideService(CurrentProcess, scope),
-          Effect.provideService(CurrentCaller, caller),
-          Metrics.recordInto(logged)
+        compute: RunEvents.within(
+          yield* RunEvents.RunEvents,
+          { kind: "process", phase: "start", process: name, key, ...base },
+          process.run(context.inputs, context.parameters).pipe(
+            Random.withSeed(made.recipe.seed),
+            Effect.provideService(CurrentProcess, scope),
+            Effect.provideService(CurrentCaller, caller),
+            Metrics.recordInto(logged)
+          )
         ),
         onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key, ...base }),
         metrics: () => logged

@@ -12,6 +12,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Tracer from "effect/Tracer"
 
 /**
  * @since 0.1.0
@@ -47,6 +48,12 @@ export interface RunEvent {
  */
 export interface Shape {
   readonly emit: (event: RunEvent) => Effect.Effect<void>
+  /**
+   * For tracing: the span a step's or process's body runs under once it
+   * computes (asked on a miss, after its `start` event), so that the spans
+   * its code opens, and the steps it calls, are that span's children.
+   */
+  readonly spanOf?: ((event: RunEvent) => Tracer.AnySpan | undefined) | undefined
 }
 
 /**
@@ -69,10 +76,27 @@ export const silent: Shape = { emit: () => Effect.void }
  *
  * @since 0.1.0
  */
-export const layer = (listener: (event: RunEvent) => Effect.Effect<void>): Layer.Layer<never> =>
-  Layer.succeed(RunEvents, { emit: listener })
+export const layer = (
+  listener: (event: RunEvent) => Effect.Effect<void>,
+  options?: { readonly spanOf?: ((event: RunEvent) => Tracer.AnySpan | undefined) | undefined }
+): Layer.Layer<never> => Layer.succeed(RunEvents, { emit: listener, spanOf: options?.spanOf })
 
 /**
  * @since 0.1.0
  */
 export const emit = (event: RunEvent): Effect.Effect<void> => RunEvents.use((events) => events.emit(event))
+
+/**
+ * Runs `body`, the computation of the step or process `event` is about, under
+ * the span `events.spanOf` names for it, if any.
+ *
+ * @since 0.1.0
+ */
+export const within = <A, E, R>(events: Shape, event: RunEvent, body: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const spanOf = events.spanOf
+  if (spanOf === undefined) return body
+  return Effect.suspend(() => {
+    const span = spanOf(event)
+    return span === undefined ? body : Effect.withParentSpan(body, span)
+  })
+}

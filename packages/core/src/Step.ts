@@ -255,11 +255,15 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
             recipe,
             schema: output,
             compute: Effect.suspend(() =>
-              runBody<O>(options.run(value, configValue as C)).pipe(
-                Random.withSeed(seed),
-                Effect.provideService(Metrics.CurrentStep, name),
-                Effect.provideService(CurrentCaller, { identity, occurrences: new Map() }),
-                Metrics.recordInto(logged)
+              RunEvents.within(
+                events,
+                { kind: "step", phase: "start", process, step: name, key },
+                runBody<O>(options.run(value, configValue as C)).pipe(
+                  Random.withSeed(seed),
+                  Effect.provideService(Metrics.CurrentStep, name),
+                  Effect.provideService(CurrentCaller, { identity, occurrences: new Map() }),
+                  Metrics.recordInto(logged)
+                )
               )
             ),
             onMiss: silent ? undefined : emit("miss"),
