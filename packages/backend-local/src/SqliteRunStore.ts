@@ -129,6 +129,12 @@ export const make = Effect.gen(function*() {
         const ids = rows.map((r) => r.id)
         const processes = count("run_processes", ids)
         const steps = count("run_steps", ids)
+        const saved = new Map(
+          ids.length === 0 ? [] : (db.prepare(
+            `SELECT run_id, coalesce(sum(saved_ms), 0) AS ms FROM run_processes
+             WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id`
+          ).all(JSON.stringify(ids)) as Array<{ run_id: string; ms: number }>).map((r) => [r.run_id, r.ms])
+        )
         return rows.map((r): RunStore.RunSummary => ({
           id: r.id,
           pipeline: r.pipeline,
@@ -138,7 +144,8 @@ export const make = Effect.gen(function*() {
           seed: r.seed,
           backend: r.backend,
           processes: processes.get(r.id)!,
-          steps: steps.get(r.id)!
+          steps: steps.get(r.id)!,
+          savedMs: saved.get(r.id) ?? 0
         }))
       },
       catch: (cause) => fail("list runs", cause)

@@ -46,6 +46,8 @@ export interface RunSummary {
   /** Processes and steps by status. */
   readonly processes: Readonly<Record<string, number>>
   readonly steps: Readonly<Record<string, number>>
+  /** Time the cache saved: what the processes served from it took to compute. */
+  readonly savedMs: number
 }
 
 /**
@@ -56,12 +58,14 @@ export interface RunSummary {
 export const summarize = (report: RunReport): RunSummary => {
   const processes: Record<string, number> = {}
   const steps: Record<string, number> = {}
+  let savedMs = 0
   for (const p of report.processes) {
+    savedMs += p.savedMs ?? 0
     processes[p.status] = (processes[p.status] ?? 0) + 1
     for (const s of p.steps) steps[s.status] = (steps[s.status] ?? 0) + 1
   }
   const { backend, durationMs, id, pipeline, seed, startedAt, status } = report.run
-  return { id, pipeline, status, startedAt, durationMs, seed, backend, processes, steps }
+  return { id, pipeline, status, startedAt, durationMs, seed, backend, processes, steps, savedMs }
 }
 
 /**
