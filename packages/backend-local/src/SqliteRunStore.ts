@@ -10,8 +10,9 @@
  *
  * Runs in progress (`live`): the graph a run began with, and a log of
  * changes (`run_changes`: started, progress, finished) numbered by `seq`,
- * which another process (`expops ui`) follows. Saving a run replaces its
- * progress rows with one `finished` row, in the same transaction.
+ * which another process (`expops ui`) follows. Saving a run adds its
+ * `finished` row, in the same transaction, and drops the progress rows of
+ * runs that ended more than `PROGRESS_KEPT_MS` before.
  *
  * @since 0.1.0
  */
@@ -24,6 +25,9 @@ import { projectPaths } from "./internal/paths.ts"
 import { transaction } from "./internal/sqlite.ts"
 import type { LocalBackendError } from "./LocalBackendError.ts"
 import * as SqliteDatabase from "./SqliteDatabase.ts"
+
+/** How long the progress rows of a finished run are kept (its report has the same, whole). */
+const PROGRESS_KEPT_MS = 10 * 60_000
 
 const ReportJson = Schema.fromJsonString(Schema.toCodecJson(RunReport.RunReport))
 const encodeReport = Schema.encodeSync(ReportJson)
@@ -90,9 +94,13 @@ export const make = Effect.gen(function*() {
           )
           // A NaN value becomes NULL in its row (SQLite has no NaN); the report keeps it.
           ;(report.metrics ?? []).forEach((m, i) => metric.run(run.id, i, m.process, m.step ?? null, m.name, m.index, m.value))
-          // Its progress is in the report now: one row says it finished.
-          db.prepare("DELETE FROM run_changes WHERE run_id = ? AND type = 'progress'").run(run.id)
-          addChange.run(run.id, Math.round(run.startedAt + run.durationMs), "finished", JSON.stringify(RunStore.summarize(report)))
+          // One row says it finished. Its progress rows stay a while for readers that poll slower than
+          // a short run lasts; those of runs that ended long ago go (their reports hold it all).
+          const endedAt = Math.round(run.startedAt + run.durationMs)
+          db.prepare(
+            `DELETE FROM run_changes WHERE type = 'progress' AND run_id IN (SELECT id FROM runs WHERE ended_at < ? AND id != ?)`
+          ).run(endedAt - PROGRESS_KEPT_MS, run.id)
+          addChange.run(run.id, endedAt, "finished", JSON.stringify(RunStore.summarize(report)))
         })
       },
       catch: (cause) => fail(`save run ${report.run.id}`, cause)
@@ -209,7 +217,9 @@ export const make = Effect.gen(function*() {
           try {
             const row = db.prepare("SELECT graph FROM run_graphs WHERE run_id = ?").get(id) as { graph: string } | undefined
             if (row === undefined) return Option.none()
-            const events = (db.prepare("SELECT at, data FROM run_changes WHERE run_id = ? AND type = 'progress' ORDER BY seq").all(id) as Array<
+            // Once saved, its report says it all.
+            const saved = db.prepare("SELECT 1 FROM runs WHERE id = ?").get(id) !== undefined
+            const events = saved ? [] : (db.prepare("SELECT at, data FROM run_changes WHERE run_id = ? AND type = 'progress' ORDER BY seq").all(id) as Array<
               { at: number; data: string }
             >).map((r): RunStore.TimedEvent => ({ at: r.at, event: JSON.parse(r.data) }))
             return Option.some({ run: JSON.parse(row.graph) as RunStore.LiveRun, events, seq: lastSeq() })
