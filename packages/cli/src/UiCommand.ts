@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { Explainer, UiServer } from "@expops/ui"
+import type * as Ui from "@expops/ui"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -19,19 +19,18 @@ import * as Flags from "./internal/flags.ts"
 import * as Project from "./Project.ts"
 
 /** The explain command's explanations, with the project's backend already provided. */
-const explainer = Effect.map(Effect.context<Backends.Services>(), (context) =>
-  Explainer.Explainer.of({
-    run: (report, target) =>
-      ExplainCommand.explain(report, target).pipe(
-        Effect.map((all) => all.map((explanation) => ({ text: ExplainCommand.renderPlain(report.run.id, explanation), explanation }))),
-        Effect.provideContext(context)
-      ),
-    entry: (key) =>
-      ExplainCommand.explainEntry(key).pipe(
-        Effect.map(Option.map((explanation) => ({ text: ExplainCommand.renderPlain(undefined, explanation), explanation }))),
-        Effect.provideContext(context)
-      )
-  }))
+const explainer = Effect.map(Effect.context<Backends.Services>(), (context): Ui.Explainer.Shape => ({
+  run: (report, target) =>
+    ExplainCommand.explain(report, target).pipe(
+      Effect.map((all) => all.map((explanation) => ({ text: ExplainCommand.renderPlain(report.run.id, explanation), explanation }))),
+      Effect.provideContext(context)
+    ),
+  entry: (key) =>
+    ExplainCommand.explainEntry(key).pipe(
+      Effect.map(Option.map((explanation) => ({ text: ExplainCommand.renderPlain(undefined, explanation), explanation }))),
+      Effect.provideContext(context)
+    )
+}))
 
 const handler = Effect.fn("expops.ui")(function*(input: {
   readonly dir: string
@@ -43,6 +42,8 @@ const handler = Effect.fn("expops.ui")(function*(input: {
   }
   const project = yield* Project.load(input.dir)
   return yield* Effect.gen(function*() {
+    // Loaded when serving: `expops --help` and the other commands need none of the HTTP server.
+    const { Explainer, UiServer } = yield* Effect.promise(() => import("@expops/ui"))
     // A port in use or a missing front end: the user fixes the command line or the install (exit 2).
     const served = yield* UiServer.serve({ port: input.port }).pipe(
       Effect.provideServiceEffect(Explainer.Explainer, explainer),
