@@ -98,7 +98,9 @@ describe("expops ui: the HTTP API", () => {
           served.port,
           // Subscribed: start a run (in this process; the store is shared through the SQLite file as between processes).
           () => void (started ??= Effect.runPromise(run(dir))),
-          (all) => all.some((m) => m._tag === "Finished")
+          (all) => all.some((m) => m._tag === "Finished"),
+          // A few polls of the store more: a change is sent once, never again.
+          { settleMs: 800 }
         )
       )
       const report = ((yield* Effect.promise(() => started!)) as { report: any }).report
@@ -115,6 +117,8 @@ describe("expops ui: the HTTP API", () => {
       assert.deepStrictEqual(finished.run, (yield* json(["runs", "ls", dir]))[0])
       const seqs = messages.map((m) => m.seq)
       assert.deepStrictEqual(seqs, [...seqs].sort((a, b) => a - b), "in order")
+      assert.strictEqual(new Set(seqs).size, seqs.length, "each change once")
+      assert.strictEqual(messages.at(-1), finished, "nothing after the end")
     }))
 
   it.live("the cache page's API lists entries and explains one without counting it as used", () =>

@@ -63,17 +63,20 @@ export const request = (port: number, path: string, options?: { readonly method?
   })
 
 /**
- * Reads `/api/events` until `until` says the messages so far are enough
- * (or `timeoutMs` passes, a failure); answers the messages' data, parsed.
+ * Reads `/api/events` until `until` says the messages so far are enough,
+ * and `settleMs` more (to see what else comes: nothing should); fails after
+ * `timeoutMs`. Answers the messages' data, parsed.
  */
 export const readEvents = (
   port: number,
   onReady: () => void,
   until: (messages: ReadonlyArray<any>) => boolean,
-  timeoutMs = 60_000
+  options?: { readonly settleMs?: number; readonly timeoutMs?: number }
 ): Promise<Array<any>> =>
   new Promise((resolve, reject) => {
     const messages: Array<any> = []
+    let settling = false
+    const timeoutMs = options?.timeoutMs ?? 60_000
     const req = http.get({ host: "127.0.0.1", port, path: "/api/events" }, (res) => {
       if (res.statusCode !== 200) return reject(new Error(`/api/events answered ${res.statusCode}`))
       let buffer = ""
@@ -88,10 +91,13 @@ export const readEvents = (
           const data = /^data: (.*)$/m.exec(block)
           if (data !== null && !/^event: /m.test(block)) messages.push(JSON.parse(data[1]!))
         }
-        if (until(messages)) {
+        if (!settling && until(messages)) {
+          settling = true
           clearTimeout(timer)
-          req.destroy()
-          resolve(messages)
+          setTimeout(() => {
+            req.destroy()
+            resolve(messages)
+          }, options?.settleMs ?? 0)
         }
       })
     })
@@ -99,5 +105,5 @@ export const readEvents = (
       req.destroy()
       reject(new Error(`/api/events: not enough in ${timeoutMs} ms; got ${JSON.stringify(messages).slice(0, 500)}`))
     }, timeoutMs)
-    req.on("error", (error) => (messages.length > 0 && until(messages) ? undefined : reject(error)))
+    req.on("error", (error) => (settling ? undefined : reject(error)))
   })

@@ -22,7 +22,8 @@ export const follow = Effect.fnUntraced(function*(store: RunStore.Shape) {
   if (live !== undefined) {
     let cursor = yield* live.cursor
     let warned = false
-    const poll = live.changes(cursor).pipe(
+    // Suspended: each tick reads from the cursor as it is then.
+    const poll = Effect.suspend(() => live.changes(cursor)).pipe(
       Effect.flatMap((changes) => {
         if (changes.length === 0) return Effect.void
         cursor = changes[changes.length - 1]!.seq
