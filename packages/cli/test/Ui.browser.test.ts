@@ -42,15 +42,29 @@ const screenshot = async (name: string) => {
 const nodeStatuses = (p: Page) =>
   p.$$eval("svg.graph g.node", (nodes) => Object.fromEntries(nodes.map((n) => [n.getAttribute("data-node"), n.getAttribute("data-status")])))
 
+/** Why the browser or the server did not start: every test then fails with it (none is skipped). */
+let setupFailure: unknown
+
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set EXPOPS_CHROMIUM`)
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], timeout: 60_000 })
-  page = await browser.newPage({ viewport: { width: 1280, height: 860 } })
-  page.setDefaultTimeout(30_000)
-  dir = copyProject()
-  first = (await Effect.runPromise(run(dir))).report
-  served = await serveUi(dir)
+  try {
+    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set EXPOPS_CHROMIUM`)
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], timeout: 60_000 })
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 } })
+    page.setDefaultTimeout(30_000)
+    dir = copyProject()
+    first = (await Effect.runPromise(run(dir))).report
+    served = await serveUi(dir)
+  } catch (error) {
+    setupFailure = error
+  }
 }, 120_000)
+
+/** A test of this file: fails, never skips, when the browser could not start. */
+const test = (name: string, body: () => Promise<void>) =>
+  it(name, async () => {
+    if (setupFailure !== undefined) throw setupFailure
+    await body()
+  })
 
 afterAll(async () => {
   await served?.stop()
@@ -58,7 +72,7 @@ afterAll(async () => {
 })
 
 describe("expops ui in Chromium", () => {
-  it("the runs page lists the runs; the run page draws the quick start's 4 nodes with their statuses", async () => {
+  test("the runs page lists the runs; the run page draws the quick start's 4 nodes with their statuses", async () => {
     await page.goto(served.url)
     await page.locator(`tr[data-run="${first.run.id}"]`).waitFor()
     assert.strictEqual(await page.locator("table.runs tbody tr").count(), 1)
@@ -78,7 +92,7 @@ describe("expops ui in Chromium", () => {
     await screenshot("run")
   })
 
-  it("the metrics page charts the logged points of loss", async () => {
+  test("the metrics page charts the logged points of loss", async () => {
     await page.goto(`${served.url}#/metrics?runs=${first.run.id}`)
     const chart = page.locator('.chart[data-metric="loss"]')
     await chart.locator("canvas").waitFor()
@@ -88,7 +102,7 @@ describe("expops ui in Chromium", () => {
     await screenshot("metrics")
   })
 
-  it("a run started in another process while the page is open updates its nodes live, without a reload", async () => {
+  test("a run started in another process while the page is open updates its nodes live, without a reload", async () => {
     await page.goto(served.url)
     await page.locator(`tr[data-run="${first.run.id}"]`).waitFor()
     await page.evaluate(() => ((window as any).__sameDocument = true))
