@@ -1,4 +1,8 @@
+import { spawnSync } from "node:child_process"
+import * as os from "node:os"
 import { assert, describe, it } from "@effect/vitest"
+import { SqliteRunStore } from "@expops/backend-local"
+import { RunStore } from "@expops/core"
 import { Effect } from "effect"
 import { cli, copyProject, editConfig, json, run } from "./helpers.ts"
 import { readEvents, request, serveUi } from "./uiHelpers.ts"
@@ -139,6 +143,27 @@ describe("expops ui: the HTTP API", () => {
       assert.include(explained.json.text, "recipe:")
       const after = (yield* Effect.promise(() => request(served.port, "/api/cache"))).json.find((e: any) => e.key === train.key)
       assert.strictEqual(after.lastAccessAt, train.lastAccessAt, "explaining is not using: LRU pruning is not defeated")
+    }))
+
+  it.live("lists the runs in progress: alive while their process lives, abandoned ones for a day", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      const gone = spawnSync(process.execPath, ["-e", ""]).pid!
+      const now = Date.now()
+      const begin = (id: string, pid: number, startedAt: number) =>
+        RunStore.RunStore.use((runs) =>
+          runs.live!.begin({ id, pipeline: "quickstart", startedAt, seed: 42, backend: "local", processes: [], pid, host: os.hostname() })
+        ).pipe(Effect.provide(SqliteRunStore.layerProject(dir)))
+      yield* begin("going", process.pid, now - 1000)
+      yield* begin("killed", gone, now - 2000)
+      yield* begin("killed-long-ago", gone, now - 3 * 24 * 3600_000)
+      const served = yield* Effect.promise(() => serveUi(dir))
+      yield* Effect.addFinalizer(() => Effect.promise(served.stop))
+      const live = (yield* Effect.promise(() => request(served.port, "/api/live"))).json
+      assert.deepStrictEqual(live.map((r: any) => [r.id, r.alive]), [["going", true], ["killed", false]])
+      const view = (yield* Effect.promise(() => request(served.port, "/api/runs/killed-long-ago/live"))).json
+      assert.strictEqual(view.alive, false)
+      assert.strictEqual(view.report, null)
     }))
 
   it.live("a port already in use is a usage error (exit 2) naming it", () =>

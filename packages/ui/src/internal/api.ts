@@ -7,6 +7,7 @@
 import * as os from "node:os"
 import { CacheAdmin, type RunReport, RunStore } from "@expops/core"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
@@ -32,6 +33,8 @@ const isAlive = (run: RunStore.LiveRun): boolean => {
 }
 
 const KEY = /^[0-9a-f]{64}$/
+
+const ABANDONED_LISTED_MS = 24 * 3600_000
 
 export interface Options {
   readonly port: number
@@ -81,11 +84,13 @@ const route = Effect.fnUntraced(function*(path: ReadonlyArray<string>, query: UR
         contentType: "text/event-stream",
         headers: { ...Security.headers, "x-accel-buffering": "no" }
       })
-    case "live":
+    case "live": {
       if (id !== undefined) break
-      return json(
-        store.live === undefined ? [] : (yield* store.live.inProgress).map((r) => ({ ...r, alive: isAlive(r) }))
-      )
+      const now = yield* Clock.currentTimeMillis
+      const runs = store.live === undefined ? [] : (yield* store.live.inProgress).map((r) => ({ ...r, alive: isAlive(r) }))
+      // A run whose process died (killed twice over) never ends: listed a day, then only reachable by id.
+      return json(runs.filter((r) => r.alive || now - r.startedAt < ABANDONED_LISTED_MS))
+    }
     case "runs": {
       if (id === undefined) {
         const limit = Number(query.get("limit") ?? 500)
