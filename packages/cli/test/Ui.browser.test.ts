@@ -151,6 +151,11 @@ describe("expops ui in Chromium", () => {
     const explained = await Effect.runPromise(cli(["explain", dir, "train_model", "--run", id]))
     assert.strictEqual(shown.trim(), explained.stdout.trim())
     assert.include(shown, `parameter \`epochs\` 300 -> ${LIVE_EPOCHS}`)
+    // A step of it, explained on its own.
+    await page.locator('[data-panel="train_model"] tr[data-step="fit"]').click()
+    await page.waitForFunction(() => document.querySelector("[data-explain]")?.textContent?.startsWith("step fit"))
+    const step = await Effect.runPromise(cli(["explain", dir, "train_model/fit", "--run", id]))
+    assert.strictEqual((await page.locator("[data-explain]").innerText()).trim(), step.stdout.trim())
 
     // Compare: the changed parameter, among what differs.
     await page.goto(`${served.url}#/compare?runs=${first.run.id},${id}`)

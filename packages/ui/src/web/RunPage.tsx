@@ -81,15 +81,18 @@ export const RunPage = (props: { readonly id: string }) => {
 
 const NodePanel = (props: { readonly runId: string; readonly node: NodeState; readonly recorded: boolean }) => {
   const { node } = props
+  // The process, or one of its steps (PROCESS/STEP), as `expops explain` takes them.
+  const [target, setTarget] = useState(node.name)
   const [explained, setExplained] = useState<string | undefined>(undefined)
+  useEffect(() => setTarget(node.name), [node.name])
   useEffect(() => {
     setExplained(undefined)
     if (!props.recorded) return
-    Api.explain(props.runId, node.name).then(
+    Api.explain(props.runId, target).then(
       (all) => setExplained(all.map((e) => e.text).join("\n\n")),
       (e: Error) => setExplained(`cannot explain: ${e.message}`)
     )
-  }, [props.runId, node.name, props.recorded])
+  }, [props.runId, target, props.recorded])
   return (
     <section class="panel" data-panel={node.name}>
       <h2>
@@ -109,7 +112,14 @@ const NodePanel = (props: { readonly runId: string; readonly node: NodeState; re
           </thead>
           <tbody>
             {node.steps.map((s, i) => (
-              <tr key={i} data-step={s.name} data-status={s.status}>
+              <tr
+                key={i}
+                data-step={s.name}
+                data-status={s.status}
+                class={`clickable${target === `${node.name}/${s.name}` ? " selected" : ""}`}
+                title="why it ran or was served from the cache"
+                onClick={() => setTarget(`${node.name}/${s.name}`)}
+              >
                 <td>{s.name}</td>
                 <td><span class={`badge status-${s.status}`}>{s.status}</span></td>
                 <td><code title={s.key}>{Format.short(s.key)}</code></td>
@@ -122,7 +132,10 @@ const NodePanel = (props: { readonly runId: string; readonly node: NodeState; re
       )}
       <h3>Parameters</h3>
       <pre class="params">{node.parameters === undefined ? "(none recorded)" : JSON.stringify(node.parameters, null, 2)}</pre>
-      <h3>Why (expops explain)</h3>
+      <h3>
+        Why: <code>expops explain {target}</code>
+        {target !== node.name ? <> · <button type="button" class="link" onClick={() => setTarget(node.name)}>the process</button></> : " (pick a step for its own)"}
+      </h3>
       <pre class="explain" data-explain>{props.recorded ? explained ?? "…" : "available once the run is recorded"}</pre>
     </section>
   )
