@@ -35,6 +35,8 @@ export const Graph = (props: {
   readonly nodes: ReadonlyArray<NodeState>
   readonly selected: string | undefined
   readonly onSelect: (name: string) => void
+  /** While the run goes: the time now, for how long running nodes have been running. */
+  readonly now?: number | undefined
 }) => {
   // Laid out again only when the structure changes, not on every status change.
   const shape = props.nodes.map((n) => `${n.name}<${n.upstream.join(",")}`).join(";")
@@ -74,7 +76,11 @@ export const Graph = (props: {
             <text x="10" y="21" class="name">{label.length > 24 ? `${label.slice(0, 23)}…` : label}</text>
             <text x="10" y="41" class="detail">
               {n.status}
-              {n.durationMs !== undefined && n.status !== "pending" ? ` · ${Format.duration(n.durationMs)}` : ""}
+              {n.status === "running" && n.startedAt !== undefined && props.now !== undefined
+                ? ` · ${Format.duration(Math.max(0, props.now - n.startedAt))}`
+                : n.durationMs !== undefined && n.status !== "pending" && n.status !== "running"
+                ? ` · ${Format.duration(n.durationMs)}`
+                : ""}
             </text>
           </g>
         )

@@ -15,6 +15,14 @@ export const RunPage = (props: { readonly id: string }) => {
   const [error, setError] = useState<string | undefined>(undefined)
   const [selected, setSelected] = useState<string | undefined>(undefined)
   const seq = useRef(0)
+  // While the run goes, a running node shows how long it has been running.
+  const [now, setNow] = useState(Date.now())
+  const going = view !== undefined && view.report === null && view.alive
+  useEffect(() => {
+    if (!going) return
+    const timer = setInterval(() => setNow(Date.now()), 500)
+    return () => clearInterval(timer)
+  }, [going])
 
   const load = () =>
     Api.view(props.id).then(
@@ -39,7 +47,7 @@ export const RunPage = (props: { readonly id: string }) => {
         seq.current = change.seq
         setNodes((current) => {
           const next = current.map((n) => ({ ...n, steps: n.steps.map((s) => ({ ...s })) }))
-          apply(next, change.event)
+          apply(next, change.event, change.at)
           return next
         })
       } else if ((change._tag === "Finished" || change._tag === "Started") && change.run.id === props.id) {
@@ -68,7 +76,7 @@ export const RunPage = (props: { readonly id: string }) => {
       </p>
       {nodes.length === 0 ? <p class="muted">this run recorded no processes</p> : (
         <div class="graph-box">
-          <Graph nodes={nodes} selected={selected} onSelect={setSelected} />
+          <Graph nodes={nodes} selected={selected} onSelect={setSelected} now={going ? now : undefined} />
         </div>
       )}
       {view.graph === null ? <p class="muted">recorded before runs kept their graph: the nodes are drawn without edges</p> : null}

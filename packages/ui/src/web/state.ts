@@ -22,6 +22,8 @@ export interface NodeState {
   status: Status
   key: string
   durationMs: number | undefined
+  /** When it started, while it runs (the runner's clock): for the time it has been running. */
+  startedAt?: number | undefined
   savedMs?: number | undefined
   steps: Array<StepState>
   error?: string | undefined
@@ -58,7 +60,7 @@ export const nodesOf = (view: RunView): Array<NodeState> => {
     durationMs: undefined,
     steps: []
   }))
-  for (const { event } of view.events) apply(nodes, event)
+  for (const { at, event } of view.events) apply(nodes, event, at)
   return nodes
 }
 
@@ -72,11 +74,12 @@ const processStatus: Record<RunEvent["phase"], Status> = {
   interrupt: "interrupted"
 }
 
-/** Folds one event into the nodes (in place). */
-export const apply = (nodes: Array<NodeState>, event: RunEvent): void => {
+/** Folds one event, which happened at `at`, into the nodes (in place). */
+export const apply = (nodes: Array<NodeState>, event: RunEvent, at: number): void => {
   const node = nodes.find((n) => n.name === event.process)
   if (node === undefined) return
   if (event.kind === "process") {
+    if (event.phase === "start") node.startedAt = at
     node.status = processStatus[event.phase]
     if (event.key !== undefined) node.key = event.key
     if (event.durationMs !== undefined) node.durationMs = event.durationMs
