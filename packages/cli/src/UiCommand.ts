@@ -23,11 +23,14 @@ const explainer = Effect.map(Effect.context<Backends.Services>(), (context): Ui.
   run: (report, target) =>
     ExplainCommand.explain(report, target).pipe(
       Effect.map((all) => all.map((explanation) => ({ text: ExplainCommand.renderPlain(report.run.id, explanation), explanation }))),
+      // A usage error names what the run does not have; the rest are the stores' failures.
+      Effect.mapError((error) => ({ message: error.message, missing: error._tag === "UsageError" })),
       Effect.provideContext(context)
     ),
   entry: (key) =>
     ExplainCommand.explainEntry(key).pipe(
       Effect.map(Option.map((explanation) => ({ text: ExplainCommand.renderPlain(undefined, explanation), explanation }))),
+      Effect.mapError((error) => ({ message: error.message, missing: false })),
       Effect.provideContext(context)
     )
 }))

@@ -22,13 +22,24 @@ export interface Explained {
 }
 
 /**
+ * Why nothing could be explained: `missing` when the run has no such process
+ * or step (the request's fault: 404), else the store failed (500).
+ *
+ * @since 0.1.0
+ */
+export interface Failure {
+  readonly message: string
+  readonly missing: boolean
+}
+
+/**
  * @since 0.1.0
  */
 export interface Shape {
-  /** `target` is `PROCESS` or `PROCESS/STEP` of the run. Fails with an error whose message says what was wrong (no such process). */
-  readonly run: (report: RunReport.RunReport, target: string) => Effect.Effect<ReadonlyArray<Explained>, { readonly message: string }>
+  /** `target` is `PROCESS` or `PROCESS/STEP` of the run. */
+  readonly run: (report: RunReport.RunReport, target: string) => Effect.Effect<ReadonlyArray<Explained>, Failure>
   /** One cache entry by key; `None` when there is none. Reads without counting as a use of the entry. */
-  readonly entry: (key: string) => Effect.Effect<Option.Option<Explained>, { readonly message: string }>
+  readonly entry: (key: string) => Effect.Effect<Option.Option<Explained>, Failure>
 }
 
 /**

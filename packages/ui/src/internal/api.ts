@@ -42,8 +42,14 @@ export interface Options {
   readonly events: Stream.Stream<Uint8Array>
 }
 
-/** The app: the security check, then the route. */
-export const make = (options: Options) =>
+/** The app: the security check, then the route. Never fails: every failure is an answer. */
+export const make = (
+  options: Options
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  HttpServerRequest.HttpServerRequest | RunStore.RunStore | CacheAdmin.CacheAdmin | Explainer
+> =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const refused = Security.refusal(request.headers, options.port)
@@ -64,7 +70,7 @@ export const make = (options: Options) =>
   }).pipe(
     // Failures are the store's or the cache's (a message a user can act on); defects are bugs, logged, not shown.
     Effect.catchCause((cause) => {
-      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+      if (Cause.hasInterruptsOnly(cause)) return Effect.interrupt
       const error = Cause.squash(cause)
       if (Cause.hasFails(cause)) return Effect.succeed(problem(500, error instanceof Error ? error.message : String(error)))
       return Effect.as(Effect.logError("web UI: unexpected failure (a bug)", cause), problem(500, "internal error (a bug; see the server's output)"))
@@ -122,7 +128,7 @@ const route = Effect.fnUntraced(function*(path: ReadonlyArray<string>, query: UR
         const explainer = yield* Explainer
         return yield* explainer.run(report, target).pipe(
           Effect.map((explained) => json(explained)),
-          Effect.catch((error) => Effect.succeed(problem(404, error.message)))
+          Effect.catch((error) => Effect.succeed(problem(error.missing ? 404 : 500, error.message)))
         )
       }
       break
@@ -133,7 +139,7 @@ const route = Effect.fnUntraced(function*(path: ReadonlyArray<string>, query: UR
       if (id === undefined) return json(yield* admin.list())
       if (!KEY.test(id)) return problem(404, `no cache entry ${id} (a key is 64 hex digits)`)
       const explainer = yield* Explainer
-      const explained = yield* explainer.entry(id)
+      const explained = yield* explainer.entry(id).pipe(Effect.mapError((error) => new Error(error.message)))
       return Option.isNone(explained) ? problem(404, `no cache entry ${id}`) : json(explained.value)
     }
   }
