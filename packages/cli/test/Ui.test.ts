@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process"
+import { DatabaseSync } from "node:sqlite"
 import * as os from "node:os"
 import { assert, describe, it } from "@effect/vitest"
 import { SqliteRunStore } from "@expops/backend-local"
@@ -164,6 +165,21 @@ describe("expops ui: the HTTP API", () => {
       const view = (yield* Effect.promise(() => request(served.port, "/api/runs/killed-long-ago/live"))).json
       assert.strictEqual(view.alive, false)
       assert.strictEqual(view.report, null)
+    }))
+
+  it.live("a run store that fails answers 500 with its message as JSON, never a stack trace", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      const { report } = yield* run(dir)
+      const db = new DatabaseSync(`${dir}/.expops/expops.sqlite`)
+      db.prepare("UPDATE runs SET report = ? WHERE id = ?").run("{\"not\": \"a report\"}", report.run.id)
+      db.close()
+      const served = yield* Effect.promise(() => serveUi(dir))
+      yield* Effect.addFinalizer(() => Effect.promise(served.stop))
+      const answer = yield* Effect.promise(() => request(served.port, `/api/runs/${report.run.id}`))
+      assert.strictEqual(answer.status, 500)
+      assert.match(answer.json.error, new RegExp(`could not read run ${report.run.id} .*does not match the run report schema`))
+      assert.notMatch(answer.body, /\n\s+at /)
     }))
 
   it.live("a port already in use is a usage error (exit 2) naming it", () =>
