@@ -26,9 +26,11 @@ export interface Recorder {
 const none: Recorder = { emit: () => Effect.void, flush: Effect.void, close: Effect.void }
 
 /**
- * Begins recording run `id` of `plan`; the flushing fiber ends with the
- * scope. A store that cannot record live runs, or a failure to write, costs
- * the live view only: the run goes on (with one warning).
+ * Records run `id` of `plan` from its first event on (a run that fails
+ * before any process starts, its layer say, is not shown as begun); the
+ * flushing fiber ends with the scope. A store that cannot record live runs,
+ * or a failure to write, costs the live view only: the run goes on (with one
+ * warning).
  *
  * @internal
  */
@@ -39,7 +41,8 @@ export const record = Effect.fnUntraced(function*(
 ) {
   const live = runs.live
   if (live === undefined) return none
-  const startedAt = yield* Clock.currentTimeMillis
+  /** `beginning`: claimed by the first event (processes emit concurrently), not yet written. */
+  let state: "new" | "beginning" | "begun" | "off" = "new"
   let warned = false
   const warn = (error: RunStore.RunStoreError) =>
     Effect.suspend(() => {
@@ -47,24 +50,26 @@ export const record = Effect.fnUntraced(function*(
       warned = true
       return Effect.logWarning(`the run's progress is not recorded for \`expops ui\`: ${error.message}`)
     })
-  const begun = yield* live.begin({
-    id: run.id,
-    pipeline: plan.pipeline.name,
-    startedAt,
-    seed: run.seed,
-    backend: run.backend,
-    processes: plan.order.map((name) => {
-      const node = plan.nodes.get(name)!
-      return { name, ...(node.branch !== undefined ? { base: node.base } : {}), upstream: node.upstream }
-    }),
-    pid: process.pid,
-    host: os.hostname()
-  }).pipe(Effect.as(true), Effect.catch((error) => Effect.as(warn(error), false)))
-  if (!begun) return none
+  const begin = (startedAt: number) =>
+    live.begin({
+      id: run.id,
+      pipeline: plan.pipeline.name,
+      startedAt,
+      seed: run.seed,
+      backend: run.backend,
+      processes: plan.order.map((name) => {
+        const node = plan.nodes.get(name)!
+        return { name, ...(node.branch !== undefined ? { base: node.base } : {}), upstream: node.upstream }
+      }),
+      pid: process.pid,
+      host: os.hostname()
+    }).pipe(
+      Effect.map(() => void (state = "begun")),
+      Effect.catch((error) => Effect.andThen(Effect.sync(() => void (state = "off")), warn(error)))
+    )
   let buffer: Array<RunStore.TimedEvent> = []
-  let closed = false
   const flush = Effect.suspend(() => {
-    if (closed || buffer.length === 0) return Effect.void
+    if (state !== "begun" || buffer.length === 0) return Effect.void
     const batch = buffer
     buffer = []
     return live.append(run.id, batch).pipe(Effect.catch(warn))
@@ -72,8 +77,13 @@ export const record = Effect.fnUntraced(function*(
   yield* Effect.forkScoped(Effect.repeat(flush, Schedule.spaced(FLUSH_EVERY)))
   return {
     emit: (event) =>
-      closed ? Effect.void : Effect.map(Clock.currentTimeMillis, (at) => void buffer.push({ at, event })),
+      state === "off" ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (at) => {
+        buffer.push({ at, event })
+        if (state !== "new") return Effect.void
+        state = "beginning"
+        return begin(at)
+      }),
     flush,
-    close: Effect.flatMap(flush, () => Effect.sync(() => void (closed = true)))
+    close: Effect.flatMap(flush, () => Effect.sync(() => void (state = "off")))
   } satisfies Recorder
 })
