@@ -20,8 +20,16 @@ describe("expops ui: the HTTP API", () => {
       assert.match(served.output.stdout.join(""), /loopback only/)
       const get = (path: string, headers?: Record<string, string>) => Effect.promise(() => request(served.port, path, { ...(headers ? { headers } : {}) }))
 
+      const page = yield* get("/")
+      assert.strictEqual(page.status, 200)
+      assert.match(page.body, /<html/i)
+      assert.match(String(page.headers["content-security-policy"]), /default-src 'self'/)
+      for (const asset of ["/app.js", "/app.css"]) assert.strictEqual((yield* get(asset)).status, 200, asset)
+
       const runs = yield* get("/api/runs")
       assert.strictEqual(runs.status, 200)
+      assert.strictEqual(runs.headers["x-content-type-options"], "nosniff")
+      assert.strictEqual(runs.headers["x-frame-options"], "DENY")
       assert.match(String(runs.headers["content-type"]), /application\/json/)
       assert.deepStrictEqual(runs.json, yield* json(["runs", "ls", dir]))
       assert.deepStrictEqual(runs.json.map((r: any) => r.id), [second.report.run.id, first.report.run.id])
