@@ -36,7 +36,7 @@ export const Chart = (props: { readonly title: string; readonly metric: string; 
         axes: [{ label: "index" }, {}],
         series: [
           { label: "index" },
-          ...props.series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length]!, width: 2, spanGaps: true, points: { show: s.points.length <= 60 } }))
+          ...props.series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length]!, width: 2, spanGaps: true, points: { show: s.points.length <= 60 && props.series.length <= 4 } }))
         ]
       },
       align(props.series),

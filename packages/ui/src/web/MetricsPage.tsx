@@ -17,18 +17,11 @@ export const useReports = (ids: ReadonlyArray<string>) => {
 }
 
 export const MetricCharts = (props: { readonly reports: ReadonlyArray<Api.Report> }) => {
-  const stepped = Metrics.groups(props.reports).filter((g) => g.stepped)
-  if (stepped.length === 0) return <p class="muted">no metric was logged at more than one index</p>
+  const charts = Metrics.charts(props.reports)
+  if (charts.length === 0) return <p class="muted">no metric was logged at more than one index</p>
   return (
     <div class="charts">
-      {stepped.map((g) => (
-        <Chart
-          key={g.id}
-          title={g.id}
-          metric={g.name}
-          series={g.runs.map((points, i) => ({ label: props.reports[i]!.run.id, points })).filter((s) => s.points.length > 0)}
-        />
-      ))}
+      {charts.map((c) => <Chart key={c.id} title={c.id} metric={c.name} series={c.lines} />)}
     </div>
   )
 }

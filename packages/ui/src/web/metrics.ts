@@ -33,3 +33,36 @@ export const groups = (reports: ReadonlyArray<Report>): Array<Group> => {
 
 /** A metric's last value in a run (at its largest index). */
 export const last = (points: ReadonlyArray<readonly [number, number]>): number | undefined => points[points.length - 1]?.[1]
+
+export interface Chart {
+  /** `loss (train_model/fit)`: a fan-out's branches on the chart of the process they are copies of. */
+  readonly id: string
+  readonly name: string
+  /** One line per run and branch. */
+  readonly lines: ReadonlyArray<{ readonly label: string; readonly points: ReadonlyArray<readonly [number, number]> }>
+}
+
+/** The stepped metrics as charts: one per metric, process (a branch's base) and step; a line per run and branch. */
+export const charts = (reports: ReadonlyArray<Report>): Array<Chart> => {
+  const byId = new Map<string, { name: string; lines: Map<string, Map<number, number>> }>()
+  for (const report of reports) {
+    const baseOf = new Map(report.processes.map((p) => [p.name, p.base]))
+    for (const m of report.metrics ?? []) {
+      const base = baseOf.get(m.process)
+      const id = `${m.name} (${base ?? m.process}${m.step !== undefined ? `/${m.step}` : ""})`
+      let chart = byId.get(id)
+      if (chart === undefined) byId.set(id, chart = { name: m.name, lines: new Map() })
+      const label = reports.length > 1 && base !== undefined ? `${report.run.id} ${m.process}` : base !== undefined ? m.process : report.run.id
+      let line = chart.lines.get(label)
+      if (line === undefined) chart.lines.set(label, line = new Map())
+      line.set(m.index, m.value)
+    }
+  }
+  return [...byId]
+    .map(([id, c]) => ({
+      id,
+      name: c.name,
+      lines: [...c.lines].map(([label, points]) => ({ label, points: [...points].sort((a, b) => a[0] - b[0]) as Array<readonly [number, number]> }))
+    }))
+    .filter((c) => c.lines.some((l) => l.points.length > 1))
+}
