@@ -5,7 +5,8 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { Cache, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, type RunReport, RunStore } from "@expops/core"
+import { Cache, CacheStore, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, type RunReport, RunStore } from "@expops/core"
+import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -16,6 +17,7 @@ import * as Backends from "./Backends.ts"
 import { Failed, UsageError } from "./Errors.ts"
 import * as Ansi from "./internal/ansi.ts"
 import * as Flags from "./internal/flags.ts"
+import * as Live from "./internal/live.ts"
 import * as Output from "./internal/output.ts"
 import * as Report from "./internal/report.ts"
 import * as Progress from "./Progress.ts"
@@ -170,10 +172,15 @@ const handler = Effect.fn("expops.run")(function*(input: {
   const out = input.json ? "stderr" : "stdout"
   const { color, live } = yield* Output.capabilities(out)
   const paint = Ansi.paint(color)
-  const record = input.dryRun || input.noCache
+  const recorded = !(input.dryRun || input.noCache)
+  let recorder: Live.Recorder | undefined
+  const record = !recorded
     ? () => Effect.void
     : (runs: RunStore.Shape, report: RunReport.RunReport) =>
-      runs.saveRun(report).pipe(Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`)))
+      // The last events first: saving the run ends its live record.
+      Effect.andThen(recorder?.close ?? Effect.void, runs.saveRun(report)).pipe(
+        Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`))
+      )
   /** Set when the run is interrupted: what it did so far, recorded and then shown. */
   let interrupted: RunReport.RunReport | undefined
   const show = (report: RunReport.RunReport) =>
@@ -186,17 +193,24 @@ const handler = Effect.fn("expops.run")(function*(input: {
     const progress = input.dryRun
       ? undefined
       : yield* Progress.make({ out, live, color, processes: plan.order, baseOf: (name) => branchOf(plan, name) })
+    const runId = Pipeline.makeRunId(yield* Clock.currentTimeMillis)
+    // Seen live by `expops ui` (another process) as it goes.
+    const tracked = recorded ? yield* Live.record(runs, plan, { id: runId, seed, backend: (yield* CacheStore.CacheStore).backend }) : undefined
+    recorder = tracked
+    const listener = progress && tracked
+      ? (event: RunEvents.RunEvent) => Effect.andThen(progress.listener(event), tracked.emit(event))
+      : progress?.listener
     const layers = Layer.mergeAll(
       Cache.layer({ mode: input.noCache ? "off" : "read-write" }),
       Reproducibility.layer(seed),
-      tracing ? tracing.events(progress?.listener) : progress ? RunEvents.layer(progress.listener) : Layer.empty
+      tracing ? tracing.events(listener) : listener ? RunEvents.layer(listener) : Layer.empty
     )
     const onInterrupt = (partial: RunReport.RunReport) =>
       Effect.suspend(() => {
         interrupted = partial
         return record(runs, partial)
       })
-    const report = yield* Pipeline.runPlan(plan, { ...options, onInterrupt }).pipe(
+    const report = yield* Pipeline.runPlan(plan, { ...options, runId, onInterrupt }).pipe(
       Effect.provide(layers, { local: true }),
       (run) => (tracing ? tracing.run(run, () => interrupted) : run)
     )
