@@ -285,6 +285,7 @@ export const execute = Effect.fnUntraced(
           Metrics.recordInto(logged)
         ),
         onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key, ...base }),
+        onWait: RunEvents.emit({ kind: "process", phase: "wait", process: name, key, ...base }),
         metrics: () => logged
       })
       if (outcome.cached) yield* Metrics.replay(outcome.metrics)
@@ -292,11 +293,12 @@ export const execute = Effect.fnUntraced(
     }).pipe(Effect.exit)
     const durationMs = (yield* internal.monotonicMs) - started
     if (Exit.isSuccess(exit)) {
-      const { cached, savedMs, value } = exit.value
-      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs, ...base })
+      const { cached, savedMs, value, waitedMs } = exit.value
+      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs, waitedMs, ...base })
+      const waited = waitedMs === undefined ? {} : { waitedMs }
       const report: ProcessReport = cached
-        ? { name, status: "cached", key, durationMs, savedMs, steps: [], parameters }
-        : { name, status: "executed", key, durationMs, steps: scope.steps, parameters }
+        ? { name, status: "cached", key, durationMs, savedMs, ...waited, steps: [], parameters }
+        : { name, status: "executed", key, durationMs, ...waited, steps: scope.steps, parameters }
       return { report, outputs: value }
     }
     const failure = Failure.fromCause(exit.cause)
