@@ -1,0 +1,217 @@
+/**
+ * Leases on the local file system, so that the OS processes running on one
+ * machine compute each key once (see `CacheLease` in core for the protocol).
+ *
+ * The lease of a key is the file `.expops/cache/leases/<key>`: a line of
+ * JSON with the owner's host name, pid, a token unique to the owner and the
+ * time of its last heartbeat. It is written to a temp file and published
+ * with `link(2)`, which fails when the name is taken: of any number of
+ * processes acquiring one key, exactly one creates the file, and no reader
+ * ever sees half of it.
+ *
+ * A lease is stale when its owner's process is gone (same host, and
+ * `kill(pid, 0)` says there is no such process: a SIGKILLed run is taken
+ * over at once), or when it was not renewed for `expiryMs` (an owner on
+ * another host sharing the folder, a hung process, a reused pid).
+ *
+ * Taking over a stale lease first creates a marker named after exactly the
+ * lease seen (`<key>.takeover-<digest of its content>`) with `O_EXCL`: one
+ * taker wins it. The winner checks that the lease is still the one it saw,
+ * replaces it by renaming its own over it, and removes the marker; a taker
+ * that comes later reads a lease that is no longer the one it saw, and
+ * loses. A marker left by a taker that died is removed once it is older
+ * than the expiry.
+ *
+ * @since 0.1.0
+ */
+import { createHash, randomUUID } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { CacheLease, CacheStore } from "@expops/core"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as files from "./internal/files.ts"
+import { LocalBackendError } from "./LocalBackendError.ts"
+
+/**
+ * Who owns the leases made by one `make`: this process, unless a test says otherwise.
+ *
+ * @since 0.1.0
+ */
+export interface Identity {
+  readonly host: string
+  readonly pid: number
+  /** Unique to the owner: two owners in one process are still two owners. */
+  readonly token: string
+}
+
+interface Stored {
+  readonly host: string
+  readonly pid: number
+  readonly token: string
+  readonly renewedAt: number
+}
+
+const VALID_KEY = /^[0-9a-f]{64}$/
+
+/** Whether process `pid` exists on this host (EPERM: it does, as another user's). */
+const processExists = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return files.errnoOf(error) === "EPERM"
+  }
+}
+
+const parse = (text: string): Stored | undefined => {
+  try {
+    const value = JSON.parse(text)
+    return typeof value?.host === "string" && typeof value.pid === "number" && typeof value.token === "string" && typeof value.renewedAt === "number"
+      ? value
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const readIfExists = (file: string): string | undefined => {
+  try {
+    return fs.readFileSync(file, "utf8")
+  } catch (error) {
+    if (files.errnoOf(error) === "ENOENT") return undefined
+    throw error
+  }
+}
+
+/**
+ * Leases under `cacheDir/leases`. Fails with a `LocalBackendError` when the
+ * folder cannot be created.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  cacheDir: string,
+  settings: CacheLease.Settings = CacheLease.defaultSettings,
+  identity?: Partial<Identity>
+): Effect.Effect<CacheLease.Shape, LocalBackendError> =>
+  Effect.gen(function*() {
+    const dir = path.join(path.resolve(cacheDir), "leases")
+    yield* Effect.try({
+      try: () => fs.mkdirSync(dir, { recursive: true }),
+      catch: (cause) => new LocalBackendError({ operation: "create the leases folder", path: dir, reason: files.describe(cause), cause })
+    })
+    const me: Identity = { host: identity?.host ?? os.hostname(), pid: identity?.pid ?? process.pid, token: identity?.token ?? randomUUID() }
+    const io = files.nodeIo
+
+    const fileOf = (key: string) => {
+      if (!VALID_KEY.test(key)) throw new Error(`not a cache key: ${JSON.stringify(key)}`)
+      return path.join(dir, key)
+    }
+    const attempt = <A>(operation: string, key: string, body: () => A) =>
+      Effect.try({
+        try: body,
+        catch: (cause) =>
+          new CacheStore.CacheStoreError({ backend: "local", operation, location: path.join(dir, key), reason: files.describe(cause), cause })
+      })
+    const describeOwner = (s: Stored) => `pid ${s.pid} on ${s.host}`
+    const contentAt = (now: number) => `${JSON.stringify({ host: me.host, pid: me.pid, token: me.token, renewedAt: now } satisfies Stored)}\n`
+
+    const isStale = (stored: Stored | undefined, now: number): boolean => {
+      // A file that is not a lease (damaged by hand) protects nothing.
+      if (stored === undefined) return true
+      if (now - stored.renewedAt > settings.expiryMs) return true
+      return stored.host === me.host && stored.pid !== me.pid && !processExists(stored.pid)
+    }
+
+    const leaseOf = (key: string): CacheLease.Lease => ({
+      key,
+      renew: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        attempt("renew lease", key, () => {
+          const file = fileOf(key)
+          const text = readIfExists(file)
+          if (text === undefined || parse(text)?.token !== me.token) return false
+          io.renameSync(files.writeTemp(io, dir, key, Buffer.from(contentAt(now)), false), file)
+          return true
+        })),
+      release: attempt("release lease", key, () => {
+        const file = fileOf(key)
+        const text = readIfExists(file)
+        if (text !== undefined && parse(text)?.token === me.token) files.removeIfExists(io, file)
+      })
+    })
+
+    /** What is there now: acquired when free, else who holds it. */
+    const acquireAt = (key: string, now: number): CacheLease.Attempt => {
+      const file = fileOf(key)
+      for (;;) {
+        if (files.publishExclusive(io, files.writeTemp(io, dir, key, Buffer.from(contentAt(now)), false), file)) {
+          return { _tag: "Acquired", lease: leaseOf(key) }
+        }
+        const text = readIfExists(file)
+        // Released between the link and the read: try again.
+        if (text === undefined) continue
+        const stored = parse(text)
+        return { _tag: "Held", owner: stored === undefined ? "an unreadable lease" : describeOwner(stored), stale: isStale(stored, now), version: text }
+      }
+    }
+
+    const acquire: CacheLease.Shape["acquire"] = (key) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => attempt("acquire lease", key, () => acquireAt(key, now)))
+
+    const takeOver: CacheLease.Shape["takeOver"] = (key, held) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        attempt("take over lease", key, (): CacheLease.Attempt => {
+          const file = fileOf(key)
+          const seen = String(held.version)
+          const marker = `${file}.takeover-${createHash("sha256").update(seen).digest("hex").slice(0, 16)}`
+          if (!createExclusive(marker)) {
+            // Another run is taking this very lease over; a marker its taker left when it died goes after the expiry.
+            if (ageMs(marker) > settings.expiryMs) files.removeIfExists(io, marker)
+            return { ...held, stale: false }
+          }
+          try {
+            const text = readIfExists(file)
+            if (text !== seen) return text === undefined ? acquireAt(key, now) : heldNow(text, now)
+            io.renameSync(files.writeTemp(io, dir, key, Buffer.from(contentAt(now)), false), file)
+            return { _tag: "Acquired", lease: leaseOf(key) }
+          } finally {
+            files.removeQuietly(io, marker)
+          }
+        }))
+
+    const heldNow = (text: string, now: number): CacheLease.Held => {
+      const stored = parse(text)
+      return { _tag: "Held", owner: stored === undefined ? "an unreadable lease" : describeOwner(stored), stale: isStale(stored, now), version: text }
+    }
+
+    const createExclusive = (file: string): boolean => {
+      try {
+        fs.writeFileSync(file, `${me.pid}\n`, { flag: "wx" })
+        return true
+      } catch (error) {
+        if (files.errnoOf(error) === "EEXIST") return false
+        throw error
+      }
+    }
+
+    const ageMs = (file: string): number => {
+      try {
+        return Date.now() - fs.statSync(file).mtimeMs
+      } catch {
+        return 0
+      }
+    }
+
+    return { backend: "local", settings, acquire, takeOver } satisfies CacheLease.Shape
+  })
+
+/**
+ * Leases for the cache in `cacheDir`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (cacheDir: string, settings?: CacheLease.Settings): Layer.Layer<CacheLease.CacheLease, LocalBackendError> =>
+  Layer.effect(CacheLease.CacheLease, make(cacheDir, settings))
