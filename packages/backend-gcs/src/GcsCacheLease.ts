@@ -1,0 +1,212 @@
+/**
+ * Leases in the bucket, so that every machine sharing it computes each key
+ * once (see `CacheLease` in core for the protocol):
+ *
+ * ```
+ * gs://BUCKET/PREFIX/PROJECT/cache/leases/<key>
+ * ```
+ *
+ * A lease is an object whose custom metadata names its owner (host and pid,
+ * for messages), a token unique to the owner, and when it expires (the
+ * owner's clock plus `expiryMs`). Every change is conditional on the
+ * object's generation, which Cloud Storage checks atomically:
+ *
+ * - acquire: written with `ifGenerationMatch: 0`, so of many machines one
+ *   creates it and the others get 412;
+ * - renew (the heartbeat): rewritten with `ifGenerationMatch` of the
+ *   generation the owner wrote last; a 412 means it was taken over;
+ * - take over an expired lease: rewritten with `ifGenerationMatch` of the
+ *   generation the taker saw expired: one taker wins, and the old owner's
+ *   next renewal fails, so two machines never both believe they own it;
+ * - release: deleted with `ifGenerationMatch` of the owner's generation, so
+ *   a lease taken over is never deleted by its old owner.
+ *
+ * Expiry compares the owner's clock with the reader's: machines whose clocks
+ * differ by more than the expiry may take a live lease over (the cost is a
+ * computation done twice; entries stay write-once).
+ *
+ * @since 0.1.0
+ */
+import { randomUUID } from "node:crypto"
+import * as os from "node:os"
+import { CacheLease, CacheStore } from "@expops/core"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { GcsClient, retrySchedule, type Shape as Client } from "./GcsClient.ts"
+import { GcsRequestError } from "./GcsError.ts"
+import { classify } from "./internal/failure.ts"
+
+const VALID_KEY = /^[0-9a-f]{64}$/
+
+/**
+ * Who owns the leases of one `make`.
+ *
+ * @since 0.1.0
+ */
+export interface Identity {
+  /** For messages: `pid 4242 on build-1`. */
+  readonly owner: string
+  readonly token: string
+}
+
+interface Seen {
+  readonly generation: number
+  readonly owner: string
+  readonly token: string
+  readonly expiresAt: number
+}
+
+/**
+ * Leases under the client's `cache/leases/`.
+ *
+ * @since 0.1.0
+ */
+export const make = (client: Client, settings: CacheLease.Settings = CacheLease.defaultSettings, identity?: Partial<Identity>): CacheLease.Shape => {
+  const me: Identity = { owner: identity?.owner ?? `pid ${process.pid} on ${os.hostname()}`, token: identity?.token ?? randomUUID() }
+  const folder = client.path("cache", "leases") + "/"
+  const schedule = retrySchedule(client.retry)
+
+  const toStoreError = (error: GcsRequestError) =>
+    new CacheStore.CacheStoreError({ backend: "gcs", operation: error.operation, location: `gs://${error.bucket}/${error.object}`, reason: error.reason, cause: error })
+
+  /** One request, retried on transient failures like every other request of the backend. */
+  const request = <A>(operation: string, name: string, f: () => Promise<A>) =>
+    Effect.retry(
+      Effect.tryPromise({
+        try: f,
+        catch: (cause) => {
+          const failure = classify(cause)
+          return new GcsRequestError({
+            bucket: client.bucketName,
+            object: name,
+            operation,
+            ...(failure.status === undefined ? {} : { status: failure.status }),
+            reason: failure.message,
+            retryable: failure.retryable,
+            credentials: client.credentials,
+            credentialsFailed: failure.credentials,
+            cause
+          })
+        }
+      }),
+      schedule
+    )
+
+  const nameOf = (key: string) =>
+    VALID_KEY.test(key)
+      ? Effect.succeed(folder + key)
+      : Effect.fail(new CacheStore.CacheStoreError({ backend: "gcs", operation: "use lease", location: folder + key, reason: `not a cache key: ${JSON.stringify(key)}` }))
+
+  /** The lease as it is now, or undefined when there is none. */
+  const read = (name: string) =>
+    request("read lease", name, async (): Promise<Seen | undefined> => {
+      try {
+        const [metadata] = await client.bucket.file(name).getMetadata()
+        const custom = (metadata.metadata ?? {}) as Record<string, string>
+        return {
+          generation: Number(metadata.generation),
+          owner: String(custom.owner ?? "an unknown owner"),
+          token: String(custom.token ?? ""),
+          // A lease without a readable expiry protects nothing.
+          expiresAt: Number(custom.expiresAt ?? 0) || 0
+        }
+      } catch (error) {
+        if (classify(error).status === 404) return undefined
+        throw error
+      }
+    })
+
+  /** Writes this owner's lease if the object's generation is `ifGenerationMatch`; its new generation, or undefined on 412. */
+  const write = (operation: string, name: string, ifGenerationMatch: number, now: number) =>
+    Effect.gen(function*() {
+      const expiresAt = now + settings.expiryMs
+      const custom = { owner: me.owner, token: me.token, expiresAt: String(expiresAt) }
+      const written = yield* request(operation, name, async () => {
+        const file = client.bucket.file(name)
+        try {
+          await file.save(`${JSON.stringify({ ...custom, expiresAt })}\n`, {
+            resumable: false,
+            contentType: "application/json",
+            metadata: { metadata: custom },
+            preconditionOpts: { ifGenerationMatch }
+          })
+        } catch (error) {
+          if (classify(error).status === 412) return undefined
+          throw error
+        }
+        return Number(file.metadata.generation)
+      })
+      if (written !== undefined) return written
+      // A 412 after a retried attempt may be our own write: the lease carries our token then.
+      const now2 = yield* read(name)
+      return now2 !== undefined && now2.token === me.token && now2.generation !== ifGenerationMatch ? now2.generation : undefined
+    })
+
+  const leaseOf = (key: string, name: string, generation: number): CacheLease.Lease => {
+    let current = generation
+    return {
+      key,
+      renew: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.map(write("renew lease", name, current, now), (next) => {
+          if (next === undefined) return false
+          current = next
+          return true
+        })).pipe(Effect.mapError(toStoreError)),
+      release: request("release lease", name, async () => {
+        try {
+          await client.bucket.file(name).delete({ ifGenerationMatch: current })
+        } catch (error) {
+          const status = classify(error).status
+          // Gone, or no longer ours: nothing to give up.
+          if (status !== 404 && status !== 412) throw error
+        }
+      }).pipe(Effect.mapError(toStoreError))
+    }
+  }
+
+  const heldBy = (seen: Seen, now: number): CacheLease.Held => ({
+    _tag: "Held",
+    owner: seen.owner,
+    stale: now > seen.expiresAt,
+    version: seen.generation
+  })
+
+  const acquire: CacheLease.Shape["acquire"] = (key) =>
+    Effect.gen(function*() {
+      const name = yield* nameOf(key)
+      for (;;) {
+        const now = yield* Clock.currentTimeMillis
+        const generation = yield* write("acquire lease", name, 0, now)
+        if (generation !== undefined) return { _tag: "Acquired", lease: leaseOf(key, name, generation) } satisfies CacheLease.Attempt
+        const seen = yield* read(name)
+        // Released between the write and the read: try again.
+        if (seen !== undefined) return heldBy(seen, now)
+      }
+    }).pipe(Effect.mapError((error) => (error instanceof GcsRequestError ? toStoreError(error) : error)))
+
+  const takeOver: CacheLease.Shape["takeOver"] = (key, held) =>
+    Effect.gen(function*() {
+      const name = yield* nameOf(key)
+      const now = yield* Clock.currentTimeMillis
+      const generation = yield* write("take over lease", name, Number(held.version), now)
+      if (generation !== undefined) return { _tag: "Acquired", lease: leaseOf(key, name, generation) } satisfies CacheLease.Attempt
+      const seen = yield* read(name)
+      return seen === undefined ? yield* acquire(key) : heldBy(seen, now)
+    }).pipe(Effect.mapError((error) => (error instanceof GcsRequestError ? toStoreError(error) : error)))
+
+  return { backend: "gcs", settings, acquire, takeOver }
+}
+
+/**
+ * Leases in the bucket of the `GcsClient` in context.
+ *
+ * @since 0.1.0
+ */
+export const layer = (settings?: CacheLease.Settings): Layer.Layer<CacheLease.CacheLease, never, GcsClient> =>
+  Layer.effect(
+    CacheLease.CacheLease,
+    Effect.gen(function*() {
+      return make(yield* GcsClient, settings)
+    })
+  )
