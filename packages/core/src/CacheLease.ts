@@ -152,7 +152,7 @@ export type Coordinated<A, B> =
  * Computes a missing key once across runs: acquires its lease and computes
  * (renewing the lease meanwhile, releasing it however the computation
  * ends), or waits for the run that holds it, looking for the entry with
- * `lookup` every `pollMs`. A stale lease is taken over; a lease released
+ * `lookup` after 25 ms, then at doubling intervals up to every `pollMs`. A stale lease is taken over; a lease released
  * without an entry (its owner failed) is acquired and computed here. After
  * `maxWaitMs` of waiting, computes without the lease.
  *
@@ -176,6 +176,8 @@ export const coordinate = <A, B, E, R>(
     const { maxWaitMs, pollMs } = leases.settings
     const started = yield* Clock.currentTimeMillis
     let waited = false
+    // Look soon first (a short computation elsewhere is served at once), then every `pollMs`.
+    let delay = Math.min(pollMs, FIRST_POLL_MS)
     const waitedMs = Effect.map(Clock.currentTimeMillis, (now) => now - started)
     let attempt = yield* leases.acquire(key)
     while (true) {
@@ -203,12 +205,16 @@ export const coordinate = <A, B, E, R>(
       }
       if (!waited && options.onWait !== undefined) yield* options.onWait(attempt.owner)
       waited = true
-      yield* Effect.sleep(pollMs)
+      yield* Effect.sleep(delay)
+      delay = Math.min(pollMs, delay * 2)
       const found = yield* options.lookup
       if (Option.isSome(found)) return { _tag: "Served", value: found.value, waitedMs: yield* waitedMs }
       attempt = yield* leases.acquire(key)
     }
   })
+
+/** The first look for the entry after finding the key being computed; the delay doubles up to `pollMs`. */
+const FIRST_POLL_MS = 25
 
 /**
  * Runs `compute` holding `lease`: a heartbeat renews it every `heartbeatMs`;
