@@ -179,8 +179,20 @@ export const coordinate = <A, B, E, R>(
     // Look soon first (a short computation elsewhere is served at once), then every `pollMs`.
     let delay = Math.min(pollMs, FIRST_POLL_MS)
     const waitedMs = Effect.map(Clock.currentTimeMillis, (now) => now - started)
-    let attempt = yield* leases.acquire(key)
+    // Leases are an optimisation: a backend that cannot keep them (a read-only
+    // bucket, a full disk) costs a computation done twice, never a failed run.
+    const unleased = (error: CacheStoreError) =>
+      Effect.as(
+        Effect.logWarning(`cache key ${key.slice(0, 12)}…: could not coordinate with other runs (${error.message}); computing it here`),
+        undefined
+      )
+    const orUnleased = (attempt: Effect.Effect<Attempt, CacheStoreError>) => Effect.catch(attempt, unleased)
+    let attempt: Attempt | undefined = yield* orUnleased(leases.acquire(key))
     while (true) {
+      if (attempt === undefined) {
+        const value = yield* options.compute
+        return { _tag: "Computed", value, waitedMs: waited ? yield* waitedMs : undefined }
+      }
       if (attempt._tag === "Acquired") {
         const lease = attempt.lease
         const found = yield* Effect.onError(options.lookup, () => Effect.ignore(lease.release))
@@ -193,7 +205,7 @@ export const coordinate = <A, B, E, R>(
       }
       if (attempt.stale) {
         yield* Effect.logInfo(`cache key ${key.slice(0, 12)}…: taking over the lease of ${attempt.owner}, which stopped renewing it`)
-        attempt = yield* leases.takeOver(key, attempt)
+        attempt = yield* orUnleased(leases.takeOver(key, attempt))
         continue
       }
       if ((yield* waitedMs) >= maxWaitMs) {
@@ -209,7 +221,7 @@ export const coordinate = <A, B, E, R>(
       delay = Math.min(pollMs, delay * 2)
       const found = yield* options.lookup
       if (Option.isSome(found)) return { _tag: "Served", value: found.value, waitedMs: yield* waitedMs }
-      attempt = yield* leases.acquire(key)
+      attempt = yield* orUnleased(leases.acquire(key))
     }
   })
 

@@ -149,6 +149,23 @@ describe("CacheLease", () => {
       assert.isUndefined(outcome.waitedMs)
     }))
 
+  it.effect("a backend that cannot keep leases (a read-only bucket) costs coordination, never the run: the miss is computed", () =>
+    Effect.gen(function*() {
+      const refusing: CacheLease.Shape = {
+        backend: "gcs",
+        settings,
+        acquire: (k) => Effect.fail(new CacheStore.CacheStoreError({ backend: "gcs", operation: "acquire lease", location: k, reason: "403 forbidden" })),
+        takeOver: (k) => Effect.fail(new CacheStore.CacheStoreError({ backend: "gcs", operation: "take over lease", location: k, reason: "403 forbidden" }))
+      }
+      const cache = yield* Cache.make().pipe(
+        Effect.provideService(CacheStore.CacheStore, CacheStore.makeMemory()),
+        Effect.provideService(CacheLease.CacheLease, refusing)
+      )
+      const outcome = yield* memoized(cache, Effect.succeed("computed anyway"))
+      assert.isFalse(outcome.cached)
+      assert.strictEqual(outcome.value, "computed anyway")
+    }))
+
   it.effect("without a lease service a miss computes at once, as before", () =>
     Effect.gen(function*() {
       const cache = yield* Cache.make().pipe(Effect.provideService(CacheStore.CacheStore, CacheStore.makeMemory()))
