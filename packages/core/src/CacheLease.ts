@@ -181,9 +181,17 @@ export const coordinate = <A, B, E, R>(
     const waitedMs = Effect.map(Clock.currentTimeMillis, (now) => now - started)
     // Leases are an optimisation: a backend that cannot keep them (a read-only
     // bucket, a full disk) costs a computation done twice, never a failed run.
+    // Said once per backend: a read-only bucket would say it for every key.
     const unleased = (error: CacheStoreError) =>
       Effect.as(
-        Effect.logWarning(`cache key ${key.slice(0, 12)}…: could not coordinate with other runs (${error.message}); computing it here`),
+        warned.has(leases)
+          ? Effect.logDebug(`cache key ${key.slice(0, 12)}…: could not coordinate with other runs (${error.message})`)
+          : Effect.andThen(
+            Effect.sync(() => warned.add(leases)),
+            Effect.logWarning(
+              `could not coordinate with other runs computing the same keys (${error.message}); keys are computed here, perhaps twice`
+            )
+          ),
         undefined
       )
     const orUnleased = (attempt: Effect.Effect<Attempt, CacheStoreError>) => Effect.catch(attempt, unleased)
@@ -225,6 +233,8 @@ export const coordinate = <A, B, E, R>(
     }
   })
 
+const warned = new WeakSet<Shape>()
+
 /** The first look for the entry after finding the key being computed; the delay doubles up to `pollMs`. */
 const FIRST_POLL_MS = 25
 
@@ -246,14 +256,20 @@ const holding = <B, E, R>(settings: Settings, lease: Lease, compute: Effect.Effe
     })
   )
 
-/** Renews until interrupted. A failed renewal is retried at the next beat; a lost lease is said once. */
+/** Renews until interrupted. A failed renewal is retried at the next beat (said once); a lost lease is said once. */
 const renewing = (settings: Settings, lease: Lease): Effect.Effect<void> =>
   Effect.gen(function*() {
     let lost = false
+    let failed = false
     yield* Effect.sleep(settings.heartbeatMs)
     yield* Effect.repeat(
       Effect.flatMap(Effect.exit(lease.renew), (exit) => {
-        if (Exit.isFailure(exit)) return Effect.logWarning(`could not renew the lease of ${lease.key.slice(0, 12)}…; retrying`)
+        if (Exit.isFailure(exit)) {
+          const said = failed
+          failed = true
+          const message = `could not renew the lease of ${lease.key.slice(0, 12)}…; retrying at each heartbeat`
+          return said ? Effect.logDebug(message) : Effect.logWarning(message, exit.cause)
+        }
         if (exit.value || lost) return Effect.void
         lost = true
         return Effect.logWarning(`the lease of ${lease.key.slice(0, 12)}… was taken over by another run; computing on`)
