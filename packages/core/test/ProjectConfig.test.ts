@@ -48,7 +48,7 @@ describe("ProjectConfig", () => {
         /model\.parameters\.cache\.lease\.expiry_seconds: must be longer than heartbeat_seconds \(5\)/
       )
       assert.match(yield* messages(lease({ max_wait_seconds: 0 })), /model\.parameters\.cache\.lease\.max_wait_seconds: expected a value greater than 0, found number 0/)
-      assert.match(yield* messages(lease({ heartbeat: 5 })), /lease\.heartbeat: unknown key; did you mean `heartbeat_seconds`\?/)
+      assert.match(yield* messages(lease({ heartbeat_second: 5 })), /lease\.heartbeat_second: unknown key; did you mean `heartbeat_seconds`\?/)
     }))
 
   it.effect("accepts experiment: as an alias of model:, but not both", () =>
