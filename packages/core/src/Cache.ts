@@ -323,7 +323,8 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       (done): Outcome<A> => {
         if (done._tag === "Computed") return done.waitedMs === undefined ? done.value : { ...done.value, waitedMs: done.waitedMs }
         const { manifest, value } = done.value
-        return { value, cached: true, durationMs: 0, savedMs: manifest.durationMs, metrics: manifest.metrics, waitedMs: done.waitedMs }
+        const hit: Outcome<A> = { value, cached: true, durationMs: 0, savedMs: manifest.durationMs, metrics: manifest.metrics }
+        return done.waitedMs === undefined ? hit : { ...hit, waitedMs: done.waitedMs }
       }
     )
 

@@ -145,7 +145,7 @@ export class CacheLease extends Context.Service<CacheLease, Shape>()("expops/Cac
  * @since 0.1.0
  */
 export type Coordinated<A, B> =
-  | { readonly _tag: "Served"; readonly value: A; readonly waitedMs: number }
+  | { readonly _tag: "Served"; readonly value: A; readonly waitedMs: number | undefined }
   | { readonly _tag: "Computed"; readonly value: B; readonly waitedMs: number | undefined }
 
 /**
@@ -206,7 +206,8 @@ export const coordinate = <A, B, E, R>(
         const found = yield* Effect.onError(options.lookup, () => Effect.ignore(lease.release))
         if (Option.isSome(found)) {
           yield* Effect.ignore(lease.release)
-          return { _tag: "Served", value: found.value, waitedMs: yield* waitedMs }
+          // Stored by the lease's previous owner after this run missed: a hit, and a wait only if it waited.
+          return { _tag: "Served", value: found.value, waitedMs: waited ? yield* waitedMs : undefined }
         }
         const value = yield* holding(leases.settings, lease, options.compute)
         return { _tag: "Computed", value, waitedMs: waited ? yield* waitedMs : undefined }
