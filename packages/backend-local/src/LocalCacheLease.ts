@@ -116,6 +116,17 @@ export const make = (
         catch: (cause) =>
           new CacheStore.CacheStoreError({ backend: "local", operation, location: path.join(dir, key), reason: files.describe(cause), cause })
       })
+    /** This owner's lease as of `now`, in a temp file; the folder made again if it was removed (`rm -rf .expops` mid-run). */
+    const written = (key: string, now: number): string => {
+      const bytes = Buffer.from(contentAt(now))
+      try {
+        return files.writeTemp(io, dir, key, bytes, false)
+      } catch (error) {
+        if (files.errnoOf(error) !== "ENOENT") throw error
+        fs.mkdirSync(dir, { recursive: true })
+        return files.writeTemp(io, dir, key, bytes, false)
+      }
+    }
     const describeOwner = (s: Stored) => `pid ${s.pid} on ${s.host}`
     const contentAt = (now: number) => `${JSON.stringify({ host: me.host, pid: me.pid, token: me.token, renewedAt: now } satisfies Stored)}\n`
 
@@ -133,7 +144,7 @@ export const make = (
           const file = fileOf(key)
           const text = readIfExists(file)
           if (text === undefined || parse(text)?.token !== me.token) return false
-          io.renameSync(files.writeTemp(io, dir, key, Buffer.from(contentAt(now)), false), file)
+          io.renameSync(written(key, now), file)
           return true
         })),
       release: attempt("release lease", key, () => {
@@ -147,7 +158,7 @@ export const make = (
     const acquireAt = (key: string, now: number): CacheLease.Attempt => {
       const file = fileOf(key)
       for (;;) {
-        if (files.publishExclusive(io, files.writeTemp(io, dir, key, Buffer.from(contentAt(now)), false), file)) {
+        if (files.publishExclusive(io, written(key, now), file)) {
           return { _tag: "Acquired", lease: leaseOf(key) }
         }
         const text = readIfExists(file)
@@ -175,7 +186,7 @@ export const make = (
           try {
             const text = readIfExists(file)
             if (text !== seen) return text === undefined ? acquireAt(key, now) : heldNow(text, now)
-            io.renameSync(files.writeTemp(io, dir, key, Buffer.from(contentAt(now)), false), file)
+            io.renameSync(written(key, now), file)
             return { _tag: "Acquired", lease: leaseOf(key) }
           } finally {
             files.removeQuietly(io, marker)

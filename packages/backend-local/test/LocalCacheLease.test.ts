@@ -98,6 +98,16 @@ describe("LocalCacheLease", () => {
       assert.strictEqual((yield* me.takeOver(key, seen))._tag, "Acquired")
     }))
 
+  it.effect("the leases folder removed mid-run (rm -rf .expops) is made again", () =>
+    Effect.gen(function*() {
+      const dir = tmpDir()
+      const me = yield* LocalCacheLease.make(dir, settings)
+      fs.rmSync(dir, { recursive: true, force: true })
+      const attempt = yield* me.acquire(key)
+      assert.strictEqual(attempt._tag, "Acquired")
+      assert.isTrue(fs.existsSync(path.join(dir, "leases", key)))
+    }))
+
   it.effect("a key that is not a cache key is refused, naming the place", () =>
     Effect.gen(function*() {
       const me = yield* LocalCacheLease.make(tmpDir(), settings)
