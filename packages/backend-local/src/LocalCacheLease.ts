@@ -11,7 +11,8 @@
  *
  * A lease is stale when its owner's process is gone (same host, and
  * `kill(pid, 0)` says there is no such process: a SIGKILLed run is taken
- * over at once), or when it was not renewed for `expiryMs` (an owner on
+ * over at once; or this process's own pid with a token this process never
+ * made: a dead run whose pid was reused), or when it was not renewed for `expiryMs` (an owner on
  * another host sharing the folder, a hung process, a reused pid).
  *
  * Taking over a stale lease first creates a marker named after exactly the
@@ -55,6 +56,9 @@ interface Stored {
 }
 
 const VALID_KEY = /^[0-9a-f]{64}$/
+
+/** The owners made in this process: a lease with this process's pid and another token was left by a dead process. */
+const ownTokens = new Set<string>()
 
 /** Whether process `pid` exists on this host (EPERM: it does, as another user's). */
 const processExists = (pid: number): boolean => {
@@ -104,6 +108,7 @@ export const make = (
       catch: (cause) => new LocalBackendError({ operation: "create the leases folder", path: dir, reason: files.describe(cause), cause })
     })
     const me: Identity = { host: identity?.host ?? os.hostname(), pid: identity?.pid ?? process.pid, token: identity?.token ?? randomUUID() }
+    ownTokens.add(me.token)
     const io = files.nodeIo
 
     const fileOf = (key: string) => {
@@ -134,7 +139,10 @@ export const make = (
       // A file that is not a lease (damaged by hand) protects nothing.
       if (stored === undefined) return true
       if (now - stored.renewedAt > settings.expiryMs) return true
-      return stored.host === me.host && stored.pid !== me.pid && !processExists(stored.pid)
+      if (stored.host !== me.host) return false
+      // This very pid: a lease of this process, or of a dead one whose pid it was given (pid 1 in a container).
+      if (stored.pid === me.pid) return !ownTokens.has(stored.token)
+      return !processExists(stored.pid)
     }
 
     const leaseOf = (key: string): CacheLease.Lease => ({

@@ -66,6 +66,19 @@ describe("LocalCacheLease", () => {
       assert.isTrue(held._tag === "Held" && !held.stale)
     }))
 
+  it.effect("a lease with this process's pid that this process never made was left by a dead run whose pid was reused: stale", () =>
+    Effect.gen(function*() {
+      const dir = tmpDir()
+      const me = yield* LocalCacheLease.make(dir, settings)
+      fs.mkdirSync(path.join(dir, "leases"), { recursive: true })
+      fs.writeFileSync(
+        path.join(dir, "leases", key),
+        `${JSON.stringify({ host: os.hostname(), pid: process.pid, token: "from-a-dead-container", renewedAt: 0 })}\n`
+      )
+      const seen = yield* me.acquire(key)
+      assert.isTrue(seen._tag === "Held" && seen.stale)
+    }))
+
   it.effect("a damaged lease file protects nothing: it is stale and taken over", () =>
     Effect.gen(function*() {
       const dir = tmpDir()
