@@ -9,11 +9,20 @@
  * processes acquiring one key, exactly one creates the file, and no reader
  * ever sees half of it.
  *
- * A lease is stale when its owner's process is gone (same host, and
- * `kill(pid, 0)` says there is no such process: a SIGKILLed run is taken
- * over at once; or this process's own pid with a token this process never
- * made: a dead run whose pid was reused), or when it was not renewed for `expiryMs` (an owner on
- * another host sharing the folder, a hung process, a reused pid).
+ * A lease is stale when its owner is gone, or stopped renewing:
+ *
+ * - an owner on this host is judged by its process: gone (`kill(pid, 0)`
+ *   finds no such process: a SIGKILLed run is taken over at once), or
+ *   another process now (on Linux the lease records the owner's start time
+ *   from `/proc/<pid>/stat`, so a reused pid is told apart; a lease with this
+ *   process's own pid and a token it never made was left by a dead run
+ *   whose pid was reused, pid 1 in containers). A live owner keeps its lease
+ *   even when its event loop is blocked by a long synchronous body and
+ *   cannot renew: waiters wait for it (up to `maxWaitMs`) instead of
+ *   computing the key a second time. Where the start time cannot be read
+ *   (not Linux), a lease not renewed for `expiryMs` is stale too;
+ * - an owner on another host sharing the folder is judged by its heartbeat
+ *   alone: stale when not renewed for `expiryMs`.
  *
  * Taking over a stale lease first creates a marker named after exactly the
  * lease seen (`<key>.takeover-<digest of its content>`) with `O_EXCL`: one
@@ -51,8 +60,21 @@ export interface Identity {
 interface Stored {
   readonly host: string
   readonly pid: number
+  /** The owner process's start time (`/proc/<pid>/stat`), where the system tells it: tells a reused pid apart. */
+  readonly started?: string | undefined
   readonly token: string
   readonly renewedAt: number
+}
+
+/** When process `pid` started, in clock ticks since boot (Linux); undefined where it cannot be read. */
+const startTimeOf = (pid: number): string | undefined => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    // Fields after the command (which may hold spaces) in parentheses: state is the 3rd, starttime the 22nd.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]
+  } catch {
+    return undefined
+  }
 }
 
 const VALID_KEY = /^[0-9a-f]{64}$/
@@ -133,16 +155,22 @@ export const make = (
       }
     }
     const describeOwner = (s: Stored) => `pid ${s.pid} on ${s.host}`
-    const contentAt = (now: number) => `${JSON.stringify({ host: me.host, pid: me.pid, token: me.token, renewedAt: now } satisfies Stored)}\n`
+    // Only a real owner's start time is recorded: an identity made up by a test is judged by its heartbeat.
+    const started = me.pid === process.pid ? startTimeOf(me.pid) : undefined
+    const contentAt = (now: number) =>
+      `${JSON.stringify({ host: me.host, pid: me.pid, ...(started === undefined ? {} : { started }), token: me.token, renewedAt: now } satisfies Stored)}\n`
 
     const isStale = (stored: Stored | undefined, now: number): boolean => {
       // A file that is not a lease (damaged by hand) protects nothing.
       if (stored === undefined) return true
-      if (now - stored.renewedAt > settings.expiryMs) return true
-      if (stored.host !== me.host) return false
-      // This very pid: a lease of this process, or of a dead one whose pid it was given (pid 1 in a container).
+      const expired = now - stored.renewedAt > settings.expiryMs
+      if (stored.host !== me.host) return expired
+      // This very pid: a lease of this process, or of a dead one whose pid it was given.
       if (stored.pid === me.pid) return !ownTokens.has(stored.token)
-      return !processExists(stored.pid)
+      if (!processExists(stored.pid)) return true
+      const started = stored.started === undefined ? undefined : startTimeOf(stored.pid)
+      // Alive, and the same process: its lease holds, renewed or not.
+      return started === undefined ? expired : started !== stored.started
     }
 
     const leaseOf = (key: string): CacheLease.Lease => ({

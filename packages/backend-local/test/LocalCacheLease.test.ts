@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as os from "node:os"
 import * as fs from "node:fs"
@@ -14,8 +14,13 @@ let owners = 0
 CacheLeaseConformance.suite("local", (settings) =>
   Effect.sync(() => {
     const dir = tmpDir()
-    // Owners in this one process: distinct tokens, so only the heartbeat tells whether they are alive.
-    return { owner: () => LocalCacheLease.make(dir, settings, { token: `owner-${++owners}` }) }
+    // Owners as on other hosts sharing the folder: only their heartbeat tells whether they are alive.
+    return {
+      owner: () => {
+        const n = ++owners
+        return LocalCacheLease.make(dir, settings, { host: `machine-${n}`, token: `owner-${n}` })
+      }
+    }
   }))
 
 const settings = CacheLeaseConformance.settings
@@ -77,6 +82,41 @@ describe("LocalCacheLease", () => {
       )
       const seen = yield* me.acquire(key)
       assert.isTrue(seen._tag === "Held" && seen.stale)
+    }))
+
+  it.effect("a live owner on this host keeps its lease without renewing it (its event loop blocked by a long synchronous body); the same pid in another process does not", () =>
+    Effect.gen(function*() {
+      const child = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"], { stdio: "ignore" })
+      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
+      const stat = fs.readFileSync(`/proc/${child.pid}/stat`, "utf8")
+      const started = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]
+      const dir = tmpDir()
+      const me = yield* LocalCacheLease.make(dir, settings)
+      fs.mkdirSync(path.join(dir, "leases"), { recursive: true })
+      const write = (k: string, startedAt: string) =>
+        fs.writeFileSync(
+          path.join(dir, "leases", k),
+          `${JSON.stringify({ host: os.hostname(), pid: child.pid, started: startedAt, token: "blocked", renewedAt: 0 })}\n`
+        )
+      write(key, started!)
+      yield* TestClock.setTime(settings.expiryMs * 10)
+      const seen = yield* me.acquire(key)
+      assert.isTrue(seen._tag === "Held" && !seen.stale, "alive: waited on, not taken over")
+      // A pid reused by another process: its start time differs.
+      const other = "d".repeat(64)
+      write(other, String(Number(started) - 1))
+      const reused = yield* me.acquire(other)
+      assert.isTrue(reused._tag === "Held" && reused.stale)
+    }).pipe(Effect.scoped))
+
+  it.effect("this process's leases record its start time, so a reused pid is told apart", () =>
+    Effect.gen(function*() {
+      const dir = tmpDir()
+      const me = yield* LocalCacheLease.make(dir, settings)
+      yield* me.acquire(key)
+      const stored = JSON.parse(fs.readFileSync(path.join(dir, "leases", key), "utf8"))
+      assert.strictEqual(stored.pid, process.pid)
+      assert.match(stored.started, /^\d+$/)
     }))
 
   it.effect("a damaged lease file protects nothing: it is stale and taken over", () =>

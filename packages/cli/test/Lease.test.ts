@@ -101,6 +101,16 @@ describe("one computation per key across processes", () => {
     assert.strictEqual(executions(counter).parse!.length, 1)
   })
 
+  it("an owner whose body blocks its event loop past the lease's expiry keeps its lease on its machine: computed once", async () => {
+    const dir = copyProject(fixture)
+    const counter = Path.join(tempDir(), "counter.log")
+    // 3 s of synchronous work, twice the expiry: no heartbeat runs meanwhile.
+    const env = { LEASED_COUNTER: counter, LEASED_BLOCK_MS: "3000" }
+    const results = await Promise.all([runIn(dir, env), runIn(dir, env)])
+    for (const r of results) assert.strictEqual(r.status, 0, r.stderr)
+    assert.strictEqual(executions(counter).fit!.length, 1)
+  })
+
   it("an interrupted run (SIGINT) releases its leases", async () => {
     const dir = copyProject(fixture)
     const counter = Path.join(tempDir(), "counter.log")
