@@ -152,9 +152,11 @@ export type Coordinated<A, B> =
  * Computes a missing key once across runs: acquires its lease and computes
  * (renewing the lease meanwhile, releasing it however the computation
  * ends), or waits for the run that holds it, looking for the entry with
- * `lookup` after 25 ms, then at doubling intervals up to every `pollMs`. A stale lease is taken over; a lease released
- * without an entry (its owner failed) is acquired and computed here. After
- * `maxWaitMs` of waiting, computes without the lease.
+ * `lookup` after 25 ms, then at doubling intervals up to every `pollMs`. A
+ * stale lease is taken over; a lease released without an entry (its owner
+ * failed) is acquired and computed here. After `maxWaitMs` of waiting,
+ * computes without the lease. A backend that fails to keep leases (a
+ * read-only bucket) is said once and the key computed here.
  *
  * Having acquired the lease, it looks once more: the entry may have been
  * stored by its previous owner between this run's miss and now.
@@ -213,7 +215,7 @@ export const coordinate = <A, B, E, R>(
         return { _tag: "Computed", value, waitedMs: waited ? yield* waitedMs : undefined }
       }
       if (attempt.stale) {
-        yield* Effect.logInfo(`cache key ${key.slice(0, 12)}…: taking over the lease of ${attempt.owner}, which stopped renewing it`)
+        yield* Effect.logInfo(`cache key ${key.slice(0, 12)}…: taking over the lease of ${attempt.owner}, which is gone or stopped renewing it`)
         attempt = yield* orUnleased(leases.takeOver(key, attempt))
         continue
       }
