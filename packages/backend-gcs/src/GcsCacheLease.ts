@@ -117,8 +117,17 @@ export const make = (client: Client, settings: CacheLease.Settings = CacheLease.
       }
     })
 
-  /** Writes this owner's lease if the object's generation is `ifGenerationMatch`; its new generation, or undefined on 412. */
-  const write = (operation: string, name: string, ifGenerationMatch: number, now: number) =>
+  /**
+   * Writes this owner's lease if the object's generation is `ifGenerationMatch`:
+   * its new generation, or on 412 the lease as it is now (read once, which
+   * also tells whether a retried attempt had in fact written ours).
+   */
+  const write = (
+    operation: string,
+    name: string,
+    ifGenerationMatch: number,
+    now: number
+  ): Effect.Effect<{ readonly generation: number } | { readonly refused: Seen | undefined }, GcsRequestError> =>
     Effect.gen(function*() {
       const expiresAt = now + settings.expiryMs
       const custom = { owner: me.owner, token: me.token, expiresAt: String(expiresAt) }
@@ -137,10 +146,12 @@ export const make = (client: Client, settings: CacheLease.Settings = CacheLease.
         }
         return Number(file.metadata.generation)
       })
-      if (written !== undefined) return written
+      if (written !== undefined) return { generation: written }
+      const there = yield* read(name)
       // A 412 after a retried attempt may be our own write: the lease carries our token then.
-      const now2 = yield* read(name)
-      return now2 !== undefined && now2.token === me.token && now2.generation !== ifGenerationMatch ? now2.generation : undefined
+      return there !== undefined && there.token === me.token && there.generation !== ifGenerationMatch
+        ? { generation: there.generation }
+        : { refused: there }
     })
 
   const leaseOf = (key: string, name: string, generation: number): CacheLease.Lease => {
@@ -149,8 +160,8 @@ export const make = (client: Client, settings: CacheLease.Settings = CacheLease.
       key,
       renew: Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.map(write("renew lease", name, current, now), (next) => {
-          if (next === undefined) return false
-          current = next
+          if (!("generation" in next)) return false
+          current = next.generation
           return true
         })).pipe(Effect.mapError(toStoreError)),
       release: request("release lease", name, async () => {
@@ -177,11 +188,10 @@ export const make = (client: Client, settings: CacheLease.Settings = CacheLease.
       const name = yield* nameOf(key)
       for (;;) {
         const now = yield* Clock.currentTimeMillis
-        const generation = yield* write("acquire lease", name, 0, now)
-        if (generation !== undefined) return { _tag: "Acquired", lease: leaseOf(key, name, generation) } satisfies CacheLease.Attempt
-        const seen = yield* read(name)
+        const written = yield* write("acquire lease", name, 0, now)
+        if ("generation" in written) return { _tag: "Acquired", lease: leaseOf(key, name, written.generation) } satisfies CacheLease.Attempt
         // Released between the write and the read: try again.
-        if (seen !== undefined) return heldBy(seen, now)
+        if (written.refused !== undefined) return heldBy(written.refused, now)
       }
     }).pipe(Effect.mapError((error) => (error instanceof GcsRequestError ? toStoreError(error) : error)))
 
@@ -189,10 +199,9 @@ export const make = (client: Client, settings: CacheLease.Settings = CacheLease.
     Effect.gen(function*() {
       const name = yield* nameOf(key)
       const now = yield* Clock.currentTimeMillis
-      const generation = yield* write("take over lease", name, Number(held.version), now)
-      if (generation !== undefined) return { _tag: "Acquired", lease: leaseOf(key, name, generation) } satisfies CacheLease.Attempt
-      const seen = yield* read(name)
-      return seen === undefined ? yield* acquire(key) : heldBy(seen, now)
+      const written = yield* write("take over lease", name, Number(held.version), now)
+      if ("generation" in written) return { _tag: "Acquired", lease: leaseOf(key, name, written.generation) } satisfies CacheLease.Attempt
+      return written.refused === undefined ? yield* acquire(key) : heldBy(written.refused, now)
     }).pipe(Effect.mapError((error) => (error instanceof GcsRequestError ? toStoreError(error) : error)))
 
   return { backend: "gcs", settings, acquire, takeOver }
