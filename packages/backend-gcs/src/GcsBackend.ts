@@ -180,5 +180,5 @@ export const layer = <E = never, R = never>(
       )
     })
   )
-  return Layer.mergeAll(store, GcsRunStore.layer, GcsCacheLease.layer(options.lease)).pipe(Layer.provideMerge(layerClient(options)))
+  return Layer.mergeAll(store, GcsRunStore.layer, GcsCacheLease.layer(options.lease, { renewOffThread: true })).pipe(Layer.provideMerge(layerClient(options)))
 }

@@ -36,6 +36,7 @@ import * as Layer from "effect/Layer"
 import { GcsClient, retrySchedule, type Shape as Client } from "./GcsClient.ts"
 import { GcsRequestError } from "./GcsError.ts"
 import { classify } from "./internal/failure.ts"
+import * as HeartbeatThread from "./internal/heartbeatThread.ts"
 
 const VALID_KEY = /^[0-9a-f]{64}$/
 
@@ -62,8 +63,38 @@ interface Seen {
  *
  * @since 0.1.0
  */
-export const make = (client: Client, settings: CacheLease.Settings = CacheLease.defaultSettings, identity?: Partial<Identity>): CacheLease.Shape => {
+export const make = (
+  client: Client,
+  settings: CacheLease.Settings = CacheLease.defaultSettings,
+  identity?: Partial<Identity>,
+  options?: {
+    /**
+     * Renew from a worker thread, so that a body blocking the main thread
+     * keeps its lease (what the CLI does). The thread's clock is the real
+     * one: tests on the `TestClock` leave this off.
+     */
+    readonly renewOffThread?: boolean | undefined
+  }
+): CacheLease.Shape => {
   const me: Identity = { owner: identity?.owner ?? `pid ${process.pid} on ${os.hostname()}`, token: identity?.token ?? randomUUID() }
+  let thread: HeartbeatThread.HeartbeatThread | undefined
+  const offThread = () => {
+    if (options?.renewOffThread !== true) return undefined
+    thread ??= HeartbeatThread.make({
+      bucket: client.bucketName,
+      apiEndpoint: client.options.apiEndpoint,
+      projectId: client.options.projectId,
+      // As the client does: a custom endpoint gets no credentials.
+      keyFilename: client.options.apiEndpoint === undefined ? client.options.credentials : undefined,
+      heartbeatMs: settings.heartbeatMs,
+      expiryMs: settings.expiryMs
+    }, (error) => {
+      // Leases held by the thread then expire, and may be taken over: a computation done twice, never a wrong result.
+      process.emitWarning(`expops: the thread renewing GCS leases stopped: ${String(error)}`)
+      thread = undefined
+    })
+    return thread
+  }
   const folder = client.path("cache", "leases") + "/"
   const schedule = retrySchedule(client.retry)
 
@@ -155,6 +186,16 @@ export const make = (client: Client, settings: CacheLease.Settings = CacheLease.
     })
 
   const leaseOf = (key: string, name: string, generation: number): CacheLease.Lease => {
+    const renewer = offThread()
+    if (renewer !== undefined) {
+      const holding = renewer.hold(name, generation, { owner: me.owner, token: me.token })
+      return {
+        key,
+        // The thread renews; the heartbeat here only asks whether it still holds the lease.
+        renew: Effect.sync(() => !holding.lost()),
+        release: Effect.flatMap(Effect.promise(holding.stop), (last) => remove(name, last))
+      }
+    }
     let current = generation
     return {
       key,
@@ -164,17 +205,21 @@ export const make = (client: Client, settings: CacheLease.Settings = CacheLease.
           current = next.generation
           return true
         })).pipe(Effect.mapError(toStoreError)),
-      release: request("release lease", name, async () => {
-        try {
-          await client.bucket.file(name).delete({ ifGenerationMatch: current })
-        } catch (error) {
-          const status = classify(error).status
-          // Gone, or no longer ours: nothing to give up.
-          if (status !== 404 && status !== 412) throw error
-        }
-      }).pipe(Effect.mapError(toStoreError))
+      release: Effect.suspend(() => remove(name, current))
     }
   }
+
+  /** Deletes the lease if it is still the generation this owner wrote last. */
+  const remove = (name: string, generation: number) =>
+    request("release lease", name, async () => {
+      try {
+        await client.bucket.file(name).delete({ ifGenerationMatch: generation })
+      } catch (error) {
+        const status = classify(error).status
+        // Gone, or no longer ours: nothing to give up.
+        if (status !== 404 && status !== 412) throw error
+      }
+    }).pipe(Effect.mapError(toStoreError))
 
   const heldBy = (seen: Seen, now: number): CacheLease.Held => ({
     _tag: "Held",
@@ -212,10 +257,13 @@ export const make = (client: Client, settings: CacheLease.Settings = CacheLease.
  *
  * @since 0.1.0
  */
-export const layer = (settings?: CacheLease.Settings): Layer.Layer<CacheLease.CacheLease, never, GcsClient> =>
+export const layer = (
+  settings?: CacheLease.Settings,
+  options?: { readonly renewOffThread?: boolean | undefined }
+): Layer.Layer<CacheLease.CacheLease, never, GcsClient> =>
   Layer.effect(
     CacheLease.CacheLease,
     Effect.gen(function*() {
-      return make(yield* GcsClient, settings)
+      return make(yield* GcsClient, settings, undefined, options)
     })
   )

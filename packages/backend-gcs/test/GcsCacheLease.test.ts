@@ -1,4 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import type { FakeGcsServer } from "@expops/backend-gcs/testing"
 import { CacheLeaseConformance } from "@expops/core/testing"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
@@ -57,4 +60,52 @@ describe("GcsCacheLease", () => {
       const failed = fake.requests.filter((r) => r.name === object && r.status === 412)
       assert.isAtLeast(failed.length, 2, "the old owner's renewal and delete were refused by their preconditions")
     }))
+
+  it.live("renewed from a worker thread: the lease stays fresh while the main thread is blocked, a takeover is noticed, release deletes", () =>
+    Effect.gen(function*() {
+      // The server in a process of its own: this thread is about to block, and could not answer the worker.
+      const url = yield* separateServer
+      const machine = () => client({ url } as FakeGcsServer.FakeGcsServer)
+      const generation = () =>
+        Effect.promise(async () => {
+          const [exists] = await machine().bucket.file(object).exists()
+          return exists ? Number((await machine().bucket.file(object).getMetadata())[0].generation) : undefined
+        })
+      const fast = { heartbeatMs: 100, expiryMs: 400, maxWaitMs: 10_000, pollMs: 50 }
+      const leases = GcsCacheLease.make(machine(), fast, { owner: "blocked" }, { renewOffThread: true })
+      const other = GcsCacheLease.make(machine(), fast, { owner: "other" })
+      const attempt = yield* leases.acquire(key)
+      if (attempt._tag !== "Acquired") return assert.fail("expected to acquire")
+      const first = (yield* generation())!
+      // A synchronous stretch of 1 s, more than twice the expiry: nothing on this thread can renew.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_000)
+      assert.isAbove((yield* generation())!, first, "renewed meanwhile")
+      const seen = yield* other.acquire(key)
+      assert.isTrue(seen._tag === "Held" && !seen.stale, "still fresh to another machine")
+      yield* attempt.lease.release
+      assert.isUndefined(yield* generation(), "released with the generation the thread wrote last")
+
+      // Taken over behind the thread's back: its next renewal gets 412, and the owner learns it lost the lease.
+      const again = yield* leases.acquire(key)
+      if (again._tag !== "Acquired") return assert.fail("expected to acquire")
+      yield* Effect.promise(() => machine().bucket.file(object).save("{}"))
+      yield* Effect.sleep("400 millis")
+      assert.isFalse(yield* again.lease.renew)
+      yield* again.lease.release
+      assert.isDefined(yield* generation(), "the new owner's lease is not deleted")
+    }))
 })
+
+/** The fake server as a child process, for the enclosing scope: its url. */
+const separateServer = Effect.acquireRelease(
+  Effect.promise(() =>
+    new Promise<{ readonly child: ChildProcess; readonly url: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [fileURLToPath(new URL("../src/testing/FakeGcsServer.ts", import.meta.url)), "--bucket", BUCKET], {
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      child.on("error", reject)
+      child.stdout!.once("data", (chunk) => resolve({ child, url: JSON.parse(String(chunk)).url }))
+    })
+  ),
+  ({ child }) => Effect.sync(() => child.kill())
+).pipe(Effect.map(({ url }) => url))

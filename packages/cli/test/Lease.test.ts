@@ -150,6 +150,18 @@ describe("one computation per key across machines on one bucket", () => {
     assert.deepStrictEqual([...fake.objects("shared-cache").keys()].filter((n) => n.includes("leased-two/cache/leases/")), [])
   })
 
+  it("an owner whose body blocks its event loop past the expiry keeps its lease (renewed from a worker thread): computed once", async () => {
+    const [a, b] = [machine(), machine()]
+    editConfig(a, "name: leased", "name: leased-block")
+    editConfig(b, "name: leased", "name: leased-block")
+    const counter = Path.join(tempDir(), "counter.log")
+    const blocking = env(counter, { LEASED_BLOCK_MS: "3000" })
+    const results = await Promise.all([runIn(a, blocking), runIn(b, blocking)])
+    for (const r of results) assert.strictEqual(r.status, 0, r.stderr)
+    assert.strictEqual(executions(counter).fit!.length, 1)
+    assert.deepStrictEqual([...fake.objects("shared-cache").keys()].filter((n) => n.includes("leased-block/cache/leases/")), [])
+  })
+
   it("a machine killed while holding a lease: the other takes it over once it expires, and finishes", async () => {
     const [a, b] = [machine(), machine()]
     editConfig(a, "name: leased", "name: leased-kill")
