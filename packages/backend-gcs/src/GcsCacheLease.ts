@@ -21,6 +21,10 @@
  * - release: deleted with `ifGenerationMatch` of the owner's generation, so
  *   a lease taken over is never deleted by its old owner.
  *
+ * The CLI renews from a worker thread with a client of its own
+ * (`renewOffThread`): a body that blocks the main thread for minutes (a
+ * synchronous training loop) keeps its lease.
+ *
  * Expiry compares the owner's clock with the reader's: machines whose clocks
  * differ by more than the expiry may take a live lease over (the cost is a
  * computation done twice; entries stay write-once).
