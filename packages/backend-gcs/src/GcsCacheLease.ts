@@ -82,8 +82,10 @@ export const make = (
 ): CacheLease.Shape => {
   const me: Identity = { owner: identity?.owner ?? `pid ${process.pid} on ${os.hostname()}`, token: identity?.token ?? randomUUID() }
   let thread: HeartbeatThread.HeartbeatThread | undefined
+  // A thread that failed once is not started again: leases are then renewed on this thread.
+  let broken = false
   const offThread = () => {
-    if (options?.renewOffThread !== true) return undefined
+    if (options?.renewOffThread !== true || broken) return undefined
     thread ??= HeartbeatThread.make({
       bucket: client.bucketName,
       apiEndpoint: client.options.apiEndpoint,
@@ -94,8 +96,9 @@ export const make = (
       expiryMs: settings.expiryMs
     }, (error) => {
       // Leases held by the thread then expire, and may be taken over: a computation done twice, never a wrong result.
-      process.emitWarning(`expops: the thread renewing GCS leases stopped: ${String(error)}`)
+      process.emitWarning(`expops: the thread renewing GCS leases stopped (${String(error)}); renewing them on the main thread`)
       thread = undefined
+      broken = true
     })
     return thread
   }
