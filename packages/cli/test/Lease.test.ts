@@ -104,8 +104,8 @@ describe("one computation per key across processes", () => {
   it("an owner whose body blocks its event loop past the lease's expiry keeps its lease on its machine: computed once", async () => {
     const dir = copyProject(fixture)
     const counter = Path.join(tempDir(), "counter.log")
-    // 3 s of synchronous work, twice the expiry: no heartbeat runs meanwhile.
-    const env = { LEASED_COUNTER: counter, LEASED_BLOCK_MS: "3000" }
+    // 2.2 s of synchronous work, past the 1.5 s expiry: no heartbeat runs meanwhile.
+    const env = { LEASED_COUNTER: counter, LEASED_BLOCK_MS: "2200" }
     const results = await Promise.all([runIn(dir, env), runIn(dir, env)])
     for (const r of results) assert.strictEqual(r.status, 0, r.stderr)
     assert.strictEqual(executions(counter).fit!.length, 1)
@@ -155,7 +155,7 @@ describe("one computation per key across machines on one bucket", () => {
     editConfig(a, "name: leased", "name: leased-block")
     editConfig(b, "name: leased", "name: leased-block")
     const counter = Path.join(tempDir(), "counter.log")
-    const blocking = env(counter, { LEASED_BLOCK_MS: "3000" })
+    const blocking = env(counter, { LEASED_BLOCK_MS: "2200" })
     const results = await Promise.all([runIn(a, blocking), runIn(b, blocking)])
     for (const r of results) assert.strictEqual(r.status, 0, r.stderr)
     assert.strictEqual(executions(counter).fit!.length, 1)
