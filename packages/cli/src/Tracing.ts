@@ -181,6 +181,7 @@ export const make = Effect.fnUntraced(function*(
   const status: Record<RunEvents.Phase, string | undefined> = {
     start: undefined,
     miss: undefined,
+    wait: undefined,
     hit: "cached",
     store: "executed",
     fail: "failed",
@@ -194,6 +195,7 @@ export const make = Effect.fnUntraced(function*(
       "expops.key": event.key || undefined,
       "expops.duration_ms": event.durationMs,
       "expops.saved_ms": event.savedMs,
+      "expops.waited_ms": event.waitedMs,
       "expops.bytes_read": event.bytesRead,
       "expops.bytes_written": event.bytesWritten,
       "expops.error": event.error,

@@ -289,6 +289,7 @@ export const execute = Effect.fnUntraced(
           )
         ),
         onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key, ...base }),
+        onWait: RunEvents.emit({ kind: "process", phase: "wait", process: name, key, ...base }),
         metrics: () => logged
       })
       if (outcome.cached) yield* Metrics.replay(outcome.metrics)
@@ -296,12 +297,13 @@ export const execute = Effect.fnUntraced(
     }).pipe(Effect.exit)
     const durationMs = (yield* internal.monotonicMs) - started
     if (Exit.isSuccess(exit)) {
-      const { bytes, cached, savedMs, value } = exit.value
+      const { bytes, cached, savedMs, value, waitedMs } = exit.value
       const moved = cached ? { savedMs, bytesRead: bytes } : { bytesWritten: bytes }
-      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs, ...moved, ...base })
+      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs, waitedMs, ...moved, ...base })
+      const waited = waitedMs === undefined ? {} : { waitedMs }
       const report: ProcessReport = cached
-        ? { name, status: "cached", key, durationMs, savedMs, steps: [], parameters }
-        : { name, status: "executed", key, durationMs, steps: scope.steps, parameters }
+        ? { name, status: "cached", key, durationMs, savedMs, ...waited, steps: [], parameters }
+        : { name, status: "executed", key, durationMs, ...waited, steps: scope.steps, parameters }
       return { report, outputs: value }
     }
     const failure = Failure.fromCause(exit.cause)

@@ -5,7 +5,8 @@
  * Phases: `start` (about to look up), `hit` (served from cache), `miss` (not
  * found, about to run), `store` (ran and stored), `fail` (the body failed;
  * nothing stored), `skip` (a process not run because an upstream failed),
- * `interrupt` (a process running when the run was interrupted).
+ * `interrupt` (a process running when the run was interrupted), `wait` (found
+ * being computed by another run: waiting for its entry).
  *
  * @since 0.1.0
  */
@@ -17,7 +18,7 @@ import type * as Tracer from "effect/Tracer"
 /**
  * @since 0.1.0
  */
-export type Phase = "start" | "hit" | "miss" | "store" | "fail" | "skip" | "interrupt"
+export type Phase = "start" | "hit" | "miss" | "store" | "fail" | "skip" | "interrupt" | "wait"
 
 /**
  * @since 0.1.0
@@ -32,6 +33,8 @@ export interface RunEvent {
   readonly step?: string | undefined
   readonly key?: string | undefined
   readonly durationMs?: number | undefined
+  /** For `hit` and `store`: time spent waiting on another run computing the same key, when there was a wait. */
+  readonly waitedMs?: number | undefined
   readonly error?: string | undefined
   /** For `fail`: where in the user's source the error was raised (`src/train.ts:95:12`), when known. */
   readonly location?: string | undefined

@@ -267,20 +267,26 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
               )
             ),
             onMiss: silent ? undefined : emit("miss"),
+            onWait: silent ? undefined : emit("wait"),
             metrics: () => logged
           }),
           {
             onSuccess: (outcome): Effect.Effect<O> => {
               const durationMs = internal.monotonicMsOf(clock) - started
-              scope?.steps.push({ name, status: outcome.cached ? "cached" : "executed", key, durationMs })
+              const waitedMs = outcome.waitedMs
+              scope?.steps.push(
+                waitedMs === undefined
+                  ? { name, status: outcome.cached ? "cached" : "executed", key, durationMs }
+                  : { name, status: outcome.cached ? "cached" : "executed", key, durationMs, waitedMs }
+              )
               const done: Effect.Effect<O> = silent
                 ? Exit.succeed(outcome.value)
                 : Effect.as(
                   emit(
                     outcome.cached ? "hit" : "store",
                     outcome.cached
-                      ? { durationMs, savedMs: outcome.savedMs, bytesRead: outcome.bytes }
-                      : { durationMs, bytesWritten: outcome.bytes }
+                      ? { durationMs, waitedMs, savedMs: outcome.savedMs, bytesRead: outcome.bytes }
+                      : { durationMs, waitedMs, bytesWritten: outcome.bytes }
                   ),
                   outcome.value
                 )

@@ -67,6 +67,8 @@ export const nodesOf = (view: RunView): Array<NodeState> => {
 const processStatus: Record<RunEvent["phase"], Status> = {
   start: "running",
   miss: "running",
+  // Another run holds the key's lease and computes it; this one waits for the entry.
+  wait: "running",
   hit: "cached",
   store: "executed",
   fail: "failed",
