@@ -16,10 +16,13 @@
  * ```
  *
  * Calling a step computes its key from the schema-encoded input and config,
- * the schemas, the fingerprint of `run` and the derived seed; on a hit the
- * stored output is decoded and `run` does not execute; on a miss `run`
- * executes with `Random` seeded, and its output is encoded and stored. A
- * failure of `run` is passed on unchanged and nothing is stored.
+ * the schemas and the fingerprint of `run`; on a hit the stored output is
+ * decoded and `run` does not execute; on a miss `run` executes with `Random`
+ * seeded with the call's derived seed, what it uses is traced (the files it
+ * reads, whether it draws random numbers: see `Trace`), and its output is
+ * stored with that trace. An entry is served while its trace holds: its
+ * files unchanged, and the same seed if it drew. A failure of `run` is
+ * passed on unchanged and nothing is stored.
  *
  * @since 0.1.0
  */
@@ -27,7 +30,6 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { Cache, type CacheError } from "./Cache.ts"
@@ -41,6 +43,7 @@ import * as Recipe from "./Recipe.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
 import * as SchemaFingerprint from "./SchemaFingerprint.ts"
+import * as Trace from "./Trace.ts"
 
 /**
  * A schema usable for cached values: no services needed to encode or decode.
@@ -200,6 +203,8 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       const cache = Context.getUnsafe(fiber.context, Cache)
       const scope = fiber.getRef(CurrentProcess)
       const root = fiber.getRef(Reproducibility.RootSeed)
+      // The body calling this step: what the step uses, it uses too.
+      const enclosing = fiber.getRef(Trace.CurrentTrace)
       const encodedInput = internal.encode(input, value, owner, "input")
       if (encodedInput._tag === "Failure") return encodedInput
       const inputDigest = internal.digestParts(encodedInput.value, owner, "input")
@@ -254,9 +259,9 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
             key,
             recipe,
             schema: output,
+            seed,
             compute: Effect.suspend(() =>
               runBody<O>(options.run(value, configValue as C)).pipe(
-                Random.withSeed(seed),
                 Effect.provideService(Metrics.CurrentStep, name),
                 Effect.provideService(CurrentCaller, { identity, occurrences: new Map() }),
                 Metrics.recordInto(logged)
@@ -268,7 +273,8 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
           {
             onSuccess: (outcome): Effect.Effect<O> => {
               const durationMs = internal.monotonicMsOf(clock) - started
-              scope?.steps.push({ name, status: outcome.cached ? "cached" : "executed", key, durationMs })
+              if (enclosing !== undefined) Trace.absorb(enclosing, outcome.trace)
+              scope?.steps.push({ name, status: outcome.cached ? "cached" : "executed", key: outcome.key, durationMs })
               const done: Effect.Effect<O> = silent
                 ? Exit.succeed(outcome.value)
                 : Effect.as(emit(outcome.cached ? "hit" : "store", { durationMs }), outcome.value)
