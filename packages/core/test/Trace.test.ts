@@ -1,0 +1,163 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as Path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { CacheStore, Pipeline, Reproducibility, type RunReport } from "@expops/core"
+import { TestLayers } from "@expops/core/testing"
+import { readers, resetRuns, runs, seeded } from "./fixtures/Traced.ts"
+
+const statuses = (report: RunReport.RunReport) => Object.fromEntries(report.processes.map((p) => [p.name, p.status]))
+const steps = (report: RunReport.RunReport, process: string) =>
+  report.processes.find((p) => p.name === process)!.steps.map((s) => `${s.name}=${s.status}`)
+
+const withFiles = <A, E, R>(use: (dir: string) => Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => fs.mkdtempSync(Path.join(os.tmpdir(), "expops-trace-"))),
+    use,
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+/** Sets a file's mtime into the past, as if written long ago: its digest may then be cached by signature. */
+const age = (file: string, seconds: number) => fs.utimesSync(file, new Date(Date.now() - seconds * 1000), new Date(Date.now() - seconds * 1000))
+
+describe("Trace", () => {
+  it.effect("a file read by a process body: edited re-runs it, touched hits, deleted fails it; other processes stay cached", () =>
+    withFiles((dir) =>
+      Effect.gen(function*() {
+        resetRuns()
+        const file = (name: string) => Path.join(dir, name)
+        for (const name of ["sync.json", "promise.json", "callback.json", "service.json"]) {
+          fs.writeFileSync(file(name), `{"v":1}`)
+          age(file(name), 60)
+        }
+        const parameters = {
+          read_sync: { file: file("sync.json") },
+          read_promise: { file: file("promise.json") },
+          read_callback: { file: file("callback.json") },
+          read_service: { file: file("service.json") }
+        }
+        const run = Pipeline.run(readers, { parameters })
+        const first = yield* run
+        assert.deepStrictEqual(statuses(first), { read_sync: "executed", read_promise: "executed", read_callback: "executed", read_service: "executed", constant: "executed" })
+        assert.deepStrictEqual(statuses(yield* run), { read_sync: "cached", read_promise: "cached", read_callback: "cached", read_service: "cached", constant: "cached" })
+
+        // Edited: each reader re-runs, alone.
+        for (const [name, process] of [["sync.json", "read_sync"], ["promise.json", "read_promise"], ["callback.json", "read_callback"], ["service.json", "read_service"]] as const) {
+          fs.writeFileSync(file(name), `{"v":2}`)
+          const report = yield* run
+          const expected: Record<string, string> = { read_sync: "cached", read_promise: "cached", read_callback: "cached", read_service: "cached", constant: "cached", [process]: "executed" }
+          assert.deepStrictEqual(statuses(report), expected, `after editing ${name}`)
+        }
+        // The step that read through FileSystem re-ran too, not only its process.
+        assert.strictEqual(runs["step:read_with_service"], 2)
+        const before = { ...runs }
+
+        // Touched, content unchanged: a new mtime, the same digest, hits.
+        for (const name of ["sync.json", "promise.json", "callback.json", "service.json"]) age(file(name), 30)
+        assert.deepStrictEqual(statuses(yield* run), { read_sync: "cached", read_promise: "cached", read_callback: "cached", read_service: "cached", constant: "cached" })
+        assert.deepStrictEqual(runs, before)
+
+        // Back to the first content: the first entries hold again.
+        fs.writeFileSync(file("sync.json"), `{"v":1}`)
+        assert.strictEqual(statuses(yield* run).read_sync, "cached")
+
+        // Deleted: the body runs and its failure is reported; the others stay cached.
+        fs.rmSync(file("sync.json"))
+        fs.rmSync(file("service.json"))
+        const failed = yield* run
+        assert.deepStrictEqual(statuses(failed), { read_sync: "failed", read_promise: "cached", read_callback: "cached", read_service: "failed", constant: "cached" })
+        assert.match(failed.processes.find((p) => p.name === "read_sync")!.error!, /ENOENT/)
+        assert.strictEqual(runs["read_sync"], before["read_sync"]! + 1)
+      })
+    ).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("the trace is stored relative to the project and the digest is the content's", () =>
+    withFiles((dir) =>
+      Effect.gen(function*() {
+        resetRuns()
+        fs.writeFileSync(Path.join(dir, "sync.json"), "hello")
+        const previous = process.cwd()
+        process.chdir(dir)
+        const report = yield* Pipeline.run(readers, {
+          parameters: { read_sync: { file: "sync.json" }, read_promise: { file: "sync.json" }, read_callback: { file: "sync.json" }, read_service: { file: "sync.json" } },
+        }).pipe(Effect.ensuring(Effect.sync(() => process.chdir(previous))))
+        const store = yield* CacheStore.CacheStore
+        const key = report.processes.find((p) => p.name === "read_sync")!.key
+        const manifest = (yield* store.getManifest(key)).pipe((o) => (o._tag === "Some" ? o.value : assert.fail("no entry")))
+        assert.deepStrictEqual(manifest.trace, {
+          files: [{ path: "sync.json", digest: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" }],
+          random: false,
+          seed: manifest.recipe.seed
+        })
+        // The step's reads are its process's too.
+        const service = yield* store.getManifest(report.processes.find((p) => p.name === "read_service")!.key)
+        assert.deepStrictEqual(service._tag === "Some" ? service.value.trace?.files.map((f) => f.path) : [], ["sync.json"])
+      })
+    ).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("a deterministic step and process are served across seeds; two identical calls compute once", () =>
+    Effect.gen(function*() {
+      resetRuns()
+      const first = yield* Pipeline.run(seeded, {})
+      assert.strictEqual(runs["step:double"], 1, "three identical calls of a deterministic step (two at once) compute once")
+      assert.deepStrictEqual(steps(first, "mixed").filter((s) => s.startsWith("double")), ["double=executed", "double=cached"])
+      const other = yield* Pipeline.run(seeded, {}).pipe(Effect.provideService(Reproducibility.RootSeed, 7))
+      assert.strictEqual(statuses(other).steady, "cached", "a process that drew nothing is served across seeds")
+      assert.strictEqual(runs["steady"], 1)
+      // The mixed process drew (through its steps): it re-runs with seed 7, its deterministic step hits.
+      assert.strictEqual(statuses(other).mixed, "executed")
+      assert.deepStrictEqual(steps(other, "mixed").filter((s) => s.startsWith("double")), ["double=cached", "double=cached"])
+      assert.strictEqual(runs["step:double"], 1)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("steps drawing from Random, Math.random and a library re-run for another seed, and hit for theirs", () =>
+    Effect.gen(function*() {
+      resetRuns()
+      yield* Pipeline.run(seeded, {})
+      const counts = () => [runs["step:from_random"], runs["step:from_math_random"], runs["step:from_library"]]
+      // Two calls of each in `mixed`, one in each draws_* process: each call its own seed.
+      assert.deepStrictEqual(counts(), [3, 3, 3])
+      const seven = yield* Pipeline.run(seeded, {}).pipe(Effect.provideService(Reproducibility.RootSeed, 7))
+      assert.deepStrictEqual(counts(), [6, 6, 6])
+      assert.deepStrictEqual([statuses(seven).draws_random, statuses(seven).draws_math, statuses(seven).draws_library], ["executed", "executed", "executed"])
+      // Back on 42: every entry of the first run holds again.
+      const again = yield* Pipeline.run(seeded, {})
+      assert.deepStrictEqual(Object.values(statuses(again)), ["cached", "cached", "cached", "cached", "cached"])
+      assert.deepStrictEqual(counts(), [6, 6, 6])
+      // Math.random is Node's own again outside the run.
+      assert.match(Function.prototype.toString.call(Math.random), /\[native code\]/)
+    }).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("the same seed reproduces every output byte for byte at concurrency 1 and 8", () =>
+    Effect.gen(function*() {
+      const outputs = (concurrency: number, seed = 42) =>
+        Effect.gen(function*() {
+          const report = yield* Pipeline.run(seeded, { concurrency })
+          const store = yield* CacheStore.CacheStore
+          const stored: Record<string, string> = {}
+          for (const p of report.processes) {
+            const found = yield* store.getManifest(p.key)
+            stored[p.name] = found._tag === "Some" ? JSON.stringify(found.value.output) : "missing"
+          }
+          return stored
+        }).pipe(Effect.provide(TestLayers.layer({ seed })))
+      const one = yield* outputs(1)
+      const eight = yield* outputs(8)
+      assert.deepStrictEqual(eight, one)
+      const numbers = JSON.parse(one.draws_math!)
+      // Seeded, not constant: six different numbers in [0, 1).
+      assert.strictEqual(new Set(numbers.numbers).size, 6)
+      const other = yield* outputs(8, 7)
+      for (const name of ["draws_random", "draws_math", "draws_library", "mixed"]) assert.notStrictEqual(other[name], one[name], name)
+      assert.strictEqual(other.steady, one.steady)
+    }))
+
+  it.effect("Math.random outside bodies is not seeded, during a run or after", () =>
+    Effect.gen(function*() {
+      const outside: Array<number> = []
+      yield* Pipeline.run(seeded, {}).pipe(Effect.tap(() => Effect.sync(() => outside.push(Math.random()))))
+      assert.match(Function.prototype.toString.call(Math.random), /\[native code\]/)
+      assert.strictEqual(outside.length, 1)
+    }).pipe(Effect.provide(TestLayers.layer())))
+})
