@@ -254,22 +254,24 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         const started = internal.monotonicMsOf(clock)
         // The metrics the body logs are stored with its entry, and replayed when the entry is served.
         const logged: Array<Metrics.Metric> = []
+        const call = cache.memoize({
+          key,
+          recipe,
+          schema: output,
+          seed,
+          compute: Effect.suspend(() =>
+            runBody<O>(options.run(value, configValue as C)).pipe(
+              Effect.provideService(Metrics.CurrentStep, name),
+              Effect.provideService(CurrentCaller, { identity, occurrences: new Map() }),
+              Metrics.recordInto(logged)
+            )
+          ),
+          onMiss: silent ? undefined : emit("miss"),
+          metrics: () => logged
+        })
+        // Inside a body, the cache's work for this call is not the body's (the step's own body is traced on its own).
         return Effect.matchCauseEffect(
-          cache.memoize({
-            key,
-            recipe,
-            schema: output,
-            seed,
-            compute: Effect.suspend(() =>
-              runBody<O>(options.run(value, configValue as C)).pipe(
-                Effect.provideService(Metrics.CurrentStep, name),
-                Effect.provideService(CurrentCaller, { identity, occurrences: new Map() }),
-                Metrics.recordInto(logged)
-              )
-            ),
-            onMiss: silent ? undefined : emit("miss"),
-            metrics: () => logged
-          }),
+          enclosing === undefined ? call : Trace.outside(call),
           {
             onSuccess: (outcome): Effect.Effect<O> => {
               const durationMs = internal.monotonicMsOf(clock) - started

@@ -84,11 +84,13 @@ const EVALUATE = "~effect/Effect/evaluate"
  * continuations are then attributed to the body, though no fiber runs them.
  * Spans are the enclosing tracer's.
  */
-const asyncContext = (tracer: Tracer.Tracer, recorder: Recorder): Tracer.Tracer => {
+const asyncContext = (tracer: Tracer.Tracer): Tracer.Tracer => {
   const inner = tracer.context
   const wrapped: { -readonly [K in keyof Tracer.Tracer]: Tracer.Tracer[K] } = Object.create(tracer)
   wrapped.context = (primitive: any, fiber) => {
-    if (primitive[IDENTIFIER] !== "Async") return inner !== undefined ? inner(primitive, fiber) : primitive[EVALUATE](fiber)
+    // The fiber's recorder, not the body's: none where the cache works on the body's behalf (see `outside`).
+    const recorder = primitive[IDENTIFIER] === "Async" ? fiber.getRef(CurrentTrace) : undefined
+    if (recorder === undefined) return inner !== undefined ? inner(primitive, fiber) : primitive[EVALUATE](fiber)
     return storage.run(recorder, () => inner !== undefined ? inner(primitive, fiber) : primitive[EVALUATE](fiber))
   }
   return wrapped
@@ -144,7 +146,7 @@ export const record = <A, E, R>(body: Effect.Effect<A, E, R>, seed: number): Eff
       let traced = body.pipe(
         Effect.provideService(Random.Random, recorder.random),
         Effect.provideService(CurrentTrace, recorder),
-        Effect.provideService(Tracer.Tracer, asyncContext(fiber.getRef(Tracer.Tracer), recorder))
+        Effect.provideService(Tracer.Tracer, asyncContext(fiber.getRef(Tracer.Tracer)))
       )
       if (Option.isSome(fileSystem)) traced = Effect.provideService(traced, FileSystem.FileSystem, tracedFileSystem(fileSystem.value, recorder))
       return traced.pipe(
@@ -159,6 +161,22 @@ export const record = <A, E, R>(body: Effect.Effect<A, E, R>, seed: number): Eff
     }),
     seed
   )
+
+const unseeded: Random.Random = {
+  nextDoubleUnsafe: () => Patch.nodeRandom(),
+  nextIntUnsafe: () => Math.floor(Patch.nodeRandom() * (Number.MAX_SAFE_INTEGER - Number.MIN_SAFE_INTEGER + 1)) + Number.MIN_SAFE_INTEGER
+}
+
+/**
+ * Runs `effect` (the cache's work for a step a body calls: its lookup, its
+ * store) outside the body's trace: what it reads (the store's files), the
+ * random numbers it draws (a temp file's name, a retry's jitter) are not the
+ * body's, and do not advance the body's seeded streams.
+ *
+ * @since 0.1.0
+ */
+export const outside = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  effect.pipe(Effect.provideService(CurrentTrace, undefined), Effect.provideService(Random.Random, unseeded))
 
 /**
  * Keeps the `node:fs` and `Math.random` wrappers installed until the scope
@@ -205,13 +223,15 @@ export interface Check {
 
 /**
  * Checks a trace against the files now and the seed this call would run
- * with (`undefined`: the seed is not checked).
+ * with (`undefined`: the seed is not checked). Relative paths are the
+ * project's: resolved against `root`, by default the working directory
+ * (the project folder during `expops run`).
  *
  * @since 0.1.0
  */
-export const check = (trace: Trace, seed: number | undefined): Effect.Effect<Check> =>
+export const check = (trace: Trace, seed: number | undefined, root?: string): Effect.Effect<Check> =>
   Effect.map(
-    Effect.forEach(trace.files, (file) => Digests.digest(Path.resolve(file.path))),
+    Effect.forEach(trace.files, (file) => Digests.digest(root === undefined ? Path.resolve(file.path) : Path.resolve(root, file.path))),
     (digests) => {
       const changedFiles: Array<FileRead> = []
       const hash = createHash("sha256").update(trace.random ? `seed\0${seed}\0` : "no-seed\0")

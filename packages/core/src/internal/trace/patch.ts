@@ -89,6 +89,9 @@ const wrappers: ReadonlyArray<readonly [object, string, (original: AnyFunction) 
 
 const originalRandom = Math.random
 
+/** Node's own `Math.random`, whether the wrapper is installed or not. */
+export const nodeRandom = (): number => originalRandom()
+
 /**
  * `Math.random` inside a body: the next number of the body's own stream,
  * seeded from its derived seed. A stream of its own, apart from Effect's
