@@ -147,7 +147,11 @@ export const diff = (
       changes.push({ part: "schema", message: `${side === "config" && after.kind === "process" ? "parameters" : side} schema of ${what} changed` })
     }
   }
-  if (traces?.before !== undefined && traces.after !== undefined) changes.push(...fileChanges(after, traces.before.files, traces.after.files))
+  if (traces?.before !== undefined && traces.after !== undefined) {
+    // The data file is named below, as the data file, when its digest (part of the key) changed.
+    const dataChanged = before.data !== after.data
+    changes.push(...fileChanges(after, traces.before.files, traces.after.files).filter((change) => !(dataChanged && change.message.startsWith(`file ${after.dataPath} `))))
+  }
   if (before.seed !== after.seed && traces?.before?.random !== false) {
     const rootChanged = before.rootSeed !== undefined && after.rootSeed !== undefined && before.rootSeed !== after.rootSeed
     // A step's seed also derives from its input and config (see Reproducibility):
