@@ -229,20 +229,37 @@ export interface Check {
  *
  * @since 0.1.0
  */
-export const check = (trace: Trace, seed: number | undefined, root?: string): Effect.Effect<Check> =>
-  Effect.map(
-    Effect.forEach(trace.files, (file) => Digests.digest(root === undefined ? Path.resolve(file.path) : Path.resolve(root, file.path))),
-    (digests) => {
-      const changedFiles: Array<FileRead> = []
-      const hash = createHash("sha256").update(trace.random ? `seed\0${seed}\0` : "no-seed\0")
-      trace.files.forEach((file, i) => {
-        hash.update(`${file.path}\0${digests[i]}\0`)
-        if (digests[i] !== file.digest) changedFiles.push({ path: file.path, digest: digests[i]! })
-      })
-      const seedChanged = trace.random && seed !== undefined && seed !== trace.seed
-      return { holds: changedFiles.length === 0 && !seedChanged, changedFiles, seedChanged, variant: hash.digest("hex") }
+export const check = (trace: Trace, seed: number | undefined, root?: string): Effect.Effect<Check> => {
+  const paths = trace.files.map((file) => (root === undefined ? Path.resolve(file.path) : Path.resolve(root, file.path)))
+  // On a hit every digest is known by its file's signature: no fiber work, one stat a file.
+  const known = paths.map((path) => Digests.digestSync(path))
+  if (!known.includes(undefined)) return Effect.succeed(compare(trace, seed, known as Array<string>))
+  return Effect.map(Effect.forEach(paths, (path, i) => known[i] !== undefined ? Effect.succeed(known[i]) : Digests.digest(path)), (digests) =>
+    compare(trace, seed, digests))
+}
+
+const compare = (trace: Trace, seed: number | undefined, digests: ReadonlyArray<string>): Check => {
+  const changedFiles: Array<FileRead> = []
+  trace.files.forEach((file, i) => {
+    if (digests[i] !== file.digest) changedFiles.push({ path: file.path, digest: digests[i]! })
+  })
+  const seedChanged = trace.random && seed !== undefined && seed !== trace.seed
+  let variant: string | undefined
+  return {
+    holds: changedFiles.length === 0 && !seedChanged,
+    changedFiles,
+    seedChanged,
+    // Needed only when the trace does not hold: hashed then.
+    get variant() {
+      if (variant === undefined) {
+        const hash = createHash("sha256").update(trace.random ? `seed\0${seed}\0` : "no-seed\0")
+        trace.files.forEach((file, i) => hash.update(`${file.path}\0${digests[i]}\0`))
+        variant = hash.digest("hex")
+      }
+      return variant
     }
-  )
+  }
+}
 
 /**
  * Forgets the digests cached by file signature (for tests that rewrite a

@@ -69,22 +69,32 @@ const streamed = (path: string, sig: Signature): Effect.Effect<string> =>
   })
 
 /**
+ * The digest of the file at `path` (absolute) now, when it can be had
+ * without streaming: known by its signature, or the file is small (or
+ * missing: `ABSENT`). `undefined` for a large file whose digest is not known.
+ */
+export const digestSync = (path: string, sig: Signature | undefined = signature(path)): string | undefined => {
+  if (sig === undefined) return ABSENT
+  const cached = known.get(path)
+  if (cached !== undefined && sameSignature(cached.signature, sig)) return cached.digest
+  if (sig.size > SYNC_LIMIT) return undefined
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(path)
+  } catch {
+    return ABSENT
+  }
+  return remember(path, sig, createHash("sha256").update(bytes).digest("hex"))
+}
+
+/**
  * The digest of the file at `path` (absolute) now: `ABSENT` when there is
  * none. Synchronous (an `Exit`) when the digest is known or the file is
  * small; streamed otherwise.
  */
 export const digest = (path: string, sig: Signature | undefined = signature(path)): Effect.Effect<string> => {
-  if (sig === undefined) return Effect.succeed(ABSENT)
-  const cached = known.get(path)
-  if (cached !== undefined && sameSignature(cached.signature, sig)) return Effect.succeed(cached.digest)
-  if (sig.size > SYNC_LIMIT) return streamed(path, sig)
-  let bytes: Buffer
-  try {
-    bytes = readFileSync(path)
-  } catch {
-    return Effect.succeed(ABSENT)
-  }
-  return Effect.succeed(remember(path, sig, createHash("sha256").update(bytes).digest("hex")))
+  const known = digestSync(path, sig)
+  return known !== undefined ? Effect.succeed(known) : streamed(path, sig!)
 }
 
 /** Forgets every remembered digest (for tests). */
