@@ -108,8 +108,19 @@ const tracedFileSystem = (fileSystem: FileSystem.FileSystem, recorder: Recorder)
   open: (path, options) =>
     Effect.suspend(() => {
       const flag = options?.flag ?? "r"
+      if (flag.includes("w")) recorder.write(path)
       if (flag.includes("r") || flag.includes("+")) recorder.read(path)
       return fileSystem.open(path, options)
+    }),
+  writeFile: (path, data, options) =>
+    Effect.suspend(() => {
+      if ((options?.flag ?? "w").includes("w")) recorder.write(path)
+      return fileSystem.writeFile(path, data, options)
+    }),
+  writeFileString: (path, data, options) =>
+    Effect.suspend(() => {
+      if ((options?.flag ?? "w").includes("w")) recorder.write(path)
+      return fileSystem.writeFileString(path, data, options)
     })
 })
 

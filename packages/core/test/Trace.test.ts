@@ -5,7 +5,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { CacheStore, Pipeline, Reproducibility, type RunReport } from "@expops/core"
 import { TestLayers } from "@expops/core/testing"
-import { readers, resetRuns, runs, seeded } from "./fixtures/Traced.ts"
+import { readers, resetRuns, runs, scratchPipeline, seeded } from "./fixtures/Traced.ts"
 
 const statuses = (report: RunReport.RunReport) => Object.fromEntries(report.processes.map((p) => [p.name, p.status]))
 const steps = (report: RunReport.RunReport, process: string) =>
@@ -69,6 +69,23 @@ describe("Trace", () => {
         assert.deepStrictEqual(statuses(failed), { read_sync: "failed", read_promise: "cached", read_callback: "cached", read_service: "failed", constant: "cached" })
         assert.match(failed.processes.find((p) => p.name === "read_sync")!.error!, /ENOENT/)
         assert.strictEqual(runs["read_sync"], before["read_sync"]! + 1)
+      })
+    ).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("a file the body writes and then reads back is its output, not a dependency", () =>
+    withFiles((dir) =>
+      Effect.gen(function*() {
+        resetRuns()
+        const file = Path.join(dir, "scratch.txt")
+        const run = Pipeline.run(scratchPipeline, { parameters: { scratch: { file } } })
+        assert.strictEqual(statuses(yield* run).scratch, "executed")
+        const store = yield* CacheStore.CacheStore
+        fs.rmSync(file)
+        const second = yield* run
+        assert.strictEqual(statuses(second).scratch, "cached")
+        const manifest = yield* store.getManifest(second.processes[0]!.key)
+        assert.deepStrictEqual(manifest._tag === "Some" ? manifest.value.trace?.files : undefined, [])
+        assert.strictEqual(runs["scratch"], 1)
       })
     ).pipe(Effect.provide(TestLayers.layer())))
 

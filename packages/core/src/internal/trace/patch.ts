@@ -38,12 +38,34 @@ const reads = (flags: unknown): boolean => {
   return typeof flags === "string" && (flags.includes("r") || flags.includes("+"))
 }
 
+/** Whether open flags create or truncate: `w`, `w+`, `wx`..., or `O_TRUNC`/`O_CREAT` with `O_EXCL`. */
+const replaces = (flags: unknown): boolean =>
+  typeof flags === "number"
+    ? (flags & fs.constants.O_TRUNC) !== 0 || ((flags & fs.constants.O_CREAT) !== 0 && (flags & fs.constants.O_EXCL) !== 0)
+    : typeof flags === "string" && flags.includes("w")
+
 const recordPath = (target: unknown) => {
   const recorder = current()
   if (recorder === undefined) return
   const path = pathOf(target)
   if (path !== undefined) recorder.read(path)
 }
+
+const recordWrite = (target: unknown) => {
+  const recorder = current()
+  if (recorder === undefined) return
+  const path = pathOf(target)
+  if (path !== undefined) recorder.write(path)
+}
+
+/** An open for writing and reading (`w+`) replaces the file first: written, then read back. */
+const recordOpen = (target: unknown, flags: unknown) => {
+  if (replaces(flags)) recordWrite(target)
+  if (reads(flags)) recordPath(target)
+}
+
+const writeFlagsOf = (options: unknown): unknown =>
+  typeof options === "string" ? "w" : ((options as { flag?: unknown } | undefined)?.flag ?? "w")
 
 const flagsOf = (options: unknown): unknown =>
   typeof options === "string" ? undefined : (options as { flag?: unknown } | undefined)?.flag
@@ -67,12 +89,35 @@ const wrappers: ReadonlyArray<readonly [object, string, (original: AnyFunction) 
     }],
   [fs, "openSync", (original) =>
     function openSync(this: unknown, path: unknown, flags?: unknown) {
-      if (reads(flags)) recordPath(path)
+      recordOpen(path, flags ?? "r")
       return original.apply(this, arguments as any)
     }],
   [fs, "open", (original) =>
     function open(this: unknown, path: unknown, flags?: unknown) {
-      if (reads(typeof flags === "function" ? undefined : flags)) recordPath(path)
+      recordOpen(path, typeof flags === "function" || flags === undefined ? "r" : flags)
+      return original.apply(this, arguments as any)
+    }],
+  // Files a body writes (whole) are its output: reading them back later is not a dependency.
+  [fs, "writeFileSync", (original) =>
+    function writeFileSync(this: unknown, path: unknown, _data: unknown, options?: unknown) {
+      if (replaces(writeFlagsOf(options))) recordWrite(path)
+      return original.apply(this, arguments as any)
+    }],
+  [fs, "writeFile", (original) =>
+    function writeFile(this: unknown, path: unknown, _data: unknown, options?: unknown) {
+      if (replaces(writeFlagsOf(typeof options === "function" ? undefined : options))) recordWrite(path)
+      return original.apply(this, arguments as any)
+    }],
+  [fs, "createWriteStream", (original) =>
+    function createWriteStream(this: unknown, path: unknown, options?: unknown) {
+      if (typeof options !== "object" || (options as { fd?: unknown } | null)?.fd === undefined) {
+        if (replaces(writeFlagsOf(options))) recordWrite(path)
+      }
+      return original.apply(this, arguments as any)
+    }],
+  [fs.promises, "writeFile", (original) =>
+    function writeFile(this: unknown, path: unknown, _data: unknown, options?: unknown) {
+      if (replaces(writeFlagsOf(options))) recordWrite(path)
       return original.apply(this, arguments as any)
     }],
   [fs.promises, "readFile", (original) =>
@@ -82,7 +127,7 @@ const wrappers: ReadonlyArray<readonly [object, string, (original: AnyFunction) 
     }],
   [fs.promises, "open", (original) =>
     function open(this: unknown, path: unknown, flags?: unknown) {
-      if (reads(flags)) recordPath(path)
+      recordOpen(path, flags ?? "r")
       return original.apply(this, arguments as any)
     }]
 ]

@@ -30,6 +30,8 @@ export interface Trace {
 export class Recorder {
   /** Absolute path -> what it looked like when first read (to detect a change while running), or its digest when known. */
   readonly reads = new Map<string, { readonly signature: Digests.Signature | undefined } | { readonly digest: string }>()
+  /** Files the body created or overwrote before reading them: its own output, not a dependency. */
+  readonly written = new Set<string>()
   drew = false
   /** Set when the body has finished: later reads and draws (a timer it left behind) are not its own. */
   closed = false
@@ -52,8 +54,13 @@ export class Recorder {
   /** A read of `path` (as given to `fs`), resolved against the working directory (the project during `expops run`). */
   read(path: string): void {
     const absolute = Path.resolve(path)
-    if (this.reads.has(absolute) || isIgnored(absolute)) return
+    if (this.reads.has(absolute) || this.written.has(absolute) || isIgnored(absolute)) return
     this.reads.set(absolute, { signature: Digests.signature(absolute) })
+  }
+  /** A write to `path`: read back later, it is the body's own output. (Read before, it stays a dependency.) */
+  write(path: string): void {
+    const absolute = Path.resolve(path)
+    if (!this.reads.has(absolute)) this.written.add(absolute)
   }
   /** Takes in the trace of a step this body called: its reads and draws are this body's too. */
   absorb(trace: Trace): void {
