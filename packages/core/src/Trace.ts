@@ -88,10 +88,12 @@ const asyncContext = (tracer: Tracer.Tracer): Tracer.Tracer => {
   const inner = tracer.context
   const wrapped: { -readonly [K in keyof Tracer.Tracer]: Tracer.Tracer[K] } = Object.create(tracer)
   wrapped.context = (primitive: any, fiber) => {
-    // The fiber's recorder, not the body's: none where the cache works on the body's behalf (see `outside`).
-    const recorder = primitive[IDENTIFIER] === "Async" ? fiber.getRef(CurrentTrace) : undefined
-    if (recorder === undefined) return inner !== undefined ? inner(primitive, fiber) : primitive[EVALUATE](fiber)
-    return storage.run(recorder, () => inner !== undefined ? inner(primitive, fiber) : primitive[EVALUATE](fiber))
+    if (primitive[IDENTIFIER] !== "Async") return inner !== undefined ? inner(primitive, fiber) : primitive[EVALUATE](fiber)
+    // The fiber's recorder, not the body's: none where the cache works on the body's behalf (see `outside`),
+    // whose callbacks must not inherit the body's context from whatever resumed the fiber.
+    const recorder = fiber.getRef(CurrentTrace)
+    const run = () => inner !== undefined ? inner(primitive, fiber) : primitive[EVALUATE](fiber)
+    return recorder === undefined ? storage.exit(run) : storage.run(recorder, run)
   }
   return wrapped
 }

@@ -2,10 +2,10 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { CacheStore, Pipeline, Reproducibility, type RunReport } from "@expops/core"
+import { Effect, Layer } from "effect"
+import { Cache, CacheStore, Pipeline, Reproducibility, type RunReport } from "@expops/core"
 import { TestLayers } from "@expops/core/testing"
-import { readers, resetRuns, runs, scratchPipeline, seeded } from "./fixtures/Traced.ts"
+import { awaitsThenCalls, readers, resetRuns, runs, scratchPipeline, seeded } from "./fixtures/Traced.ts"
 
 const statuses = (report: RunReport.RunReport) => Object.fromEntries(report.processes.map((p) => [p.name, p.status]))
 const steps = (report: RunReport.RunReport, process: string) =>
@@ -88,6 +88,32 @@ describe("Trace", () => {
         assert.strictEqual(runs["scratch"], 1)
       })
     ).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("what a store does for a step a body calls (files it reads, Math.random it draws, in callbacks) is not the body's", () =>
+    withFiles((dir) =>
+      Effect.gen(function*() {
+        const sentinel = Path.join(dir, "store-internal.bin")
+        fs.writeFileSync(sentinel, "x")
+        const memory = CacheStore.makeMemory()
+        // A store that, like a network client, reads a file and draws a jitter in a promise continuation.
+        const busy: CacheStore.Shape = {
+          ...memory,
+          getManifest: (key) =>
+            Effect.andThen(
+              Effect.promise(async () => {
+                await new Promise((resolve) => setTimeout(resolve, 1))
+                fs.readFileSync(sentinel)
+                return Math.random()
+              }),
+              memory.getManifest(key)
+            )
+        }
+        const layer = Layer.provideMerge(Cache.layer(), Layer.merge(Layer.succeed(CacheStore.CacheStore, busy), Reproducibility.layer(42)))
+        const report = yield* Pipeline.run(Pipeline.make({ name: "busy", processes: [awaitsThenCalls] }), {}).pipe(Effect.provide(layer))
+        const manifest = yield* memory.getManifest(report.processes[0]!.key)
+        assert.deepStrictEqual(manifest._tag === "Some" ? manifest.value.trace : undefined, { files: [], random: false, seed: manifest._tag === "Some" ? manifest.value.recipe.seed : -1 })
+      })
+    ))
 
   it.effect("the trace is stored relative to the project and the digest is the content's", () =>
     withFiles((dir) =>
