@@ -357,7 +357,9 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       if (slot !== "") inFlight.set(slot, deferred)
       // Whatever ends the computation, interruption included, frees the key
       // and releases the calls waiting on it.
-      return yield* computeAndStore(recipe, slot, schema, compute, metrics, seed).pipe(
+      const computed = computeAndStore(recipe, slot, schema, compute, metrics, seed)
+      // Not stored (no free variant): reported under the call's own key.
+      return yield* (slot === "" ? Effect.map(computed, (outcome) => ({ ...outcome, key: options.key })) : computed).pipe(
         Effect.onExit((exit) =>
           Effect.suspend(() => {
             if (inFlight.get(slot) === deferred) inFlight.delete(slot)
