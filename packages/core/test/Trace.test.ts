@@ -27,35 +27,31 @@ describe("Trace", () => {
       Effect.gen(function*() {
         resetRuns()
         const file = (name: string) => Path.join(dir, name)
-        for (const name of ["sync.json", "promise.json", "callback.json", "service.json"]) {
+        // Each reader and the file it reads: sync, promise (after an await), callback, stream, FileSystem in a step.
+        const readers_ = { read_sync: "sync.json", read_promise: "promise.json", read_callback: "callback.json", read_stream: "stream.json", read_service: "service.json" }
+        const all = (overrides: Record<string, string>, otherwise = "cached") =>
+          Object.fromEntries([...Object.keys(readers_), "constant"].map((name) => [name, overrides[name] ?? otherwise]))
+        for (const name of Object.values(readers_)) {
           fs.writeFileSync(file(name), `{"v":1}`)
           age(file(name), 60)
         }
-        const parameters = {
-          read_sync: { file: file("sync.json") },
-          read_promise: { file: file("promise.json") },
-          read_callback: { file: file("callback.json") },
-          read_service: { file: file("service.json") }
-        }
+        const parameters = Object.fromEntries(Object.entries(readers_).map(([process, name]) => [process, { file: file(name) }]))
         const run = Pipeline.run(readers, { parameters })
-        const first = yield* run
-        assert.deepStrictEqual(statuses(first), { read_sync: "executed", read_promise: "executed", read_callback: "executed", read_service: "executed", constant: "executed" })
-        assert.deepStrictEqual(statuses(yield* run), { read_sync: "cached", read_promise: "cached", read_callback: "cached", read_service: "cached", constant: "cached" })
+        assert.deepStrictEqual(statuses(yield* run), all({}, "executed"))
+        assert.deepStrictEqual(statuses(yield* run), all({}))
 
         // Edited: each reader re-runs, alone.
-        for (const [name, process] of [["sync.json", "read_sync"], ["promise.json", "read_promise"], ["callback.json", "read_callback"], ["service.json", "read_service"]] as const) {
+        for (const [process, name] of Object.entries(readers_)) {
           fs.writeFileSync(file(name), `{"v":2}`)
-          const report = yield* run
-          const expected: Record<string, string> = { read_sync: "cached", read_promise: "cached", read_callback: "cached", read_service: "cached", constant: "cached", [process]: "executed" }
-          assert.deepStrictEqual(statuses(report), expected, `after editing ${name}`)
+          assert.deepStrictEqual(statuses(yield* run), all({ [process]: "executed" }), `after editing ${name}`)
         }
         // The step that read through FileSystem re-ran too, not only its process.
         assert.strictEqual(runs["step:read_with_service"], 2)
         const before = { ...runs }
 
         // Touched, content unchanged: a new mtime, the same digest, hits.
-        for (const name of ["sync.json", "promise.json", "callback.json", "service.json"]) age(file(name), 30)
-        assert.deepStrictEqual(statuses(yield* run), { read_sync: "cached", read_promise: "cached", read_callback: "cached", read_service: "cached", constant: "cached" })
+        for (const name of Object.values(readers_)) age(file(name), 30)
+        assert.deepStrictEqual(statuses(yield* run), all({}))
         assert.deepStrictEqual(runs, before)
 
         // Back to the first content: the first entries hold again.
@@ -66,7 +62,7 @@ describe("Trace", () => {
         fs.rmSync(file("sync.json"))
         fs.rmSync(file("service.json"))
         const failed = yield* run
-        assert.deepStrictEqual(statuses(failed), { read_sync: "failed", read_promise: "cached", read_callback: "cached", read_service: "failed", constant: "cached" })
+        assert.deepStrictEqual(statuses(failed), all({ read_sync: "failed", read_service: "failed" }))
         assert.match(failed.processes.find((p) => p.name === "read_sync")!.error!, /ENOENT/)
         assert.strictEqual(runs["read_sync"], before["read_sync"]! + 1)
       })
@@ -123,7 +119,7 @@ describe("Trace", () => {
         const previous = process.cwd()
         process.chdir(dir)
         const report = yield* Pipeline.run(readers, {
-          parameters: { read_sync: { file: "sync.json" }, read_promise: { file: "sync.json" }, read_callback: { file: "sync.json" }, read_service: { file: "sync.json" } },
+          parameters: { read_sync: { file: "sync.json" }, read_promise: { file: "sync.json" }, read_callback: { file: "sync.json" }, read_stream: { file: "sync.json" }, read_service: { file: "sync.json" } },
         }).pipe(Effect.ensuring(Effect.sync(() => process.chdir(previous))))
         const store = yield* CacheStore.CacheStore
         const key = report.processes.find((p) => p.name === "read_sync")!.key
