@@ -188,8 +188,11 @@ const unseeded: Random.Random = {
  *
  * @since 0.1.0
  */
-export const outside = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  effect.pipe(Effect.provideService(CurrentTrace, undefined), Effect.provideService(Random.Random, unseeded))
+export const outside = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.updateContext(effect, leaveBody)
+
+/** One change of context for both (this runs for every step a body calls). */
+const leaveBody = <R>(context: Context.Context<R>): Context.Context<R> =>
+  Context.add(Context.add(context, CurrentTrace, undefined), Random.Random, unseeded)
 
 /**
  * Keeps the `node:fs` and `Math.random` wrappers installed until the scope
