@@ -85,6 +85,21 @@ const EVALUATE = "~effect/Effect/evaluate"
  * Spans are the enclosing tracer's.
  */
 const asyncContext = (tracer: Tracer.Tracer): Tracer.Tracer => {
+  // A step called in a body already runs with the body's extended tracer: the same serves it.
+  if (extended.has(tracer)) return tracer
+  let wrapped = withAsyncContext.get(tracer)
+  if (wrapped === undefined) {
+    withAsyncContext.set(tracer, wrapped = makeAsyncContext(tracer))
+    extended.add(wrapped)
+  }
+  return wrapped
+}
+
+/** One extended tracer per tracer: it depends on nothing else (it finds the recorder on the fiber). */
+const withAsyncContext = new WeakMap<Tracer.Tracer, Tracer.Tracer>()
+const extended = new WeakSet<Tracer.Tracer>()
+
+const makeAsyncContext = (tracer: Tracer.Tracer): Tracer.Tracer => {
   const inner = tracer.context
   const wrapped: { -readonly [K in keyof Tracer.Tracer]: Tracer.Tracer[K] } = Object.create(tracer)
   wrapped.context = (primitive: any, fiber) => {
@@ -134,7 +149,7 @@ const display = (absolute: string): string => {
 
 /** The recorder's reads as a trace: each file's digest as it was read, `changed-while-read` when it changed meanwhile. */
 const finish = (recorder: Recorder): Effect.Effect<Trace> =>
-  Effect.map(
+  recorder.reads.size === 0 ? Effect.succeed({ files: [], random: recorder.drew, seed: recorder.seed }) : Effect.map(
     Effect.forEach(recorder.reads, ([absolute, read]) => {
       if ("digest" in read) return Effect.succeed({ path: display(absolute), digest: read.digest })
       const now = Digests.signature(absolute)
@@ -156,12 +171,12 @@ export const record = <A, E, R>(body: Effect.Effect<A, E, R>, seed: number): Eff
       const recorder = new Recorder(fiber.getRef(Random.Random), seed)
       const release = Patch.hold()
       const fileSystem = Context.getOption(fiber.context, FileSystem.FileSystem)
-      let traced = body.pipe(
-        Effect.provideService(Random.Random, recorder.random),
-        Effect.provideService(CurrentTrace, recorder),
-        Effect.provideService(Tracer.Tracer, asyncContext(fiber.getRef(Tracer.Tracer)))
-      )
-      if (Option.isSome(fileSystem)) traced = Effect.provideService(traced, FileSystem.FileSystem, tracedFileSystem(fileSystem.value, recorder))
+      // One change of context for all of them: this runs for every body computed.
+      const traced = Effect.updateContext(body, (context: Context.Context<never>) => {
+        let inside = Context.add(Context.add(Context.add(context, Random.Random, recorder.random), CurrentTrace, recorder), Tracer.Tracer, asyncContext(fiber.getRef(Tracer.Tracer)))
+        if (Option.isSome(fileSystem)) inside = Context.add(inside, FileSystem.FileSystem, tracedFileSystem(fileSystem.value, recorder))
+        return inside as Context.Context<R>
+      })
       return traced.pipe(
         Effect.flatMap((value) => Effect.map(finish(recorder), (trace) => ({ value, trace }))),
         Effect.onExit(() =>
