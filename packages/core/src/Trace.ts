@@ -35,6 +35,7 @@ import { createHash } from "node:crypto"
 import * as Path from "node:path"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
@@ -101,15 +102,19 @@ const extended = new WeakSet<Tracer.Tracer>()
 
 const makeAsyncContext = (tracer: Tracer.Tracer): Tracer.Tracer => {
   const inner = tracer.context
-  const wrapped: { -readonly [K in keyof Tracer.Tracer]: Tracer.Tracer[K] } = Object.create(tracer)
-  wrapped.context = (primitive: any, fiber) => {
-    if (primitive[IDENTIFIER] !== "Async") return inner !== undefined ? inner(primitive, fiber) : primitive[EVALUATE](fiber)
-    // The fiber's recorder, not the body's: none where the cache works on the body's behalf (see `outside`),
-    // whose callbacks must not inherit the body's context from whatever resumed the fiber.
+  const evaluate: (primitive: any, fiber: Fiber.Fiber<any, any>) => any = inner !== undefined ? inner : (primitive, fiber) => primitive[EVALUATE](fiber)
+  // The fiber's recorder, not the body's: none where the cache works on the body's behalf (see `outside`),
+  // whose callbacks must not inherit the body's context from whatever resumed the fiber.
+  const asynchronous = (primitive: any, fiber: Fiber.Fiber<any, any>) => {
     const recorder = fiber.getRef(CurrentTrace)
-    const run = () => inner !== undefined ? inner(primitive, fiber) : primitive[EVALUATE](fiber)
+    const run = () => evaluate(primitive, fiber)
     return recorder === undefined ? storage.exit(run) : storage.run(recorder, run)
   }
+  const wrapped: { -readonly [K in keyof Tracer.Tracer]: Tracer.Tracer[K] } = Object.create(tracer)
+  // Every operation of a body passes here: the common case is one comparison and the usual evaluation.
+  wrapped.context = inner === undefined
+    ? (primitive: any, fiber) => (primitive[IDENTIFIER] === "Async" ? asynchronous(primitive, fiber) : primitive[EVALUATE](fiber))
+    : (primitive: any, fiber) => (primitive[IDENTIFIER] === "Async" ? asynchronous(primitive, fiber) : inner(primitive, fiber))
   return wrapped
 }
 
