@@ -36,7 +36,7 @@ import * as Path from "node:path"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import * as FileSystem from "effect/FileSystem"
+import type * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Tracer from "effect/Tracer"
@@ -75,6 +75,13 @@ export { ignore } from "./internal/trace/recorder.ts"
  * @since 0.1.0
  */
 export const ABSENT = Digests.ABSENT
+
+/**
+ * The `FileSystem` service by its key, without loading its module (which
+ * brings `Stream` and `Sink` onto the CLI's start-up path): services are
+ * found by their key's string.
+ */
+const FileSystemService = Context.Service<FileSystem.FileSystem>("effect/FileSystem")
 
 const IDENTIFIER = "~effect/Effect/identifier"
 const EVALUATE = "~effect/Effect/evaluate"
@@ -175,11 +182,11 @@ export const record = <A, E, R>(body: Effect.Effect<A, E, R>, seed: number): Eff
     Effect.withFiber((fiber) => {
       const recorder = new Recorder(fiber.getRef(Random.Random), seed)
       const release = Patch.hold()
-      const fileSystem = Context.getOption(fiber.context, FileSystem.FileSystem)
+      const fileSystem = Context.getOption(fiber.context, FileSystemService)
       // One change of context for all of them: this runs for every body computed.
       const traced = Effect.updateContext(body, (context: Context.Context<never>) => {
         let inside = Context.add(Context.add(Context.add(context, Random.Random, recorder.random), CurrentTrace, recorder), Tracer.Tracer, asyncContext(fiber.getRef(Tracer.Tracer)))
-        if (Option.isSome(fileSystem)) inside = Context.add(inside, FileSystem.FileSystem, tracedFileSystem(fileSystem.value, recorder))
+        if (Option.isSome(fileSystem)) inside = Context.add(inside, FileSystemService, tracedFileSystem(fileSystem.value, recorder))
         return inside as Context.Context<R>
       })
       return traced.pipe(

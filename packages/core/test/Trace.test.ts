@@ -2,10 +2,13 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, FileSystem, Layer } from "effect"
 import { Cache, CacheStore, Pipeline, Reproducibility, type RunReport } from "@expops/core"
 import { TestLayers } from "@expops/core/testing"
-import { awaitsThenCalls, readers, resetRuns, runs, scratchPipeline, seeded } from "./fixtures/Traced.ts"
+import { awaitsThenCalls, readers, readViaService, resetRuns, runs, scratchPipeline, seeded } from "./fixtures/Traced.ts"
+
+// Node's own, taken before any run wraps it: a FileSystem built on it is seen only through the service.
+const nodeReadFileSync = fs.readFileSync
 
 const statuses = (report: RunReport.RunReport) => Object.fromEntries(report.processes.map((p) => [p.name, p.status]))
 const steps = (report: RunReport.RunReport, process: string) =>
@@ -65,6 +68,23 @@ describe("Trace", () => {
         assert.deepStrictEqual(statuses(failed), all({ read_sync: "failed", read_service: "failed" }))
         assert.match(failed.processes.find((p) => p.name === "read_sync")!.error!, /ENOENT/)
         assert.strictEqual(runs["read_sync"], before["read_sync"]! + 1)
+      })
+    ).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("reads through the FileSystem service are traced by the service itself (whatever implements it)", () =>
+    withFiles((dir) =>
+      Effect.gen(function*() {
+        resetRuns()
+        const file = Path.join(dir, "via.txt")
+        fs.writeFileSync(file, "one")
+        const fileSystem = FileSystem.layerNoop({ readFileString: (path) => Effect.sync(() => nodeReadFileSync(path, "utf8")) })
+        const pipeline = Pipeline.make({ name: "via", processes: [readViaService], layer: fileSystem })
+        const run = Pipeline.run(pipeline, { parameters: { read_via_service: { file } } })
+        assert.strictEqual(statuses(yield* run).read_via_service, "executed")
+        assert.strictEqual(statuses(yield* run).read_via_service, "cached")
+        fs.writeFileSync(file, "two")
+        assert.strictEqual(statuses(yield* run).read_via_service, "executed")
+        assert.strictEqual(runs["read_via_service"], 2)
       })
     ).pipe(Effect.provide(TestLayers.layer())))
 
