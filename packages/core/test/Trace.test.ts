@@ -3,7 +3,7 @@ import * as os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem, Layer } from "effect"
-import { Cache, CacheStore, Pipeline, Reproducibility, type RunReport } from "@expops/core"
+import { Cache, CacheStore, Pipeline, Reproducibility, type RunReport, Trace } from "@expops/core"
 import { TestLayers } from "@expops/core/testing"
 import { awaitsThenCalls, readers, readViaService, resetRuns, runs, scratchPipeline, seeded } from "./fixtures/Traced.ts"
 
@@ -87,6 +87,33 @@ describe("Trace", () => {
         assert.strictEqual(runs["read_via_service"], 2)
       })
     ).pipe(Effect.provide(TestLayers.layer())))
+
+  it.effect("a trace's digests are cached by file signature: an unchanged file is not hashed again, a changed one is", () =>
+    withFiles((dir) =>
+      Effect.gen(function*() {
+        Trace.clearDigests()
+        const file = Path.join(dir, "table.txt")
+        const when = new Date(Date.now() - 60_000)
+        fs.writeFileSync(file, "aaaa")
+        fs.utimesSync(file, when, when)
+        const trace = { files: [{ path: file, digest: "61be55a8e2f6b4e172338bddf184d6dbee29c98853e0a0485ecee7f27b9af0b4" }], random: false, seed: 1 }
+        assert.isTrue((yield* Trace.check(trace, 1)).holds)
+        // Same size, same mtime, same inode: the signature says unchanged, so the digest is not recomputed (as git's index).
+        fs.writeFileSync(file, "bbbb")
+        fs.utimesSync(file, when, when)
+        assert.isTrue((yield* Trace.check(trace, 1)).holds)
+        // Written again now: a new mtime, so it is hashed again, and the change seen.
+        fs.writeFileSync(file, "bbbb")
+        const check = yield* Trace.check(trace, 1)
+        assert.isFalse(check.holds)
+        assert.deepStrictEqual(check.changedFiles.map((f) => f.path), [file])
+        // Drawn with another seed: holds only for its own.
+        const drew = { files: [], random: true, seed: 5 }
+        assert.isTrue((yield* Trace.check(drew, 5)).holds)
+        assert.isTrue((yield* Trace.check(drew, 6)).seedChanged)
+        Trace.clearDigests()
+      })
+    ))
 
   it.effect("a file the body writes and then reads back is its output, not a dependency", () =>
     withFiles((dir) =>
