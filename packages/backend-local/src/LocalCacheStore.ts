@@ -25,7 +25,7 @@
 import { hash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { CacheStore, Manifest } from "@expops/core"
+import { CacheStore, Manifest, Trace } from "@expops/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -107,6 +107,8 @@ export const make: (
   options?: Options
 ) => Effect.Effect<Shape, LocalBackendError> = Effect.fnUntraced(function*(directory, index, options) {
   const root = path.resolve(directory)
+  // A step looked up inside a process body reads its entry here: never a dependency of that body.
+  Trace.ignore(root)
   const io: files.Io = { ...files.nodeIo, ...options?.io }
   const sync = options?.fsync ?? true
   const manifestsDir = path.join(root, "manifests")

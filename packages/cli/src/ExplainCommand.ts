@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { CacheAdmin, CacheStore, Explain, type Manifest, type Recipe, RunReport, RunStore } from "@expops/core"
+import { CacheAdmin, CacheStore, Explain, type Manifest, type Recipe, RunReport, RunStore, Trace } from "@expops/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -35,6 +35,8 @@ export interface Explanation {
   readonly key: string
   /** The recipe of the entry for `key`, when it is (still) in the cache. */
   readonly recipe: Recipe.Recipe | undefined
+  /** What that entry's computation used: files read, random numbers drawn (see `Trace`). */
+  readonly trace?: Trace.Trace | undefined
   readonly entry: { readonly createdAt: number; readonly durationMs: number } | undefined
   /** For a miss: the nearest earlier entry of the same name it was compared with. */
   readonly previous: { readonly key: string; readonly createdAt: number } | undefined
@@ -74,7 +76,7 @@ const nearestEarlier = Effect.fnUntraced(function*(manifest: Manifest.Manifest) 
     const earlier = yield* readManifest(store, candidate.key)
     if (earlier === undefined) continue
     const elsewhere = earlier.recipe.process !== recipe.process || earlier.recipe.pipeline !== recipe.pipeline
-    const rank = Explain.diff(earlier.recipe, recipe).length + (elsewhere ? 1000 : 0)
+    const rank = Explain.diff(earlier.recipe, recipe, { before: earlier.trace, after: manifest.trace }).length + (elsewhere ? 1000 : 0)
     // Candidates come newest first: a later one must be strictly closer to win.
     if (best === undefined || rank < best.rank) best = { manifest: earlier, rank }
   }
@@ -107,7 +109,16 @@ const storedBefore = Effect.fnUntraced(function*(current: RunReport.RunReport["r
 /** How many earlier runs `explain` looks through (one read of a report each, once per command). */
 const EARLIER_RUNS = 100
 
+/** What a hit's entry says about seeds: served across seeds when it drew no random number. */
+const seedNote = (manifest: Manifest.Manifest): string =>
+  manifest.trace === undefined
+    ? ""
+    : manifest.trace.random
+    ? `; it drew random numbers, so it holds for seed ${manifest.trace.seed} only`
+    : "; seed not used: served across seeds"
+
 const explainOne = Effect.fnUntraced(function*(
+  projectDir: string,
   earlier: Effect.Effect<ReadonlyMap<string, RunStore.RunSummary>, RunStore.RunStoreError, RunStore.RunStore>,
   target: {
     readonly kind: "process" | "step"
@@ -127,19 +138,24 @@ const explainOne = Effect.fnUntraced(function*(
     return { ...base, summary: `${what} did not run: ${target.error ?? "an upstream process did not succeed"}` } satisfies Explanation
   }
   const manifest = yield* readManifest(store, target.key)
+  const failed = `${what} failed${target.location !== undefined ? ` at ${target.location}` : ""} (${target.error ?? "unknown error"}); nothing was stored for its key`
   if (manifest === undefined) {
-    const summary = target.status === "failed"
-      ? `${what} failed${target.location !== undefined ? ` at ${target.location}` : ""} (${target.error ?? "unknown error"}); nothing was stored for its key`
-      : `the entry for its key is no longer in the cache (pruned, cleared or moved aside as corrupt)`
+    const summary = target.status === "failed" ? failed : `the entry for its key is no longer in the cache (pruned, cleared or moved aside as corrupt)`
     return { ...base, summary } satisfies Explanation
   }
-  const withEntry = { ...base, recipe: manifest.recipe, entry: { createdAt: manifest.createdAt, durationMs: manifest.durationMs } }
+  if (target.status === "failed") {
+    // An earlier entry for the key did not hold: the files it read that changed are why the body ran (and maybe why it failed).
+    const now = manifest.trace === undefined ? undefined : yield* Trace.check(manifest.trace, undefined, projectDir)
+    const changes = now === undefined ? [] : Explain.fileChanges(manifest.recipe, manifest.trace!.files, now.changedFiles)
+    return { ...base, changes, summary: failed } satisfies Explanation
+  }
+  const withEntry = { ...base, recipe: manifest.recipe, trace: manifest.trace, entry: { createdAt: manifest.createdAt, durationMs: manifest.durationMs } }
   if (target.status === "cached") {
     return {
       ...withEntry,
       summary: `a hit: served from the entry written ${Format.timestamp(manifest.createdAt)}, which took ${
         Format.duration(manifest.durationMs)
-      } to compute`
+      } to compute${seedNote(manifest)}`
     } satisfies Explanation
   }
   // Its own entry existed before: it missed because that entry was removed, not because anything changed.
@@ -160,7 +176,7 @@ const againstEarlier = Effect.fnUntraced(function*(explanation: Omit<Explanation
   if (previous === undefined) {
     return { ...explanation, summary: `${what}: no earlier entry named ${explanation.name} exists (its first run, or earlier entries were removed)` } satisfies Explanation
   }
-  const changes = Explain.diff(previous.recipe, manifest.recipe)
+  const changes = Explain.diff(previous.recipe, manifest.recipe, { before: previous.trace, after: manifest.trace })
   return {
     ...explanation,
     previous: { key: previous.key, createdAt: previous.createdAt },
@@ -191,6 +207,7 @@ export const explainEntry = Effect.fnUntraced(function*(key: string) {
     status: "stored",
     key,
     recipe,
+    trace: manifest.trace,
     entry: { createdAt: manifest.createdAt, durationMs: manifest.durationMs },
     previous: undefined,
     changes: []
@@ -198,7 +215,7 @@ export const explainEntry = Effect.fnUntraced(function*(key: string) {
   return Option.some(yield* againstEarlier(base, manifest, `stored ${Format.timestamp(manifest.createdAt)}, ${Format.duration(manifest.durationMs)} to compute`))
 })
 
-const recipeRows = (recipe: Recipe.Recipe): Array<Array<string>> => {
+const recipeRows = (recipe: Recipe.Recipe, trace: Trace.Trace | undefined): Array<Array<string>> => {
   const rows: Array<Array<string>> = []
   const label = recipe.kind === "process" ? "parameters" : "config"
   const parts = recipe.codeParts ?? []
@@ -216,7 +233,16 @@ const recipeRows = (recipe: Recipe.Recipe): Array<Array<string>> => {
   const value = JSON.stringify(recipe.configValue ?? null)
   rows.push([label, value.length > 100 ? `${value.slice(0, 97)}...` : value])
   rows.push(["schemas", `input ${Format.short(recipe.schemas.input)}  output ${Format.short(recipe.schemas.output)}  ${label} ${Format.short(recipe.schemas.config)}`])
-  rows.push(["seed", `${recipe.seed}  (derived from the root seed)`])
+  rows.push([
+    "seed",
+    `${recipe.seed}  (derived from the root seed${
+      trace === undefined ? "" : trace.random ? "; drew random numbers: holds for this seed only" : "; not used: served across seeds"
+    })`
+  ])
+  if (trace !== undefined) {
+    rows.push(["files read", trace.files.length === 0 ? "(none)" : `${trace.files.length}  (traced: the entry holds while each has this content)`])
+    for (const file of trace.files) rows.push([`  ${file.path}`, file.digest === Trace.ABSENT ? "(missing)" : Format.short(file.digest)])
+  }
   if (recipe.kind === "process") rows.push(["data file", recipe.data ? `${recipe.dataPath ?? ""}  ${Format.short(recipe.data)}` : "(none)"])
   rows.push(["format", String(recipe.format)])
   return rows
@@ -232,7 +258,7 @@ const render = (runId: string | undefined, e: Explanation, paint: Ansi.Paint): s
   for (const change of e.changes) lines.push(paint.yellow(`  - ${change.message}`))
   if (e.recipe !== undefined) {
     lines.push("recipe:")
-    lines.push(Format.table(recipeRows(e.recipe), "  "))
+    lines.push(Format.table(recipeRows(e.recipe, e.trace), "  "))
   }
   return lines.join("\n")
 }
@@ -250,7 +276,7 @@ const failureOf = (entry: RunReport.StepReport | RunReport.ProcessReport) => ({
  *
  * @since 0.1.0
  */
-export const explain = Effect.fnUntraced(function*(report: RunReport.RunReport, target: string) {
+export const explain = Effect.fnUntraced(function*(report: RunReport.RunReport, target: string, projectDir: string) {
   const [processName, stepName] = target.split("/", 2) as [string, string | undefined]
   const id = report.run.id
   // A branch by its own name (train_model_seed41), or every branch of a process by the process's name.
@@ -261,9 +287,9 @@ export const explain = Effect.fnUntraced(function*(report: RunReport.RunReport, 
   for (const proc of procs) {
     const processTarget = { ...failureOf(proc), kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key } as const
     if (stepName === undefined) {
-      explanations.push(yield* explainOne(earlier, processTarget))
+      explanations.push(yield* explainOne(projectDir, earlier, processTarget))
     } else if (proc.status === "cached" || proc.status === "skipped") {
-      const processExplanation = yield* explainOne(earlier, processTarget)
+      const processExplanation = yield* explainOne(projectDir, earlier, processTarget)
       // The process's recipe lists the steps its code reaches: a name not among them is a typo, not a step that did not run.
       const reached = (processExplanation.recipe?.codeParts ?? []).filter((part) => part.kind === "step").map((part) => part.name)
       if (processExplanation.recipe?.codeParts !== undefined && !reached.includes(stepName)) {
@@ -280,7 +306,7 @@ export const explain = Effect.fnUntraced(function*(report: RunReport.RunReport, 
     } else {
       const calls = yield* Recorded.stepCalls(report, proc, stepName)
       for (const call of calls) {
-        explanations.push(yield* explainOne(earlier, { ...failureOf(call), kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key }))
+        explanations.push(yield* explainOne(projectDir, earlier, { ...failureOf(call), kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key }))
       }
     }
   }
@@ -305,7 +331,7 @@ const handler = Effect.fn("expops.explain")(function*(input: {
   const dir = Project.display(project, project.dir)
   return yield* Effect.gen(function*() {
     const report = yield* Recorded.run(dir, input.run)
-    const explanations = yield* explain(report, input.target)
+    const explanations = yield* explain(report, input.target, project.dir)
     if (input.json) {
       yield* Console.log(JSON.stringify({ run: report.run.id, target: input.target, explanations }, null, 2))
     } else {

@@ -253,7 +253,7 @@ export const command = Command.make("run", {
     Flag.withoutNegation,
     Flag.withDefault(false),
     Flag.withDescription(
-      "Refuse to run (exit 2) when a step or process reaches a non-reproducible call (Math.random, Date.now, ...) " +
+      "Refuse to run (exit 2) when a step or process reaches a non-reproducible call (Date.now, crypto.randomUUID, ...) " +
         "or a value read at load from outside the code; without it these are warnings"
     )
   ),

@@ -19,9 +19,9 @@ import * as Flags from "./internal/flags.ts"
 import * as Project from "./Project.ts"
 
 /** The explain command's explanations, with the project's backend already provided. */
-const explainer = Effect.map(Effect.context<Backends.Services>(), (context): Ui.Explainer.Shape => ({
+const explainer = (projectDir: string) => Effect.map(Effect.context<Backends.Services>(), (context): Ui.Explainer.Shape => ({
   run: (report, target) =>
-    ExplainCommand.explain(report, target).pipe(
+    ExplainCommand.explain(report, target, projectDir).pipe(
       Effect.map((all) => all.map((explanation) => ({ text: ExplainCommand.renderPlain(report.run.id, explanation), explanation }))),
       // A usage error names what the run does not have; the rest are the stores' failures.
       Effect.mapError((error) => ({ message: error.message, missing: error._tag === "UsageError" })),
@@ -49,7 +49,7 @@ const handler = Effect.fn("expops.ui")(function*(input: {
     const { Explainer, UiServer } = yield* Effect.promise(() => import("@expops/ui"))
     // A port in use or a missing front end: the user fixes the command line or the install (exit 2).
     const served = yield* UiServer.serve({ port: input.port }).pipe(
-      Effect.provideServiceEffect(Explainer.Explainer, explainer),
+      Effect.provideServiceEffect(Explainer.Explainer, explainer(project.dir)),
       Effect.mapError((error) => new UsageError({ message: error.message, cause: error }))
     )
     yield* Console.log(`expops ui: ${Project.display(project, project.dir)} at ${served.url}  (loopback only; Ctrl-C stops it)`)

@@ -34,13 +34,13 @@ describe("expops run: keys cover the code closure", () => {
   it.live("a non-reproducible call in the closure is a warning naming step and file:line; --strict refuses to run (exit 2)", () =>
     Effect.gen(function*() {
       const dir = copyProject()
-      editFile(Path.join(dir, "src/train.ts"), "const max = Math.max(...scores)", "const max = Math.max(...scores) + Math.random() * 0")
+      editFile(Path.join(dir, "src/train.ts"), "const max = Math.max(...scores)", "const max = Math.max(...scores) + Date.now() * 0")
       const warned = yield* run(dir)
       assert.strictEqual(warned.status, 0, warned.stderr)
-      assert.match(warned.stderr, /warning: Math\.random\(\) in helper `softmax` \(src\/train\.ts:\d+:\d+\) gives another result on every run; reached by step fit, /)
+      assert.match(warned.stderr, /warning: Date\.now\(\) in helper `softmax` \(src\/train\.ts:\d+:\d+\) gives another result on every run; reached by step fit, /)
       const strict = yield* cli(["run", dir, "--strict"])
       assert.strictEqual(strict.status, 2, strict.stderr)
-      assert.match(strict.stderr, /--strict: not reproducible:\n  - Math\.random\(\) in helper `softmax`/)
+      assert.match(strict.stderr, /--strict: not reproducible:\n  - Date\.now\(\) in helper `softmax`/)
     }))
 
   it.live("a factory-made step reading its argument stops the run at load, naming the variable and where", () =>

@@ -31,6 +31,8 @@ import * as Manifest from "./Manifest.ts"
 import type { Metric } from "./Metrics.ts"
 import type { Recipe } from "./Recipe.ts"
 import * as StoredValue from "./StoredValue.ts"
+import * as Trace from "./Trace.ts"
+import * as Variants from "./internal/trace/variants.ts"
 
 /**
  * How the cache is used during a run.
@@ -81,6 +83,10 @@ export interface Outcome<A> {
   readonly bytes: number
   /** Time spent waiting on another run that held the key's lease (absent when this call did not wait). */
   readonly waitedMs?: number | undefined
+  /** The key of the entry served or stored: the call's key, or a variant of it (see `Variants`). */
+  readonly key: string
+  /** What the computation used (see `Trace`); absent for computations run without a seed. */
+  readonly trace: Trace.Trace | undefined
 }
 
 /**
@@ -89,10 +95,15 @@ export interface Outcome<A> {
 export interface Shape {
   readonly mode: Mode
   readonly backend: string
-  /** Looks an entry up; corrupt or undecodable entries are quarantined and answer `none`. */
+  /**
+   * Looks an entry up: the one under `key` or a variant of it whose traced
+   * dependencies hold (for a call with `seed`; without, seeds are not
+   * checked). Corrupt or undecodable entries are quarantined and answer `none`.
+   */
   readonly lookup: <A, I>(
     key: string,
-    schema: Schema.Codec<A, I, never, never>
+    schema: Schema.Codec<A, I, never, never>,
+    seed?: number | undefined
   ) => Effect.Effect<Option.Option<Hit<A>>, CacheStoreError>
   /**
    * Serves `key` from the cache or runs `compute` and stores its output.
@@ -111,6 +122,13 @@ export interface Shape {
     readonly onWait?: Effect.Effect<void> | undefined
     /** After computing: the metrics logged meanwhile, stored with the entry. */
     readonly metrics?: (() => ReadonlyArray<Metric>) | undefined
+    /**
+     * The seed this call runs with. Given, `compute` runs with `Random`
+     * seeded with it and traced (see `Trace`), and an entry is served only
+     * while its trace holds. The seed is not part of `key`: only an entry
+     * that drew random numbers depends on it.
+     */
+    readonly seed?: number | undefined
   }) => Effect.Effect<Outcome<A>, E | CacheError, R>
 }
 
@@ -130,7 +148,9 @@ const hitOutcome = <A>({ manifest, value }: Hit<A>): Outcome<A> => ({
   durationMs: 0,
   savedMs: manifest.durationMs,
   metrics: manifest.metrics,
-  bytes: manifest.size
+  bytes: manifest.size,
+  key: manifest.key,
+  trace: manifest.trace
 })
 
 /**
@@ -203,14 +223,34 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
     return Exit.succeed(Option.some({ value: decoded.value, manifest }))
   }
 
-  const lookup = <A, I>(key: string, schema: Schema.Codec<A, I, never, never>): Effect.Effect<Option.Option<Hit<A>>, CacheStoreError> =>
+  /**
+   * The entry for a call: the one under `key` if its trace holds, else the
+   * variant its trace leads to, and so on (see `Variants`). A miss answers
+   * the key where the call's entry goes (`""`: nowhere, the chain is too long).
+   */
+  const find = <A, I>(
+    key: string,
+    schema: Schema.Codec<A, I, never, never>,
+    seed: number | undefined,
+    depth: number
+  ): Effect.Effect<Hit<A> | string, CacheStoreError> =>
     Effect.matchEffect(store.getManifest(key), {
       onFailure: (error) =>
         error._tag === "CorruptManifestError"
-          ? discard(key, "manifest is corrupt", error.reason, store.quarantineManifest(key, error.reason))
+          ? Effect.as(discard(key, "manifest is corrupt", error.reason, store.quarantineManifest(key, error.reason)), key)
           : Exit.fail(error),
-      onSuccess: (found) => Option.isNone(found) ? Exit.succeed(Option.none<Hit<A>>()) : serve(key, found.value, schema)
+      onSuccess: (found) => {
+        if (Option.isNone(found)) return Exit.succeed(key)
+        const manifest = found.value
+        const served = Effect.map(serve(key, manifest, schema), (hit) => (Option.isSome(hit) ? hit.value : key))
+        if (Trace.isStatic(manifest.trace)) return served
+        return Effect.flatMap(Trace.check(manifest.trace!, seed), (check) =>
+          check.holds ? served : depth >= Variants.MAX_DEPTH ? Exit.succeed("") : find(Variants.next(key, check.variant), schema, seed, depth + 1))
+      }
     })
+
+  const lookup: Shape["lookup"] = (key, schema, seed) =>
+    Effect.map(find(key, schema, seed, 0), (found) => (typeof found === "string" ? Option.none() : Option.some(found)))
 
   /**
    * Serializes an output and stores its blobs. A store that hashes blobs as it
@@ -241,14 +281,31 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
   }
 
   /** Stores an encoded output: blobs first, then the manifest (write-once). */
-  const storeEncoded = (recipe: Recipe, key: string, owner: string, encoded: unknown, durationMs: number, metrics: ReadonlyArray<Metric> | undefined) =>
+  const storeEncoded = (
+    recipe: Recipe,
+    key: string,
+    owner: string,
+    encoded: unknown,
+    durationMs: number,
+    metrics: ReadonlyArray<Metric> | undefined,
+    trace: Trace.Trace | undefined
+  ) =>
     Effect.gen(function*() {
       const serialized = yield* serializeWithBlobs(encoded, owner)
       const createdAt = yield* Clock.currentTimeMillis
       const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
       // The recipe keeps the configuration as a picture for `explain`: JSON-safe, whatever it holds.
       const kept = { ...recipe, configValue: internal.jsonPicture(recipe.configValue) }
-      const manifest = Manifest.make({ key, recipe: kept, output: serialized.json, blobs, createdAt, durationMs, ...(metrics !== undefined && metrics.length > 0 ? { metrics } : {}) })
+      const manifest = Manifest.make({
+        key,
+        recipe: kept,
+        output: serialized.json,
+        blobs,
+        createdAt,
+        durationMs,
+        ...(metrics !== undefined && metrics.length > 0 ? { metrics } : {}),
+        ...(trace !== undefined ? { trace } : {})
+      })
       yield* store.putManifest(manifest)
       return manifest.size
     })
@@ -264,12 +321,13 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
     key: string,
     schema: Schema.Codec<A, I, never, never>,
     compute: Effect.Effect<A, E, R>,
-    metricsOf: (() => ReadonlyArray<Metric>) | undefined
+    metricsOf: (() => ReadonlyArray<Metric>) | undefined,
+    seed: number | undefined
   ) =>
     Effect.gen(function*() {
       const owner = `${recipe.kind} ${recipe.name}`
       const start = yield* internal.monotonicMs
-      const value = yield* compute
+      const { trace, value } = seed === undefined ? { value: yield* compute, trace: undefined } : yield* Trace.record(compute, seed)
       const durationMs = (yield* internal.monotonicMs) - start
       const metrics = metricsOf?.()
       const encoded = yield* internal.encode(schema, value, owner, "output")
@@ -277,43 +335,56 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       if (Exit.isFailure(decoded)) {
         return yield* new EncodeError({ owner, value: "output", path: "", reason: `does not decode back with the output schema: ${decoded.cause}` })
       }
-      const bytes = mode === "read-write" ? yield* storeEncoded(recipe, key, owner, encoded, durationMs, metrics) : 0
-      return { value: decoded.value, cached: false, durationMs, savedMs: 0, metrics, bytes }
+      // No key to store under (`""`): a chain of variants too long to follow, computed and not stored.
+      const bytes = mode === "read-write" && key !== "" ? yield* storeEncoded(recipe, key, owner, encoded, durationMs, metrics, trace) : 0
+      return { value: decoded.value, cached: false, durationMs, savedMs: 0, metrics, bytes, key, trace }
     })
 
   // A hit is a lookup and one step more: no generator on the path every cached step takes.
   const memoize: Shape["memoize"] = (options) =>
     mode === "read-write"
-      ? Effect.flatMap(lookup(options.key, options.schema), (hit) => {
-        if (Option.isNone(hit)) return computeOnce(options)
-        return Exit.succeed(hitOutcome(hit.value))
+      ? Effect.flatMap(find(options.key, options.schema, options.seed, 0), (found) => {
+        if (typeof found === "string") return computeOnce(options, found)
+        return Exit.succeed(hitOutcome(found))
       })
-      : computeOnce(options)
+      : computeOnce(options, options.key)
 
-  /** A miss: share the computation of a concurrent call with the same key, or run it. */
-  const computeOnce: Shape["memoize"] = ({ compute, key, metrics, onMiss, onWait, recipe, schema }) =>
+  /** A miss: share the computation of a concurrent call for the same entry, or run it and store it under `slot`. */
+  const computeOnce = <A, I, E, R>(options: Parameters<Shape["memoize"]>[0] & {
+    readonly schema: Schema.Codec<A, I, never, never>
+    readonly compute: Effect.Effect<A, E, R>
+  }, slot: string): Effect.Effect<Outcome<A>, E | CacheError, R> =>
     Effect.gen(function*() {
-      const pending = inFlight.get(key)
+      const { compute, metrics, onMiss, onWait, recipe, schema, seed } = options
+      const pending = slot === "" ? undefined : inFlight.get(slot)
       if (pending !== undefined) {
         const shared = yield* Effect.exit(Deferred.await(pending))
         // The computation was interrupted (its caller timed out or lost a race):
         // it proves nothing about this call, which computes for itself.
-        if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize({ compute, key, metrics, onMiss, onWait, recipe, schema })
+        if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize(options)
+        const outcome: Outcome<A> = yield* shared
+        // Computed for another seed, or from files changed since: not this call's result.
+        if (!Trace.isStatic(outcome.trace) && !(yield* Trace.check(outcome.trace!, seed)).holds) return yield* memoize(options)
         // Served by the concurrent call that computed it: for this call, a hit.
-        const outcome = yield* shared
-        return { value: outcome.value, cached: true, durationMs: 0, savedMs: outcome.durationMs, metrics: outcome.metrics, bytes: 0 }
+        return { ...outcome, cached: true, durationMs: 0, savedMs: outcome.durationMs, bytes: 0 }
       }
       const deferred = Deferred.makeUnsafe<Outcome<any>, any>()
-      inFlight.set(key, deferred)
-      const computation = onMiss === undefined
-        ? computeAndStore(recipe, key, schema, compute, metrics)
-        : Effect.andThen(onMiss, computeAndStore(recipe, key, schema, compute, metrics))
+      if (slot !== "") inFlight.set(slot, deferred)
+      const stored = computeAndStore(recipe, slot, schema, compute, metrics, seed)
+      const computation = onMiss === undefined ? stored : Effect.andThen(onMiss, stored)
       // Whatever ends the computation, interruption included, frees the key
       // and releases the calls waiting on it.
-      return yield* (leases === undefined ? computation : underLease(leases, key, schema, computation, onWait)).pipe(
+      return yield* (
+        slot === ""
+          // Not stored (no free variant): nothing to lease, reported under the call's own key.
+          ? Effect.map(computation, (outcome) => ({ ...outcome, key: options.key }))
+          : leases === undefined
+          ? computation
+          : underLease(leases, slot, lookup(options.key, schema, seed), computation, onWait)
+      ).pipe(
         Effect.onExit((exit) =>
           Effect.suspend(() => {
-            if (inFlight.get(key) === deferred) inFlight.delete(key)
+            if (inFlight.get(slot) === deferred) inFlight.delete(slot)
             return Deferred.done(deferred, exit)
           })
         )
@@ -321,23 +392,23 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
     })
 
   /**
-   * A miss other runs may be computing too: computed under the key's lease,
-   * or served once the run holding it stored the entry (a hit that waited).
-   * The entry is looked up again through `lookup`, the one path every hit takes.
+   * A miss other runs may be computing too: computed under the lease of the
+   * entry's key (`slot`), or served once the run holding it stored the entry
+   * (a hit that waited). The entry is looked up again through `lookup`, the
+   * one path every hit takes, from the call's own key.
    */
-  const underLease = <A, I, E, R>(
+  const underLease = <A, E, R>(
     leases: CacheLease.Shape,
-    key: string,
-    schema: Schema.Codec<A, I, never, never>,
+    slot: string,
+    lookupAgain: Effect.Effect<Option.Option<Hit<A>>, CacheStoreError>,
     computation: Effect.Effect<Outcome<A>, E | CacheError, R>,
     onWait: Effect.Effect<void> | undefined
   ): Effect.Effect<Outcome<A>, E | CacheError, R> =>
     Effect.map(
-      CacheLease.coordinate(leases, key, { lookup: lookup(key, schema), compute: computation, onWait: onWait && (() => onWait) }),
+      CacheLease.coordinate(leases, slot, { lookup: lookupAgain, compute: computation, onWait: onWait && (() => onWait) }),
       (done): Outcome<A> => {
-        if (done._tag === "Computed") return done.waitedMs === undefined ? done.value : { ...done.value, waitedMs: done.waitedMs }
-        const hit = hitOutcome(done.value)
-        return done.waitedMs === undefined ? hit : { ...hit, waitedMs: done.waitedMs }
+        const outcome = done._tag === "Computed" ? done.value : hitOutcome(done.value)
+        return done.waitedMs === undefined ? outcome : { ...outcome, waitedMs: done.waitedMs }
       }
     )
 

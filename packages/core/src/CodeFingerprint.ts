@@ -218,7 +218,6 @@ const WRAPPER_SOURCES: ReadonlySet<string> = (() => {
 
 
 const ADVICE: Readonly<Record<string, string>> = {
-  "Math.random()": "draw from Effect's `Random` instead (seeded per step and process)",
   "Date.now()": "read the time from Effect's `Clock` instead",
   "new Date()": "read the time from Effect's `Clock` instead",
   "performance.now()": "read the time from Effect's `Clock` instead",
@@ -231,6 +230,19 @@ const findingsToDiagnostics = (owner: string, closure: Closure): Array<Diagnosti
   const place = (f: Located) => ({ file: f.file, line: f.line, column: f.column, declaration: `${f.kind} \`${f.name}\`` })
   const where = (f: Located) => `${f.kind} \`${f.name}\` (${f.file}:${f.line}:${f.column})`
   for (const f of closure.nondeterminism) {
+    if (f.what === "Math.random()") {
+      // Seeded per body during a run (see `Trace`): reproducible, so only worth a word at debug level.
+      out.push({
+        severity: "debug",
+        code: "nondeterminism",
+        owner,
+        message: `${owner} reaches Math.random() in ${where(f)}: seeded per body while it runs, so reproducible for the same seed ` +
+          "(a draw made after the body finished, or in a worker thread, is not)",
+        subject: f.what,
+        ...place(f)
+      })
+      continue
+    }
     const advice = ADVICE[f.what] ?? "draw from Effect's `Random` or read Effect's `Clock` instead"
     out.push({
       severity: "warning",

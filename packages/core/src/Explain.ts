@@ -6,6 +6,7 @@
  */
 import * as CodeFingerprint from "./CodeFingerprint.ts"
 import type { Recipe } from "./Recipe.ts"
+import type { FileRead, Trace } from "./Trace.ts"
 
 /**
  * One difference between two recipes.
@@ -13,7 +14,7 @@ import type { Recipe } from "./Recipe.ts"
  * @since 0.1.0
  */
 export interface Change {
-  /** `code`, `step`, `package`, `version`, `input`, `parameter`, `config`, `schema`, `seed`, `data`, `format`. */
+  /** `code`, `step`, `package`, `version`, `input`, `parameter`, `config`, `schema`, `seed`, `data`, `file`, `format`. */
   readonly part: string
   readonly message: string
 }
@@ -84,11 +85,38 @@ const codeChanges = (before: Recipe, after: Recipe, what: string): Array<Change>
 }
 
 /**
- * The changes from `before` to `after`; empty when they have the same key parts.
+ * The changes of the files a trace recorded, given what they hold now (or
+ * what a later trace recorded): `file data/extra.json changed (read by
+ * process \`load\`)`.
  *
  * @since 0.1.0
  */
-export const diff = (before: Recipe, after: Recipe): Array<Change> => {
+export const fileChanges = (recipe: Recipe, before: ReadonlyArray<FileRead>, now: ReadonlyArray<FileRead>): Array<Change> => {
+  const current = new Map(now.map((file) => [file.path, file.digest]))
+  const by = `read by ${recipe.kind} \`${recipe.name}\``
+  const changes: Array<Change> = []
+  for (const file of before) {
+    const digest = current.get(file.path)
+    if (digest === undefined || digest === file.digest) continue
+    const how = digest === "absent" ? "is missing" : file.digest === "absent" ? "appeared" : "changed"
+    changes.push({ part: "file", message: `file ${file.path} ${how} (${by})` })
+  }
+  return changes
+}
+
+/**
+ * The changes from `before` to `after`; empty when they have the same key
+ * parts. Given their traces (see `Trace`), also the files that changed
+ * between them, and the seed only when `before` drew random numbers (an
+ * entry that drew none is served whatever the seed).
+ *
+ * @since 0.1.0
+ */
+export const diff = (
+  before: Recipe,
+  after: Recipe,
+  traces?: { readonly before?: Trace | undefined; readonly after?: Trace | undefined }
+): Array<Change> => {
   const changes: Array<Change> = []
   const what = `${after.kind} \`${after.name}\``
   if (before.format !== after.format) {
@@ -119,7 +147,12 @@ export const diff = (before: Recipe, after: Recipe): Array<Change> => {
       changes.push({ part: "schema", message: `${side === "config" && after.kind === "process" ? "parameters" : side} schema of ${what} changed` })
     }
   }
-  if (before.seed !== after.seed) {
+  if (traces?.before !== undefined && traces.after !== undefined) {
+    // The data file is named below, as the data file, when its digest (part of the key) changed.
+    const dataChanged = before.data !== after.data
+    changes.push(...fileChanges(after, traces.before.files, traces.after.files).filter((change) => !(dataChanged && change.message.startsWith(`file ${after.dataPath} `))))
+  }
+  if (before.seed !== after.seed && traces?.before?.random !== false) {
     const rootChanged = before.rootSeed !== undefined && after.rootSeed !== undefined && before.rootSeed !== after.rootSeed
     // A step's seed also derives from its input and config (see Reproducibility):
     // when either changed, a new seed follows and is no news.

@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { Metric } from "./Metrics.ts"
 import type { Recipe } from "./Recipe.ts"
+import type { Trace } from "./Trace.ts"
 
 /**
  * @since 0.1.0
@@ -46,6 +47,12 @@ export interface Manifest {
   readonly durationMs: number
   /** The metrics logged while it was computed, added to a run it is served to (absent when none). */
   readonly metrics?: ReadonlyArray<Metric> | undefined
+  /**
+   * What the computation used: the files it read and whether it drew random
+   * numbers (see `Trace`). The entry is served only while it holds. Absent
+   * for values stored without a seed.
+   */
+  readonly trace?: Trace | undefined
 }
 
 /**
@@ -139,5 +146,6 @@ export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Op
   }
   // Absent when none: a hit without metrics replays nothing.
   if (parsed.metrics !== undefined) manifest.metrics = parsed.metrics
+  if (parsed.trace !== undefined) manifest.trace = parsed.trace
   return Exit.succeed(Option.some(manifest))
 }

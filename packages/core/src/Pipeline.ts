@@ -37,6 +37,7 @@ import * as Expansion from "./internal/fanout.ts"
 import * as Issues from "./internal/issues.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Process from "./Process.ts"
+import * as Trace from "./Trace.ts"
 import { LayerError, PipelineValidationError, type Problem } from "./PipelineError.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
@@ -568,6 +569,8 @@ const runPlanScoped = Effect.fnUntraced(
     const { pipeline } = validated
     // The services of the user's layers, built before anything runs and released when the run ends.
     const provided = options.dryRun ? Context.empty() : yield* buildServices(pipeline, options)
+    // Bodies' reads and Math.random are traced for the whole run, not installed body by body.
+    if (!options.dryRun) yield* Trace.installed
     const cache = yield* Cache
     const seed = yield* Reproducibility.RootSeed
     const startedAt = yield* Clock.currentTimeMillis
@@ -734,11 +737,11 @@ const peek = Effect.fnUntraced(
   function*(process: Process.Any, context: Process.Context) {
     const cache = yield* Cache
     const name = context.name ?? process.name
-    const { key } = yield* Process.recipe(process, context)
-    const hit = yield* cache.lookup(key, process.outputs)
+    const { key, recipe } = yield* Process.recipe(process, context)
+    const hit = yield* cache.lookup(key, process.outputs, recipe.seed)
     if (hit._tag === "Some") {
       return {
-        report: { name, status: "cached", key, durationMs: 0, savedMs: hit.value.manifest.durationMs, steps: [] },
+        report: { name, status: "cached", key: hit.value.manifest.key, durationMs: 0, savedMs: hit.value.manifest.durationMs, steps: [] },
         outputs: hit.value.value
       } satisfies Process.Result
     }

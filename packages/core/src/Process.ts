@@ -17,7 +17,10 @@
  *
  * Before a process runs its key is computed from its inputs, parameters,
  * schemas, code fingerprint (the code closure of its body, which reaches the
- * steps it calls), derived seed and the project's data file digest.
+ * steps it calls) and the project's data file digest. Its body runs with
+ * `Random` seeded with its derived seed, traced (see `Trace`): its entry is
+ * served while the files it and its steps read are unchanged and, if they
+ * drew random numbers, for the same seed.
  * On a hit its outputs are decoded and none of its steps run. On a miss its
  * body runs, and every step it calls checks its own cache, so only the steps
  * whose keys changed execute.
@@ -26,7 +29,6 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import type { Pipeable } from "effect/Pipeable"
 import { Cache } from "./Cache.ts"
@@ -278,11 +280,11 @@ export const execute = Effect.fnUntraced(
         key,
         recipe: made.recipe,
         schema: process.outputs,
+        seed: made.recipe.seed,
         compute: RunEvents.within(
           yield* RunEvents.RunEvents,
           { kind: "process", phase: "start", process: name, key, ...base },
           process.run(context.inputs, context.parameters).pipe(
-            Random.withSeed(made.recipe.seed),
             Effect.provideService(CurrentProcess, scope),
             Effect.provideService(CurrentCaller, caller),
             Metrics.recordInto(logged)
@@ -293,6 +295,8 @@ export const execute = Effect.fnUntraced(
         metrics: () => logged
       })
       if (outcome.cached) yield* Metrics.replay(outcome.metrics)
+      // The entry served or stored: the key's own, or its variant for what this run's dependencies are.
+      key = outcome.key
       return outcome
     }).pipe(Effect.exit)
     const durationMs = (yield* internal.monotonicMs) - started

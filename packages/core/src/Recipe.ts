@@ -16,7 +16,7 @@ import type * as CodeFingerprint from "./CodeFingerprint.ts"
  *
  * @since 0.1.0
  */
-export const CACHE_FORMAT_VERSION = 2
+export const CACHE_FORMAT_VERSION = 3
 
 /**
  * @since 0.1.0
@@ -50,7 +50,11 @@ export interface Recipe {
   readonly configValue: unknown
   /** Fingerprints of the input, output and config schemas. */
   readonly schemas: { readonly input: string; readonly output: string; readonly config: string }
-  /** The seed derived for this call (see `Reproducibility`). */
+  /**
+   * The seed derived for this call (see `Reproducibility`). Not part of the
+   * key: an entry depends on it only when its computation drew random
+   * numbers, which its trace records (see `Trace`).
+   */
   readonly seed: number
   /** The root seed it was derived from, so `explain` can tell a new root seed from a new identity. */
   readonly rootSeed?: number | undefined
@@ -66,7 +70,8 @@ export interface Recipe {
 /**
  * The key of a recipe: SHA-256 over the parts that decide reuse. The parts
  * kept only to explain (`inputParts`, `configValue`, names of sources) are
- * left out; they are derived from parts that are in.
+ * left out; they are derived from parts that are in. So is the seed: what
+ * depends on it is known only once the computation ran (its trace).
  *
  * @since 0.1.0
  */
@@ -82,13 +87,12 @@ export const key = (recipe: Recipe): string =>
     recipe.schemas.input,
     recipe.schemas.output,
     recipe.schemas.config,
-    recipe.seed,
     recipe.data ?? null
   ])
 
 /**
  * `key` for the calls of one step or process, whose recipes differ only in
- * their input, config and seed: the encoding of the parts they share is
+ * their input and config: the encoding of the parts they share is
  * built once, and each call hashes one string joined at once. The same key as
  * `key` for the same recipe.
  *
@@ -96,14 +100,14 @@ export const key = (recipe: Recipe): string =>
  */
 export const keyer = (
   fixed: Pick<Recipe, "kind" | "name" | "format" | "code" | "version" | "schemas" | "data">
-): (varying: Pick<Recipe, "input" | "config" | "seed">) => string => {
+): (varying: Pick<Recipe, "input" | "config">) => string => {
   const token = CanonicalHash.primitive
-  // The layout of `key`'s array: [kind, name, format, code, version, input, config, 3 schemas, seed, data].
-  const head = `[12;${[fixed.kind, fixed.name, fixed.format, fixed.code, fixed.version ?? null].map(token).join("")}`
+  // The layout of `key`'s array: [kind, name, format, code, version, input, config, 3 schemas, data].
+  const head = `[11;${[fixed.kind, fixed.name, fixed.format, fixed.code, fixed.version ?? null].map(token).join("")}`
   const schemas = [fixed.schemas.input, fixed.schemas.output, fixed.schemas.config].map(token).join("")
   const tail = `${token(fixed.data ?? null)}]`
   return (varying) => {
-    const text = [head, token(varying.input), token(varying.config), schemas, token(varying.seed), tail].join("")
+    const text = [head, token(varying.input), token(varying.config), schemas, tail].join("")
     // A lone surrogate (in a name, say) has another spelling: `key` knows it.
     return text.isWellFormed() ? hash("sha256", text, "hex") : key({ ...fixed, ...varying } as Recipe)
   }

@@ -16,10 +16,13 @@
  * ```
  *
  * Calling a step computes its key from the schema-encoded input and config,
- * the schemas, the fingerprint of `run` and the derived seed; on a hit the
- * stored output is decoded and `run` does not execute; on a miss `run`
- * executes with `Random` seeded, and its output is encoded and stored. A
- * failure of `run` is passed on unchanged and nothing is stored.
+ * the schemas and the fingerprint of `run`; on a hit the stored output is
+ * decoded and `run` does not execute; on a miss `run` executes with `Random`
+ * seeded with the call's derived seed, what it uses is traced (the files it
+ * reads, whether it draws random numbers: see `Trace`), and its output is
+ * stored with that trace. An entry is served while its trace holds: its
+ * files unchanged, and the same seed if it drew. A failure of `run` is
+ * passed on unchanged and nothing is stored.
  *
  * @since 0.1.0
  */
@@ -27,7 +30,6 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { Cache, type CacheError } from "./Cache.ts"
@@ -41,6 +43,7 @@ import * as Recipe from "./Recipe.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
 import * as SchemaFingerprint from "./SchemaFingerprint.ts"
+import * as Trace from "./Trace.ts"
 
 /**
  * A schema usable for cached values: no services needed to encode or decode.
@@ -200,6 +203,8 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       const cache = Context.getUnsafe(fiber.context, Cache)
       const scope = fiber.getRef(CurrentProcess)
       const root = fiber.getRef(Reproducibility.RootSeed)
+      // The body calling this step: what the step uses, it uses too.
+      const enclosing = fiber.getRef(Trace.CurrentTrace)
       const encodedInput = internal.encode(input, value, owner, "input")
       if (encodedInput._tag === "Failure") return encodedInput
       const inputDigest = internal.digestParts(encodedInput.value, owner, "input")
@@ -249,35 +254,39 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         const started = internal.monotonicMsOf(clock)
         // The metrics the body logs are stored with its entry, and replayed when the entry is served.
         const logged: Array<Metrics.Metric> = []
-        return Effect.matchCauseEffect(
-          cache.memoize({
-            key,
-            recipe,
-            schema: output,
-            compute: Effect.suspend(() =>
-              RunEvents.within(
-                events,
-                { kind: "step", phase: "start", process, step: name, key },
-                runBody<O>(options.run(value, configValue as C)).pipe(
-                  Random.withSeed(seed),
-                  Effect.provideService(Metrics.CurrentStep, name),
-                  Effect.provideService(CurrentCaller, { identity, occurrences: new Map() }),
-                  Metrics.recordInto(logged)
-                )
+        const call = cache.memoize({
+          key,
+          recipe,
+          schema: output,
+          seed,
+          compute: Effect.suspend(() =>
+            RunEvents.within(
+              events,
+              { kind: "step", phase: "start", process, step: name, key },
+              runBody<O>(options.run(value, configValue as C)).pipe(
+                Effect.provideService(Metrics.CurrentStep, name),
+                Effect.provideService(CurrentCaller, { identity, occurrences: new Map() }),
+                Metrics.recordInto(logged)
               )
-            ),
-            onMiss: silent ? undefined : emit("miss"),
-            onWait: silent ? undefined : emit("wait"),
-            metrics: () => logged
-          }),
+            )
+          ),
+          onMiss: silent ? undefined : emit("miss"),
+          onWait: silent ? undefined : emit("wait"),
+          metrics: () => logged
+        })
+        // Inside a body, the cache's work for this call is not the body's (the step's own body is traced on its own).
+        return Effect.matchCauseEffect(
+          enclosing === undefined ? call : Trace.outside(call),
           {
             onSuccess: (outcome): Effect.Effect<O> => {
               const durationMs = internal.monotonicMsOf(clock) - started
+              if (enclosing !== undefined) Trace.absorb(enclosing, outcome.trace)
+              const status = outcome.cached ? "cached" : "executed"
               const waitedMs = outcome.waitedMs
               scope?.steps.push(
                 waitedMs === undefined
-                  ? { name, status: outcome.cached ? "cached" : "executed", key, durationMs }
-                  : { name, status: outcome.cached ? "cached" : "executed", key, durationMs, waitedMs }
+                  ? { name, status, key: outcome.key, durationMs }
+                  : { name, status, key: outcome.key, durationMs, waitedMs }
               )
               const done: Effect.Effect<O> = silent
                 ? Exit.succeed(outcome.value)

@@ -76,3 +76,6 @@ export * as Step from "./Step.ts"
 
 /** The stored form of values. */
 export * as StoredValue from "./StoredValue.ts"
+
+/** Traced dependencies: the files a body read and whether it drew random numbers. */
+export * as Trace from "./Trace.ts"

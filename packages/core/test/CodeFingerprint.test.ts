@@ -245,7 +245,7 @@ describe("CodeFingerprint", () => {
     assert.notStrictEqual(a.inc.code, b.inc.code)
   })
 
-  it("warns of Math.random and Date.now in the closure, naming the step, the declaration and file:line:column", async () => {
+  it("warns of Date.now in the closure, naming the step, the declaration and file:line:column; Math.random (seeded per body) only at debug level", async () => {
     const module = await load(write({
       "src/main.ts": [
         "import { Step } from \"@expops/core\"",
@@ -256,10 +256,14 @@ describe("CodeFingerprint", () => {
         ""
       ].join("\n")
     }))
-    const messages = (module.noisy.diagnostics as ReadonlyArray<CodeFingerprint.Diagnostic>).map((d) => [d.code, d.message])
+    const messages = (module.noisy.diagnostics as ReadonlyArray<CodeFingerprint.Diagnostic>).map((d) => [d.severity, d.code, d.message])
     assert.deepStrictEqual(messages, [
-      ["nondeterminism", "step noisy reaches Math.random() in helper `noise` (src/main.ts:3:21), which gives another result on every run: draw from Effect's `Random` instead (seeded per step and process)"],
-      ["nondeterminism", "step noisy reaches Date.now() in helper `stamp` (src/main.ts:4:21), which gives another result on every run: read the time from Effect's `Clock` instead"]
+      [
+        "debug",
+        "nondeterminism",
+        "step noisy reaches Math.random() in helper `noise` (src/main.ts:3:21): seeded per body while it runs, so reproducible for the same seed (a draw made after the body finished, or in a worker thread, is not)"
+      ],
+      ["warning", "nondeterminism", "step noisy reaches Date.now() in helper `stamp` (src/main.ts:4:21), which gives another result on every run: read the time from Effect's `Clock` instead"]
     ])
   })
 

@@ -115,3 +115,29 @@ describe("Explain", () => {
     assert.deepStrictEqual(Explain.diff(step, after).map((c) => c.message), ["config `rate` 1 -> 2"])
   })
 })
+
+describe("Explain with traces", () => {
+  const trace = (files: Array<[string, string]>, random: boolean, seed = 42) => ({ files: files.map(([path, digest]) => ({ path, digest })), random, seed })
+
+  it("names the files that changed or went missing, and who read them", () => {
+    const before = trace([["data/extra.json", "d1"], ["data/lookup.json", "d2"], ["data/same.txt", "d3"]], false)
+    const after = trace([["data/extra.json", "d9"], ["data/lookup.json", "absent"], ["data/same.txt", "d3"]], false)
+    assert.deepStrictEqual(Explain.diff(base, base, { before, after }).map((c) => [c.part, c.message]), [
+      ["file", "file data/extra.json changed (read by process `train_model`)"],
+      ["file", "file data/lookup.json is missing (read by process `train_model`)"]
+    ])
+  })
+
+  it("a new seed is news only when the earlier entry drew random numbers", () => {
+    const seven: Recipe.Recipe = { ...base, seed: 7, rootSeed: 7 }
+    const from42 = { ...base, rootSeed: 42 }
+    assert.deepStrictEqual(Explain.diff(from42, seven, { before: trace([], false), after: trace([], false, 7) }), [])
+    assert.deepStrictEqual(Explain.diff(from42, seven, { before: trace([], true), after: trace([], true, 7) }).map((c) => c.message), ["seed changed (42 -> 7)"])
+  })
+
+  it("the data file is named once, as the data file", () => {
+    const after: Recipe.Recipe = { ...base, data: "d2" }
+    const traces = { before: trace([["data/iris.csv", "d1"]], false), after: trace([["data/iris.csv", "d2"]], false) }
+    assert.deepStrictEqual(Explain.diff(base, after, traces).map((c) => c.message), ["data file data/iris.csv changed"])
+  })
+})
