@@ -4,5 +4,6 @@ export default [
   "packages/core",
   "packages/backend-local",
   "packages/backend-gcs",
+  "packages/cluster",
   "packages/cli"
 ]

@@ -31,6 +31,7 @@ import * as Version from "./internal/version.ts"
 import type * as RunCommand from "./RunCommand.ts"
 import type * as RunsCommand from "./RunsCommand.ts"
 import type * as ShowCommand from "./ShowCommand.ts"
+import type * as WorkerCommand from "./WorkerCommand.ts"
 import * as WorkingDirectory from "./WorkingDirectory.ts"
 
 /**
@@ -47,6 +48,7 @@ type Subcommand =
   | typeof CacheCommand.command
   | typeof RunsCommand.command
   | typeof CreateCommand.command
+  | typeof WorkerCommand.command
 
 /**
  * The subcommands, in the order help lists them, each imported when it is
@@ -60,7 +62,8 @@ const subcommands: ReadonlyArray<readonly [name: string, load: () => Promise<{ r
   ["show", () => import("./ShowCommand.ts")],
   ["cache", () => import("./CacheCommand.ts")],
   ["runs", () => import("./RunsCommand.ts")],
-  ["create", () => import("./CreateCommand.ts")]
+  ["create", () => import("./CreateCommand.ts")],
+  ["worker", () => import("./WorkerCommand.ts")]
 ]
 
 const make = (children: ReadonlyArray<Subcommand>) =>

@@ -121,6 +121,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
   readonly concurrency: Option.Option<number>
   readonly dryRun: boolean
   readonly strict: boolean
+  readonly cluster: Option.Option<string>
 }) {
   const project = yield* Project.load(input.dir)
   const { config } = project
@@ -152,8 +153,15 @@ const handler = Effect.fn("expops.run")(function*(input: {
   }).pipe(
     Effect.mapError((error) => locate(project, error))
   )
+  // A cluster run (--cluster, or cluster.url): its processes go to the cluster's runners (loaded only then).
+  const clusterUrl = Option.getOrUndefined(input.cluster) ?? config.cluster?.url
+  const cluster = clusterUrl === undefined || input.dryRun ? undefined : yield* Effect.flatMap(
+    Effect.promise(() => import("./internal/clusterRun.ts")),
+    ({ connect }) => connect({ project, dirArgument: input.dir, url: clusterUrl, plan, data, backend, noCache: input.noCache })
+  )
   const options: Pipeline.ExecuteOptions = {
-    concurrency: Option.getOrUndefined(input.concurrency) ?? config.concurrency,
+    concurrency: Option.getOrUndefined(input.concurrency) ?? cluster?.concurrency ?? config.concurrency,
+    execute: cluster?.execute,
     data,
     dryRun: input.dryRun,
     layer
@@ -233,6 +241,13 @@ export const command = Command.make("run", {
     Flag.withDescription(
       "Refuse to run (exit 2) when a step or process reaches a non-reproducible call (Math.random, Date.now, ...) " +
         "or a value read at load from outside the code; without it these are warnings"
+    )
+  ),
+  cluster: Flag.String("cluster").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Send the processes whose keys miss to the runners of this cluster, postgres://USER@HOST:PORT/DATABASE " +
+        "(default: cluster.url in the config; start runners with `expops worker`)"
     )
   )
 }, handler).pipe(

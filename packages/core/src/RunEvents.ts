@@ -34,6 +34,8 @@ export interface RunEvent {
   readonly error?: string | undefined
   /** For `fail`: where in the user's source the error was raised (`src/train.ts:95:12`), when known. */
   readonly location?: string | undefined
+  /** Cluster runs, for `store` and `fail`: the runner that ran it. */
+  readonly runner?: string | undefined
 }
 
 /**
