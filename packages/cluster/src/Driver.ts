@@ -20,7 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type * as SqlClient from "effect/sql/SqlClient"
+import * as SqlClient from "effect/sql/SqlClient"
 import { CacheNotSharedError, NoRunnerError, ProjectMismatchError } from "./ClusterError.ts"
 import * as ClusterSettings from "./ClusterSettings.ts"
 import * as ClusterStorage from "./ClusterStorage.ts"
@@ -105,8 +105,10 @@ const now = () => performance.now()
 export const makeExecute = (project: Fingerprints) =>
   Effect.gen(function*() {
     const clientFor = yield* ProcessEntity.client
-    const sql = yield* Effect.context<SqlClient.SqlClient>()
-    const forget = (key: string) => ClusterStorage.forget(key).pipe(Effect.provideContext(sql), Effect.ignore)
+    // Without PostgreSQL (`TestRunner`) there is no stored message to forget.
+    const sql = yield* Effect.serviceOption(SqlClient.SqlClient)
+    const forget = (key: string) =>
+      Option.isNone(sql) ? Effect.void : ClusterStorage.forget(key).pipe(Effect.provideService(SqlClient.SqlClient, sql.value), Effect.ignore)
 
     return (request: Pipeline.ExecuteRequest): Effect.Effect<Process.Result, never, Cache.Cache> =>
       Effect.gen(function*() {

@@ -58,7 +58,7 @@ const now = () => performance.now()
  * The handler of one message: refuses a driver whose project differs, else
  * runs the job in the pool and answers with its key and status.
  */
-const handle = (options: Options, runner: string) =>
+const handle = (options: { readonly pool: ExecutorPool.Pool; readonly project: Fingerprints }, runner: string) =>
 (payload: {
   readonly key: string
   readonly node: string
@@ -100,6 +100,22 @@ const handle = (options: Options, runner: string) =>
   })
 
 /**
+ * The entity's handlers on a runner, without its transport or storage:
+ * `layer` adds those; tests run it on `TestRunner`.
+ *
+ * @since 0.1.0
+ */
+export const entityLayer = (options: {
+  readonly runner: string
+  readonly pool: ExecutorPool.Pool
+  readonly project: Fingerprints
+}) =>
+  ProcessEntity.toLayer(
+    ProcessEntity.of({ execute: ({ payload }) => handle(options, options.runner)(payload) }),
+    { maxIdleTime: ClusterSettings.sharding.entityMaxIdleTime }
+  )
+
+/**
  * The runner, as a layer: built, it has joined the cluster and serves until
  * its scope closes (then it stops taking work, gives its running processes
  * `ClusterSettings.drainSeconds` to finish, and leaves).
@@ -116,10 +132,7 @@ export const layer = (options: Options) => {
       runnerAddress: Option.some(RunnerAddress.make(options.host, options.port))
     }
   })
-  const entity = ProcessEntity.toLayer(
-    ProcessEntity.of({ execute: ({ payload }) => handle(options, runner)(payload) }),
-    { maxIdleTime: ClusterSettings.sharding.entityMaxIdleTime }
-  )
+  const entity = entityLayer({ runner, pool: options.pool, project: options.project })
   const registration = Layer.effectDiscard(ClusterStorage.register({
     address: runner,
     project: options.project,

@@ -17,6 +17,9 @@ export * as ClusterStorage from "./ClusterStorage.ts"
 /** The driver: pre-flight checks and the `execute` that sends processes to runners. */
 export * as Driver from "./Driver.ts"
 
+/** What an executor runs for a job. */
+export * as Executor from "./Executor.ts"
+
 /** The child processes a runner computes in. */
 export * as ExecutorPool from "./ExecutorPool.ts"
 

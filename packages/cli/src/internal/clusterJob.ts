@@ -5,46 +5,15 @@
  * cache by their keys and storing its own there.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Cache, Pipeline, Process, Reproducibility } from "@expops/core"
-import type { Runner } from "@expops/cluster"
-import { ProjectIdentity } from "@expops/cluster"
+import { Executor, ProjectIdentity, type Runner } from "@expops/cluster"
+import { Cache, Pipeline } from "@expops/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Backends from "../Backends.ts"
 import * as Project from "../Project.ts"
 import * as WorkingDirectory from "../WorkingDirectory.ts"
-
-const failed = (job: Runner.Job, error: string): Runner.JobReply => ({
-  _tag: "Report",
-  report: { name: job.node, status: "failed", key: job.key, durationMs: 0, steps: [], error }
-})
-
-const runJob = (plan: Pipeline.Plan<unknown>, data: Pipeline.ExecuteOptions["data"], job: Runner.Job) =>
-  Effect.gen(function*() {
-    const node = plan.nodes.get(job.node)
-    if (node === undefined) return failed(job, `this runner's pipeline has no process ${job.node}`)
-    const cache = yield* Cache.Cache
-    const upstream = new Map<string, Readonly<Record<string, unknown>>>()
-    for (const [name, key] of Object.entries(job.upstream)) {
-      const from = plan.nodes.get(name)
-      if (from === undefined) return failed(job, `this runner's pipeline has no process ${name}`)
-      const hit = yield* cache.lookup(key, from.process.outputs)
-      if (Option.isNone(hit)) {
-        return failed(job, `the outputs of ${name} (key ${key.slice(0, 12)}) are not in the cache this runner uses: is it shared?`)
-      }
-      upstream.set(name, hit.value.value as Readonly<Record<string, unknown>>)
-    }
-    const context = Pipeline.contextOf(plan, job.node, upstream, data)
-    if (Result.isFailure(context)) return failed(job, context.failure)
-    const result = yield* Process.execute<never>(node.process, context.success).pipe(
-      Effect.provideService(Reproducibility.RootSeed, job.rootSeed)
-    )
-    return { _tag: "Report", report: result.report } satisfies Runner.JobReply
-  }).pipe(Effect.catch((error) => Effect.succeed(failed(job, `the cache: ${error.message}`))))
 
 /**
  * Loads the project and answers what the runner registers (fingerprints,
@@ -80,6 +49,6 @@ export const setup = (dir: string, backendName: Backends.Name | undefined) =>
       cache: ProjectIdentity.cacheIdentity(project.dir, backend, config.gcs)
     }
     const handle = (job: unknown): Promise<Runner.JobReply> =>
-      Effect.runPromise(runJob(plan, data, job as Runner.Job).pipe(Effect.provideContext(context)) as Effect.Effect<Runner.JobReply>)
+      Effect.runPromise(Executor.run(plan, data, job as Runner.Job).pipe(Effect.provideContext(context)) as Effect.Effect<Runner.JobReply>)
     return { info, handle }
   }).pipe(Effect.provide(Layer.mergeAll(NodeServices.layer, WorkingDirectory.layer)))
