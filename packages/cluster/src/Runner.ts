@@ -8,6 +8,7 @@
 import type { RunReport } from "@expops/core"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -73,7 +74,15 @@ const handle = (options: { readonly pool: ExecutorPool.Pool; readonly project: F
       return { ...base, status: "refused", runnerMs: now() - started, durationMs: 0, runnerProject: options.project } as const
     }
     const job: Job = { key: payload.key, node: payload.node, rootSeed: payload.rootSeed, upstream: payload.upstream }
+    // One line when a process starts and one when it ends: what an operator (and the integration test) reads.
+    yield* Console.error(`runner ${runner}: ${payload.node} started (key ${payload.key.slice(0, 12)})`)
     const answer = yield* options.pool.run(job).pipe(
+      Effect.tap((reply) => {
+        const report = (reply as JobReply)._tag === "Report" ? (reply as Extract<JobReply, { _tag: "Report" }>).report : undefined
+        return Console.error(
+          `runner ${runner}: ${payload.node} ${report?.status ?? "failed"} in ${Math.round(now() - started)} ms (key ${payload.key.slice(0, 12)})`
+        )
+      }),
       Effect.map((reply) => reply as JobReply),
       Effect.catch((error) => Effect.succeed<JobReply>({ _tag: "ExecutorDefect", message: error.message }))
     )

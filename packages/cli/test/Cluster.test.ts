@@ -1,0 +1,194 @@
+/**
+ * `expops worker` and `expops run --cluster` on a real PostgreSQL (started
+ * here from Debian's packages) with runners as OS processes: a seed fan-out
+ * spread over runners, a runner SIGKILLed mid-run, a second run all cached,
+ * two drivers at once, and the errors a user can act on.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { cpSync, existsSync, readdirSync, writeFileSync } from "node:fs"
+import * as Path from "node:path"
+import type { RunReport } from "@expops/core"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { bin, copyProject, editConfig, editFile, repoRoot, spawnCli, tempDir } from "./helpers.ts"
+import * as Postgres from "./postgres.ts"
+
+interface Worker {
+  readonly child: ChildProcess
+  readonly address: Promise<string>
+  log: string
+}
+
+const startWorker = (dir: string, url: string): Worker => {
+  // Its own process group: killing the group takes its executor processes too, as a lost machine would.
+  const child = spawn(process.execPath, [bin, "worker", dir, "--cluster", url, "--concurrency", "1"], {
+    cwd: repoRoot,
+    env: { ...process.env, NO_COLOR: "1" },
+    detached: true,
+    stdio: ["ignore", "ignore", "pipe"]
+  })
+  const worker: Worker = {
+    child,
+    log: "",
+    address: new Promise((resolve, reject) => {
+      child.on("exit", (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before joining:\n${worker.log}`)))
+      child.stderr!.on("data", (chunk) => {
+        worker.log += chunk
+        const joined = /runner (\S+) joined/.exec(worker.log)
+        if (joined) resolve(joined[1]!)
+      })
+    })
+  }
+  return worker
+}
+
+const kill = (worker: Worker) => {
+  try {
+    process.kill(-worker.child.pid!, "SIGKILL")
+  } catch {
+    // already gone
+  }
+}
+
+const report = (stdout: string): RunReport.RunReport => JSON.parse(stdout)
+
+/** Each process of a run's report executed or cached, by name. */
+const statuses = (r: RunReport.RunReport) => Object.fromEntries(r.processes.map((p) => [p.name, p.status]))
+
+/** How many times the workers' logs say each key was computed. */
+const executions = (workers: ReadonlyArray<Worker>) => {
+  const counts = new Map<string, number>()
+  for (const w of workers) for (const m of w.log.matchAll(/ executed in \d+ ms \(key (\w+)\)/g)) counts.set(m[1]!, (counts.get(m[1]!) ?? 0) + 1)
+  return counts
+}
+
+let pg: Postgres.Postgres
+let project: string
+const workers: Array<Worker> = []
+
+beforeAll(async () => {
+  pg = await Postgres.start()
+  project = copyProject()
+  editConfig(project, /(- name: prepare\n(\s+))parameters:/, "$1seed_parallelism:\n$2  seeds: [1, 2, 3, 4, 5, 6]\n$2parameters:")
+  // Long enough for a runner to be killed while it trains a branch.
+  editConfig(project, /epochs: \d+/, "epochs: 6000")
+  for (let i = 0; i < 3; i++) workers.push(startWorker(project, pg.url))
+  await Promise.all(workers.map((w) => w.address))
+}, 60_000)
+
+afterAll(() => {
+  for (const w of workers) kill(w)
+  pg?.stop()
+})
+
+describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
+  it("runs a 6-seed fan-out over the runners; a runner SIGKILLed mid-run is replaced; each key stored once", async () => {
+    let killed: { address: string; node: string } | undefined
+    const driver = spawnCli(["run", project, "--cluster", pg.url, "--json"])
+    // Kill the first runner seen starting a training branch, while it trains.
+    const victim = await new Promise<{ worker: Worker; node: string }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no runner started a branch:\n${workers.map((w) => w.log).join("\n")}`)), 30_000)
+      const poll = setInterval(() => {
+        for (const worker of workers) {
+          const started = /: (train_model_seed\d) started/.exec(worker.log)
+          if (started) {
+            clearInterval(poll)
+            clearTimeout(timer)
+            resolve({ worker, node: started[1]! })
+            return
+          }
+        }
+      }, 20)
+    })
+    const address = await victim.worker.address
+    kill(victim.worker)
+    killed = { address, node: victim.node }
+    const result = await driver
+    assert.strictEqual(result.status, 0, result.stderr)
+    const r = report(result.stdout)
+    assert.strictEqual(r.run.status, "success")
+    assert.strictEqual(r.processes.length, 14)
+    const runners = new Set(r.processes.map((p) => p.runner))
+    assert.isAtLeast(runners.size, 2, JSON.stringify(r.processes.map((p) => [p.name, p.runner])))
+    for (const p of r.processes) {
+      assert.strictEqual(p.status, "executed", p.name)
+      assert.isAtLeast(p.queuedMs!, 0)
+    }
+    // The lost branch ran again, on a survivor.
+    const lost = r.processes.find((p) => p.name === killed!.node)!
+    assert.notStrictEqual(lost.runner, killed.address)
+    // One manifest per key, each verifying against its content.
+    const manifests = Path.join(project, ".expops/cache/manifests")
+    const stored = readdirSync(manifests).flatMap((shard) => readdirSync(Path.join(manifests, shard)))
+    for (const p of r.processes) assert.strictEqual(stored.filter((name) => name.startsWith(p.key)).length, 1, p.name)
+    const verify = await spawnCli(["cache", "verify", project])
+    assert.strictEqual(verify.status, 0, verify.stdout + verify.stderr)
+
+    // A second run: all cached, served by the driver (no runner).
+    const again = await spawnCli(["run", project, "--cluster", pg.url, "--json"])
+    assert.strictEqual(again.status, 0, again.stderr)
+    const second = report(again.stdout)
+    assert.deepStrictEqual(new Set(Object.values(statuses(second))), new Set(["cached"]))
+    assert.isTrue(second.processes.every((p) => p.runner === undefined))
+  }, 90_000)
+
+  it("two drivers at once on a cold project compute each process once", async () => {
+    const survivors = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null)
+    const before = executions(survivors)
+    // Another seed: every key is new.
+    const [a, b] = await Promise.all([0, 1].map(() => spawnCli(["run", project, "--cluster", pg.url, "--json", "--seed", "7"])))
+    assert.strictEqual(a!.status, 0, a!.stderr)
+    assert.strictEqual(b!.status, 0, b!.stderr)
+    const keys = report(a!.stdout).processes.map((p) => p.key)
+    assert.deepStrictEqual(report(b!.stdout).processes.map((p) => p.key), keys)
+    const after = executions(survivors)
+    for (const key of keys) {
+      const short = key.slice(0, 12)
+      assert.strictEqual((after.get(short) ?? 0) - (before.get(short) ?? 0), 1, `key ${short} computed ${(after.get(short) ?? 0)} times`)
+    }
+  }, 60_000)
+
+  it("refuses a project whose code differs from the runners', with both fingerprints", async () => {
+    const other = copyProject(project)
+    // The evaluation counts differently: the code of evaluate (which calls this step) changes.
+    editFile(Path.join(other, "src/evaluate.ts"), "matrix[a]![predicted[i]!]!++", "matrix[a]![predicted[i]!]! += 1")
+    const result = await spawnCli(["run", other, "--cluster", pg.url])
+    assert.strictEqual(result.status, 2, result.stderr)
+    assert.match(result.stderr, /cluster runner \S+ runs a different project: code fingerprint [0-9a-f]{12} \(this project: [0-9a-f]{12}\)/)
+  }, 30_000)
+
+  it("refuses a cache the runners do not share, saying why", async () => {
+    // The same project in another folder: same fingerprints, its own cache.
+    const other = Path.join(tempDir(), "copy")
+    cpSync(project, other, { recursive: true, filter: (src) => Path.basename(src) !== ".expops" })
+    const result = await spawnCli(["run", other, "--cluster", pg.url])
+    assert.strictEqual(result.status, 2, result.stderr)
+    assert.match(result.stderr, /one cache shared by the driver and every runner.*their local cache folders are not the same folder/s)
+  }, 30_000)
+
+  it("PostgreSQL unreachable: exit 2 before any work, naming host, port, user and the reason", async () => {
+    const port = await Postgres.freePort()
+    const url = `postgres://alice@127.0.0.1:${port}/expops`
+    for (const args of [["run", project, "--cluster", url], ["worker", project, "--cluster", url]]) {
+      const result = await spawnCli(args)
+      assert.strictEqual(result.status, 2, result.stderr)
+      assert.match(result.stderr, new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${port} \\(database expops, user alice\\): .*ECONNREFUSED`))
+    }
+    const wrongDb = await spawnCli(["run", project, "--cluster", pg.url.replace(/expops$/, "nosuchdb")])
+    assert.strictEqual(wrongDb.status, 2, wrongDb.stderr)
+    assert.match(wrongDb.stderr, /database nosuchdb, user postgres\): .*nosuchdb/)
+  }, 30_000)
+
+  it("no runner registered within the wait: says so, and how to start one", async () => {
+    const db = `expops_empty_${process.pid}`
+    const { execFileSync } = await import("node:child_process")
+    const psql = readdirSync("/usr/lib/postgresql").map((v) => `/usr/lib/postgresql/${v}/bin/psql`).find(existsSync)!
+    execFileSync(psql, ["-q", "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", "-c", `CREATE DATABASE ${db}`])
+    const other = copyProject(project)
+    writeFileSync(Path.join(other, "configs/project_config.yaml"), `${
+      (await import("node:fs")).readFileSync(Path.join(other, "configs/project_config.yaml"), "utf8")
+    }\ncluster:\n  url: ${pg.url.replace(/expops$/, db)}\n  runner_wait_seconds: 1\n`)
+    const result = await spawnCli(["run", other])
+    assert.strictEqual(result.status, 2, result.stderr)
+    assert.match(result.stderr, /no cluster runner registered at postgres:\/\/\S+ within 1 s: start one with `expops worker \S+ --cluster \S+`/)
+  }, 30_000)
+})
