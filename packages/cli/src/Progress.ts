@@ -63,7 +63,12 @@ interface Row {
   readonly steps: Record<string, number>
   /** The branches' line this row is counted in, if it is a branch. */
   readonly group: Group | undefined
+  /** Cluster runs: the runner that ran it. */
+  runner?: string | undefined
 }
+
+/** Cluster runs: which runner ran a process. */
+const onRunner = (row: Row, p: Ansi.Paint): string => (row.runner !== undefined ? p.dim(`  on ${row.runner}`) : "")
 
 /** The first line of an error, and where in the user's code it was raised. */
 const failure = (s: { readonly error: string; readonly location: string | undefined }): string =>
@@ -139,7 +144,7 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
         case "cached":
           return `${p.green("✓  cached")}${p.dim(`  served in ${Format.duration(s.durationMs)}`)}`
         case "executed":
-          return `${p.green("✓  executed")} ${Format.duration(s.durationMs)}${p.dim(stepSummary(row) ? `  ${stepSummary(row)}` : "")}`
+          return `${p.green("✓  executed")} ${Format.duration(s.durationMs)}${p.dim(stepSummary(row) ? `  ${stepSummary(row)}` : "")}${onRunner(row, p)}`
         case "failed":
           return `${p.red("✗  failed")} ${Format.duration(s.durationMs)}  ${failure(s)}`
         case "skipped":
@@ -224,7 +229,7 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
       const status = s.tag === "cached"
         ? `cached (served in ${Format.duration(s.durationMs)})`
         : s.tag === "executed"
-        ? `executed in ${Format.duration(s.durationMs)}${stepSummary(row) ? ` (${stepSummary(row)})` : ""}`
+        ? `executed in ${Format.duration(s.durationMs)}${stepSummary(row) ? ` (${stepSummary(row)})` : ""}${row.runner !== undefined ? ` on ${row.runner}` : ""}`
         : s.tag === "failed"
         ? `failed after ${Format.duration(s.durationMs)}: ${failure(s)}`
         : s.tag === "interrupted"
@@ -259,6 +264,7 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
       const row = rows.get(event.process)
       if (row === undefined) return undefined
       const durationMs = event.durationMs ?? 0
+      if (event.runner !== undefined) row.runner = event.runner
       switch (event.phase) {
         case "start":
           row.state = { tag: "checking" }

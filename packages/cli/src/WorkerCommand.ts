@@ -78,6 +78,11 @@ const handler = Effect.fn("expops.worker")(function*(input: {
   const info = pool.info as { readonly project: ProcessEntity.Fingerprints; readonly cache: ProjectIdentity.CacheIdentity }
   const address = `${listen.host}:${port}`
   yield* Layer.build(Runner.layer({ target, host: listen.host, port, pool, project: info.project, cache: info.cache }))
+  // Added last, so it runs first when the runner stops: however the shutdown goes (PostgreSQL gone, say),
+  // the process ends a little after the drain.
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => setTimeout(() => process.exit(130), (ClusterSettings.drainSeconds + 5) * 1000).unref())
+  )
   yield* Console.error(
     `runner ${address} joined ${ClusterStorage.display(url)}: project ${project.config.name} ` +
       `(code ${info.project.code.slice(0, 12)}, config ${info.project.config.slice(0, 12)}), ` +

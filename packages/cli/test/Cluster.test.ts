@@ -147,6 +147,63 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
     }
   }, 60_000)
 
+  it("a driver interrupted mid-run and run again re-attaches to the work in flight", async () => {
+    const survivors = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null)
+    const before = executions(survivors)
+    const logged = survivors.map((w) => w.log.length)
+    let interrupted = false
+    let driver: ChildProcess | undefined
+    const first = spawnCli(["run", project, "--cluster", pg.url, "--json", "--seed", "11"], {
+      onStderr: (_, child) => (driver = child)
+    })
+    // Interrupt it (Ctrl-C) once a runner is training a branch for it.
+    const poll = setInterval(() => {
+      if (interrupted || driver === undefined) return
+      if (survivors.some((w, i) => /train_model_seed\d started/.test(w.log.slice(logged[i])))) {
+        interrupted = true
+        driver.kill("SIGINT")
+      }
+    }, 20)
+    const stopped = await first
+    clearInterval(poll)
+    assert.isTrue(interrupted, "the driver was not interrupted")
+    assert.strictEqual(stopped.status, 130, stopped.stderr)
+    const again = await spawnCli(["run", project, "--cluster", pg.url, "--json", "--seed", "11"])
+    assert.strictEqual(again.status, 0, again.stderr)
+    const after = executions(survivors)
+    for (const p of report(again.stdout).processes) {
+      const short = p.key.slice(0, 12)
+      assert.strictEqual((after.get(short) ?? 0) - (before.get(short) ?? 0), 1, `${p.name} computed ${(after.get(short) ?? 0) - (before.get(short) ?? 0)} times`)
+    }
+  }, 60_000)
+
+  it("old finished messages and replies are deleted; a later run is unaffected", async () => {
+    const { ClusterStorage } = await import("@expops/cluster")
+    const { Effect } = await import("effect")
+    const SqlClient = await import("effect/sql/SqlClient")
+    const count = Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM cluster_messages WHERE entity_type = 'ExpopsProcess' AND processed`
+      return rows[0]!.n
+    })
+    const program = Effect.gen(function*() {
+      const target = yield* ClusterStorage.parse(pg.url)
+      return yield* Effect.gen(function*() {
+        const before = yield* count
+        // Nothing is that old yet: kept.
+        assert.strictEqual(yield* ClusterStorage.cleanUp(1), 0)
+        const deleted = yield* ClusterStorage.cleanUp(0)
+        return { before, deleted, after: yield* count }
+      }).pipe(Effect.provide(ClusterStorage.layer(target)))
+    })
+    const { after, before, deleted } = await Effect.runPromise(Effect.scoped(program))
+    assert.isAbove(before, 0)
+    assert.strictEqual(deleted, before)
+    assert.strictEqual(after, 0)
+    const again = await spawnCli(["run", project, "--cluster", pg.url, "--json"])
+    assert.strictEqual(again.status, 0, again.stderr)
+  }, 30_000)
+
   it("refuses a project whose code differs from the runners', with both fingerprints", async () => {
     const other = copyProject(project)
     // The evaluation counts differently: the code of evaluate (which calls this step) changes.

@@ -139,7 +139,9 @@ export const details = (report: Report, p: Paint): string => {
   lines.push("")
   const rows: Array<Array<string>> = [["PROCESS / STEP", "STATUS", "DURATION", "KEY", ""]]
   for (const proc of report.processes) {
-    const note = proc.status === "cached" ? `saved ${Format.duration(proc.savedMs ?? 0)}` : proc.error ?? ""
+    // Cluster runs: where it ran and how long it waited for it.
+    const ran = proc.runner !== undefined ? `on ${proc.runner}, queued ${Format.duration(proc.queuedMs ?? 0)}` : ""
+    const note = proc.status === "cached" ? `saved ${Format.duration(proc.savedMs ?? 0)}` : [ran, proc.error ?? ""].filter((t) => t !== "").join("; ")
     rows.push([proc.name, proc.status, Format.duration(proc.durationMs), Format.short(proc.key) || "-", note])
     for (const step of proc.steps) {
       rows.push([`  ${step.name}`, step.status, Format.duration(step.durationMs), Format.short(step.key), step.error ?? ""])
