@@ -9,7 +9,8 @@ import { cpSync, existsSync, readdirSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import type { RunReport } from "@expops/core"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import { bin, copyProject, editConfig, editFile, repoRoot, spawnCli, tempDir } from "./helpers.ts"
+import { Effect } from "effect"
+import { bin, cli, copyProject, editConfig, editFile, repoRoot, spawnCli, tempDir } from "./helpers.ts"
 import * as Postgres from "./postgres.ts"
 
 interface Worker {
@@ -70,7 +71,7 @@ beforeAll(async () => {
   project = copyProject()
   editConfig(project, /(- name: prepare\n(\s+))parameters:/, "$1seed_parallelism:\n$2  seeds: [1, 2, 3, 4, 5, 6]\n$2parameters:")
   // Long enough for a runner to be killed while it trains a branch.
-  editConfig(project, /epochs: \d+/, "epochs: 6000")
+  editConfig(project, /epochs: \d+/, "epochs: 4000")
   for (let i = 0; i < 3; i++) workers.push(startWorker(project, pg.url))
   await Promise.all(workers.map((w) => w.address))
 }, 60_000)
@@ -179,7 +180,6 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
 
   it("old finished messages and replies are deleted; a later run is unaffected", async () => {
     const { ClusterStorage } = await import("@expops/cluster")
-    const { Effect } = await import("effect")
     const SqlClient = await import("effect/sql/SqlClient")
     const count = Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
@@ -208,7 +208,7 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
     const other = copyProject(project)
     // The evaluation counts differently: the code of evaluate (which calls this step) changes.
     editFile(Path.join(other, "src/evaluate.ts"), "matrix[a]![predicted[i]!]!++", "matrix[a]![predicted[i]!]! += 1")
-    const result = await spawnCli(["run", other, "--cluster", pg.url])
+    const result = await Effect.runPromise(cli(["run", other, "--cluster", pg.url]))
     assert.strictEqual(result.status, 2, result.stderr)
     assert.match(result.stderr, /cluster runner \S+ runs a different project: code fingerprint [0-9a-f]{12} \(this project: [0-9a-f]{12}\)/)
   }, 30_000)
@@ -217,7 +217,7 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
     // The same project in another folder: same fingerprints, its own cache.
     const other = Path.join(tempDir(), "copy")
     cpSync(project, other, { recursive: true, filter: (src) => Path.basename(src) !== ".expops" })
-    const result = await spawnCli(["run", other, "--cluster", pg.url])
+    const result = await Effect.runPromise(cli(["run", other, "--cluster", pg.url]))
     assert.strictEqual(result.status, 2, result.stderr)
     assert.match(result.stderr, /one cache shared by the driver and every runner.*their local cache folders are not the same folder/s)
   }, 30_000)
@@ -226,11 +226,11 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
     const port = await Postgres.freePort()
     const url = `postgres://alice@127.0.0.1:${port}/expops`
     for (const args of [["run", project, "--cluster", url], ["worker", project, "--cluster", url]]) {
-      const result = await spawnCli(args)
+      const result = await Effect.runPromise(cli(args))
       assert.strictEqual(result.status, 2, result.stderr)
       assert.match(result.stderr, new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${port} \\(database expops, user alice\\): .*ECONNREFUSED`))
     }
-    const wrongDb = await spawnCli(["run", project, "--cluster", pg.url.replace(/expops$/, "nosuchdb")])
+    const wrongDb = await Effect.runPromise(cli(["run", project, "--cluster", pg.url.replace(/expops$/, "nosuchdb")]))
     assert.strictEqual(wrongDb.status, 2, wrongDb.stderr)
     assert.match(wrongDb.stderr, /database nosuchdb, user postgres\): .*nosuchdb/)
   }, 30_000)
@@ -244,7 +244,7 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
     writeFileSync(Path.join(other, "configs/project_config.yaml"), `${
       (await import("node:fs")).readFileSync(Path.join(other, "configs/project_config.yaml"), "utf8")
     }\ncluster:\n  url: ${pg.url.replace(/expops$/, db)}\n  runner_wait_seconds: 1\n`)
-    const result = await spawnCli(["run", other])
+    const result = await Effect.runPromise(cli(["run", other]))
     assert.strictEqual(result.status, 2, result.stderr)
     assert.match(result.stderr, /no cluster runner registered at postgres:\/\/\S+ within 1 s: start one with `expops worker \S+ --cluster \S+`/)
   }, 30_000)
