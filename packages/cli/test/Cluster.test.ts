@@ -5,13 +5,13 @@
  * two drivers at once, and the errors a user can act on.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { cpSync, existsSync, readdirSync, writeFileSync } from "node:fs"
+import { cpSync, readdirSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import type { RunReport } from "@expops/core"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Effect } from "effect"
 import { bin, cli, copyProject, editConfig, editFile, repoRoot, spawnCli, tempDir } from "./helpers.ts"
-import * as Postgres from "./postgres.ts"
+import * as Postgres from "@expops/cluster/testing/Postgres"
 
 interface Worker {
   readonly child: ChildProcess
@@ -236,14 +236,11 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
   }, 30_000)
 
   it("no runner registered within the wait: says so, and how to start one", async () => {
-    const db = `expops_empty_${process.pid}`
-    const { execFileSync } = await import("node:child_process")
-    const psql = readdirSync("/usr/lib/postgresql").map((v) => `/usr/lib/postgresql/${v}/bin/psql`).find(existsSync)!
-    execFileSync(psql, ["-q", "-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", "-c", `CREATE DATABASE ${db}`])
+    const empty = pg.createDatabase("expops_empty")
     const other = copyProject(project)
     writeFileSync(Path.join(other, "configs/project_config.yaml"), `${
       (await import("node:fs")).readFileSync(Path.join(other, "configs/project_config.yaml"), "utf8")
-    }\ncluster:\n  url: ${pg.url.replace(/expops$/, db)}\n  runner_wait_seconds: 1\n`)
+    }\ncluster:\n  url: ${empty}\n  runner_wait_seconds: 1\n`)
     const result = await Effect.runPromise(cli(["run", other]))
     assert.strictEqual(result.status, 2, result.stderr)
     assert.match(result.stderr, /no cluster runner registered at postgres:\/\/\S+ within 1 s: start one with `expops worker \S+ --cluster \S+`/)

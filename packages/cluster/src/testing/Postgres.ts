@@ -2,7 +2,10 @@
  * A throwaway PostgreSQL for tests: Debian's server binaries (`.ci/run`
  * installs the `postgresql` package), a data folder in a temp directory, a
  * free port on 127.0.0.1, trust authentication, fsync off. As root, initdb
- * and pg_ctl run as the `postgres` user, who must own the folder.
+ * and pg_ctl run as the `postgres` user, who must own the folder. Used by
+ * the integration tests and `bench/cluster.ts`.
+ *
+ * @since 0.1.0
  */
 import { execFileSync } from "node:child_process"
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
@@ -13,6 +16,8 @@ import * as Path from "node:path"
 export interface Postgres {
   readonly url: string
   readonly port: number
+  /** Creates another database on the server; answers its URL. */
+  readonly createDatabase: (name: string) => string
   readonly stop: () => void
 }
 
@@ -50,10 +55,14 @@ export const start = async (): Promise<Postgres> => {
   const data = Path.join(dir, "data")
   sh(`${bin}/initdb -D ${data} -U postgres --auth=trust >/dev/null`)
   sh(`${bin}/pg_ctl -D ${data} -l ${dir}/log -w -o '-h 127.0.0.1 -p ${port} -k ${dir} -c fsync=off' start >/dev/null`)
-  execFileSync(`${bin}/psql`, ["-q", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-c", "CREATE DATABASE expops"])
+  const createDatabase = (name: string) => {
+    execFileSync(`${bin}/psql`, ["-q", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-c", `CREATE DATABASE ${name}`])
+    return `postgres://postgres@127.0.0.1:${port}/${name}`
+  }
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/expops`,
+    url: createDatabase("expops"),
     port,
+    createDatabase,
     stop: () => {
       try {
         sh(`${bin}/pg_ctl -D ${data} -m immediate -w stop >/dev/null`)
