@@ -54,8 +54,9 @@ export const parse = (url: string): Effect.Effect<Target, ClusterUrlError> =>
       url,
       host: parsed.hostname,
       port: parsed.port === "" ? 5432 : Number(parsed.port),
-      user: parsed.username === "" ? process.env.PGUSER ?? process.env.USER ?? "postgres" : decodeURIComponent(parsed.username),
-      database: database === "" ? "postgres" : database
+      // As @effect/sql-pg resolves them: the user defaults to $USER, the database to the user's name (PostgreSQL's own default).
+      user: parsed.username === "" ? process.env.USER ?? process.env.USERNAME ?? "" : decodeURIComponent(parsed.username),
+      database: database === "" ? (parsed.username === "" ? process.env.USER ?? "" : decodeURIComponent(parsed.username)) : database
     })
   })
 
