@@ -204,6 +204,35 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
     assert.strictEqual(again.status, 0, again.stderr)
   }, 30_000)
 
+  it("a runner stopped with SIGTERM finishes the process it runs, then leaves; the run succeeds", async () => {
+    const survivors = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null)
+    assert.isAtLeast(survivors.length, 2)
+    const logged = survivors.map((w) => w.log.length)
+    const driver = spawnCli(["run", project, "--cluster", pg.url, "--json", "--seed", "13"])
+    const { node, worker } = await new Promise<{ worker: Worker; node: string }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no runner started a branch")), 30_000)
+      const poll = setInterval(() => {
+        survivors.forEach((w, i) => {
+          const started = /: (train_model_seed\d) started/.exec(w.log.slice(logged[i]))
+          if (started) {
+            clearInterval(poll)
+            clearTimeout(timer)
+            resolve({ worker: w, node: started[1]! })
+          }
+        })
+      }, 20)
+    })
+    const signalled = Date.now()
+    worker.child.kill("SIGTERM")
+    const exited = await new Promise<number>((resolve) => worker.child.once("exit", () => resolve(Date.now() - signalled)))
+    // It finished what it ran (the drain), then left, within the bound.
+    assert.match(worker.log.slice(logged[survivors.indexOf(worker)]), new RegExp(`${node} executed in`))
+    assert.isBelow(exited, 15_000)
+    const result = await driver
+    assert.strictEqual(result.status, 0, result.stderr)
+    assert.strictEqual(report(result.stdout).run.status, "success")
+  }, 60_000)
+
   it("refuses a project whose code differs from the runners', with both fingerprints", async () => {
     const other = copyProject(project)
     // The evaluation counts differently: the code of evaluate (which calls this step) changes.
