@@ -93,11 +93,17 @@ const exec = (args: ReadonlyArray<string>): Promise<{ status: number | null; std
 const waits: Array<number> = []
 const runs: Array<number> = []
 
+/** Of the last run: how many processes each runner ran, most first. */
+let placement: Array<number> = []
+
 const runMs = async (args: ReadonlyArray<string>): Promise<number> => {
   const result = await exec(["run", ...args, "--json"])
   if (result.status !== 0) throw new Error(`expops run ${args.join(" ")} failed: ${result.stderr.slice(-400)}`)
   const report = JSON.parse(result.stdout)
   if (report.processes.some((p: any) => p.status !== "executed")) throw new Error("a process was not executed: keys were not new")
+  const perRunner = new Map<string, number>()
+  for (const p of report.processes) if (p.runner !== undefined) perRunner.set(p.runner, (perRunner.get(p.runner) ?? 0) + 1)
+  placement = [...perRunner.values()].sort((a, b) => b - a)
   for (const p of report.processes) {
     if (p.queuedMs !== undefined) waits.push(p.queuedMs)
     if (p.runner !== undefined) runs.push(p.durationMs)
@@ -189,7 +195,11 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
         processMs: options.quick ? 500 : 1000,
         oneRunner: Math.round(one),
         threeRunners: Math.round(three),
-        speedUp: round(one / three)
+        speedUp: round(one / three),
+        /** Processes per runner in the 3-runner run: placement follows the keys' shards, not the load. */
+        placement,
+        /** The best the placement allowed on 3 cores: the busiest runner's share. */
+        placementBound: round(SPINS / Math.max(1, placement[0] ?? SPINS))
       }
     }
   } finally {

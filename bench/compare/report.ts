@@ -176,7 +176,8 @@ export const table = (r: any): string => {
       section(`   ${cl.speedUp?.processes} CPU-bound processes of ~${cl.speedUp?.processMs} ms, one executor per runner`, "ms", [
         ["1 runner", cl.speedUp?.oneRunner],
         ["3 runners", cl.speedUp?.threeRunners],
-        ["  speed-up", cl.speedUp?.speedUp]
+        ["  speed-up", cl.speedUp?.speedUp],
+        [`  bound by the placement (${(cl.speedUp?.placement ?? []).join("/")} processes per runner)`, cl.speedUp?.placementBound]
       ])
     ].join("\n"))
     out.push("")
