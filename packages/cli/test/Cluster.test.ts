@@ -123,6 +123,10 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
     for (const p of r.processes) assert.strictEqual(stored.filter((name) => name.startsWith(p.key)).length, 1, p.name)
     const verify = await spawnCli(["cache", "verify", project])
     assert.strictEqual(verify.status, 0, verify.stdout + verify.stderr)
+    // The progress lines and `runs show` say where each process ran.
+    assert.match(result.stderr, /load_data: executed in .* on 127\.0\.0\.1:\d+/)
+    const shown = await Effect.runPromise(cli(["runs", "show", project]))
+    assert.match(shown.stdout, new RegExp(`load_data +executed .* on ${r.processes[0]!.runner}, queued `))
 
     // A second run: all cached, served by the driver (no runner).
     const again = await spawnCli(["run", project, "--cluster", pg.url, "--json"])
