@@ -38,7 +38,7 @@ const freePort = (host: string) =>
 const parseListen = (text: string) => {
   const match = /^(.+):(\d{1,5})$/.exec(text)
   if (match === null || Number(match[2]) > 65535) {
-    return Effect.fail(new UsageError({ message: `--listen ${text}: expected HOST:PORT (e.g. 0.0.0.0:34431)` }))
+    return Effect.fail(new UsageError({ message: `--listen ${text}: expected HOST:PORT, an address the other runners and drivers reach (e.g. 10.0.0.5:34431)` }))
   }
   return Effect.succeed({ host: match[1]!.replace(/^\[(.*)\]$/, "$1"), port: Number(match[2]) })
 }

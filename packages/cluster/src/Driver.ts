@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Cache, type Pipeline, Process, Reproducibility, RunEvents } from "@expops/core"
+import { Cache, Metrics, type Pipeline, Process, Reproducibility, RunEvents } from "@expops/core"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import type * as Sharding from "effect/cluster/Sharding"
 import * as Duration from "effect/Duration"
@@ -159,6 +159,9 @@ export const makeExecute = (project: Fingerprints) =>
                 const stored = yield* cache.lookup(options.key, options.schema)
                 if (Option.isSome(stored)) {
                   const { manifest, value } = stored.value
+                  // Logged in this run, on the runner: the run's metrics, as a local run would have them.
+                  const collector = yield* Metrics.CurrentCollector
+                  if (collector !== undefined) collector.metrics.push(...(manifest.metrics ?? []))
                   return { value, cached: false, durationMs: reply.durationMs, savedMs: 0, metrics: manifest.metrics }
                 }
                 // A stored reply whose entry is gone from the cache (pruned since): forget it and ask again, once.
@@ -167,7 +170,7 @@ export const makeExecute = (project: Fingerprints) =>
                   return yield* new RemoteFailure({ message: `runner ${reply.runner} reported it stored, but the cache has no entry for its key` })
                 }
               }
-            }) as any
+            }) as any // its misses also fail with a `RemoteFailure`, which `Process.execute` reports like any failure
         }
         const started = now()
         const result = yield* Process.execute<never>(node.process, context).pipe(

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Cache, Pipeline, Process, Reproducibility } from "@expops/core"
+import { Cache, Metrics, Pipeline, Process, Reproducibility } from "@expops/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
@@ -44,7 +44,9 @@ export const run = (
     const context = Pipeline.contextOf(plan, job.node, upstream, data)
     if (Result.isFailure(context)) return failed(job, context.failure)
     const result = yield* Process.execute<never>(node.process, context.success).pipe(
-      Effect.provideService(Reproducibility.RootSeed, job.rootSeed)
+      Effect.provideService(Reproducibility.RootSeed, job.rootSeed),
+      // Without a collector metrics are not logged, so not stored with the entry the driver reads them from.
+      Effect.provideService(Metrics.CurrentCollector, Metrics.makeCollector())
     )
     return { _tag: "Report", report: result.report } satisfies JobReply
   }).pipe(Effect.catch((error) => Effect.succeed(failed(job, `the cache: ${error.message}`))))

@@ -55,6 +55,9 @@ describe("cluster (TestRunner)", () => {
       const cache = yield* Cache.Cache
       const summary = yield* cache.lookup(byName(remote).get("summarise")!.key, F.summarise.outputs)
       assert.deepStrictEqual(summary._tag === "Some" && summary.value.value, { sum: 45, parts: 3 })
+      // Metrics logged on the runner are the run's, as in a local run (not marked as served from the cache).
+      assert.deepStrictEqual(remote.metrics, local.metrics)
+      assert.deepStrictEqual(remote.metrics?.map((m) => [m.name, m.value, m.cached]), [["sum", 45, undefined]])
     }).pipe(Effect.provide(TestLayers.layer())))
 
   it.live("a second run is served by the driver: nothing is sent", () =>
