@@ -15,6 +15,7 @@
 import { Cache, Metrics, type Pipeline, Process, Reproducibility, RunEvents } from "@expops/core"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import type * as Sharding from "effect/cluster/Sharding"
+import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -85,6 +86,33 @@ export const preflight = Effect.fnUntraced(function*(options: PreflightOptions) 
   yield* ClusterStorage.cleanUp(options.keepRepliesHours).pipe(Effect.ignore)
   return runners
 })
+
+/**
+ * While a run lasts: says so on stderr when no runner is left (the run
+ * waits, its messages stored, and resumes when one joins), and again when
+ * one is back. Polls the registry every 2 s.
+ *
+ * @since 0.1.0
+ */
+export const watchRunners = (options: { readonly dir: string; readonly url: string }) =>
+  Effect.gen(function*() {
+    let alone = false
+    while (true) {
+      yield* Effect.sleep(Duration.seconds(2))
+      const live = yield* ClusterStorage.liveRunners(ClusterSettings.runnerStaleSeconds).pipe(Effect.orElseSucceed(() => undefined))
+      if (live === undefined) continue
+      if (live.length === 0 && !alone) {
+        alone = true
+        yield* Console.error(
+          `warning: no cluster runner is left; the run waits for one (its processes are stored in the cluster). ` +
+            `Start one with \`expops worker ${options.dir} --cluster ${ClusterStorage.display(options.url)}\``
+        )
+      } else if (live.length > 0 && alone) {
+        alone = false
+        yield* Console.error(`a cluster runner is back (${live.map((r) => r.address).join(", ")}): the run goes on`)
+      }
+    }
+  })
 
 /**
  * A process that failed on a runner, with what the runner said.

@@ -48,6 +48,7 @@ export const connect = Effect.fnUntraced(function*(input: {
     dir: input.dirArgument
   }).pipe(Effect.provideContext(context))
   const execute = yield* Driver.makeExecute(project).pipe(Effect.provideContext(context))
+  yield* Effect.forkScoped(Driver.watchRunners({ dir: input.dirArgument, url: input.url }).pipe(Effect.provideContext(context)))
   return {
     execute: execute as (request: Pipeline.ExecuteRequest) => Effect.Effect<Process.Result, never, Cache.Cache>,
     /** All the runners' executors busy at once (one process per executor). */
