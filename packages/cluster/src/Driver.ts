@@ -187,6 +187,10 @@ export const makeExecute = (project: Fingerprints) =>
                 const stored = yield* cache.lookup(options.key, options.schema)
                 if (Option.isSome(stored)) {
                   const { manifest, value } = stored.value
+                  // The runner found it stored (another run computed it meanwhile): served, as a local run would say.
+                  if (reply.status === "cached") {
+                    return { value, cached: true, durationMs: 0, savedMs: manifest.durationMs, metrics: manifest.metrics }
+                  }
                   // Logged in this run, on the runner: the run's metrics, as a local run would have them.
                   const collector = yield* Metrics.CurrentCollector
                   if (collector !== undefined) collector.metrics.push(...(manifest.metrics ?? []))
