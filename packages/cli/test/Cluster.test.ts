@@ -182,6 +182,17 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
     }
   }, 60_000)
 
+  it("a cleared cache: the stored replies of its keys are not trusted, the processes run again", async () => {
+    const cleared = await Effect.runPromise(cli(["cache", "clear", project, "--yes"]))
+    assert.strictEqual(cleared.status, 0, cleared.stderr)
+    // Every key has a stored reply ("executed") from the first test, and no entry now.
+    const again = await spawnCli(["run", project, "--cluster", pg.url, "--json"])
+    assert.strictEqual(again.status, 0, again.stderr)
+    const r = report(again.stdout)
+    assert.strictEqual(r.run.status, "success")
+    assert.isTrue(r.processes.every((p) => p.status === "executed" && p.runner !== undefined), JSON.stringify(statuses(r)))
+  }, 60_000)
+
   it("old finished messages and replies are deleted; a later run is unaffected", async () => {
     const { ClusterStorage } = await import("@expops/cluster")
     const SqlClient = await import("effect/sql/SqlClient")
