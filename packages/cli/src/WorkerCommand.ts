@@ -46,8 +46,17 @@ const parseListen = (text: string) => {
 /** The executor module beside this one: its sources under the source condition, else the build. */
 const executorModule = new URL(`./internal/clusterExecutor${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
 
-/** Only an executor's own source-condition flag is passed on (not --inspect and the like). */
-const executorExecArgv = process.execArgv.filter((arg) => arg.startsWith("--conditions") || arg.startsWith("-C"))
+/**
+ * Only the export conditions are passed on to the executors (not --inspect and
+ * the like), as `--conditions=X` or as `--conditions X` / `-C X`.
+ */
+const executorExecArgv = process.execArgv.flatMap((arg, i, all) =>
+  arg.startsWith("--conditions=") || (arg.startsWith("-C") && arg.length > 2)
+    ? [arg]
+    : (arg === "--conditions" || arg === "-C") && all[i + 1] !== undefined
+    ? [arg, all[i + 1]!]
+    : []
+)
 
 const handler = Effect.fn("expops.worker")(function*(input: {
   readonly dir: string

@@ -279,6 +279,14 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
     assert.match(wrongDb.stderr, /database nosuchdb, user postgres\): .*nosuchdb/)
   }, 30_000)
 
+  it("a worker whose project does not load exits 2 with the reason, at the user's file and line", async () => {
+    const broken = copyProject(project)
+    editFile(Path.join(broken, "src/evaluate.ts"), /$/, "\nthrow new Error(\"broken at load\")\n")
+    const result = await Effect.runPromise(cli(["worker", broken, "--cluster", pg.url, "--concurrency", "1"]))
+    assert.strictEqual(result.status, 2, result.stderr)
+    assert.match(result.stderr, /src\/evaluate\.ts:\d+(:\d+)?: .*broken at load/, result.stderr)
+  }, 30_000)
+
   it("no runner registered within the wait: says so, and how to start one", async () => {
     const empty = pg.createDatabase("expops_empty")
     const other = copyProject(project)
