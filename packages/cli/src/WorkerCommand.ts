@@ -11,7 +11,7 @@
 import { createServer } from "node:net"
 import { availableParallelism } from "node:os"
 import { fileURLToPath } from "node:url"
-import { ClusterSettings, ClusterStorage, ExecutorPool, type ProcessEntity, type ProjectIdentity, Runner } from "@expops/cluster"
+import type { ProcessEntity, ProjectIdentity } from "@expops/cluster"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -66,6 +66,8 @@ const handler = Effect.fn("expops.worker")(function*(input: {
   readonly backend: Option.Option<Backends.Name>
 }) {
   const project = yield* Project.load(input.dir)
+  // Loaded when a worker starts, not for `expops --help`: Effect Cluster and the PostgreSQL client are large.
+  const { ClusterSettings, ClusterStorage, ExecutorPool, Runner } = yield* Effect.promise(() => import("@expops/cluster"))
   const url = Option.getOrUndefined(input.cluster) ?? project.config.cluster?.url
   if (url === undefined) {
     return yield* new UsageError({ message: "expops worker needs --cluster URL (or cluster.url in the config): the PostgreSQL of the cluster" })
