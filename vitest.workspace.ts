@@ -4,6 +4,7 @@ export default [
   "packages/core",
   "packages/backend-local",
   "packages/backend-gcs",
+  "packages/ui",
   "packages/cluster",
   "packages/cli"
 ]

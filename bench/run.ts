@@ -198,7 +198,7 @@ const targets = [
 ]
 
 if (!keepWork) {
-  for (const name of ["hit-overhead", "pipeline", "store", "quickstart", "quickstart-subpaths", "fanout", "cluster-noop", "cluster-spin"]) rmSync(path.join(workDir, name), { recursive: true, force: true })
+  for (const name of ["hit-overhead", "pipeline", "store", "quickstart", "quickstart-barrel", "fanout", "cluster-noop", "cluster-spin"]) rmSync(path.join(workDir, name), { recursive: true, force: true })
 }
 
 const document = {

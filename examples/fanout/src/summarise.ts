@@ -5,7 +5,7 @@
  * which it reduces to the mean and standard deviation, logged as metrics.
  */
 import { Fanout, Metrics, Process, Step } from "@expops/core"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** What the aggregation receives from `evaluate`'s branches. */
 export const Accuracies = Fanout.byData(Fanout.bySeed(Schema.Finite))

@@ -3,7 +3,7 @@
  * matrix and logs accuracy and per-species recall as metrics.
  */
 import { Metrics, Process, Step } from "@expops/core"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { Dataset, Model, SPECIES } from "./schemas.ts"
 import { softmax } from "./train.ts"
 

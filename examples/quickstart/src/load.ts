@@ -4,7 +4,8 @@
  */
 import { readFileSync } from "node:fs"
 import { Metrics, Process, Step } from "@expops/core"
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { Dataset, FEATURES, SPECIES } from "./schemas.ts"
 
 /** A row of the data file that cannot be used, with its line number. */

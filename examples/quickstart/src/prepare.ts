@@ -4,7 +4,8 @@
  * features with the training set's mean and standard deviation.
  */
 import { Process, Step } from "@expops/core"
-import { Random, Schema } from "effect"
+import * as Random from "effect/Random"
+import * as Schema from "effect/Schema"
 import { Dataset, Scaler, SPECIES } from "./schemas.ts"
 
 /** Random order from the step's derived seed: the same seed, the same order. */

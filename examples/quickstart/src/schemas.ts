@@ -3,7 +3,7 @@
  * cached is described by a schema: it is encoded with it to compute keys and
  * to store outputs, and decoded with it on a cache hit.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** The Iris species, in the order used for class indices. */
 export const SPECIES = ["setosa", "versicolor", "virginica"] as const

@@ -5,7 +5,9 @@
  * reproducible bit for bit.
  */
 import { Metrics, Process, Step } from "@expops/core"
-import { Effect, Random, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
+import * as Schema from "effect/Schema"
 import { Dataset, Model, SPECIES } from "./schemas.ts"
 
 const Training = Schema.Struct({

@@ -2,7 +2,9 @@
  * The GCS backend as the CLI uses it: from `model.parameters.cache.gcs` and
  * the project name, one layer providing `CacheStore` (the bucket, behind the
  * local tier unless `local_tier: false`), `RunStore` (run records in the
- * bucket) and `CacheAdmin` (`expops cache ...` on the same store).
+ * bucket), `CacheAdmin` (`expops cache ...` on the same store) and
+ * `CacheLease` (in the bucket, also with a local tier: machines coordinate
+ * through the bucket, not through their own folders).
  *
  * Building the layer checks first that the bucket is there and readable,
  * so a wrong name or missing permission stops the CLI (exit code 2) before
@@ -22,10 +24,11 @@
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { CacheAdmin, CacheStore, type ProjectConfig, RunStore } from "@expops/core"
+import { CacheAdmin, type CacheLease, CacheStore, type ProjectConfig, RunStore } from "@expops/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as GcsCacheLease from "./GcsCacheLease.ts"
 import * as GcsCacheStore from "./GcsCacheStore.ts"
 import * as GcsClient from "./GcsClient.ts"
 import { type GcsBackendError, GcsAccessDenied, GcsBucketNotFound, GcsCredentialsError, type GcsRequestError, GcsUnavailable } from "./GcsError.ts"
@@ -57,6 +60,8 @@ export interface Options<E = never, R = never> {
   readonly onRemoteFailure?: TieredCacheStore.Options["onRemoteFailure"]
   readonly resumableThresholdBytes?: number | undefined
   readonly pageSize?: number | undefined
+  /** Timings of the leases machines computing the same key coordinate with (`cache.lease`). */
+  readonly lease?: CacheLease.Settings | undefined
 }
 
 /**
@@ -150,13 +155,17 @@ export const layerClient = <E, R>(options: Options<E, R>): Layer.Layer<GcsClient
 
 /**
  * `CacheStore` (tiered unless `localTier` is false or no local layer is
- * given), `RunStore` and `CacheAdmin` on the bucket, plus the `GcsClient`.
+ * given), `RunStore`, `CacheAdmin` and `CacheLease` on the bucket, plus the `GcsClient`.
  *
  * @since 0.1.0
  */
 export const layer = <E = never, R = never>(
   options: Options<E, R>
-): Layer.Layer<CacheStore.CacheStore | RunStore.RunStore | CacheAdmin.CacheAdmin | GcsClient.GcsClient, GcsBackendError | E, R> => {
+): Layer.Layer<
+  CacheStore.CacheStore | RunStore.RunStore | CacheAdmin.CacheAdmin | CacheLease.CacheLease | GcsClient.GcsClient,
+  GcsBackendError | E,
+  R
+> => {
   // The store and its maintenance together: a tiered store's admin verifies each tier on its own.
   const store = Layer.effectContext(
     Effect.gen(function*() {
@@ -171,5 +180,5 @@ export const layer = <E = never, R = never>(
       )
     })
   )
-  return Layer.mergeAll(store, GcsRunStore.layer).pipe(Layer.provideMerge(layerClient(options)))
+  return Layer.mergeAll(store, GcsRunStore.layer, GcsCacheLease.layer(options.lease, { renewOffThread: true })).pipe(Layer.provideMerge(layerClient(options)))
 }

@@ -87,6 +87,8 @@ export interface WriteOptions {
  * @since 0.1.0
  */
 export interface Shape {
+  /** What the client was made from (a worker thread makes its own client from them). */
+  readonly options: Options
   readonly bucketName: string
   /** `PREFIX/PROJECT`, without slashes at either end. */
   readonly root: string
@@ -279,6 +281,7 @@ export const make = (options: Options): Shape => {
   })
 
   return {
+    options,
     bucketName: options.bucket,
     root,
     credentials,

@@ -5,6 +5,9 @@
 /** The whole GCS backend as one layer, with its startup check. */
 export * as GcsBackend from "./GcsBackend.ts"
 
+/** Leases in the bucket: one computation per key across machines. */
+export * as GcsCacheLease from "./GcsCacheLease.ts"
+
 /** The `CacheStore` port on a bucket. */
 export * as GcsCacheStore from "./GcsCacheStore.ts"
 

@@ -50,7 +50,8 @@ describe("GcsRunStore", () => {
         seed: 42,
         backend: "gcs",
         processes: { cached: 1, failed: 1 },
-        steps: { executed: 1 }
+        steps: { executed: 1 },
+        savedMs: 40
       })
       assert.deepStrictEqual(new Set(fake.requests.map((r) => r.operation)), new Set(["object.list"]))
       assert.deepStrictEqual((yield* store.listRuns({ limit: 1 })).map((r) => r.id), ["run-c"])

@@ -8,6 +8,12 @@
  * The report is stored as JSON through its schema, so values JSON cannot
  * hold (a `NaN` loss) come back as they went in.
  *
+ * Runs in progress (`live`): the graph a run began with, and a log of
+ * changes (`run_changes`: started, progress, finished) numbered by `seq`,
+ * which another process (`expops ui`) follows. Saving a run adds its
+ * `finished` row, in the same transaction, and drops the progress rows of
+ * runs that ended more than `PROGRESS_KEPT_MS` before.
+ *
  * @since 0.1.0
  */
 import { RunReport, RunStore } from "@expops/core"
@@ -19,6 +25,9 @@ import { projectPaths } from "./internal/paths.ts"
 import { transaction } from "./internal/sqlite.ts"
 import type { LocalBackendError } from "./LocalBackendError.ts"
 import * as SqliteDatabase from "./SqliteDatabase.ts"
+
+/** How long the progress rows of a finished run are kept (its report has the same, whole). */
+const PROGRESS_KEPT_MS = 10 * 60_000
 
 const ReportJson = Schema.fromJsonString(Schema.toCodecJson(RunReport.RunReport))
 const encodeReport = Schema.encodeSync(ReportJson)
@@ -40,6 +49,8 @@ export const make = Effect.gen(function*() {
       reason: cause instanceof Error ? cause.message : String(cause),
       cause
     })
+
+  const addChange = db.prepare("INSERT INTO run_changes (run_id, at, type, data) VALUES (?, ?, ?, ?)")
 
   const saveRun: RunStore.Shape["saveRun"] = (report) =>
     Effect.try({
@@ -83,6 +94,13 @@ export const make = Effect.gen(function*() {
           )
           // A NaN value becomes NULL in its row (SQLite has no NaN); the report keeps it.
           ;(report.metrics ?? []).forEach((m, i) => metric.run(run.id, i, m.process, m.step ?? null, m.name, m.index, m.value))
+          // One row says it finished. Its progress rows stay a while for readers that poll slower than
+          // a short run lasts; those of runs that ended long ago go (their reports hold it all).
+          const endedAt = Math.round(run.startedAt + run.durationMs)
+          db.prepare(
+            `DELETE FROM run_changes WHERE type = 'progress' AND run_id IN (SELECT id FROM runs WHERE ended_at < ? AND id != ?)`
+          ).run(endedAt - PROGRESS_KEPT_MS, run.id)
+          addChange.run(run.id, endedAt, "finished", JSON.stringify(RunStore.summarize(report)))
         })
       },
       catch: (cause) => fail(`save run ${report.run.id}`, cause)
@@ -119,6 +137,12 @@ export const make = Effect.gen(function*() {
         const ids = rows.map((r) => r.id)
         const processes = count("run_processes", ids)
         const steps = count("run_steps", ids)
+        const saved = new Map(
+          ids.length === 0 ? [] : (db.prepare(
+            `SELECT run_id, coalesce(sum(saved_ms), 0) AS ms FROM run_processes
+             WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id`
+          ).all(JSON.stringify(ids)) as Array<{ run_id: string; ms: number }>).map((r) => [r.run_id, r.ms])
+        )
         return rows.map((r): RunStore.RunSummary => ({
           id: r.id,
           pipeline: r.pipeline,
@@ -128,7 +152,8 @@ export const make = Effect.gen(function*() {
           seed: r.seed,
           backend: r.backend,
           processes: processes.get(r.id)!,
-          steps: steps.get(r.id)!
+          steps: steps.get(r.id)!,
+          savedMs: saved.get(r.id) ?? 0
         }))
       },
       catch: (cause) => fail("list runs", cause)
@@ -147,7 +172,73 @@ export const make = Effect.gen(function*() {
     return Option.some(decoded.value)
   })
 
-  return RunStore.RunStore.of({ saveRun, listRuns, getRun })
+  type ChangeRow = { seq: number; run_id: string; at: number; type: "started" | "progress" | "finished"; data: string }
+  const toChange = (row: ChangeRow): RunStore.Change =>
+    row.type === "started"
+      ? { _tag: "Started", seq: row.seq, at: row.at, run: JSON.parse(row.data) }
+      : row.type === "finished"
+      ? { _tag: "Finished", seq: row.seq, at: row.at, run: JSON.parse(row.data) }
+      : { _tag: "Progress", seq: row.seq, at: row.at, runId: row.run_id, event: JSON.parse(row.data) }
+  const lastSeq = () => (db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM run_changes").get() as { seq: number }).seq
+
+  const live: RunStore.Live = {
+    begin: (run) =>
+      Effect.try({
+        try: () =>
+          transaction(db, () => {
+            const graph = JSON.stringify(run)
+            db.prepare("INSERT OR REPLACE INTO run_graphs (run_id, started_at, graph) VALUES (?, ?, ?)").run(run.id, run.startedAt, graph)
+            addChange.run(run.id, run.startedAt, "started", graph)
+          }),
+        catch: (cause) => fail(`record the start of run ${run.id}`, cause)
+      }),
+    append: (runId, events) =>
+      Effect.try({
+        try: () =>
+          transaction(db, () => {
+            for (const { at, event } of events) addChange.run(runId, at, "progress", JSON.stringify(event))
+          }),
+        catch: (cause) => fail(`record the progress of run ${runId}`, cause)
+      }),
+    changes: (cursor, limit = 1000) =>
+      Effect.try({
+        try: () =>
+          (db.prepare("SELECT seq, run_id, at, type, data FROM run_changes WHERE seq > ? ORDER BY seq LIMIT ?").all(cursor, limit) as Array<
+            ChangeRow
+          >).map(toChange),
+        catch: (cause) => fail("read the changes of runs", cause)
+      }),
+    cursor: Effect.try({ try: lastSeq, catch: (cause) => fail("read the changes of runs", cause) }),
+    started: (id) =>
+      Effect.try({
+        try: () => {
+          // One read transaction: the events and the seq they run up to agree.
+          db.exec("BEGIN")
+          try {
+            const row = db.prepare("SELECT graph FROM run_graphs WHERE run_id = ?").get(id) as { graph: string } | undefined
+            if (row === undefined) return Option.none()
+            // Once saved, its report says it all.
+            const saved = db.prepare("SELECT 1 FROM runs WHERE id = ?").get(id) !== undefined
+            const events = saved ? [] : (db.prepare("SELECT at, data FROM run_changes WHERE run_id = ? AND type = 'progress' ORDER BY seq").all(id) as Array<
+              { at: number; data: string }
+            >).map((r): RunStore.TimedEvent => ({ at: r.at, event: JSON.parse(r.data) }))
+            return Option.some({ run: JSON.parse(row.graph) as RunStore.LiveRun, events, seq: lastSeq() })
+          } finally {
+            db.exec("COMMIT")
+          }
+        },
+        catch: (cause) => fail(`read run ${id} as it began`, cause)
+      }),
+    inProgress: Effect.try({
+      try: () =>
+        (db.prepare(
+          "SELECT graph FROM run_graphs WHERE run_id NOT IN (SELECT id FROM runs) ORDER BY started_at DESC"
+        ).all() as Array<{ graph: string }>).map((r) => JSON.parse(r.graph) as RunStore.LiveRun),
+      catch: (cause) => fail("list the runs in progress", cause)
+    })
+  }
+
+  return RunStore.RunStore.of({ saveRun, listRuns, getRun, live })
 })
 
 /**

@@ -16,6 +16,9 @@ export * as LocalBackendError from "./LocalBackendError.ts"
 /** Cache maintenance backed by the index. */
 export * as LocalCacheAdmin from "./LocalCacheAdmin.ts"
 
+/** Leases on the local file system: one computation per key among a machine's processes. */
+export * as LocalCacheLease from "./LocalCacheLease.ts"
+
 /** The `CacheStore` on the local file system. */
 export * as LocalCacheStore from "./LocalCacheStore.ts"
 

@@ -2,8 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
-import { Cache, CacheAdmin, Reproducibility, Step } from "@expops/core"
-import { Effect, Layer, Schema } from "effect"
+import { Cache, CacheAdmin, Reproducibility, type RunReport, RunStore, Step } from "@expops/core"
+import { Effect, Layer, Option, Schema } from "effect"
 import { LocalBackend, type LocalCacheStore } from "@expops/backend-local"
 import { cacheDirs, entriesIn, filesUnder } from "./fixtures/files.ts"
 import { tmpDir } from "./fixtures/tmp.ts"
@@ -152,6 +152,26 @@ describe("LocalBackend", () => {
         const cause = (error as { cause?: { _tag?: string; found?: number } }).cause
         assert.strictEqual(cause?._tag, "NewerSchemaError")
         assert.strictEqual(cause?.found, 99)
+      }))
+
+    it.effect("a SQLite file of schema 1 (before live runs): upgraded in place, its runs kept", () =>
+      Effect.gen(function*() {
+        const dir = tmpDir()
+        const report: RunReport.RunReport = {
+          run: { id: "r1", pipeline: "demo", status: "success", seed: 1, backend: "local", startedAt: 1000, durationMs: 5 },
+          processes: [{ name: "p", status: "executed", key: "a".repeat(64), durationMs: 5, steps: [] }]
+        }
+        yield* RunStore.RunStore.use((runs) => runs.saveRun(report)).pipe(Effect.provide(LocalBackend.layer(dir)))
+        const db = new DatabaseSync(LocalBackend.paths(dir).database)
+        db.exec("DROP TABLE run_graphs; DROP TABLE run_changes; PRAGMA user_version = 1")
+        db.close()
+        yield* RunStore.RunStore.use((runs) =>
+          Effect.gen(function*() {
+            assert.deepStrictEqual(Option.getOrThrow(yield* runs.getRun("r1")), report)
+            yield* runs.live!.begin({ id: "r2", pipeline: "demo", startedAt: 2000, seed: 1, backend: "local", processes: [] })
+            assert.deepStrictEqual((yield* runs.live!.inProgress).map((r) => r.id), ["r2"])
+          })
+        ).pipe(Effect.provide(LocalBackend.layer(dir)))
       }))
 
     it.effect("a SQLite file that is not a database", () =>

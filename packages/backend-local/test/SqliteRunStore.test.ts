@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cache, Metrics, Pipeline, Process, Reproducibility, type RunReport, RunStore, Step } from "@expops/core"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import { LocalBackend, SqliteDatabase, SqliteRunStore } from "@expops/backend-local"
 import { tmpDir } from "./fixtures/tmp.ts"
 
@@ -112,5 +112,80 @@ describe("SqliteRunStore", () => {
       ])
       assert.deepStrictEqual((yield* runs.listRuns())[0]!.steps, { executed: 1 })
     }).pipe(Effect.provide(Layer.provideMerge(Cache.layer(), Layer.merge(LocalBackend.layer(dir), Reproducibility.layer(1)))))
+  })
+})
+
+const liveRun = (id: string, startedAt: number): RunStore.LiveRun => ({
+  id,
+  pipeline: "demo",
+  startedAt,
+  seed: 42,
+  backend: "local",
+  processes: [{ name: "load", upstream: [] }, { name: "train", upstream: ["load"] }, { name: "report", upstream: ["train"] }],
+  pid: 1234,
+  host: "here"
+})
+
+/** The live record, written through one store and read through another (two connections to the file, as two processes). */
+const liveContract = (name: string, stores: () => { readonly writer: Layer.Layer<RunStore.RunStore, unknown>; readonly reader: Layer.Layer<RunStore.RunStore, unknown> }) =>
+  it.effect(`${name}: a run in progress is seen by a reader as it goes (graph, events in order), and ends when saved`, () => {
+    const { reader, writer } = stores()
+    return Effect.gen(function*() {
+      // Built in the test's scope: the stores stay open for all of it.
+      const write = Context.get(yield* Layer.build(writer), RunStore.RunStore)
+      const read = Context.get(yield* Layer.build(reader), RunStore.RunStore)
+      const live = read.live!
+      const start = yield* live.cursor
+      yield* write.live!.begin(liveRun("r1", 1000))
+      yield* write.live!.append("r1", [
+        { at: 1001, event: { kind: "process", phase: "start", process: "load" } },
+        { at: 1002, event: { kind: "process", phase: "store", process: "load", key: "e".repeat(64), durationMs: 2 } }
+      ])
+      assert.deepStrictEqual((yield* live.inProgress).map((r) => r.id), ["r1"])
+      const changes = yield* live.changes(start)
+      assert.deepStrictEqual(changes.map((c) => c._tag), ["Started", "Progress", "Progress"])
+      assert.deepStrictEqual(changes[0]!._tag === "Started" && changes[0]!.run, liveRun("r1", 1000))
+      assert.deepStrictEqual(changes.map((c) => c.seq), [...changes.map((c) => c.seq)].sort((a, b) => a - b))
+      const seen = Option.getOrThrow(yield* live.started("r1"))
+      assert.deepStrictEqual(seen.run.processes.map((p) => p.upstream), [[], ["load"], ["train"]])
+      assert.deepStrictEqual(seen.events.map((e) => e.event.phase), ["start", "store"])
+      assert.strictEqual(seen.seq, changes[2]!.seq)
+      // Only what is new after a cursor; a limit caps a batch.
+      assert.deepStrictEqual((yield* live.changes(changes[0]!.seq)).map((c) => c.seq), [changes[1]!.seq, changes[2]!.seq])
+      assert.strictEqual((yield* live.changes(start, 1)).length, 1)
+
+      yield* write.saveRun(report("r1", 1000))
+      const finished = (yield* live.changes(changes[2]!.seq))
+      assert.deepStrictEqual(finished.map((c) => c._tag), ["Finished"])
+      assert.deepStrictEqual(finished[0]!._tag === "Finished" && finished[0]!.run, RunStore.summarize(report("r1", 1000)))
+      assert.deepStrictEqual(yield* live.inProgress, [])
+      const after = Option.getOrThrow(yield* live.started("r1"))
+      assert.deepStrictEqual(after.events, [], "once saved, its report says it all")
+      assert.deepStrictEqual(after.run, liveRun("r1", 1000), "its graph stays")
+      assert.isTrue(Option.isNone(yield* live.started("nope")))
+    }).pipe(Effect.scoped)
+  })
+
+describe("RunStore.live", () => {
+  liveContract("memory", () => {
+    const shared = Layer.succeed(RunStore.RunStore, RunStore.makeMemory())
+    return { writer: shared, reader: shared }
+  })
+  liveContract("SQLite", () => {
+    const dir = tmpDir()
+    return { writer: store(dir), reader: store(dir) }
+  })
+  it.effect("SQLite: a saved run's progress rows go once it ended long ago; recent ones stay for slow readers", () => {
+    const dir = tmpDir()
+    return Effect.gen(function*() {
+      const runs = yield* RunStore.RunStore
+      for (const [id, at] of [["old", 1000], ["new", 20 * 60_000]] as const) {
+        yield* runs.live!.begin(liveRun(id, at))
+        yield* runs.live!.append(id, [{ at: at + 1, event: { kind: "process", phase: "start", process: "load" } }])
+        yield* runs.saveRun(report(id, at))
+      }
+      const progress = (yield* runs.live!.changes(0)).filter((c) => c._tag === "Progress").map((c) => c._tag === "Progress" && c.runId)
+      assert.deepStrictEqual(progress, ["new"])
+    }).pipe(Effect.provide(store(dir)))
   })
 })

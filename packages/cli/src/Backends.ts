@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import { LocalBackend, LocalBackendError } from "@expops/backend-local"
-import type { CacheAdmin, CacheStore, RunStore } from "@expops/core"
+import type { CacheAdmin, CacheLease, CacheStore, RunStore } from "@expops/core"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -40,7 +40,7 @@ export class BackendError extends Schema.TaggedError<BackendError>()("BackendErr
 /**
  * @since 0.1.0
  */
-export type Services = CacheStore.CacheStore | RunStore.RunStore | CacheAdmin.CacheAdmin
+export type Services = CacheStore.CacheStore | RunStore.RunStore | CacheAdmin.CacheAdmin | CacheLease.CacheLease
 
 /**
  * @since 0.1.0
@@ -68,7 +68,8 @@ const startup = <E>(backend: Name, layer: Layer.Layer<Services, E>): Layer.Layer
  * @since 0.1.0
  */
 export const layer = (project: Project, backend: Name): Layer.Layer<Services, BackendError> => {
-  if (backend === "local") return startup("local", LocalBackend.layer(project.dir))
+  const lease = project.config.lease
+  if (backend === "local") return startup("local", LocalBackend.layer(project.dir, { lease }))
   const gcs = project.config.gcs
   if (gcs === undefined) {
     return failing(new BackendError({ backend: "gcs", reason: "model.parameters.cache.gcs is not set (bucket, and optionally prefix, project, credentials)" }))
@@ -80,7 +81,7 @@ export const layer = (project: Project, backend: Name): Layer.Layer<Services, Ba
       Effect.map(
         Effect.promise(() => import("@expops/backend-gcs")),
         ({ GcsBackend }) =>
-          GcsBackend.layer({ gcs, projectName: project.config.name, projectDir: project.dir, local: LocalBackend.layer(project.dir) })
+          GcsBackend.layer({ gcs, projectName: project.config.name, projectDir: project.dir, local: LocalBackend.layer(project.dir), lease })
       )
     )
   )

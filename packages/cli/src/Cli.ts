@@ -31,6 +31,7 @@ import * as Version from "./internal/version.ts"
 import type * as RunCommand from "./RunCommand.ts"
 import type * as RunsCommand from "./RunsCommand.ts"
 import type * as ShowCommand from "./ShowCommand.ts"
+import type * as UiCommand from "./UiCommand.ts"
 import type * as WorkerCommand from "./WorkerCommand.ts"
 import * as WorkingDirectory from "./WorkingDirectory.ts"
 
@@ -48,6 +49,7 @@ type Subcommand =
   | typeof CacheCommand.command
   | typeof RunsCommand.command
   | typeof CreateCommand.command
+  | typeof UiCommand.command
   | typeof WorkerCommand.command
 
 /**
@@ -63,6 +65,7 @@ const subcommands: ReadonlyArray<readonly [name: string, load: () => Promise<{ r
   ["cache", () => import("./CacheCommand.ts")],
   ["runs", () => import("./RunsCommand.ts")],
   ["create", () => import("./CreateCommand.ts")],
+  ["ui", () => import("./UiCommand.ts")],
   ["worker", () => import("./WorkerCommand.ts")]
 ]
 

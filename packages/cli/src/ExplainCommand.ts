@@ -151,19 +151,51 @@ const explainOne = Effect.fnUntraced(function*(
         `(pruned, cleared or moved aside as corrupt), so it was computed again; its recipe did not change`
     } satisfies Explanation
   }
+  return yield* againstEarlier(withEntry, manifest, "a miss")
+})
+
+/** `explanation` with what changed since the nearest earlier entry of the same name; `what` opens the summary. */
+const againstEarlier = Effect.fnUntraced(function*(explanation: Omit<Explanation, "summary">, manifest: Manifest.Manifest, what: string) {
   const previous = yield* nearestEarlier(manifest)
   if (previous === undefined) {
-    return { ...withEntry, summary: `a miss: no earlier entry named ${target.name} exists (its first run, or earlier entries were removed)` } satisfies Explanation
+    return { ...explanation, summary: `${what}: no earlier entry named ${explanation.name} exists (its first run, or earlier entries were removed)` } satisfies Explanation
   }
   const changes = Explain.diff(previous.recipe, manifest.recipe)
   return {
-    ...withEntry,
+    ...explanation,
     previous: { key: previous.key, createdAt: previous.createdAt },
     changes,
     summary: changes.length === 0
-      ? `a miss, although its recipe matches the earlier entry ${Format.short(previous.key)}: that entry's key was different or it was removed`
-      : `a miss: compared with the nearest earlier entry (${Format.short(previous.key)}, written ${Format.timestamp(previous.createdAt)}), ${changes.length === 1 ? "one part" : `${changes.length} parts`} changed`
+      ? `${what}, although its recipe matches the earlier entry ${Format.short(previous.key)}: that entry's key was different or it was removed`
+      : `${what}: compared with the nearest earlier entry (${Format.short(previous.key)}, written ${Format.timestamp(previous.createdAt)}), ${changes.length === 1 ? "one part" : `${changes.length} parts`} changed`
   } satisfies Explanation
+})
+
+/**
+ * One cache entry explained (for the web UI's cache page): its recipe and
+ * what changed since the nearest earlier entry of the same name. `None` when
+ * no entry has that key. Reads manifests with `peekManifest` only: looking
+ * is not using, so it does not protect the entries from pruning.
+ *
+ * @since 0.1.0
+ */
+export const explainEntry = Effect.fnUntraced(function*(key: string) {
+  const store = yield* CacheStore.CacheStore
+  const manifest = yield* readManifest(store, key)
+  if (manifest === undefined) return Option.none<Explanation>()
+  const { recipe } = manifest
+  const base: Omit<Explanation, "summary"> = {
+    kind: recipe.kind,
+    name: recipe.name,
+    process: recipe.kind === "step" ? recipe.process : undefined,
+    status: "stored",
+    key,
+    recipe,
+    entry: { createdAt: manifest.createdAt, durationMs: manifest.durationMs },
+    previous: undefined,
+    changes: []
+  }
+  return Option.some(yield* againstEarlier(base, manifest, `stored ${Format.timestamp(manifest.createdAt)}, ${Format.duration(manifest.durationMs)} to compute`))
 })
 
 const recipeRows = (recipe: Recipe.Recipe): Array<Array<string>> => {
@@ -190,10 +222,10 @@ const recipeRows = (recipe: Recipe.Recipe): Array<Array<string>> => {
   return rows
 }
 
-const render = (run: RunReport.RunReport, e: Explanation, paint: Ansi.Paint): string => {
+const render = (runId: string | undefined, e: Explanation, paint: Ansi.Paint): string => {
   const lines: Array<string> = []
-  const where = e.kind === "step" ? ` in process ${e.process}` : ""
-  lines.push(`${paint.bold(`${e.kind} ${e.name}`)}${where} · run ${run.run.id} · ${e.status}`)
+  const where = e.kind === "step" && e.process !== undefined ? ` in process ${e.process}` : ""
+  lines.push(`${paint.bold(`${e.kind} ${e.name}`)}${where}${runId !== undefined ? ` · run ${runId}` : ""} · ${e.status}`)
   if (e.key) lines.push(`key ${e.key}`)
   lines.push(e.summary)
   for (const frame of e.stack?.split("\n").filter((line) => /^\s+at /.test(line)) ?? []) lines.push(paint.dim(`  ${frame.trim()}`))
@@ -212,6 +244,56 @@ const failureOf = (entry: RunReport.StepReport | RunReport.ProcessReport) => ({
   stack: entry.stack
 })
 
+/**
+ * The explanations of `target` (`PROCESS` or `PROCESS/STEP`) in a recorded
+ * run: what `expops explain` prints, and what the web UI shows beside a node.
+ *
+ * @since 0.1.0
+ */
+export const explain = Effect.fnUntraced(function*(report: RunReport.RunReport, target: string) {
+  const [processName, stepName] = target.split("/", 2) as [string, string | undefined]
+  const id = report.run.id
+  // A branch by its own name (train_model_seed41), or every branch of a process by the process's name.
+  const procs = yield* Recorded.processes(report, processName)
+  // Read once, and only when a miss needs it.
+  const earlier = yield* Effect.cached(storedBefore(report.run))
+  const explanations: Array<Explanation> = []
+  for (const proc of procs) {
+    const processTarget = { ...failureOf(proc), kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key } as const
+    if (stepName === undefined) {
+      explanations.push(yield* explainOne(earlier, processTarget))
+    } else if (proc.status === "cached" || proc.status === "skipped") {
+      const processExplanation = yield* explainOne(earlier, processTarget)
+      // The process's recipe lists the steps its code reaches: a name not among them is a typo, not a step that did not run.
+      const reached = (processExplanation.recipe?.codeParts ?? []).filter((part) => part.kind === "step").map((part) => part.name)
+      if (processExplanation.recipe?.codeParts !== undefined && !reached.includes(stepName)) {
+        return yield* new UsageError({
+          message: `process ${proc.name} calls no step ${stepName} (steps its code reaches: ${reached.length > 0 ? reached.join(", ") : "none"})`
+        })
+      }
+      explanations.push({
+        ...processExplanation,
+        summary: `step ${stepName} did not run in run ${id}: process ${proc.name} was ${
+          proc.status === "cached" ? "served whole from the cache, so none of its steps ran" : "skipped"
+        }.\nprocess ${proc.name}: ${processExplanation.summary}`
+      })
+    } else {
+      const calls = yield* Recorded.stepCalls(report, proc, stepName)
+      for (const call of calls) {
+        explanations.push(yield* explainOne(earlier, { ...failureOf(call), kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key }))
+      }
+    }
+  }
+  return explanations
+})
+
+/**
+ * An explanation as `expops explain` prints it, without colours: the same words in the web UI.
+ *
+ * @since 0.1.0
+ */
+export const renderPlain = (runId: string | undefined, explanation: Explanation): string => render(runId, explanation, Ansi.paint(false))
+
 const handler = Effect.fn("expops.explain")(function*(input: {
   readonly dir: string
   readonly target: string
@@ -220,47 +302,15 @@ const handler = Effect.fn("expops.explain")(function*(input: {
   readonly backend: Option.Option<Backends.Name>
 }) {
   const project = yield* Project.load(input.dir)
-  const [processName, stepName] = input.target.split("/", 2) as [string, string | undefined]
   const dir = Project.display(project, project.dir)
   return yield* Effect.gen(function*() {
     const report = yield* Recorded.run(dir, input.run)
-    const id = report.run.id
-    // A branch by its own name (train_model_seed41), or every branch of a process by the process's name.
-    const procs = yield* Recorded.processes(report, processName)
-    // Read once, and only when a miss needs it.
-    const earlier = yield* Effect.cached(storedBefore(report.run))
-    const explanations: Array<Explanation> = []
-    for (const proc of procs) {
-      const processTarget = { ...failureOf(proc), kind: "process", name: proc.name, process: undefined, status: proc.status, key: proc.key } as const
-      if (stepName === undefined) {
-        explanations.push(yield* explainOne(earlier, processTarget))
-      } else if (proc.status === "cached" || proc.status === "skipped") {
-        const processExplanation = yield* explainOne(earlier, processTarget)
-        // The process's recipe lists the steps its code reaches: a name not among them is a typo, not a step that did not run.
-        const reached = (processExplanation.recipe?.codeParts ?? []).filter((part) => part.kind === "step").map((part) => part.name)
-        if (processExplanation.recipe?.codeParts !== undefined && !reached.includes(stepName)) {
-          return yield* new UsageError({
-            message: `process ${proc.name} calls no step ${stepName} (steps its code reaches: ${reached.length > 0 ? reached.join(", ") : "none"})`
-          })
-        }
-        explanations.push({
-          ...processExplanation,
-          summary: `step ${stepName} did not run in run ${id}: process ${proc.name} was ${
-            proc.status === "cached" ? "served whole from the cache, so none of its steps ran" : "skipped"
-          }.\nprocess ${proc.name}: ${processExplanation.summary}`
-        })
-      } else {
-        const calls = yield* Recorded.stepCalls(report, proc, stepName)
-        for (const call of calls) {
-          explanations.push(yield* explainOne(earlier, { ...failureOf(call), kind: "step", name: call.name, process: proc.name, status: call.status, key: call.key }))
-        }
-      }
-    }
+    const explanations = yield* explain(report, input.target)
     if (input.json) {
       yield* Console.log(JSON.stringify({ run: report.run.id, target: input.target, explanations }, null, 2))
     } else {
       const paint = yield* Output.paint("stdout")
-      yield* Console.log(explanations.map((e) => render(report, e, paint)).join("\n\n"))
+      yield* Console.log(explanations.map((e) => render(report.run.id, e, paint)).join("\n\n"))
     }
   }).pipe(Effect.provide(Backends.layer(project, Option.getOrElse(input.backend, () => project.config.backend))))
 })

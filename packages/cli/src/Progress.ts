@@ -2,8 +2,8 @@
  * Live progress of a run, fed by core's run events.
  *
  * On a terminal: one line per process, redrawn in place (pending, checking,
- * running with elapsed time and current step, cached, executed, failed,
- * skipped). Elsewhere: one plain line per finished process, no control codes.
+ * running with elapsed time and current step, waiting on another run
+ * computing the same key, cached, executed, failed, skipped). Elsewhere: one plain line per finished process, no control codes.
  * The branches of a fan-out (`train_model_seed41`, ...) are one line under
  * their base name, counting the branches in each state; elsewhere one line
  * when the last of them finishes.
@@ -23,6 +23,7 @@ import type * as Stdio from "effect/Stdio"
 import * as Terminal from "effect/Terminal"
 import * as Ansi from "./internal/ansi.ts"
 import * as Output from "./internal/output.ts"
+import { waited } from "./internal/report.ts"
 import * as Format from "./Format.ts"
 
 /**
@@ -51,8 +52,9 @@ type State =
   | { readonly tag: "pending" }
   | { readonly tag: "checking" }
   | { readonly tag: "running"; readonly since: number }
-  | { readonly tag: "cached"; readonly durationMs: number }
-  | { readonly tag: "executed"; readonly durationMs: number }
+  | { readonly tag: "waiting"; readonly since: number }
+  | { readonly tag: "cached"; readonly durationMs: number; readonly waitedMs: number | undefined }
+  | { readonly tag: "executed"; readonly durationMs: number; readonly waitedMs: number | undefined }
   | { readonly tag: "failed"; readonly durationMs: number; readonly error: string; readonly location: string | undefined }
   | { readonly tag: "skipped" }
   | { readonly tag: "interrupted"; readonly durationMs: number }
@@ -141,10 +143,14 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
           const step = row.step !== undefined ? p.dim(`  step ${row.step}`) : ""
           return `${p.cyan(SPINNER[frame % SPINNER.length]!)}  running ${elapsed}${step}`
         }
+        case "waiting":
+          return `${p.cyan(SPINNER[frame % SPINNER.length]!)}  waiting on another run computing it ${((now - s.since) / 1000).toFixed(1)} s`
         case "cached":
-          return `${p.green("✓  cached")}${p.dim(`  served in ${Format.duration(s.durationMs)}`)}`
+          return `${p.green("✓  cached")}${p.dim(`  ${s.waitedMs !== undefined ? `${waited(s.waitedMs)}, ` : ""}served in ${Format.duration(s.durationMs)}`)}`
         case "executed":
-          return `${p.green("✓  executed")} ${Format.duration(s.durationMs)}${p.dim(stepSummary(row) ? `  ${stepSummary(row)}` : "")}${onRunner(row, p)}`
+          return `${p.green("✓  executed")} ${Format.duration(s.durationMs)}${p.dim(stepSummary(row) ? `  ${stepSummary(row)}` : "")}${
+            s.waitedMs !== undefined ? p.dim(`  (${waited(s.waitedMs)})`) : ""
+          }${onRunner(row, p)}`
         case "failed":
           return `${p.red("✗  failed")} ${Format.duration(s.durationMs)}  ${failure(s)}`
         case "skipped":
@@ -187,10 +193,11 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
         if (byTag.skipped) return p.yellow(`-  ${n} branches: ${finishedCounts(byTag)} (an upstream process did not succeed)`)
         return `${p.green("✓")}  ${n} branches: ${finishedCounts(byTag)}${p.dim(`  in ${took}`)}`
       }
-      if (byTag.running || done > 0) {
+      if (byTag.running || byTag.waiting || done > 0) {
         const elapsed = group.startedAt !== undefined ? `  ${((now - group.startedAt) / 1000).toFixed(1)} s` : ""
         const parts = [
           byTag.running ? `${byTag.running} running` : "",
+          byTag.waiting ? `${byTag.waiting} waiting on other runs` : "",
           done > 0 ? finishedCounts(byTag) : "",
           byTag.pending || byTag.checking ? `${(byTag.pending ?? 0) + (byTag.checking ?? 0)} to go` : ""
         ].filter((x) => x !== "")
@@ -227,9 +234,11 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
     const plainLine = (name: string, row: Row) => {
       const s = row.state
       const status = s.tag === "cached"
-        ? `cached (served in ${Format.duration(s.durationMs)})`
+        ? `cached (${s.waitedMs !== undefined ? `${waited(s.waitedMs)}, ` : ""}served in ${Format.duration(s.durationMs)})`
         : s.tag === "executed"
-        ? `executed in ${Format.duration(s.durationMs)}${stepSummary(row) ? ` (${stepSummary(row)})` : ""}${row.runner !== undefined ? ` on ${row.runner}` : ""}`
+        ? `executed in ${Format.duration(s.durationMs)}${stepSummary(row) ? ` (${stepSummary(row)})` : ""}${
+          s.waitedMs !== undefined ? ` after it ${waited(s.waitedMs)}` : ""
+        }${row.runner !== undefined ? ` on ${row.runner}` : ""}`
         : s.tag === "failed"
         ? `failed after ${Format.duration(s.durationMs)}: ${failure(s)}`
         : s.tag === "interrupted"
@@ -273,11 +282,14 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
         case "miss":
           row.state = { tag: "running", since: now }
           return undefined
+        case "wait":
+          row.state = { tag: "waiting", since: now }
+          return undefined
         case "hit":
-          row.state = { tag: "cached", durationMs }
+          row.state = { tag: "cached", durationMs, waitedMs: event.waitedMs }
           break
         case "store":
-          row.state = { tag: "executed", durationMs }
+          row.state = { tag: "executed", durationMs, waitedMs: event.waitedMs }
           break
         case "fail":
           row.state = { tag: "failed", durationMs, error: event.error ?? "failed", location: event.location }

@@ -12,8 +12,8 @@ import * as Path from "node:path"
 import { CodeFingerprint, DataFile, Pipeline, ProjectConfig } from "@expops/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml"
 import { ProjectError, UsageError } from "./Errors.ts"
+import * as ConfigDocument from "./internal/configDocument.ts"
 import { importFresh } from "./internal/importFresh.ts"
 import * as LoadFailure from "./internal/loadFailure.ts"
 import * as Packages from "./internal/packages.ts"
@@ -41,6 +41,12 @@ export interface Project {
   readonly lineOf: (path: ReadonlyArray<string | number>) => number | undefined
   /** Whether the config document has a value at a path (as written: `experiment`, not `model`, if the file says so). */
   readonly has: (path: ReadonlyArray<string | number>) => boolean
+  /**
+   * Keeps the parsed config document for the next command (see
+   * `configDocumentFile`); called once the project is known to be valid,
+   * since a bad config writes nothing.
+   */
+  readonly keep: () => void
 }
 
 /**
@@ -73,30 +79,12 @@ export const resolveDir = Effect.fnUntraced(function*(dir: string) {
   return absolute
 })
 
-const yamlLineOf = (doc: ReturnType<typeof parseDocument>, counter: LineCounter) =>
-(path: ReadonlyArray<string | number>): number | undefined => {
-  const lineAt = (offset: number | undefined) => (offset === undefined ? undefined : counter.linePos(offset).line)
-  let node: unknown = doc.contents
-  // The deepest node on the path that exists: a missing key is reported at its parent.
-  let line = lineAt((node as { range?: [number] } | null)?.range?.[0])
-  for (const segment of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment))
-      if (pair === undefined) break
-      line = lineAt((pair.key as { range?: [number] }).range?.[0]) ?? line
-      node = pair.value
-    } else if (isSeq(node) && typeof segment === "number" && node.items[segment] !== undefined) {
-      node = node.items[segment]
-      line = lineAt((node as { range?: [number] }).range?.[0]) ?? line
-    } else break
-  }
-  return line
-}
-
 /**
  * Reads and decodes the config file of a project folder. Malformed YAML is
  * reported with its line; schema problems as a `ConfigError` naming each
- * path, its line, and for unknown keys the nearest valid key.
+ * path, its line, and for unknown keys the nearest valid key. The parsed
+ * document of a valid config is kept in `configDocumentFile` (see
+ * `internal/configDocument.ts`), so an unchanged file is not parsed again.
  *
  * @since 0.1.0
  */
@@ -109,20 +97,13 @@ export const load = Effect.fn("Project.load")(function*(dir: string) {
     try: () => readFileSync(configFile, "utf8"),
     catch: (cause) => new ProjectError({ file, reason: `cannot read: ${(cause as Error).message}`, cause })
   })
-  const counter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true })
-  if (doc.errors.length > 0) {
-    const error = doc.errors[0]!
-    const line = error.linePos?.[0]?.line
-    // The parser's message repeats the position and quotes the source; keep the first sentence.
-    const reason = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")
-    return yield* new ProjectError({ file, ...(line !== undefined ? { line } : {}), reason: `malformed YAML: ${reason}` })
+  const read = yield* Effect.promise(() => ConfigDocument.read(text, configDocumentFile(absolute)))
+  if (!("document" in read)) {
+    return yield* new ProjectError({ file, ...(read.line !== undefined ? { line: read.line } : {}), reason: `malformed YAML: ${read.reason}` })
   }
-  const lineOf = yamlLineOf(doc, counter)
-  const document: unknown = doc.toJS()
-  const config = yield* ProjectConfig.decode(document, { file, lineOf })
-  const has = (path: ReadonlyArray<string | number>) => doc.hasIn(path)
-  return { dir: absolute, cwd, configFile, config, lineOf, has } satisfies Project
+  const { lineOf, has, value } = read.document
+  const config = yield* ProjectConfig.decode(value, { file, lineOf })
+  return { dir: absolute, cwd, configFile, config, lineOf, has, keep: read.keep } satisfies Project
 })
 
 /**
@@ -154,6 +135,14 @@ const describeValue = (value: unknown): string => {
   }
   return `${typeof value} ${JSON.stringify(value)}`
 }
+
+/**
+ * Where the parsed config document is kept between commands, keyed by the
+ * file's content.
+ *
+ * @since 0.1.0
+ */
+export const configDocumentFile = (dir: string): string => Path.join(dir, ".expops", "config-document.bin")
 
 /**
  * Where the analyses of the project's source files are kept between runs,

@@ -5,7 +5,8 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { Cache, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, type RunReport, RunStore } from "@expops/core"
+import { Cache, CacheStore, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, type RunReport, RunStore } from "@expops/core"
+import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -16,10 +17,12 @@ import * as Backends from "./Backends.ts"
 import { Failed, UsageError } from "./Errors.ts"
 import * as Ansi from "./internal/ansi.ts"
 import * as Flags from "./internal/flags.ts"
+import * as Live from "./internal/live.ts"
 import * as Output from "./internal/output.ts"
 import * as Report from "./internal/report.ts"
 import * as Progress from "./Progress.ts"
 import * as Project from "./Project.ts"
+import * as Tracing from "./Tracing.ts"
 
 /**
  * A pipeline/config mismatch, with each problem placed in the config file
@@ -121,6 +124,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
   readonly concurrency: Option.Option<number>
   readonly dryRun: boolean
   readonly strict: boolean
+  readonly otlp: Option.Option<string>
   readonly cluster: Option.Option<string>
 }) {
   const project = yield* Project.load(input.dir)
@@ -166,17 +170,25 @@ const handler = Effect.fn("expops.run")(function*(input: {
     dryRun: input.dryRun,
     layer
   }
-  // A valid project: keep the analyses of its source files for the next run.
+  // A valid project: keep its parsed config and the analyses of its source files for the next run.
+  project.keep()
   CodeFingerprint.flush()
+  // OpenTelemetry spans of the run, when an OTLP endpoint is configured (see Tracing.ts).
+  const tracing = input.dryRun ? undefined : yield* Tracing.start(input.otlp, { pipeline: pipeline.name, backend, seed })
 
   // With --json, stdout holds the report alone: progress and the summary go to stderr.
   const out = input.json ? "stderr" : "stdout"
   const { color, live } = yield* Output.capabilities(out)
   const paint = Ansi.paint(color)
-  const record = input.dryRun || input.noCache
+  const recorded = !(input.dryRun || input.noCache)
+  let recorder: Live.Recorder | undefined
+  const record = !recorded
     ? () => Effect.void
     : (runs: RunStore.Shape, report: RunReport.RunReport) =>
-      runs.saveRun(report).pipe(Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`)))
+      // The last events first: saving the run ends its live record.
+      Effect.andThen(recorder?.close ?? Effect.void, runs.saveRun(report)).pipe(
+        Effect.catch((error) => Effect.logWarning(`the run was not recorded: ${error.message}`))
+      )
   /** Set when the run is interrupted: what it did so far, recorded and then shown. */
   let interrupted: RunReport.RunReport | undefined
   const show = (report: RunReport.RunReport) =>
@@ -189,17 +201,27 @@ const handler = Effect.fn("expops.run")(function*(input: {
     const progress = input.dryRun
       ? undefined
       : yield* Progress.make({ out, live, color, processes: plan.order, baseOf: (name) => branchOf(plan, name) })
+    const runId = Pipeline.makeRunId(yield* Clock.currentTimeMillis)
+    // Seen live by `expops ui` (another process) as it goes.
+    const tracked = recorded ? yield* Live.record(runs, plan, { id: runId, seed, backend: (yield* CacheStore.CacheStore).backend }) : undefined
+    recorder = tracked
+    const listener = progress && tracked
+      ? (event: RunEvents.RunEvent) => Effect.andThen(progress.listener(event), tracked.emit(event))
+      : progress?.listener
     const layers = Layer.mergeAll(
       Cache.layer({ mode: input.noCache ? "off" : "read-write" }),
       Reproducibility.layer(seed),
-      progress ? RunEvents.layer(progress.listener) : Layer.empty
+      tracing ? tracing.events(listener) : listener ? RunEvents.layer(listener) : Layer.empty
     )
     const onInterrupt = (partial: RunReport.RunReport) =>
       Effect.suspend(() => {
         interrupted = partial
         return record(runs, partial)
       })
-    const report = yield* Pipeline.runPlan(plan, { ...options, onInterrupt }).pipe(Effect.provide(layers, { local: true }))
+    const report = yield* Pipeline.runPlan(plan, { ...options, runId, onInterrupt }).pipe(
+      Effect.provide(layers, { local: true }),
+      (run) => (tracing ? tracing.run(run, () => interrupted) : run)
+    )
     yield* record(runs, report)
     return report
   })).pipe(
@@ -243,6 +265,13 @@ export const command = Command.make("run", {
         "or a value read at load from outside the code; without it these are warnings"
     )
   ),
+  otlp: Flag.String("otlp").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Export the run's OpenTelemetry spans (run, processes, steps) to this OTLP/HTTP endpoint, e.g. http://localhost:4318 " +
+        "(default: OTEL_EXPORTER_OTLP_ENDPOINT, when set)"
+    )
+  ),
   cluster: Flag.String("cluster").pipe(
     Flag.optional,
     Flag.withDescription(
@@ -260,7 +289,8 @@ export const command = Command.make("run", {
     { command: "expops run . --json > report.json", description: "Print the run report as JSON on stdout" },
     { command: "expops run . --seed 7", description: "Run with another root seed" },
     { command: "expops run . --dry-run", description: "Show what would be served from the cache and what would run" },
-    { command: "expops run . --no-cache", description: "Run everything, store nothing" }
+    { command: "expops run . --no-cache", description: "Run everything, store nothing" },
+    { command: "expops run . --otlp http://localhost:4318", description: "Export the run's traces to an OpenTelemetry collector" }
   ])
 )
 

@@ -1,5 +1,5 @@
 /**
- * `expops runs ls|show|compare DIR [RUN...]`: the record of past runs.
+ * `expops runs ls|show|compare|plot DIR [RUN...]`: the record of past runs.
  *
  * @since 0.1.0
  */
@@ -15,6 +15,7 @@ import * as Backends from "./Backends.ts"
 import { UsageError } from "./Errors.ts"
 import * as Flags from "./internal/flags.ts"
 import * as Output from "./internal/output.ts"
+import * as PlotCommand from "./PlotCommand.ts"
 import * as Recorded from "./internal/recorded.ts"
 import * as Format from "./Format.ts"
 import * as Report from "./internal/report.ts"
@@ -181,7 +182,7 @@ const compareCommand = Command.make("compare", {
  */
 export const command = Command.make("runs").pipe(
   Command.withDescription("Inspect past runs"),
-  Command.withSubcommands([ls, show, compareCommand]),
+  Command.withSubcommands([ls, show, compareCommand, PlotCommand.command]),
   Command.withExamples([{ command: "expops runs ls examples/quickstart", description: "List past runs" }])
 )
 

@@ -10,12 +10,12 @@
  */
 import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { editConfig, repoRoot, tempDir, TEST_EPOCHS } from "./helpers.ts"
 
-const WORKSPACES = ["packages/core", "packages/backend-local", "packages/backend-gcs", "packages/cluster", "packages/cli"]
+const WORKSPACES = ["packages/core", "packages/backend-local", "packages/backend-gcs", "packages/ui", "packages/cluster", "packages/cli"]
 
 interface LockEntry {
   readonly name?: string
@@ -111,5 +111,9 @@ describe("the packed packages", () => {
     const warm = expops(["run", "quickstart", "--json"])
     assert.strictEqual(warm.status, 0, warm.stderr)
     assert.isTrue(JSON.parse(warm.stdout).processes.every((p: { status: string }) => p.status === "cached"))
+    // The web UI's front end travels built inside @expops/ui: serving needs no build step and no network.
+    for (const file of ["index.html", "app.js", "app.css"]) {
+      assert.isTrue(existsSync(Path.join(app, "node_modules/@expops/ui/dist/web", file)), `@expops/ui/dist/web/${file}`)
+    }
   })
 })

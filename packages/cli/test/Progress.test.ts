@@ -29,6 +29,38 @@ const lastFrame = (written: string, lines: number) =>
   written.slice(written.lastIndexOf(`\x1b[${lines}A`)).split("\n").map((l) => l.replace(/\r\x1b\[2K|\x1b\[[0-9;?]*[A-Za-z]/g, ""))
 
 describe("Progress", () => {
+  it.effect("a process waiting on another run says so, then how long it waited", () => {
+    const { layer, text } = capture()
+    return Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const progress = yield* Progress.make({ out: "stdout", live: true, color: false, processes: ["train", "report"] })
+        yield* progress.listener({ kind: "process", phase: "start", process: "train" })
+        yield* progress.listener({ kind: "process", phase: "wait", process: "train" })
+        yield* TestClock.adjust(1_500)
+        assert.match(lastFrame(text(), 2)[0]!, /^ {2}train +\S {2}waiting on another run computing it 1\.5 s$/)
+        yield* progress.listener({ kind: "process", phase: "hit", process: "train", durationMs: 1_510, waitedMs: 1_500 })
+        yield* progress.listener({ kind: "process", phase: "start", process: "report" })
+        yield* progress.listener({ kind: "process", phase: "wait", process: "report" })
+        yield* progress.listener({ kind: "process", phase: "store", process: "report", durationMs: 900, waitedMs: 300 })
+      }))
+      const last = lastFrame(text(), 2)
+      assert.match(last[0]!, /^ {2}train +✓ {2}cached {2}waited 1\.50 s on another run, served in 1\.51 s$/)
+      assert.match(last[1]!, /^ {2}report +✓ {2}executed 900 ms {2}\(waited 300 ms on another run\)$/)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("elsewhere, a process that waited: its line says how long", () => {
+    const { layer, text } = capture()
+    return Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const progress = yield* Progress.make({ out: "stdout", live: false, color: false, processes: ["train"] })
+        yield* progress.listener({ kind: "process", phase: "wait", process: "train" })
+        yield* progress.listener({ kind: "process", phase: "hit", process: "train", durationMs: 1_510, waitedMs: 1_500 })
+      }))
+      assert.strictEqual(text(), "train: cached (waited 1.50 s on another run, served in 1.51 s)\n")
+    }).pipe(Effect.provide(layer))
+  })
+
   it.effect("on a terminal: one line per process, redrawn in place, cursor restored", () => {
     const { layer, text } = capture()
     return Effect.gen(function*() {

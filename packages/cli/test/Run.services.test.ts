@@ -8,6 +8,8 @@ import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { SqliteRunStore } from "@expops/backend-local"
+import { RunStore } from "@expops/core"
 import { Effect } from "effect"
 import { cli, copyProject, editFile, manifestKeys, repoRoot, run } from "./helpers.ts"
 
@@ -74,5 +76,8 @@ describe("expops run with the services of a project's layer", () => {
       assert.include(result.stderr, "the layer providing the services of pipeline shop failed to build: the database is locked (src/db.ts:")
       assert.include(result.stderr, `src/db.ts:${line}:`)
       assert.deepStrictEqual(manifestKeys(dir), [])
+      // Nothing began: `expops ui` does not list it as a run in progress (its live record starts with its first event).
+      const inProgress = yield* RunStore.RunStore.use((runs) => runs.live!.inProgress).pipe(Effect.provide(SqliteRunStore.layerProject(dir)))
+      assert.deepStrictEqual(inProgress, [])
     }))
 })

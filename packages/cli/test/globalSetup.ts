@@ -18,4 +18,7 @@ export default function setup() {
   if (result.status !== 0) {
     throw new Error(`building the CLI failed (npx tsc -b packages/cli/tsconfig.src.json):\n${result.stdout}${result.stderr}`)
   }
+  // The web UI's front end, which the browser tests load: bundled afresh (well under a second).
+  const web = spawnSync(process.execPath, ["packages/ui/scripts/build-web.ts"], { cwd: root, encoding: "utf8" })
+  if (web.status !== 0) throw new Error(`building the web UI failed (node packages/ui/scripts/build-web.ts):\n${web.stdout}${web.stderr}`)
 }

@@ -157,11 +157,11 @@ export const makeExecute = (project: Fingerprints) =>
         const remote: Cache.Shape = {
           ...cache,
           memoize: (options) =>
-            Effect.gen(function*() {
+            Effect.gen(function*(): Effect.fn.Return<Cache.Outcome<any>, unknown> {
               const hit = yield* cache.lookup(options.key, options.schema)
               if (Option.isSome(hit)) {
                 const { manifest, value } = hit.value
-                return { value, cached: true, durationMs: 0, savedMs: manifest.durationMs, metrics: manifest.metrics }
+                return { value, cached: true, durationMs: 0, savedMs: manifest.durationMs, metrics: manifest.metrics, bytes: manifest.size }
               }
               if (options.onMiss) yield* options.onMiss
               for (let attempt = 0;; attempt++) {
@@ -189,12 +189,13 @@ export const makeExecute = (project: Fingerprints) =>
                   const { manifest, value } = stored.value
                   // The runner found it stored (another run computed it meanwhile): served, as a local run would say.
                   if (reply.status === "cached") {
-                    return { value, cached: true, durationMs: 0, savedMs: manifest.durationMs, metrics: manifest.metrics }
+                    return { value, cached: true, durationMs: 0, savedMs: manifest.durationMs, metrics: manifest.metrics, bytes: manifest.size }
                   }
                   // Logged in this run, on the runner: the run's metrics, as a local run would have them.
                   const collector = yield* Metrics.CurrentCollector
                   if (collector !== undefined) collector.metrics.push(...(manifest.metrics ?? []))
-                  return { value, cached: false, durationMs: reply.durationMs, savedMs: 0, metrics: manifest.metrics }
+                  // Written by the runner, read here: the bytes that moved for it.
+                  return { value, cached: false, durationMs: reply.durationMs, savedMs: 0, metrics: manifest.metrics, bytes: manifest.size }
                 }
                 // A stored reply whose entry is gone from the cache (pruned since): forget it and ask again, once.
                 yield* forget(options.key)

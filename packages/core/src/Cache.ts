@@ -23,6 +23,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
+import * as CacheLease from "./CacheLease.ts"
 import { CacheStore, type CacheStoreError, makeMemory } from "./CacheStore.ts"
 import { EncodeError } from "./EncodeError.ts"
 import * as internal from "./internal/encoding.ts"
@@ -72,6 +73,14 @@ export interface Outcome<A> {
   readonly savedMs: number
   /** The metrics the entry was computed with: stored with a miss, served with a hit. */
   readonly metrics: ReadonlyArray<Metric> | undefined
+  /**
+   * The entry's size (manifest and blobs) in bytes: read from the store for
+   * a hit, written to it for a miss; 0 when nothing was (a hit shared from a
+   * concurrent call, the cache off).
+   */
+  readonly bytes: number
+  /** Time spent waiting on another run that held the key's lease (absent when this call did not wait). */
+  readonly waitedMs?: number | undefined
 }
 
 /**
@@ -98,6 +107,8 @@ export interface Shape {
     readonly compute: Effect.Effect<A, E, R>
     /** Runs after a miss, before computing: where callers report the miss. */
     readonly onMiss?: Effect.Effect<void> | undefined
+    /** Runs when the key is found being computed by another run, before waiting for it. */
+    readonly onWait?: Effect.Effect<void> | undefined
     /** After computing: the metrics logged meanwhile, stored with the entry. */
     readonly metrics?: (() => ReadonlyArray<Metric>) | undefined
   }) => Effect.Effect<Outcome<A>, E | CacheError, R>
@@ -112,6 +123,16 @@ const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes)
 
 const noBlobs: ReadonlyMap<string, Uint8Array> = new Map()
 
+/** What `memoize` answers for an entry found in the store. */
+const hitOutcome = <A>({ manifest, value }: Hit<A>): Outcome<A> => ({
+  value,
+  cached: true,
+  durationMs: 0,
+  savedMs: manifest.durationMs,
+  metrics: manifest.metrics,
+  bytes: manifest.size
+})
+
 /**
  * Builds the service over the `CacheStore` in context.
  *
@@ -120,6 +141,8 @@ const noBlobs: ReadonlyMap<string, Uint8Array> = new Map()
 export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode | undefined }) {
   const store = yield* CacheStore
   const mode: Mode = options?.mode ?? "read-write"
+  // Other processes and machines computing the same keys: coordinated on a miss, when the backend can.
+  const leases = mode === "read-write" ? Option.getOrUndefined(yield* Effect.serviceOption(CacheLease.CacheLease)) : undefined
   const inFlight = new Map<string, Deferred.Deferred<Outcome<any>, any>>()
 
   const discard = (key: string, what: string, reason: string, quarantine: Effect.Effect<void, CacheStoreError>) =>
@@ -225,9 +248,9 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
       // The recipe keeps the configuration as a picture for `explain`: JSON-safe, whatever it holds.
       const kept = { ...recipe, configValue: internal.jsonPicture(recipe.configValue) }
-      yield* store.putManifest(
-        Manifest.make({ key, recipe: kept, output: serialized.json, blobs, createdAt, durationMs, ...(metrics !== undefined && metrics.length > 0 ? { metrics } : {}) })
-      )
+      const manifest = Manifest.make({ key, recipe: kept, output: serialized.json, blobs, createdAt, durationMs, ...(metrics !== undefined && metrics.length > 0 ? { metrics } : {}) })
+      yield* store.putManifest(manifest)
+      return manifest.size
     })
 
   /**
@@ -254,8 +277,8 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       if (Exit.isFailure(decoded)) {
         return yield* new EncodeError({ owner, value: "output", path: "", reason: `does not decode back with the output schema: ${decoded.cause}` })
       }
-      if (mode === "read-write") yield* storeEncoded(recipe, key, owner, encoded, durationMs, metrics)
-      return { value: decoded.value, cached: false, durationMs, savedMs: 0, metrics }
+      const bytes = mode === "read-write" ? yield* storeEncoded(recipe, key, owner, encoded, durationMs, metrics) : 0
+      return { value: decoded.value, cached: false, durationMs, savedMs: 0, metrics, bytes }
     })
 
   // A hit is a lookup and one step more: no generator on the path every cached step takes.
@@ -263,30 +286,31 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
     mode === "read-write"
       ? Effect.flatMap(lookup(options.key, options.schema), (hit) => {
         if (Option.isNone(hit)) return computeOnce(options)
-        const { manifest } = hit.value
-        return Exit.succeed({ value: hit.value.value, cached: true, durationMs: 0, savedMs: manifest.durationMs, metrics: manifest.metrics })
+        return Exit.succeed(hitOutcome(hit.value))
       })
       : computeOnce(options)
 
   /** A miss: share the computation of a concurrent call with the same key, or run it. */
-  const computeOnce: Shape["memoize"] = ({ compute, key, metrics, onMiss, recipe, schema }) =>
+  const computeOnce: Shape["memoize"] = ({ compute, key, metrics, onMiss, onWait, recipe, schema }) =>
     Effect.gen(function*() {
       const pending = inFlight.get(key)
       if (pending !== undefined) {
         const shared = yield* Effect.exit(Deferred.await(pending))
         // The computation was interrupted (its caller timed out or lost a race):
         // it proves nothing about this call, which computes for itself.
-        if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize({ compute, key, metrics, onMiss, recipe, schema })
+        if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize({ compute, key, metrics, onMiss, onWait, recipe, schema })
         // Served by the concurrent call that computed it: for this call, a hit.
         const outcome = yield* shared
-        return { value: outcome.value, cached: true, durationMs: 0, savedMs: outcome.durationMs, metrics: outcome.metrics }
+        return { value: outcome.value, cached: true, durationMs: 0, savedMs: outcome.durationMs, metrics: outcome.metrics, bytes: 0 }
       }
-      if (onMiss !== undefined) yield* onMiss
       const deferred = Deferred.makeUnsafe<Outcome<any>, any>()
       inFlight.set(key, deferred)
+      const computation = onMiss === undefined
+        ? computeAndStore(recipe, key, schema, compute, metrics)
+        : Effect.andThen(onMiss, computeAndStore(recipe, key, schema, compute, metrics))
       // Whatever ends the computation, interruption included, frees the key
       // and releases the calls waiting on it.
-      return yield* computeAndStore(recipe, key, schema, compute, metrics).pipe(
+      return yield* (leases === undefined ? computation : underLease(leases, key, schema, computation, onWait)).pipe(
         Effect.onExit((exit) =>
           Effect.suspend(() => {
             if (inFlight.get(key) === deferred) inFlight.delete(key)
@@ -295,6 +319,27 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
         )
       )
     })
+
+  /**
+   * A miss other runs may be computing too: computed under the key's lease,
+   * or served once the run holding it stored the entry (a hit that waited).
+   * The entry is looked up again through `lookup`, the one path every hit takes.
+   */
+  const underLease = <A, I, E, R>(
+    leases: CacheLease.Shape,
+    key: string,
+    schema: Schema.Codec<A, I, never, never>,
+    computation: Effect.Effect<Outcome<A>, E | CacheError, R>,
+    onWait: Effect.Effect<void> | undefined
+  ): Effect.Effect<Outcome<A>, E | CacheError, R> =>
+    Effect.map(
+      CacheLease.coordinate(leases, key, { lookup: lookup(key, schema), compute: computation, onWait: onWait && (() => onWait) }),
+      (done): Outcome<A> => {
+        if (done._tag === "Computed") return done.waitedMs === undefined ? done.value : { ...done.value, waitedMs: done.waitedMs }
+        const hit = hitOutcome(done.value)
+        return done.waitedMs === undefined ? hit : { ...hit, waitedMs: done.waitedMs }
+      }
+    )
 
   return Cache.of({ mode, backend: store.backend, lookup, memoize })
 })

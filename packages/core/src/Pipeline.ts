@@ -825,6 +825,12 @@ const peek = Effect.fnUntraced(
       }))
 )
 
-/** Sortable by time, unique by a random suffix: `20261126T233204Z-3fa9c1`. */
-const makeRunId = (startedAt: number): string =>
+/**
+ * A new run id, sortable by time and unique by a random suffix:
+ * `20261126T233204Z-3fa9c1`. A caller that records a run as it goes makes
+ * it first and passes it as `runId`.
+ *
+ * @since 0.1.0
+ */
+export const makeRunId = (startedAt: number): string =>
   `${new Date(startedAt).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`

@@ -278,13 +278,18 @@ export const execute = Effect.fnUntraced(
         key,
         recipe: made.recipe,
         schema: process.outputs,
-        compute: process.run(context.inputs, context.parameters).pipe(
-          Random.withSeed(made.recipe.seed),
-          Effect.provideService(CurrentProcess, scope),
-          Effect.provideService(CurrentCaller, caller),
-          Metrics.recordInto(logged)
+        compute: RunEvents.within(
+          yield* RunEvents.RunEvents,
+          { kind: "process", phase: "start", process: name, key, ...base },
+          process.run(context.inputs, context.parameters).pipe(
+            Random.withSeed(made.recipe.seed),
+            Effect.provideService(CurrentProcess, scope),
+            Effect.provideService(CurrentCaller, caller),
+            Metrics.recordInto(logged)
+          )
         ),
         onMiss: RunEvents.emit({ kind: "process", phase: "miss", process: name, key, ...base }),
+        onWait: RunEvents.emit({ kind: "process", phase: "wait", process: name, key, ...base }),
         metrics: () => logged
       })
       if (outcome.cached) yield* Metrics.replay(outcome.metrics)
@@ -292,11 +297,13 @@ export const execute = Effect.fnUntraced(
     }).pipe(Effect.exit)
     const durationMs = (yield* internal.monotonicMs) - started
     if (Exit.isSuccess(exit)) {
-      const { cached, savedMs, value } = exit.value
-      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs, ...base })
+      const { bytes, cached, savedMs, value, waitedMs } = exit.value
+      const moved = cached ? { savedMs, bytesRead: bytes } : { bytesWritten: bytes }
+      yield* RunEvents.emit({ kind: "process", phase: cached ? "hit" : "store", process: name, key, durationMs, waitedMs, ...moved, ...base })
+      const waited = waitedMs === undefined ? {} : { waitedMs }
       const report: ProcessReport = cached
-        ? { name, status: "cached", key, durationMs, savedMs, steps: [], parameters }
-        : { name, status: "executed", key, durationMs, steps: scope.steps, parameters }
+        ? { name, status: "cached", key, durationMs, savedMs, ...waited, steps: [], parameters }
+        : { name, status: "executed", key, durationMs, ...waited, steps: scope.steps, parameters }
       return { report, outputs: value }
     }
     const failure = Failure.fromCause(exit.cause)

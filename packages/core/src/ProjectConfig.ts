@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaParser from "effect/SchemaParser"
+import * as CacheLease from "./CacheLease.ts"
 import type * as Fanout from "./Fanout.ts"
 import * as Issues from "./internal/issues.ts"
 import { nearest } from "./internal/suggest.ts"
@@ -30,6 +31,15 @@ const Gcs = Schema.Struct({
   credentials: Schema.optionalKey(Schema.String),
   /** Keep a local copy of what is read from or written to the bucket. Default true. */
   local_tier: Schema.optionalKey(Schema.Boolean)
+})
+
+const Seconds = Schema.Number.check(Schema.isGreaterThan(0)).annotate({ identifier: "a number of seconds > 0" })
+
+/** `cache.lease`: how runs computing the same key coordinate (see `CacheLease`). */
+const Lease = Schema.Struct({
+  heartbeat_seconds: Schema.optionalKey(Seconds),
+  expiry_seconds: Schema.optionalKey(Seconds),
+  max_wait_seconds: Schema.optionalKey(Seconds)
 })
 
 const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).annotate({ identifier: "an integer ≥ 1" })
@@ -58,7 +68,8 @@ const Model = Schema.Struct({
   parameters: Schema.optionalKey(Schema.Struct({
     cache: Schema.optionalKey(Schema.Struct({
       backend: Schema.optionalKey(Schema.Literals(["local", "gcs"])),
-      gcs: Schema.optionalKey(Gcs)
+      gcs: Schema.optionalKey(Gcs),
+      lease: Schema.optionalKey(Lease)
     })),
     pipeline: Schema.optionalKey(Schema.Struct({
       process_adjlist: Schema.optionalKey(Schema.String),
@@ -123,6 +134,8 @@ export interface ProjectConfig {
   readonly dataPath: string | undefined
   readonly backend: "local" | "gcs"
   readonly gcs: GcsConfig | undefined
+  /** `cache.lease`: heartbeat, expiry and longest wait of the leases runs coordinate with, defaults applied. */
+  readonly lease: CacheLease.Settings
   readonly adjlist: string | undefined
   /** Raw parameters per process, decoded later by each process's own schema. */
   readonly parameters: Readonly<Record<string, Readonly<Record<string, unknown>>>>
@@ -293,6 +306,13 @@ export const decode = (document: unknown, options: DecodeOptions): Effect.Effect
         }
       }
     }
+    const lease = parameters?.cache?.lease
+    if (lease?.heartbeat_seconds !== undefined && lease.expiry_seconds !== undefined && lease.expiry_seconds <= lease.heartbeat_seconds) {
+      issues.push(located(
+        toFile(["model", "parameters", "cache", "lease", "expiry_seconds"]),
+        `must be longer than heartbeat_seconds (${lease.heartbeat_seconds}), or every lease would look stale between two heartbeats`
+      ))
+    }
     if (issues.length > 0) return fail(issues)
     return Effect.succeed<ProjectConfig>({
       name: d.metadata.name,
@@ -308,6 +328,11 @@ export const decode = (document: unknown, options: DecodeOptions): Effect.Effect
         credentials: gcs.credentials,
         localTier: gcs.local_tier ?? true
       },
+      lease: CacheLease.settings({
+        heartbeatSeconds: lease?.heartbeat_seconds,
+        expirySeconds: lease?.expiry_seconds,
+        maxWaitSeconds: lease?.max_wait_seconds
+      }),
       adjlist: parameters?.pipeline?.process_adjlist,
       parameters: processParameters,
       concurrency: parameters?.pipeline?.concurrency,

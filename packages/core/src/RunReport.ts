@@ -51,6 +51,8 @@ export const StepReport = Schema.Struct({
   status: StepStatus,
   key: Schema.String,
   durationMs: Schema.Number,
+  /** Time spent waiting on another run that was computing the same key (absent when the step did not wait). */
+  waitedMs: Schema.optionalKey(Schema.Number),
   ...FailureFields
 })
 /**
@@ -89,6 +91,8 @@ export const ProcessReport = Schema.Struct({
   durationMs: Schema.Number,
   /** Time the cache saved: how long the stored entry took to compute. */
   savedMs: Schema.optionalKey(Schema.Number),
+  /** Time spent waiting on another run that was computing the same key (absent when the process did not wait). */
+  waitedMs: Schema.optionalKey(Schema.Number),
   /** A cached process has no steps: they were not run. */
   steps: Schema.Array(StepReport),
   /** Its parameters as the config gave them, encoded by their schema (absent for a process that did not start). */

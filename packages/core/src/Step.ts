@@ -255,23 +255,41 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
             recipe,
             schema: output,
             compute: Effect.suspend(() =>
-              runBody<O>(options.run(value, configValue as C)).pipe(
-                Random.withSeed(seed),
-                Effect.provideService(Metrics.CurrentStep, name),
-                Effect.provideService(CurrentCaller, { identity, occurrences: new Map() }),
-                Metrics.recordInto(logged)
+              RunEvents.within(
+                events,
+                { kind: "step", phase: "start", process, step: name, key },
+                runBody<O>(options.run(value, configValue as C)).pipe(
+                  Random.withSeed(seed),
+                  Effect.provideService(Metrics.CurrentStep, name),
+                  Effect.provideService(CurrentCaller, { identity, occurrences: new Map() }),
+                  Metrics.recordInto(logged)
+                )
               )
             ),
             onMiss: silent ? undefined : emit("miss"),
+            onWait: silent ? undefined : emit("wait"),
             metrics: () => logged
           }),
           {
             onSuccess: (outcome): Effect.Effect<O> => {
               const durationMs = internal.monotonicMsOf(clock) - started
-              scope?.steps.push({ name, status: outcome.cached ? "cached" : "executed", key, durationMs })
+              const waitedMs = outcome.waitedMs
+              scope?.steps.push(
+                waitedMs === undefined
+                  ? { name, status: outcome.cached ? "cached" : "executed", key, durationMs }
+                  : { name, status: outcome.cached ? "cached" : "executed", key, durationMs, waitedMs }
+              )
               const done: Effect.Effect<O> = silent
                 ? Exit.succeed(outcome.value)
-                : Effect.as(emit(outcome.cached ? "hit" : "store", { durationMs }), outcome.value)
+                : Effect.as(
+                  emit(
+                    outcome.cached ? "hit" : "store",
+                    outcome.cached
+                      ? { durationMs, waitedMs, savedMs: outcome.savedMs, bytesRead: outcome.bytes }
+                      : { durationMs, waitedMs, bytesWritten: outcome.bytes }
+                  ),
+                  outcome.value
+                )
               // A hit whose entry has no metrics replays nothing, at no cost.
               return outcome.cached && outcome.metrics !== undefined && outcome.metrics.length > 0
                 ? Effect.andThen(Metrics.replay(outcome.metrics), done)

@@ -11,6 +11,9 @@ export * as CacheAdmin from "./CacheAdmin.ts"
 /** The `Cache` service: lookup, verification, storage, in-run deduplication. */
 export * as Cache from "./Cache.ts"
 
+/** One computation per key across processes and machines: the lease port and its protocol. */
+export * as CacheLease from "./CacheLease.ts"
+
 /** The port every cache backend implements. */
 export * as CacheStore from "./CacheStore.ts"
 

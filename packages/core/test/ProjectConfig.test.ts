@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { ProjectConfig } from "@expops/core"
+import { CacheLease, ProjectConfig } from "@expops/core"
 
 const decode = (doc: unknown) => ProjectConfig.decode(doc, { file: "configs/project_config.yaml", lineOf: (path) => path.length + 1 })
 const messages = (doc: unknown) => Effect.map(Effect.flip(decode(doc)), (e) => e.message)
@@ -35,6 +35,20 @@ describe("ProjectConfig", () => {
       assert.strictEqual(minimal.backend, "local")
       assert.strictEqual(minimal.seed, 0)
       assert.strictEqual(minimal.dataPath, undefined)
+    }))
+
+  it.effect("cache.lease: timings in seconds, defaults filled in; a bad timing names its key", () =>
+    Effect.gen(function*() {
+      const lease = (value: unknown) => ({ metadata: { name: "m" }, model: { parameters: { cache: { lease: value } } } })
+      const given = yield* decode(lease({ heartbeat_seconds: 0.2, expiry_seconds: 1.5, max_wait_seconds: 60 }))
+      assert.deepStrictEqual(given.lease, { heartbeatMs: 200, expiryMs: 1_500, maxWaitMs: 60_000, pollMs: 100 })
+      assert.deepStrictEqual((yield* decode({ metadata: { name: "m" } })).lease, CacheLease.defaultSettings)
+      assert.match(
+        yield* messages(lease({ heartbeat_seconds: 5, expiry_seconds: 5 })),
+        /model\.parameters\.cache\.lease\.expiry_seconds: must be longer than heartbeat_seconds \(5\)/
+      )
+      assert.match(yield* messages(lease({ max_wait_seconds: 0 })), /model\.parameters\.cache\.lease\.max_wait_seconds: expected a value greater than 0, found number 0/)
+      assert.match(yield* messages(lease({ heartbeat_second: 5 })), /lease\.heartbeat_second: unknown key; did you mean `heartbeat_seconds`\?/)
     }))
 
   it.effect("the cluster section: its url, wait and retention; a section without url or with a bad value is located", () =>

@@ -8,7 +8,7 @@ import * as Schema from "effect/Schema"
 import { transaction } from "./sqlite.ts"
 
 /** Bumped with every change below; `PRAGMA user_version` holds the applied one. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 const V1 = `
 CREATE TABLE IF NOT EXISTS cache_entries (
@@ -86,6 +86,29 @@ CREATE TABLE IF NOT EXISTS run_metrics (
 CREATE INDEX IF NOT EXISTS run_metrics_by_name ON run_metrics (name, process);
 `
 
+/**
+ * Runs as they go (for \`expops ui\` in another process): the graph of each run
+ * as it began, and a log of changes that readers follow by \`seq\`. A run's
+ * progress rows are deleted when it is saved; its \`started\`/\`finished\` rows
+ * and graph stay (a few hundred bytes a run).
+ */
+const V2 = `
+CREATE TABLE IF NOT EXISTS run_graphs (
+  run_id     TEXT PRIMARY KEY,
+  started_at INTEGER NOT NULL,
+  graph      TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS run_changes (
+  seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL,
+  at     INTEGER NOT NULL,
+  type   TEXT NOT NULL,
+  data   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS run_changes_by_run ON run_changes (run_id, type);
+`
+
 /** Thrown when the file was written by a newer version of this package. */
 export class NewerSchemaError extends Schema.TaggedError<NewerSchemaError>()("NewerSchemaError", {
   /** The version the file says it has. */
@@ -106,7 +129,8 @@ export const migrate = (db: DatabaseSync): void => {
     throw new NewerSchemaError({ found: current, known: SCHEMA_VERSION })
   }
   transaction(db, () => {
-    db.exec(V1)
+    if (current < 1) db.exec(V1)
+    db.exec(V2)
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
   })
 }

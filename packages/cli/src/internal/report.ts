@@ -14,6 +14,9 @@ const countBy = <A>(items: ReadonlyArray<A>, key: (a: A) => string): Record<stri
 /** Time the cache saved: what the entries served took to compute. */
 export const savedMs = (report: Report): number => report.processes.reduce((n, p) => n + (p.savedMs ?? 0), 0)
 
+/** `waited 2.1 s on another run`: a process or step found its key being computed elsewhere. */
+export const waited = (ms: number): string => `waited ${Format.duration(ms)} on another run`
+
 /** Why no step ran: the cache is the reason only when it served every process. */
 const noSteps = (report: Report): string =>
   report.processes.length > 0 && report.processes.every((x) => x.status === "cached")
@@ -73,6 +76,11 @@ export const summary = (report: Report, p: Paint, fanout: ReadonlyArray<Fanout.L
   if (!run.dryRun) {
     lines.push(`  steps:     ${steps.length > 0 ? Format.counts(countBy(steps, (x) => x.status)) : noSteps(report)}`)
     lines.push(`  time saved by the cache: ${Format.duration(savedMs(report))}`)
+    const waits = [...report.processes, ...steps].filter((x) => x.waitedMs !== undefined)
+    if (waits.length > 0) {
+      const total = waits.reduce((n, x) => n + x.waitedMs!, 0)
+      lines.push(`  waited on other runs computing the same keys: ${waits.length} time${waits.length > 1 ? "s" : ""}, ${Format.duration(total)} in all`)
+    }
     const metrics = metricsLine(report)
     if (metrics !== undefined) lines.push(`  metrics:   ${metrics}`)
   }
@@ -140,11 +148,15 @@ export const details = (report: Report, p: Paint): string => {
   const rows: Array<Array<string>> = [["PROCESS / STEP", "STATUS", "DURATION", "KEY", ""]]
   for (const proc of report.processes) {
     // Cluster runs: where it ran and how long it waited for it.
-    const ran = proc.runner !== undefined ? `on ${proc.runner}, queued ${Format.duration(proc.queuedMs ?? 0)}` : ""
-    const note = proc.status === "cached" ? `saved ${Format.duration(proc.savedMs ?? 0)}` : [ran, proc.error ?? ""].filter((t) => t !== "").join("; ")
+    const note = [
+      proc.runner !== undefined ? `on ${proc.runner}, queued ${Format.duration(proc.queuedMs ?? 0)}` : "",
+      proc.waitedMs !== undefined ? waited(proc.waitedMs) : "",
+      proc.status === "cached" ? `saved ${Format.duration(proc.savedMs ?? 0)}` : proc.error ?? ""
+    ].filter((x) => x !== "").join(", ")
     rows.push([proc.name, proc.status, Format.duration(proc.durationMs), Format.short(proc.key) || "-", note])
     for (const step of proc.steps) {
-      rows.push([`  ${step.name}`, step.status, Format.duration(step.durationMs), Format.short(step.key), step.error ?? ""])
+      const stepNote = [step.waitedMs !== undefined ? waited(step.waitedMs) : "", step.error ?? ""].filter((x) => x !== "").join(", ")
+      rows.push([`  ${step.name}`, step.status, Format.duration(step.durationMs), Format.short(step.key), stepNote])
     }
   }
   lines.push(Format.table(rows, "  "))

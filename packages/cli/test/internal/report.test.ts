@@ -46,3 +46,29 @@ describe("Report.summary", () => {
     assert.strictEqual(stepsLine(ran), "  steps:     1 executed, 1 cached")
   })
 })
+
+describe("runs waiting on one another", () => {
+  const waited = report("success", [
+    { name: "load", status: "cached", key: "a".repeat(64), durationMs: 2, savedMs: 40, steps: [] },
+    { name: "train", status: "cached", key: "b".repeat(64), durationMs: 1_210, savedMs: 1_150, waitedMs: 1_200, steps: [] },
+    {
+      name: "score",
+      status: "executed",
+      key: "c".repeat(64),
+      durationMs: 900,
+      steps: [{ name: "fit", status: "executed", key: "d".repeat(64), durationMs: 700, waitedMs: 300 }]
+    }
+  ])
+
+  it("the summary says how often and how long the run waited on others", () => {
+    assert.include(Report.summary(waited, plain), "  waited on other runs computing the same keys: 2 times, 1.50 s in all")
+    assert.notInclude(Report.summary(report("success", []), plain), "waited")
+  })
+
+  it("runs show lists each wait beside its process or step", () => {
+    const lines = Report.details(waited, plain).split("\n")
+    assert.match(lines.find((l) => l.includes("train"))!, /cached +1\.21 s +bbbbbbbbbbbb +waited 1\.20 s on another run, saved 1\.15 s$/)
+    assert.match(lines.find((l) => l.includes("  fit"))!, /executed +700 ms +dddddddddddd +waited 300 ms on another run$/)
+    assert.match(lines.find((l) => l.includes("load"))!, /saved 40 ms$/)
+  })
+})

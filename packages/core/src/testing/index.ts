@@ -13,3 +13,6 @@ export * as TestLayers from "./TestLayers.ts"
 
 /** Placeholder recipes for storing entries without a step or process. */
 export * as TestRecipes from "./TestRecipes.ts"
+
+/** The conformance suite for `CacheLease` implementations. */
+export * as CacheLeaseConformance from "./CacheLeaseConformance.ts"
