@@ -100,7 +100,10 @@ const handler = Effect.fn("expops.worker")(function*(input: {
       `cache ${info.cache.display}, ${concurrency} executor${concurrency === 1 ? "" : "s"}. ` +
       `Stop it with Ctrl-C or SIGTERM (running processes get ${ClusterSettings.drainSeconds} s to finish).`
   )
-  return yield* Effect.never
+  // Serves until stopped, or until PostgreSQL has been gone too long.
+  return yield* ClusterStorage.watch(target, ClusterSettings.storageLostSeconds).pipe(
+    Effect.provide(ClusterStorage.layer(target))
+  )
 }, Effect.scoped)
 
 /**

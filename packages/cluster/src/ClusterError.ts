@@ -26,6 +26,24 @@ export class ClusterStorageError extends Schema.TaggedError<ClusterStorageError>
 }
 
 /**
+ * A runner lost its PostgreSQL for longer than it waits: it stops (exit 1),
+ * for its supervisor to start it again once the database is back.
+ *
+ * @since 0.1.0
+ */
+export class ClusterStorageLostError extends Schema.TaggedError<ClusterStorageLostError>()("ClusterStorageLostError", {
+  host: Schema.String,
+  port: Schema.Number,
+  seconds: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cluster storage: PostgreSQL at ${this.host}:${this.port} has not answered for ${this.seconds} s (${this.reason}); ` +
+      "this runner stops (its processes re-run on other runners): start it again once PostgreSQL is back"
+  }
+}
+
+/**
  * The cluster URL is not a PostgreSQL URL.
  *
  * @since 0.1.0

@@ -44,3 +44,10 @@ export const drainSeconds = 10
  * @since 0.1.0
  */
 export const runnerStaleSeconds = 8
+
+/**
+ * A runner whose PostgreSQL has not answered for this long stops.
+ *
+ * @since 0.1.0
+ */
+export const storageLostSeconds = 30

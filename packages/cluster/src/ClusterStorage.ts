@@ -15,7 +15,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Snowflake from "effect/cluster/Snowflake"
 import * as SqlClient from "effect/sql/SqlClient"
-import { ClusterStorageError, ClusterUrlError } from "./ClusterError.ts"
+import { ClusterStorageError, ClusterStorageLostError, ClusterUrlError } from "./ClusterError.ts"
 import type { Fingerprints } from "./ProcessEntity.ts"
 import { entityType } from "./ProcessEntity.ts"
 
@@ -107,6 +107,38 @@ export const layer = (target: Target): Layer.Layer<PgClient.PgClient | SqlClient
       )
     )
   )
+
+/**
+ * Runs until PostgreSQL has not answered for `seconds` in a row, then fails
+ * with a `ClusterStorageLostError`: a runner that cannot reach its storage
+ * cannot hold shards, and Effect Cluster would otherwise retry (and log) for
+ * ever. Asks every 2 s.
+ *
+ * @since 0.1.0
+ */
+export const watch = (target: Target, seconds: number) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    let failingSince: number | undefined
+    let reason = ""
+    while (true) {
+      yield* Effect.sleep(Duration.seconds(2))
+      const answer = yield* sql`SELECT 1`.pipe(
+        Effect.timeout(Duration.seconds(5)),
+        Effect.as(undefined),
+        Effect.catch((error) => Effect.succeed(error._tag === "TimeoutError" ? "no answer within 5 s" : reasonOf(error)))
+      )
+      if (answer === undefined) {
+        failingSince = undefined
+        continue
+      }
+      reason = answer
+      failingSince ??= Date.now()
+      if (Date.now() - failingSince >= seconds * 1000) {
+        return yield* new ClusterStorageLostError({ host: target.host, port: target.port, seconds, reason })
+      }
+    }
+  })
 
 /**
  * A runner as its registry row says: where it listens, which project and
