@@ -5,5 +5,6 @@ export default [
   "packages/backend-local",
   "packages/backend-gcs",
   "packages/ui",
+  "packages/cluster",
   "packages/cli"
 ]

@@ -11,7 +11,8 @@
  * Sections: core (bench/core.ts), hitOverhead, largeHash, recordsHash,
  * fingerprint, warmPipeline, startUp, fanout (bench/fanout.ts), store (from
  * bench/local.ts when present, else bench/compare/store.ts), local
- * (bench/local.ts), gcs (bench/gcs.ts). Each target (`targets`) says met or
+ * (bench/local.ts), gcs (bench/gcs.ts), cluster (bench/cluster.ts: needs Debian's
+ * postgresql). Each target (`targets`) says met or
  * missed, with its ratio measured in the same run. A
  * section that fails is reported with its error and the others still run;
  * the exit status is then 1. See docs/performance.md.
@@ -158,6 +159,10 @@ const store = fromLocal !== undefined
   ? await section("store", fromLocal, async () => ({ ...fromLocal, freshProcess: await Store.largeOutput({ quick, workDir }) }))
   : await section("store", {}, () => Store.run({ quick, workDir }))
 const gcs = await optional("gcs", "gcs.ts")
+const cluster = await section("cluster", { dispatch: null, speedUp: null }, async () => {
+  const module = await import("./cluster.ts")
+  return module.run({ quick, workDir })
+})
 
 const num = (x: unknown): number | null => (typeof x === "number" ? x : null)
 const h = hitOverhead as any
@@ -188,11 +193,12 @@ const targets = [
   target("CanonicalHash.digest of records over JSON.stringify + SHA-256", num(r.canonicalHashOverJson), "<= 2x", (v) => v <= 2),
   target("fingerprinting the quick start at start-up, cold (ms)", num(f.cold), "<= 40 ms", (v) => v <= 40),
   target("fingerprinting the quick start at start-up, no file changed (ms)", num(f.warm), "<= 5 ms", (v) => v <= 5),
-  target("fan-out: expanding and validating 100 seeds x 10 processes, over planning without it (ms)", num(fo.plan?.overhead), "< 20 ms (issue 13)", (v) => v < 20)
+  target("fan-out: expanding and validating 100 seeds x 10 processes, over planning without it (ms)", num(fo.plan?.overhead), "< 20 ms (issue 13)", (v) => v < 20),
+  target("cluster: dispatch overhead per no-op process on loopback, over in-process (ms)", num((cluster as any)?.dispatch?.overhead), "<= 15 ms (issue 15)", (v) => v <= 15)
 ]
 
 if (!keepWork) {
-  for (const name of ["hit-overhead", "pipeline", "store", "quickstart", "quickstart-barrel", "fanout"]) rmSync(path.join(workDir, name), { recursive: true, force: true })
+  for (const name of ["hit-overhead", "pipeline", "store", "quickstart", "quickstart-barrel", "fanout", "cluster-noop", "cluster-spin"]) rmSync(path.join(workDir, name), { recursive: true, force: true })
 }
 
 const document = {
@@ -207,6 +213,7 @@ const document = {
   core,
   local,
   gcs,
+  cluster,
   targets,
   date: new Date().toISOString(),
   mode: quick ? "quick" : "full",

@@ -163,6 +163,26 @@ export const table = (r: any): string => {
     out.push("")
   }
 
+  const cl = r.cluster
+  if (cl !== undefined && cl.skipped === undefined) {
+    out.push(failed("7. Cluster (PostgreSQL on loopback)", cl) ?? [
+      section(`7. Cluster: ${cl.dispatch?.processes} no-op processes one at a time, per process`, "ms", [
+        ["in-process", cl.dispatch?.inProcess],
+        ["through the cluster (1 runner)", cl.dispatch?.cluster],
+        ["  dispatch overhead (target <= 15 ms)", cl.dispatch?.overhead],
+        ["  of which waiting (queuedMs, median)", cl.dispatch?.queuedMs],
+        ["  running on the runner (median)", cl.dispatch?.onRunnerMs]
+      ]),
+      section(`   ${cl.speedUp?.processes} CPU-bound processes of ~${cl.speedUp?.processMs} ms, one executor per runner`, "ms", [
+        ["1 runner", cl.speedUp?.oneRunner],
+        ["3 runners", cl.speedUp?.threeRunners],
+        ["  speed-up", cl.speedUp?.speedUp],
+        [`  bound by the placement (${(cl.speedUp?.placement ?? []).join("/")} processes per runner)`, cl.speedUp?.placementBound]
+      ])
+    ].join("\n"))
+    out.push("")
+  }
+
   if (Array.isArray(r.targets)) {
     out.push("Targets")
     for (const t of r.targets) {

@@ -32,6 +32,7 @@ import type * as RunCommand from "./RunCommand.ts"
 import type * as RunsCommand from "./RunsCommand.ts"
 import type * as ShowCommand from "./ShowCommand.ts"
 import type * as UiCommand from "./UiCommand.ts"
+import type * as WorkerCommand from "./WorkerCommand.ts"
 import * as WorkingDirectory from "./WorkingDirectory.ts"
 
 /**
@@ -49,6 +50,7 @@ type Subcommand =
   | typeof RunsCommand.command
   | typeof CreateCommand.command
   | typeof UiCommand.command
+  | typeof WorkerCommand.command
 
 /**
  * The subcommands, in the order help lists them, each imported when it is
@@ -63,7 +65,8 @@ const subcommands: ReadonlyArray<readonly [name: string, load: () => Promise<{ r
   ["cache", () => import("./CacheCommand.ts")],
   ["runs", () => import("./RunsCommand.ts")],
   ["create", () => import("./CreateCommand.ts")],
-  ["ui", () => import("./UiCommand.ts")]
+  ["ui", () => import("./UiCommand.ts")],
+  ["worker", () => import("./WorkerCommand.ts")]
 ]
 
 const make = (children: ReadonlyArray<Subcommand>) =>

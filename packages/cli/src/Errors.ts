@@ -57,7 +57,14 @@ const USAGE_TAGS = new Set([
   "PipelineValidationError",
   "DataFileError",
   "BackendError",
-  "ShowHelp"
+  "ShowHelp",
+  // A cluster run or runner that cannot start: the URL, PostgreSQL, the runners, the cache, the project.
+  "ClusterUrlError",
+  "ClusterStorageError",
+  "NoRunnerError",
+  "ProjectMismatchError",
+  "CacheNotSharedError",
+  "ExecutorError"
 ])
 
 /**

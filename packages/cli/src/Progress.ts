@@ -65,7 +65,12 @@ interface Row {
   readonly steps: Record<string, number>
   /** The branches' line this row is counted in, if it is a branch. */
   readonly group: Group | undefined
+  /** Cluster runs: the runner that ran it. */
+  runner?: string | undefined
 }
+
+/** Cluster runs: which runner ran a process. */
+const onRunner = (row: Row, p: Ansi.Paint): string => (row.runner !== undefined ? p.dim(`  on ${row.runner}`) : "")
 
 /** The first line of an error, and where in the user's code it was raised. */
 const failure = (s: { readonly error: string; readonly location: string | undefined }): string =>
@@ -145,7 +150,7 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
         case "executed":
           return `${p.green("✓  executed")} ${Format.duration(s.durationMs)}${p.dim(stepSummary(row) ? `  ${stepSummary(row)}` : "")}${
             s.waitedMs !== undefined ? p.dim(`  (${waited(s.waitedMs)})`) : ""
-          }`
+          }${onRunner(row, p)}`
         case "failed":
           return `${p.red("✗  failed")} ${Format.duration(s.durationMs)}  ${failure(s)}`
         case "skipped":
@@ -233,7 +238,7 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
         : s.tag === "executed"
         ? `executed in ${Format.duration(s.durationMs)}${stepSummary(row) ? ` (${stepSummary(row)})` : ""}${
           s.waitedMs !== undefined ? ` after it ${waited(s.waitedMs)}` : ""
-        }`
+        }${row.runner !== undefined ? ` on ${row.runner}` : ""}`
         : s.tag === "failed"
         ? `failed after ${Format.duration(s.durationMs)}: ${failure(s)}`
         : s.tag === "interrupted"
@@ -268,6 +273,7 @@ export const make: (options: Options) => Effect.Effect<Progress, never, Scope.Sc
       const row = rows.get(event.process)
       if (row === undefined) return undefined
       const durationMs = event.durationMs ?? 0
+      if (event.runner !== undefined) row.runner = event.runner
       switch (event.phase) {
         case "start":
           row.state = { tag: "checking" }

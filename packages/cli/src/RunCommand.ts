@@ -125,6 +125,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
   readonly dryRun: boolean
   readonly strict: boolean
   readonly otlp: Option.Option<string>
+  readonly cluster: Option.Option<string>
 }) {
   const project = yield* Project.load(input.dir)
   const { config } = project
@@ -156,8 +157,15 @@ const handler = Effect.fn("expops.run")(function*(input: {
   }).pipe(
     Effect.mapError((error) => locate(project, error))
   )
+  // A cluster run (--cluster, or cluster.url): its processes go to the cluster's runners (loaded only then).
+  const clusterUrl = Option.getOrUndefined(input.cluster) ?? config.cluster?.url
+  const cluster = clusterUrl === undefined || input.dryRun ? undefined : yield* Effect.flatMap(
+    Effect.promise(() => import("./internal/clusterRun.ts")),
+    ({ connect }) => connect({ project, dirArgument: input.dir, url: clusterUrl, plan, data, backend, noCache: input.noCache })
+  )
   const options: Pipeline.ExecuteOptions = {
-    concurrency: Option.getOrUndefined(input.concurrency) ?? config.concurrency,
+    concurrency: Option.getOrUndefined(input.concurrency) ?? cluster?.concurrency ?? config.concurrency,
+    execute: cluster?.execute,
     data,
     dryRun: input.dryRun,
     layer
@@ -262,6 +270,13 @@ export const command = Command.make("run", {
     Flag.withDescription(
       "Export the run's OpenTelemetry spans (run, processes, steps) to this OTLP/HTTP endpoint, e.g. http://localhost:4318 " +
         "(default: OTEL_EXPORTER_OTLP_ENDPOINT, when set)"
+    )
+  ),
+  cluster: Flag.String("cluster").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Send the processes whose keys miss to the runners of this cluster, postgres://USER@HOST:PORT/DATABASE " +
+        "(default: cluster.url in the config; start runners with `expops worker`)"
     )
   )
 }, handler).pipe(

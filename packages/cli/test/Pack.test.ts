@@ -15,7 +15,7 @@ import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { editConfig, repoRoot, tempDir, TEST_EPOCHS } from "./helpers.ts"
 
-const WORKSPACES = ["packages/core", "packages/backend-local", "packages/backend-gcs", "packages/ui", "packages/cli"]
+const WORKSPACES = ["packages/core", "packages/backend-local", "packages/backend-gcs", "packages/ui", "packages/cluster", "packages/cli"]
 
 interface LockEntry {
   readonly name?: string

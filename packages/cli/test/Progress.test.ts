@@ -96,6 +96,28 @@ describe("Progress", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.effect("cluster runs: an executed process says which runner ran it, live and plain", () => {
+    const cluster = [
+      { kind: "process", phase: "start", process: "train" },
+      { kind: "process", phase: "miss", process: "train" },
+      { kind: "process", phase: "store", process: "train", durationMs: 45, runner: "10.0.0.5:34431" }
+    ] as const
+    const plain = capture()
+    const live = capture()
+    return Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const progress = yield* Progress.make({ out: "stdout", live: false, color: false, processes: ["train"] })
+        yield* Effect.forEach(cluster, progress.listener, { discard: true })
+      })).pipe(Effect.provide(plain.layer))
+      assert.deepStrictEqual(plain.text().split("\n"), ["train: executed in 45 ms on 10.0.0.5:34431", ""])
+      yield* Effect.scoped(Effect.gen(function*() {
+        const progress = yield* Progress.make({ out: "stdout", live: true, color: false, processes: ["train"] })
+        yield* Effect.forEach(cluster, progress.listener, { discard: true })
+      })).pipe(Effect.provide(live.layer))
+      assert.match(lastFrame(live.text(), 1).join("\n"), /train .*executed 45 ms +on 10\.0\.0\.5:34431/)
+    })
+  })
+
   it.effect("a failure shows where in the user's code it was raised; an interrupted process says so", () => {
     const { layer, text } = capture()
     return Effect.gen(function*() {

@@ -258,6 +258,24 @@ export interface ExecuteOptions {
    * before the interruption goes on: where a caller records the run.
    */
   readonly onInterrupt?: ((report: RunReport) => Effect.Effect<void>) | undefined
+  /**
+   * Runs a process instead of `Process.execute` (which runs it here, through
+   * the cache): `@expops/cluster` sends it to a runner. Dry runs do not call it.
+   */
+  readonly execute?: ((request: ExecuteRequest) => Effect.Effect<Process.Result, never, Cache>) | undefined
+}
+
+/**
+ * What `ExecuteOptions.execute` is asked to run: a node of the plan with the
+ * context it runs in, and the keys of its upstream processes (where their
+ * outputs are stored, for a runner to read).
+ *
+ * @since 0.1.0
+ */
+export interface ExecuteRequest {
+  readonly node: Node
+  readonly context: Process.Context
+  readonly upstreamKeys: Readonly<Record<string, string>>
 }
 
 /**
@@ -626,7 +644,13 @@ const runPlanScoped = Effect.fnUntraced(
           data: node.inData ? undefined : options.data,
           running
         }
-        const one = options.dryRun ? peek(process, context) : semaphore.withPermits(1)(Process.execute<R>(process, context))
+        const upstreamKeys: Record<string, string> = {}
+        for (const up of ups) upstreamKeys[up] = done.get(up)!.report.key
+        const one = options.dryRun
+          ? peek(process, context)
+          : semaphore.withPermits(1)(
+            options.execute !== undefined ? options.execute({ node, context, upstreamKeys }) : Process.execute<R>(process, context)
+          )
         result = yield* node.rootSeed === undefined ? one : Effect.provideService(one, Reproducibility.RootSeed, node.rootSeed)
         if (node.split !== undefined && result.outputs !== undefined) result = yield* splitOutput(node, result, partitions)
       }
@@ -692,6 +716,52 @@ const runPlanScoped = Effect.fnUntraced(
     return yield* report(false)
   }
 )
+
+/**
+ * The context a node of a plan runs in, given the outputs of its upstream
+ * processes (read from the cache by a cluster runner): its inputs wired as
+ * `runPlan` wires them, a split output cut into its partitions. Fails with
+ * the reason when an upstream output is missing or cannot be split.
+ *
+ * @since 0.1.0
+ */
+export const contextOf = (
+  validated: Plan<unknown>,
+  name: string,
+  upstream: ReadonlyMap<string, Readonly<Record<string, unknown>>>,
+  data: ExecuteOptions["data"]
+): Result.Result<Process.Context, string> => {
+  const node = validated.nodes.get(name)
+  if (node === undefined) return Result.fail(`the pipeline has no process ${name}`)
+  const partitions = new Map<string, ReadonlyArray<unknown>>()
+  for (const up of node.upstream) {
+    const split = validated.nodes.get(up)?.split
+    if (split === undefined) continue
+    const parts = Fanout.split(upstream.get(up)?.[split.output], split.size)
+    if (Result.isFailure(parts)) return Result.fail(`cannot split output ${split.output} of ${up}: ${parts.failure}`)
+    partitions.set(up, parts.success)
+  }
+  const missing = node.upstream.filter((up) => !upstream.has(up))
+  if (missing.length > 0) return Result.fail(`no outputs of ${listNames(missing)}`)
+  const valueOf = (source: Source): unknown => {
+    if (source._tag === "Record") {
+      const record: Record<string, unknown> = {}
+      for (const [label, entry] of source.entries) record[label] = valueOf(entry)
+      return record
+    }
+    return source.partition === undefined ? upstream.get(source.node)![source.output] : partitions.get(source.node)![source.partition - 1]
+  }
+  const inputs: Record<string, unknown> = {}
+  for (const [input, source] of Object.entries(node.inputs)) inputs[input] = valueOf(source)
+  return Result.succeed({
+    pipeline: validated.pipeline.name,
+    ...(node.branch !== undefined ? { name } : {}),
+    inputs,
+    sources: node.sources,
+    parameters: node.parameters,
+    data: node.inData ? undefined : data
+  })
+}
 
 /** A list of process names in a message, shortened when a fan-out made it long. */
 const listNames = (names: ReadonlyArray<string>): string =>

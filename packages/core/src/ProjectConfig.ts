@@ -95,7 +95,15 @@ export const Document = Schema.Struct({
   scripts: Schema.optionalKey(Schema.Struct({ main: Schema.optionalKey(Schema.NonEmptyString) })),
   reproducibility: Schema.optionalKey(Schema.Struct({ seed: Schema.optionalKey(Seed) })),
   data: Schema.optionalKey(Schema.Struct({ path: Schema.optionalKey(Schema.NonEmptyString) })),
-  model: Schema.optionalKey(Model)
+  model: Schema.optionalKey(Model),
+  /** Effect Cluster runners with PostgreSQL storage (see docs/cluster.md). */
+  cluster: Schema.optionalKey(Schema.Struct({
+    url: Schema.NonEmptyString,
+    /** How long `expops run` waits for a runner to register before giving up (default 30). */
+    runner_wait_seconds: Schema.optionalKey(Count),
+    /** Finished cluster messages and replies older than this are deleted when a run starts (default 24). */
+    keep_replies_hours: Schema.optionalKey(Count)
+  }))
 })
 
 /**
@@ -138,6 +146,20 @@ export interface ProjectConfig {
   readonly maxBranches: number | undefined
   /** `model` or `experiment`: which spelling the file used, for messages. */
   readonly modelKey: "model" | "experiment"
+  /** The `cluster` section: run processes on Effect Cluster runners (`undefined`: run them here). */
+  readonly cluster: ClusterConfig | undefined
+}
+
+/**
+ * The `cluster` section.
+ *
+ * @since 0.1.0
+ */
+export interface ClusterConfig {
+  /** PostgreSQL URL of Effect Cluster's message and runner storage. */
+  readonly url: string
+  readonly runnerWaitSeconds: number | undefined
+  readonly keepRepliesHours: number | undefined
 }
 
 /**
@@ -316,6 +338,11 @@ export const decode = (document: unknown, options: DecodeOptions): Effect.Effect
       concurrency: parameters?.pipeline?.concurrency,
       fanout,
       maxBranches: parameters?.pipeline?.max_branches,
-      modelKey
+      modelKey,
+      cluster: d.cluster && {
+        url: d.cluster.url,
+        runnerWaitSeconds: d.cluster.runner_wait_seconds,
+        keepRepliesHours: d.cluster.keep_replies_hours
+      }
     })
   })

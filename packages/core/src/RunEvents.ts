@@ -44,6 +44,8 @@ export interface RunEvent {
   readonly bytesRead?: number | undefined
   /** For `store`: the entry's bytes written to the cache store (0 with the cache off). */
   readonly bytesWritten?: number | undefined
+  /** Cluster runs, for `store` and `fail`: the runner that ran it. */
+  readonly runner?: string | undefined
 }
 
 /**

@@ -98,6 +98,10 @@ export const ProcessReport = Schema.Struct({
   /** Its parameters as the config gave them, encoded by their schema (absent for a process that did not start). */
   parameters: Schema.optionalKey(Schema.Unknown),
   ...FailureFields,
+  /** Cluster runs: the runner that ran it (`host:port`); absent for a process served by the driver. */
+  runner: Schema.optionalKey(Schema.String),
+  /** Cluster runs: how long it waited (sent, queued, returned) besides running on its runner. */
+  queuedMs: Schema.optionalKey(Schema.Number),
   /** Dry runs: why the process would run. */
   reason: Schema.optionalKey(Schema.String),
   /** Dry runs: the processes it runs after (the expanded graph, branches by their own names). */

@@ -51,6 +51,16 @@ describe("ProjectConfig", () => {
       assert.match(yield* messages(lease({ heartbeat_second: 5 })), /lease\.heartbeat_second: unknown key; did you mean `heartbeat_seconds`\?/)
     }))
 
+  it.effect("the cluster section: its url, wait and retention; a section without url or with a bad value is located", () =>
+    Effect.gen(function*() {
+      const config = yield* decode({ metadata: { name: "m" }, cluster: { url: "postgres://u@db/expops", runner_wait_seconds: 5, keep_replies_hours: 48 } })
+      assert.deepStrictEqual(config.cluster, { url: "postgres://u@db/expops", runnerWaitSeconds: 5, keepRepliesHours: 48 })
+      assert.strictEqual((yield* decode({ metadata: { name: "m" } })).cluster, undefined)
+      assert.match(yield* messages({ metadata: { name: "m" }, cluster: {} }), /:3: cluster\.url: is required/)
+      assert.match(yield* messages({ metadata: { name: "m" }, cluster: { url: "postgres://db/x", runner_wait_seconds: 0 } }), /cluster\.runner_wait_seconds: .*found number 0/)
+      assert.match(yield* messages({ metadata: { name: "m" }, cluster: { url: "postgres://db/x", urll: 1 } }), /cluster\.urll: unknown key; did you mean `url`\?/)
+    }))
+
   it.effect("accepts experiment: as an alias of model:, but not both", () =>
     Effect.gen(function*() {
       const config = yield* decode({ metadata: { name: "m" }, experiment: { parameters: { cache: { backend: "local" } } } })
@@ -67,7 +77,7 @@ describe("ProjectConfig", () => {
       const nested = yield* messages({ metadata: { name: "m" }, model: { parameters: { cache: { backend: "local", bakend: "x" } } } })
       assert.match(nested, /model\.parameters\.cache\.bakend: unknown key; did you mean `backend`\?/)
       const top = yield* messages({ metadata: { name: "m" }, zzz: 1 })
-      assert.match(top, /zzz: unknown key \(valid here: metadata, scripts, reproducibility, data, model, experiment\)/)
+      assert.match(top, /zzz: unknown key \(valid here: metadata, scripts, reproducibility, data, model, cluster, experiment\)/)
     }))
 
   it.effect("a wrong type names the path, what was expected and what was found", () =>

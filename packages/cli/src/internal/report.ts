@@ -147,7 +147,9 @@ export const details = (report: Report, p: Paint): string => {
   lines.push("")
   const rows: Array<Array<string>> = [["PROCESS / STEP", "STATUS", "DURATION", "KEY", ""]]
   for (const proc of report.processes) {
+    // Cluster runs: where it ran and how long it waited for it.
     const note = [
+      proc.runner !== undefined ? `on ${proc.runner}, queued ${Format.duration(proc.queuedMs ?? 0)}` : "",
       proc.waitedMs !== undefined ? waited(proc.waitedMs) : "",
       proc.status === "cached" ? `saved ${Format.duration(proc.savedMs ?? 0)}` : proc.error ?? ""
     ].filter((x) => x !== "").join(", ")

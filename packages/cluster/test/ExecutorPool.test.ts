@@ -1,0 +1,64 @@
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import { ExecutorPool } from "@expops/cluster"
+import { Duration, Effect, Exit, Fiber } from "effect"
+
+const child = fileURLToPath(new URL("./fixtures/child.ts", import.meta.url))
+const pool = (size: number, mode = "serve") => ExecutorPool.make({ module: child, args: [mode], size, execArgv: [] })
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe("ExecutorPool", () => {
+  it.live("runs jobs in its child processes, at most one per child at a time", () =>
+    Effect.gen(function*() {
+      const p = yield* pool(2)
+      assert.notStrictEqual((p.info as { pid: number }).pid, process.pid)
+      const started = Date.now()
+      const replies = yield* Effect.all(Array.from({ length: 4 }, () => p.run({ kind: "echo", ms: 300 })), { concurrency: "unbounded" })
+      const pids = new Set(replies.map((r) => (r as { pid: number }).pid))
+      assert.strictEqual(pids.size, 2)
+      // Four jobs of 300 ms on two children: two rounds.
+      assert.isAtLeast(Date.now() - started, 550)
+    }).pipe(Effect.scoped))
+
+  it.live("a child that dies mid-job fails that job with the reason, and another child takes its place", () =>
+    Effect.gen(function*() {
+      const p = yield* pool(1)
+      const error = yield* Effect.flip(p.run({ kind: "crash" }))
+      assert.match(error.message, /its executor process exited with code 3 while running it/)
+      const reply = yield* p.run({ kind: "echo" })
+      assert.notStrictEqual((reply as { pid: number }).pid, (p.info as { pid: number }).pid)
+    }).pipe(Effect.scoped))
+
+  it.live("an interrupted job kills its child, so its work stops with it", () =>
+    Effect.gen(function*() {
+      const p = yield* pool(1)
+      const pid = (p.info as { pid: number }).pid
+      const fiber = yield* Effect.forkChild(p.run({ kind: "hang" }))
+      yield* Effect.sleep(Duration.millis(100))
+      yield* Fiber.interrupt(fiber)
+      yield* Effect.sleep(Duration.millis(200))
+      assert.isFalse(alive(pid))
+      // The next job gets a new child.
+      const reply = yield* p.run({ kind: "echo" })
+      assert.notStrictEqual((reply as { pid: number }).pid, pid)
+    }).pipe(Effect.scoped))
+
+  it.live("a child that cannot start fails the pool with its reason; the children stop with the scope", () =>
+    Effect.gen(function*() {
+      const failed = yield* Effect.exit(Effect.scoped(pool(1, "fail")))
+      assert.isTrue(Exit.isFailure(failed))
+      const error = yield* Effect.flip(Effect.scoped(pool(1, "fail")))
+      assert.strictEqual(error.reason, "the project does not load")
+      assert.strictEqual(error.usage, true)
+      const pid = yield* Effect.scoped(Effect.map(pool(1), (p) => (p.info as { pid: number }).pid))
+      yield* Effect.sleep(Duration.millis(300))
+      assert.isFalse(alive(pid))
+    }))
+})
