@@ -228,12 +228,12 @@ const repliesTable = "cluster_replies"
  *
  * @since 0.1.0
  */
-export const forget = (key: string) =>
+export const forget = (work: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql.withTransaction(Effect.gen(function*() {
       const ids = sql`SELECT request_id FROM ${sql(messagesTable)}
-        WHERE entity_type = ${entityType} AND entity_id = ${key} AND processed = TRUE`
+        WHERE entity_type = ${entityType} AND entity_id = ${work} AND processed = TRUE`
       yield* sql`DELETE FROM ${sql(repliesTable)} WHERE request_id IN (${ids})`
       yield* sql`DELETE FROM ${sql(messagesTable)} WHERE request_id IN (${ids})`
     }))

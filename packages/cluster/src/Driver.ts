@@ -25,7 +25,7 @@ import * as SqlClient from "effect/sql/SqlClient"
 import { CacheNotSharedError, NoRunnerError, ProjectMismatchError } from "./ClusterError.ts"
 import * as ClusterSettings from "./ClusterSettings.ts"
 import * as ClusterStorage from "./ClusterStorage.ts"
-import { type ExecuteReply, type Fingerprints, ProcessEntity } from "./ProcessEntity.ts"
+import { type ExecuteReply, type Fingerprints, ProcessEntity, workId } from "./ProcessEntity.ts"
 import type { CacheIdentity } from "./ProjectIdentity.ts"
 
 /**
@@ -147,8 +147,8 @@ export const makeExecute = (project: Fingerprints) =>
     const clientFor = yield* ProcessEntity.client
     // Without PostgreSQL (`TestRunner`) there is no stored message to forget.
     const sql = yield* Effect.serviceOption(SqlClient.SqlClient)
-    const forget = (key: string) =>
-      Option.isNone(sql) ? Effect.void : ClusterStorage.forget(key).pipe(Effect.provideService(SqlClient.SqlClient, sql.value), Effect.ignore)
+    const forget = (work: string) =>
+      Option.isNone(sql) ? Effect.void : ClusterStorage.forget(work).pipe(Effect.provideService(SqlClient.SqlClient, sql.value), Effect.ignore)
 
     return (request: Pipeline.ExecuteRequest): Effect.Effect<Process.Result, never, Cache.Cache> =>
       Effect.gen(function*() {
@@ -160,8 +160,8 @@ export const makeExecute = (project: Fingerprints) =>
         let reply: ExecuteReply | undefined
         let queuedMs: number | undefined
 
-        const send = (key: string) =>
-          clientFor(key).execute({ key, node: node.name, rootSeed, upstream: upstreamKeys, project }).pipe(
+        const send = (key: string, seed: number) =>
+          clientFor(workId(key, seed)).execute({ key, seed, node: node.name, rootSeed, upstream: upstreamKeys, project }).pipe(
             Effect.mapError((error) => new RemoteFailure({ message: `the cluster could not run it: ${error._tag}` }))
           )
 
@@ -174,18 +174,21 @@ export const makeExecute = (project: Fingerprints) =>
               const hit = yield* cache.lookup(options.key, options.schema, options.seed)
               if (Option.isSome(hit)) return served(hit.value)
               if (options.onMiss) yield* options.onMiss
+              // `Process.execute` always gives the seed; the work is the key's computation for it.
+              const seed = options.seed ?? 0
+              const work = workId(options.key, seed)
               for (let attempt = 0;; attempt++) {
                 const sent = now()
-                reply = yield* send(options.key)
+                reply = yield* send(options.key, seed)
                 queuedMs = Math.max(0, now() - sent - reply.runnerMs)
                 if (reply.status === "refused") {
-                  yield* forget(options.key)
+                  yield* forget(work)
                   const mismatch = new ProjectMismatchError({ runner: reply.runner, driver: project, runnerProject: reply.runnerProject ?? project })
                   return yield* new RemoteFailure({ message: mismatch.message })
                 }
                 if (reply.status === "failed") {
                   // A stored failure would be served to the next run: forget it, so that run tries again.
-                  yield* forget(options.key)
+                  yield* forget(work)
                   return yield* new RemoteFailure({ message: reply.error ?? "failed on its runner" })
                 }
                 // The entry the runner stored: under the key, or a variant of it when the key's entry
@@ -211,7 +214,7 @@ export const makeExecute = (project: Fingerprints) =>
                   }
                 }
                 // A stored reply whose entry is gone from the cache (pruned since): forget it and ask again, once.
-                yield* forget(options.key)
+                yield* forget(work)
                 if (attempt >= 1) {
                   // A runner on another version of the project computes other keys (and its entries are not this driver's).
                   const other = reply.key === options.key

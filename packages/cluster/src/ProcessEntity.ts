@@ -32,13 +32,28 @@ export const Fingerprints = Schema.Struct({
 export type Fingerprints = typeof Fingerprints.Type
 
 /**
+ * What identifies one computation cluster-wide: the process's key and its
+ * seed. The key leaves the seed out, since an entry depends on it only when
+ * its computation drew random numbers, which is known once it has run (see
+ * `Trace`); the branches of a seed fan-out share their key, and each must
+ * still be its own message, with its own reply. A process that draws none is
+ * computed once all the same: its runner serves the second seed from the
+ * entry of the first.
+ *
+ * @since 0.1.0
+ */
+export const workId = (key: string, seed: number): string => `${key}.${seed}`
+
+/**
  * What a driver asks a runner to run.
  *
  * @since 0.1.0
  */
 export const ExecutePayload = {
-  /** The process's cache key: the entity id and the message's primary key. */
+  /** The process's cache key (with its seed, the entity id and the message's primary key: see `workId`). */
   key: Schema.String,
+  /** The seed the process runs with (derived from the run's root seed and its place in the plan). */
+  seed: Schema.Number,
   /** The node of the plan: the process, or a fan-out branch (`train_model_seed41`). */
   node: Schema.String,
   /** The run's root seed (a seed branch has its own, from the plan). */
@@ -80,7 +95,7 @@ export type ExecuteReply = typeof ExecuteReply.Type
 export const Execute = Rpc.make("execute", {
   payload: ExecutePayload,
   success: ExecuteReply,
-  primaryKey: (payload) => payload.key
+  primaryKey: (payload) => workId(payload.key, payload.seed)
 })
   // Stored in PostgreSQL: redelivered to another runner when its runner is lost.
   .annotate(ClusterSchema.Persisted, true)

@@ -62,6 +62,7 @@ const now = () => performance.now()
 const handle = (options: { readonly pool: ExecutorPool.Pool; readonly project: Fingerprints }, runner: string) =>
 (payload: {
   readonly key: string
+  readonly seed: number
   readonly node: string
   readonly rootSeed: number
   readonly upstream: Readonly<Record<string, string>>
@@ -80,7 +81,8 @@ const handle = (options: { readonly pool: ExecutorPool.Pool; readonly project: F
       Effect.tap((reply) => {
         const report = (reply as JobReply)._tag === "Report" ? (reply as Extract<JobReply, { _tag: "Report" }>).report : undefined
         return Console.error(
-          `runner ${runner}: ${payload.node} ${report?.status ?? "failed"} in ${Math.round(now() - started)} ms (key ${payload.key.slice(0, 12)})`
+          // The key of the entry it stored or served: the asked key, or a variant of it (another seed, changed files).
+          `runner ${runner}: ${payload.node} ${report?.status ?? "failed"} in ${Math.round(now() - started)} ms (key ${(report?.key ?? payload.key).slice(0, 12)})`
         )
       }),
       Effect.map((reply) => reply as JobReply),

@@ -141,6 +141,9 @@ const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes)
 
 const noBlobs: ReadonlyMap<string, Uint8Array> = new Map()
 
+/** A lease's slot no longer where the call's entry goes (see `stillTheSlot`): control flow inside `memoize`, never seen outside. */
+const slotMoved: unique symbol = Symbol("expops/Cache/slotMoved")
+
 /** What `memoize` answers for an entry found in the store. */
 const hitOutcome = <A>({ manifest, value }: Hit<A>): Outcome<A> => ({
   value,
@@ -380,7 +383,11 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
           ? Effect.map(computation, (outcome) => ({ ...outcome, key: options.key }))
           : leases === undefined
           ? computation
-          : underLease(leases, slot, lookup(options.key, schema, seed), computation, onWait)
+          : Effect.catchIf(
+            underLease(leases, slot, lookup(options.key, schema, seed), Effect.andThen(stillTheSlot(options.key, schema, seed, slot), computation), onWait),
+            (error): error is typeof slotMoved => error === slotMoved,
+            (): Effect.Effect<Outcome<A>, E | CacheError, R> => memoize(options)
+          )
       ).pipe(
         Effect.onExit((exit) =>
           Effect.suspend(() => {
@@ -390,6 +397,15 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
         )
       )
     })
+
+  /**
+   * Under a lease, whether `slot` is still where this call's entry goes. The
+   * run that held the lease may have stored an entry there that holds for
+   * its seed or files and not for this call's: the entry then goes to a
+   * variant, under a lease of its own (`slotMoved`, and `memoize` again).
+   */
+  const stillTheSlot = <A, I>(key: string, schema: Schema.Codec<A, I, never, never>, seed: number | undefined, slot: string) =>
+    Effect.flatMap(find(key, schema, seed, 0), (found) => (found === slot ? Effect.void : Effect.fail<typeof slotMoved>(slotMoved)))
 
   /**
    * A miss other runs may be computing too: computed under the lease of the

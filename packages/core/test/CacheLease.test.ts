@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Option, Schema } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Random, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { Cache, CacheLease, CacheStore } from "@expops/core"
 import { CacheLeaseConformance, TestRecipes } from "@expops/core/testing"
@@ -172,5 +172,33 @@ describe("CacheLease", () => {
       const outcome = yield* memoized(cache, Effect.succeed("x"))
       assert.isFalse(outcome.cached)
       assert.isTrue(Option.isSome(yield* cache.lookup(key, Schema.String)))
+    }))
+
+  it.effect("two seeds of one key, each drawing random numbers: the run that waited stores its own entry (a variant), and both seeds hit after", () =>
+    Effect.gen(function*() {
+      const { a, b } = twoRuns()
+      const [cacheA, cacheB] = [yield* a.cache, yield* b.cache]
+      const gate = yield* Deferred.make<void>()
+      // Drawn from the seeded Random: the entry holds for its seed only.
+      const draw = (wait: Effect.Effect<void>) => Effect.andThen(wait, Effect.map(Random.next, (x) => x.toFixed(12)))
+      const seeded = (cache: Cache.Shape, seed: number, wait: Effect.Effect<void>) =>
+        cache.memoize({ key, recipe: TestRecipes.placeholder("fit"), schema: Schema.String, compute: draw(wait), seed })
+      const first = yield* Effect.forkChild(seeded(cacheA, 1, Deferred.await(gate)))
+      yield* Effect.yieldNow
+      // B misses the same key while A holds its lease: it waits, then finds A's entry, which is seed 1's.
+      const second = yield* Effect.forkChild(seeded(cacheB, 2, Effect.void))
+      yield* advance(settings.pollMs * 2)
+      yield* Deferred.succeed(gate, undefined)
+      yield* advance(settings.pollMs * 4)
+      const [one, two] = [yield* Fiber.join(first), yield* Fiber.join(second)]
+      assert.isFalse(one.cached)
+      assert.isFalse(two.cached, "seed 2 computed its own value")
+      assert.notStrictEqual(two.key, one.key, "stored under a variant of the key")
+      assert.notStrictEqual(two.value, one.value)
+      for (const [seed, outcome] of [[1, one], [2, two]] as const) {
+        const again = yield* seeded(cacheB, seed, Effect.die("computed again"))
+        assert.isTrue(again.cached, `seed ${seed} hits`)
+        assert.strictEqual(again.value, outcome.value)
+      }
     }))
 })
