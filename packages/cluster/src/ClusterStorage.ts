@@ -13,7 +13,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import * as Cause from "effect/Cause"
 import * as Snowflake from "effect/cluster/Snowflake"
+import * as SqlMessageStorage from "effect/cluster/SqlMessageStorage"
+import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
+import * as Exit from "effect/Exit"
 import * as SqlClient from "effect/sql/SqlClient"
 import { ClusterStorageError, ClusterStorageLostError, ClusterUrlError } from "./ClusterError.ts"
 import type { Fingerprints } from "./ProcessEntity.ts"
@@ -73,6 +77,25 @@ const reasonOf = (error: unknown): string => {
 }
 
 /**
+ * Effect Cluster's tables, created before its storage is built. Its storage
+ * creates them as it starts, and processes that start at once on a new
+ * database race in that DDL: all but one can fail (a duplicate `pg_type`
+ * row), and a worker would exit. Once one has created them, the others
+ * find them there: so a failure is tried again, a few times.
+ */
+const createTables = (sql: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
+    const migrations = Layer.mergeAll(SqlMessageStorage.layerMigrations({}), SqlRunnerStorage.layerMigrations({}))
+    for (let attempt = 1;; attempt++) {
+      // Its migrations die on failure: their cause, defects included, decides.
+      const exit = yield* Effect.exit(Effect.scoped(Layer.build(migrations)).pipe(Effect.provideService(SqlClient.SqlClient, sql)))
+      if (Exit.isSuccess(exit)) return
+      if (attempt >= 5) return yield* Effect.fail(Cause.squash(exit.cause))
+      yield* Effect.sleep(Duration.millis(100 * attempt))
+    }
+  })
+
+/**
  * The PostgreSQL client of a cluster URL, checked with one query when it is
  * built: unreachable, refusing or a wrong database fails with a
  * `ClusterStorageError`.
@@ -93,6 +116,7 @@ export const layer = (target: Target): Layer.Layer<PgClient.PgClient | SqlClient
       )
       const sql = context.mapUnsafe.get(SqlClient.SqlClient.key) as SqlClient.SqlClient
       yield* sql`SELECT 1`.pipe(Effect.timeout(Duration.seconds(10)))
+      yield* createTables(sql)
       return context
     }).pipe(
       Effect.mapError((error) =>
@@ -101,7 +125,7 @@ export const layer = (target: Target): Layer.Layer<PgClient.PgClient | SqlClient
           port: target.port,
           user: target.user,
           database: target.database,
-          reason: error._tag === "TimeoutError" ? "no answer within 10 s" : reasonOf(error),
+          reason: (error as { readonly _tag?: unknown })._tag === "TimeoutError" ? "no answer within 10 s" : reasonOf(error),
           cause: error
         })
       )
