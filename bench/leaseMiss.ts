@@ -10,7 +10,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Cache, CacheStore } from "@expops/core"
+import { Cache } from "@expops/core"
 import { TestRecipes } from "@expops/core/testing"
 import { LocalCacheLease, LocalCacheStore } from "@expops/backend-local"
 import { Effect, Layer, Schema } from "effect"
@@ -18,8 +18,9 @@ const N = 1000
 const measure = async (withLease: boolean) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "leasecost-"))
   const store = LocalCacheStore.layerWithoutIndex(path.join(dir, "cache"), { fsync: false })
-  const backend = withLease ? Layer.merge(store, LocalCacheLease.layer(path.join(dir, "cache"))) : store
-  const layer = Layer.provideMerge(Cache.layer(), backend)
+  const layer = withLease
+    ? Layer.provideMerge(Cache.layer(), Layer.merge(store, LocalCacheLease.layer(path.join(dir, "cache"))))
+    : Layer.provideMerge(Cache.layer(), store)
   const program = Effect.gen(function*() {
     const cache = yield* Cache.Cache
     const t0 = performance.now()
@@ -29,7 +30,7 @@ const measure = async (withLease: boolean) => {
     }
     return (performance.now() - t0) / N * 1000
   })
-  const us = await Effect.runPromise(Effect.provide(program, layer as any))
+  const us = await Effect.runPromise(Effect.provide(program, layer))
   fs.rmSync(dir, { recursive: true, force: true })
   return us
 }
