@@ -123,17 +123,6 @@ class RemoteFailure extends Schema.TaggedError<RemoteFailure>()("RemoteFailure",
 
 const now = () => performance.now()
 
-/** A process served from the cache, as `Cache.memoize` answers a hit. */
-const served = <A>({ manifest, value }: Cache.Hit<A>): Cache.Outcome<A> => ({
-  value,
-  cached: true,
-  durationMs: 0,
-  savedMs: manifest.durationMs,
-  metrics: manifest.metrics,
-  bytes: manifest.size,
-  key: manifest.key,
-  trace: manifest.trace
-})
 
 /**
  * The `execute` of a cluster run: a process whose key is in the cache is
@@ -172,7 +161,7 @@ export const makeExecute = (project: Fingerprints) =>
             Effect.gen(function*(): Effect.fn.Return<Cache.Outcome<any>, unknown> {
               // As `Cache.memoize` looks up: through the variants of the key, for this call's seed.
               const hit = yield* cache.lookup(options.key, options.schema, options.seed)
-              if (Option.isSome(hit)) return served(hit.value)
+              if (Option.isSome(hit)) return Cache.hitOutcome(hit.value)
               if (options.onMiss) yield* options.onMiss
               // `Process.execute` always gives the seed; the work is the key's computation for it.
               const seed = options.seed ?? 0
@@ -196,7 +185,7 @@ export const makeExecute = (project: Fingerprints) =>
                 const stored = yield* cache.lookup(options.key, options.schema, options.seed)
                 if (Option.isSome(stored)) {
                   // The runner found it stored (another run computed it meanwhile): served, as a local run would say.
-                  if (reply.status === "cached") return served(stored.value)
+                  if (reply.status === "cached") return Cache.hitOutcome(stored.value)
                   const { manifest, value } = stored.value
                   // Logged in this run, on the runner: the run's metrics, as a local run would have them.
                   const collector = yield* Metrics.CurrentCollector

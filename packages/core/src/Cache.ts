@@ -144,8 +144,13 @@ const noBlobs: ReadonlyMap<string, Uint8Array> = new Map()
 /** A lease's slot no longer where the call's entry goes (see `stillTheSlot`): control flow inside `memoize`, never seen outside. */
 const slotMoved: unique symbol = Symbol("expops/Cache/slotMoved")
 
-/** What `memoize` answers for an entry found in the store. */
-const hitOutcome = <A>({ manifest, value }: Hit<A>): Outcome<A> => ({
+/**
+ * What `memoize` answers for an entry found in the store: for callers that
+ * serve entries themselves (a cluster driver), the same outcome.
+ *
+ * @since 0.1.0
+ */
+export const hitOutcome = <A>({ manifest, value }: Hit<A>): Outcome<A> => ({
   value,
   cached: true,
   durationMs: 0,
