@@ -74,3 +74,9 @@ export const sampleMemory = (everyMs: number) => {
     }
   }
 }
+
+/** The value after `--name` on the command line, if given. */
+export const option = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name)
+  return i === -1 ? undefined : process.argv[i + 1]
+}

@@ -21,12 +21,8 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { pathToFileURL } from "node:url"
 import { Effect, Layer, ManagedRuntime, Random, Schema } from "effect"
-import { median, round } from "./harness.ts"
+import { median, option, round } from "./harness.ts"
 
-const option = (name: string) => {
-  const i = process.argv.indexOf(name)
-  return i === -1 ? undefined : process.argv[i + 1]
-}
 const base = option("--base")
 if (base === undefined) {
   process.stderr.write("usage: npx node bench/traceAB.ts --base DIR\n")
