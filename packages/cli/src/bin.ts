@@ -35,20 +35,24 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 
 const args = process.argv.slice(2)
 
-// Before `effect` loads: a project with its own compatible copies of the
-// shared packages runs on those, and so does the CLI (one instance of each).
-const { adopt } = await import("./internal/packages.ts")
-const incompatible = adopt(args, process.cwd())
-if (incompatible !== undefined) {
-  process.stderr.write(`error: ${incompatible}\n`)
-  process.exit(2)
-}
-
 const Version = await import("./internal/version.ts")
 
 if (Version.isVersionOnly(args)) {
   process.stdout.write(`${Version.line("expops", Version.read(), Version.canColor(process.env, process.stdout.isTTY === true))}\n`)
 } else {
+  // Node's answers about where modules are, kept from the last start-up
+  // (internal/moduleMemo.ts); hooked first, so that it answers what the hooks
+  // of internal/packages.ts ask for.
+  const ModuleMemo = await import("./internal/moduleMemo.ts")
+  ModuleMemo.install()
+  // Before `effect` loads: a project with its own compatible copies of the
+  // shared packages runs on those, and so does the CLI (one instance of each).
+  const { adopt } = await import("./internal/packages.ts")
+  const incompatible = adopt(args, process.cwd())
+  if (incompatible !== undefined) {
+    process.stderr.write(`error: ${incompatible}\n`)
+    process.exit(2)
+  }
   // The first Ctrl-C (or SIGTERM) interrupts the command, which then records
   // what it did; a second one exits at once.
   let signals = 0
