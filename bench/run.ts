@@ -118,7 +118,7 @@ const fingerprint = await section(
 const warmPipeline = await section("warmPipeline", { unit: "ms", inProcess: null, cli: null }, () => PipelineBench.run({ quick, workDir }))
 const startUp = await section(
   "startUp",
-  { unit: "ms", nodeStartup: null, version: null, quickstartCached: null, quickstartImports: null },
+  { unit: "ms", nodeStartup: null, version: null, quickstartCached: null, quickstartCachedNoMemo: null, quickstartImports: null },
   () => StartUp.run({ quick, workDir })
 )
 const fanout = await section("fanout", { plan: null, cachedRun: null }, async () => {

@@ -156,6 +156,7 @@ export const table = (r: any): string => {
         ["  floor: empty Node process (node -e 0)", u.nodeStartup, "1.00x"],
         ["quick start, fully cached expops run", u.quickstartCached, ratio(u.quickstartCached, u.quickstartImports)],
         ["  floor: node importing effect/Effect, /Random, /Schema + @expops/core", u.quickstartImports, "1.00x"],
+        ["the same run, module memo off (EXPOPS_MODULE_MEMO=0)", u.quickstartCachedNoMemo, ratio(u.quickstartCachedNoMemo, u.quickstartImports)],
         ["the same, a copy importing the effect barrel", u.quickstartBarrelCached]
       ],
       "vs floor"

@@ -9,6 +9,8 @@
  *   floor the CLI cannot go below: a Node process importing what the quick
  *   start's own modules import (effect's subpaths `effect/Effect`,
  *   `effect/Random`, `effect/Schema`, and `@expops/core`);
+ * - the same cached run with the module memo off (`EXPOPS_MODULE_MEMO=0`):
+ *   what keeping Node's answers about where modules are saves;
  * - the same cached run of a copy whose modules import the `effect` barrel
  *   instead: what a project pays for loading all of effect.
  */
@@ -27,6 +29,8 @@ export interface StartUpResult {
   /** `expops --version` over an empty Node process (target: at most 3). */
   readonly versionOverNode: number
   readonly quickstartCached: number
+  /** The same run with the module memo off. */
+  readonly quickstartCachedNoMemo: number
   /** A Node process importing effect's subpaths and `@expops/core`, as the quick start's modules do. */
   readonly quickstartImports: number
   /** The cached run of a copy importing the `effect` barrel. */
@@ -37,10 +41,10 @@ export interface StartUpResult {
 const root = path.join(import.meta.dirname, "..", "..")
 const CLI_BIN = path.join(root, "packages", "cli", "dist", "bin.js")
 
-const spawnTimed = (args: ReadonlyArray<string>, cwd: string) =>
+const spawnTimed = (args: ReadonlyArray<string>, cwd: string, env: Record<string, string> = {}) =>
   new Promise<number>((resolve, reject) => {
     const start = performance.now()
-    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] })
     let stderr = ""
     child.stdout.resume()
     child.stderr.on("data", (c) => (stderr += c))
@@ -102,6 +106,7 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
     nodeStartup: () => spawnTimed(["-e", "0"], shipped),
     version: () => spawnTimed([CLI_BIN, "--version"], shipped),
     quickstartCached: () => spawnTimed([CLI_BIN, "run", shipped, "--json"], shipped),
+    quickstartCachedNoMemo: () => spawnTimed([CLI_BIN, "run", shipped, "--json"], shipped, { EXPOPS_MODULE_MEMO: "0" }),
     // From the project's folder, so both resolve as its modules resolve them; with the compile cache, as the CLI has it.
     quickstartImports: () =>
       spawnTimed(["--input-type=module", "-e", `import { enableCompileCache } from "node:module"; enableCompileCache(); ${imports}`], shipped),
@@ -116,6 +121,7 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
     version: round(m.version),
     versionOverNode: round(m.version / m.nodeStartup),
     quickstartCached: round(m.quickstartCached),
+    quickstartCachedNoMemo: round(m.quickstartCachedNoMemo),
     quickstartImports: round(m.quickstartImports),
     quickstartBarrelCached: round(m.quickstartBarrelCached),
     notes
