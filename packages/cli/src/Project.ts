@@ -153,6 +153,14 @@ export const configDocumentFile = (dir: string): string => Path.join(dir, ".expo
 export const codeIndexFile = (project: Project): string => Path.join(project.dir, ".expops", "code-index.json")
 
 /**
+ * Where a project keeps the digests of its data file and traced files by
+ * their signatures, for the next run (`Trace.keepDigests`).
+ *
+ * @since 0.1.0
+ */
+export const fileDigestsFile = (project: Project): string => Path.join(project.dir, ".expops", "file-digests.bin")
+
+/**
  * Makes the project's code load the same `effect` and `@expops/*` as the
  * CLI (see `internal/packages.ts`): the CLI's where the project has none,
  * the project's where the executable adopted them. A copy that cannot be

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { Cache, CacheStore, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, type RunReport, RunStore } from "@expops/core"
+import { Cache, CacheStore, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, type RunReport, RunStore, Trace } from "@expops/core"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -141,6 +141,9 @@ const handler = Effect.fn("expops.run")(function*(input: {
     )
   }
   const seed = Option.getOrElse(input.seed, () => config.seed)
+  // The digests of the data file and of traced files, by their signatures, from the last run: unchanged files are not read again.
+  const digestsFile = Project.fileDigestsFile(project)
+  Trace.restoreDigests(digestsFile)
   const data = yield* Project.dataFile(project)
   yield* enterProjectDir(project.dir)
   const { diagnostics, layer, pipeline } = yield* Project.importPipeline(project)
@@ -231,6 +234,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
     Effect.onInterrupt(() => (interrupted === undefined ? Effect.void : show(interrupted)))
   )
 
+  if (!input.noCache) Trace.keepDigests(digestsFile)
   yield* show(report)
   if (report.run.status === "failed") return yield* new Failed({ message: "" })
 }, Effect.scoped)

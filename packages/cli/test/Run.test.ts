@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
+import { deserialize } from "node:v8"
+import { assert, describe, it, vi } from "@effect/vitest"
+import { Trace } from "@expops/core"
 import { Effect } from "effect"
 import { cli, copyProject, editConfig, editFile, executedSteps, json, manifestKeys, run, statuses, stepStatuses } from "./helpers.ts"
 
@@ -126,6 +128,32 @@ describe("expops run", () => {
       assert.include(executedSteps(edited.report), "load_data/validate")
       assert.include(executedSteps(edited.report), "prepare/shuffle")
       assert.include(yield* changes(dir, "prepare"), "input `rows` changed (from upstream `load_data`)")
+    }))
+
+  it.live("the data file's digest is kept for the next run by its signature, and not trusted once the file changed", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      const data = Path.join(dir, "data/iris.csv")
+      const kept = Path.join(dir, ".expops/file-digests.bin")
+      // A run that stores nothing keeps nothing.
+      yield* run(dir, "--no-cache")
+      assert.isFalse(existsSync(kept))
+      // As if the copy had been made long before this run: digests of files changed in the last 2 s are not kept.
+      vi.useFakeTimers({ toFake: ["Date"] })
+      vi.setSystemTime(Date.now() + 10_000)
+      try {
+        yield* run(dir)
+        const rows = (deserialize(readFileSync(kept)) as [string, Array<[string, ...Array<unknown>]>])[1]
+        assert.include(rows.map((row) => row[0]), data)
+        // A new process: only what was kept is known. Unchanged, the data file is not read again.
+        Trace.clearDigests()
+        assert.deepStrictEqual(Object.values(statuses((yield* run(dir)).report)), ["cached", "cached", "cached", "cached"])
+        editFile(data, "5.1,3.5,1.4,0.2,setosa", "5.2,3.5,1.4,0.2,setosa")
+        Trace.clearDigests()
+        assert.strictEqual(statuses((yield* run(dir)).report).load_data, "executed")
+      } finally {
+        vi.useRealTimers()
+      }
     }))
 
   it.live("--seed 7 re-runs what draws random numbers, serves load_data across seeds; going back to the config seed hits the earlier entries", () =>

@@ -311,3 +311,21 @@ const compare = (trace: Trace, seed: number | undefined, digests: ReadonlyArray<
  * @since 0.1.0
  */
 export const clearDigests = (): void => Digests.clear()
+
+/**
+ * Adds the file digests an earlier run kept in `file` (see `keepDigests`):
+ * each is used only while its file's size, mtime, ctime and inode are the
+ * ones it was kept with. A missing or damaged file adds nothing.
+ *
+ * @since 0.1.0
+ */
+export const restoreDigests = (file: string): void => Digests.restore(file)
+
+/**
+ * Keeps the file digests this process knows (traced files, the data file)
+ * in `file` for the next run, so that an unchanged large file is not read
+ * again to be checked.
+ *
+ * @since 0.1.0
+ */
+export const keepDigests = (file: string): void => Digests.keep(file)
