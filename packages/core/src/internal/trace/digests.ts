@@ -43,6 +43,8 @@ const readFileSync = fs.readFileSync
 const createReadStream = fs.createReadStream
 
 const known = new Map<string, { readonly signature: Signature; readonly digest: string }>()
+/** Whether `known` holds what `restore` did not read: `keep` writes only then. */
+let unkept = false
 
 /** The signature of `path` now, or `undefined` when it does not exist (or is not a file). */
 export const signature = (path: string): Signature | undefined => {
@@ -62,8 +64,11 @@ export const sameSignature = (a: Signature | undefined, b: Signature | undefined
 
 const remember = (path: string, sig: Signature, digest: string) => {
   const changed = sig.mtimeNs > sig.ctimeNs ? sig.mtimeNs : sig.ctimeNs
-  if (BigInt(Date.now()) * 1_000_000n - changed > RECENT_NS) known.set(path, { signature: sig, digest })
-  else known.delete(path)
+  if (BigInt(Date.now()) * 1_000_000n - changed > RECENT_NS) {
+    const before = known.get(path)
+    if (before === undefined || before.digest !== digest || !sameSignature(before.signature, sig)) unkept = true
+    known.set(path, { signature: sig, digest })
+  } else if (known.delete(path)) unkept = true
   return digest
 }
 
@@ -108,7 +113,10 @@ export const digest = (path: string, sig: Signature | undefined = signature(path
 }
 
 /** Forgets every remembered digest (for tests). */
-export const clear = (): void => known.clear()
+export const clear = (): void => {
+  known.clear()
+  unkept = false
+}
 
 /** What `keep` writes: a format tag, then `[path, size, mtimeNs, ctimeNs, ino, digest]` per file. */
 const FORMAT = "expops/file-digests/1"
@@ -143,11 +151,14 @@ export const restore = (file: string): void => {
 }
 
 /**
- * Writes the digests this process knows to `file` for the next run,
- * replacing it in one rename (a reader sees the old file or the new one).
- * Failing to write costs the next run its re-hashing, nothing else.
+ * Writes the digests this process knows to `file` for the next run, when
+ * it learnt any since `restore`, replacing it in one rename (a reader sees
+ * the old file or the new one). Failing to write costs the next run its
+ * re-hashing, nothing else.
  */
 export const keep = (file: string): void => {
+  if (!unkept) return
+  unkept = false
   const rows: Array<Kept> = []
   for (const [path, { digest, signature }] of known) {
     rows.push([path, signature.size, signature.mtimeNs, signature.ctimeNs, signature.ino, digest])
