@@ -62,12 +62,16 @@ if (Version.isVersionOnly(args)) {
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
 
-  const [NodeRuntime, Exit, Runtime, { main }] = await Promise.all([
-    import("@effect/platform-node/NodeRuntime"),
-    import("effect/Exit"),
-    import("effect/Runtime"),
-    import("./Cli.ts")
-  ])
+  // effect/cli's help-text segmenter is made when help is printed, not at every start-up (see the module).
+  const { whileLoading } = await import("./internal/deferredSegmenter.ts")
+  const [NodeRuntime, Exit, Runtime, { main }] = await whileLoading(() =>
+    Promise.all([
+      import("@effect/platform-node/NodeRuntime"),
+      import("effect/Exit"),
+      import("effect/Runtime"),
+      import("./Cli.ts")
+    ])
+  )
   NodeRuntime.runMain(main(args), {
     disableErrorReporting: true,
     teardown: (exit, onExit) => {
