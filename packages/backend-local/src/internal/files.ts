@@ -246,8 +246,15 @@ export const writeTempLarge = async (io: Io, dir: string, base: string, bytes: U
   return temp
 }
 
-/** While a large blob is written with fsync, its data is flushed every this many bytes, as hashing goes on. */
-const FLUSH_EVERY = 64 * 1024 * 1024
+/**
+ * While a very large blob is written with fsync, what is written is flushed
+ * every this many bytes, so its final fsync has a bounded amount left. Not
+ * more often: on ext4 each flush commits the journal, which stalls the
+ * writes running meanwhile and, with other processes writing, waits for
+ * their data too. A blob up to this size is flushed once, when all of it is
+ * written, while the hashing finishes.
+ */
+const FLUSH_EVERY = 256 * 1024 * 1024
 
 /**
  * Chunk writes queued in the thread pool at once. Writes to one file run one
@@ -265,9 +272,10 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
  * `writeTempLarge` that also answers the SHA-256 of the bytes. The thread
  * pool writes the chunks, `WRITES_IN_FLIGHT` queued at a time, while this
  * thread hashes the same bytes in slices: neither waits for the other, and
- * the bytes are never copied. With `sync`, what is written is flushed every
- * 64 MiB and as soon as the last chunk is written, so the disk works while
- * hashing finishes, and the final fsync has little left to do. When
+ * the bytes are never copied. With `sync`, what is written is flushed as
+ * soon as the last chunk is written (and every `FLUSH_EVERY` bytes before),
+ * so the disk works while hashing finishes and the final fsync has little
+ * left to do. When
  * `exists(digest)` says the blob is already stored, the temp file is removed
  * before its final fsync and `temp` is undefined.
  */
