@@ -248,7 +248,7 @@ export const writeTempLarge = async (io: Io, dir: string, base: string, bytes: U
 
 /**
  * While a very large blob is written with fsync, what is written is flushed
- * every this many bytes, so its final fsync has a bounded amount left. Not
+ * every this many bytes, so its last flush has a bounded amount left. Not
  * more often: on ext4 each flush commits the journal, which stalls the
  * writes running meanwhile and, with other processes writing, waits for
  * their data too. A blob up to this size is flushed once, when all of it is
@@ -272,12 +272,11 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
  * `writeTempLarge` that also answers the SHA-256 of the bytes. The thread
  * pool writes the chunks, `WRITES_IN_FLIGHT` queued at a time, while this
  * thread hashes the same bytes in slices: neither waits for the other, and
- * the bytes are never copied. With `sync`, what is written is flushed as
- * soon as the last chunk is written (and every `FLUSH_EVERY` bytes before),
- * so the disk works while hashing finishes and the final fsync has little
- * left to do. When
- * `exists(digest)` says the blob is already stored, the temp file is removed
- * before its final fsync and `temp` is undefined.
+ * the bytes are never copied. With `sync`, the file is flushed (fdatasync)
+ * as soon as the last chunk is written, so the disk works while hashing
+ * finishes, and every `FLUSH_EVERY` bytes before. When `exists(digest)`
+ * says the blob is already stored, the temp file is removed and `temp` is
+ * undefined.
  */
 export const writeTempHashing = async (
   io: Io,
@@ -336,6 +335,9 @@ export const writeTempHashing = async (
   const writing = Promise.all(Array.from({ length: WRITES_IN_FLIGHT }, lane)).then(async () => {
     if (!sync || failure !== undefined) return
     // Everything is written: flush it while this thread may still be hashing.
+    // This is the file's durable point: fdatasync after the last write makes
+    // its bytes and its size durable; the timestamps an fsync would add are
+    // not needed to read the blob back.
     await flushing
     await track(io.fdatasync(fd))
   })
@@ -357,7 +359,6 @@ export const writeTempHashing = async (
       removeQuietly(io, temp)
       return { temp: undefined, digest }
     }
-    if (sync) io.fsyncSync(fd)
     io.closeSync(fd)
     return { temp, digest }
   } catch (error) {
