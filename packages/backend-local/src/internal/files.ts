@@ -246,16 +246,37 @@ export const writeTempLarge = async (io: Io, dir: string, base: string, bytes: U
   return temp
 }
 
-/** While a large blob is written with fsync, its data is flushed every this many bytes, as hashing goes on. */
-const FLUSH_EVERY = 64 * 1024 * 1024
+/**
+ * While a very large blob is written with fsync, what is written is flushed
+ * every this many bytes, so its last flush has a bounded amount left. Not
+ * more often: on ext4 each flush commits the journal, which stalls the
+ * writes running meanwhile and, with other processes writing, waits for
+ * their data too. A blob up to this size is flushed once, when all of it is
+ * written, while the hashing finishes.
+ */
+const FLUSH_EVERY = 256 * 1024 * 1024
 
 /**
- * `writeTempLarge` that also answers the SHA-256 of the bytes: each chunk is
- * hashed on this thread while the thread pool writes it, and with `sync`
- * the data written so far is flushed every 64 MiB meanwhile, so hashing,
- * writing and flushing overlap instead of following each other. When
- * `exists(digest)` says the blob is already stored, the temp file is removed
- * before its final fsync and `temp` is undefined.
+ * Chunk writes queued in the thread pool at once. Writes to one file run one
+ * after another in the kernel; with the next one already queued, the disk
+ * never waits for this thread to come back from hashing and ask for it.
+ */
+const WRITES_IN_FLIGHT = 2
+
+/** Hashing gives the event loop a turn after each slice this large, so landed writes are followed by the next at once. */
+const HASH_SLICE = 1024 * 1024
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/**
+ * `writeTempLarge` that also answers the SHA-256 of the bytes. The thread
+ * pool writes the chunks, `WRITES_IN_FLIGHT` queued at a time, while this
+ * thread hashes the same bytes in slices: neither waits for the other, and
+ * the bytes are never copied. With `sync`, the file is flushed (fdatasync)
+ * as soon as the last chunk is written, so the disk works while hashing
+ * finishes, and every `FLUSH_EVERY` bytes before. When `exists(digest)`
+ * says the blob is already stored, the temp file is removed and `temp` is
+ * undefined.
  */
 export const writeTempHashing = async (
   io: Io,
@@ -266,41 +287,83 @@ export const writeTempHashing = async (
 ): Promise<{ readonly temp: string | undefined; readonly digest: string }> => {
   const temp = tempName(dir, "blob")
   const fd = io.openSync(temp, "wx", 0o644)
+  const size = bytes.byteLength
+  // Everything started on the descriptor, as promises that settle without
+  // failing: the descriptor is closed only once they all have (a write still
+  // running could otherwise land in a file that reused its number).
+  const started: Array<Promise<void>> = []
+  // The first failure of a write or flush: each gets its handler when it
+  // starts, so one that fails while this thread hashes is kept, not unhandled.
+  let failure: { readonly error: unknown } | undefined
+  const track = (operation: Promise<unknown>): Promise<void> => {
+    const settled = operation.then(() => undefined, (error: unknown) => {
+      failure ??= { error }
+    })
+    started.push(settled)
+    return settled
+  }
+
+  /** Writes `bytes[at, end)`, resuming a write that comes back short. */
+  const writeRange = async (at: number, end: number): Promise<void> => {
+    while (at < end && failure === undefined) {
+      const written = await io.write(fd, bytes, at, end - at, at)
+      if (written <= 0) throw new Error(`the file system accepted none of ${end - at} bytes`)
+      at += written
+    }
+  }
+  let queued = 0
+  let written = 0
+  let flushAt = FLUSH_EVERY
   let flushing: Promise<void> | undefined
-  try {
-    const hash = createHash("sha256")
-    let written = 0
-    // Every byte is hashed once, in order, even when a write comes back short and is resumed.
-    let hashed = 0
-    let flushAt = FLUSH_EVERY
-    while (written < bytes.byteLength) {
-      const length = Math.min(CHUNK, bytes.byteLength - written)
-      const writing = io.write(fd, bytes, written, length, written)
-      const end = written + length
-      if (end > hashed) {
-        hash.update(bytes.subarray(hashed, end))
-        hashed = end
-      }
-      written += await writing
-      if (sync && written >= flushAt && written < bytes.byteLength) {
-        await flushing
-        flushing = io.fdatasync(fd)
-        flushAt += FLUSH_EVERY
+  /** One of the `WRITES_IN_FLIGHT` lanes: writes the next chunk nobody has taken until none is left. */
+  const lane = async (): Promise<void> => {
+    while (queued < size && failure === undefined) {
+      const at = queued
+      const end = Math.min(at + CHUNK, size)
+      queued = end
+      await track(writeRange(at, end))
+      written += end - at
+      // One flush at a time; a threshold passed meanwhile is flushed by the next.
+      if (sync && written >= flushAt && written < size && flushing === undefined) {
+        flushAt = written + FLUSH_EVERY
+        flushing = track(io.fdatasync(fd)).then(() => {
+          flushing = undefined
+        })
       }
     }
+  }
+  const writing = Promise.all(Array.from({ length: WRITES_IN_FLIGHT }, lane)).then(async () => {
+    if (!sync || failure !== undefined) return
+    // Everything is written: flush it while this thread may still be hashing.
+    // This is the file's durable point: fdatasync after the last write makes
+    // its bytes and its size durable; the timestamps an fsync would add are
+    // not needed to read the blob back.
     await flushing
-    flushing = undefined
+    await track(io.fdatasync(fd))
+  })
+
+  try {
+    const hash = createHash("sha256")
+    for (let at = 0; at < size && failure === undefined;) {
+      const end = Math.min(at + HASH_SLICE, size)
+      hash.update(bytes.subarray(at, end))
+      at = end
+      if (at < size) await nextTurn()
+    }
+    await writing
+    await Promise.all(started)
+    if (failure !== undefined) throw failure.error
     const digest = hash.digest("hex")
     if (exists(digest)) {
       io.closeSync(fd)
       removeQuietly(io, temp)
       return { temp: undefined, digest }
     }
-    if (sync) io.fsyncSync(fd)
     io.closeSync(fd)
     return { temp, digest }
   } catch (error) {
-    await flushing?.catch(() => undefined)
+    await writing
+    await Promise.all(started)
     safeClose(io, fd)
     removeQuietly(io, temp)
     throw error

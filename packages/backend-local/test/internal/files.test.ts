@@ -74,6 +74,82 @@ describe("hashing while writing and reading large files", () => {
     assert.deepStrictEqual(fs.readdirSync(dir), [])
   })
 
+  /** Node's calls, recording what is done to each descriptor and how many writes are running. */
+  const recording = (overrides: Partial<files.Io> = {}) => {
+    const log: Array<string> = []
+    let running = 0
+    const base: files.Io = { ...files.nodeIo, ...overrides }
+    const io: files.Io = {
+      ...base,
+      write: async (fd, buffer, offset, length, position) => {
+        running++
+        try {
+          return await base.write(fd, buffer, offset, length, position)
+        } finally {
+          running--
+          log.push(`write ${position}`)
+        }
+      },
+      fdatasync: async (fd) => {
+        await base.fdatasync(fd)
+        log.push("fdatasync")
+      },
+      fsyncSync: (fd) => {
+        base.fsyncSync(fd)
+        log.push("fsync")
+      },
+      closeSync: (fd) => {
+        // A write still running when its descriptor is closed could land in whatever file reuses the number.
+        log.push(running === 0 ? "close" : `close while ${running} writes run`)
+        base.closeSync(fd)
+      }
+    }
+    return { io, log }
+  }
+
+  it("writeTempHashing with sync flushes the file once all of it is written, before answering it; without, never", async () => {
+    const dir = tmpDir()
+    const durable = recording()
+    const { temp } = await files.writeTempHashing(durable.io, dir, data, true, () => false)
+    assert.deepStrictEqual(new Uint8Array(fs.readFileSync(temp!)), data)
+    const writes = durable.log.filter((op) => op.startsWith("write"))
+    assert.strictEqual(writes.length, 3)
+    // Every chunk written, then the flush that makes them and the size durable, then the close.
+    assert.deepStrictEqual(durable.log.slice(writes.length), ["fdatasync", "close"])
+    const fast = recording()
+    await files.writeTempHashing(fast.io, dir, data, false, () => false)
+    assert.deepStrictEqual(fast.log.filter((op) => !op.startsWith("write")), ["close"])
+  })
+
+  it("writeTempHashing that fails while other writes run closes the file only once they are done, and leaves nothing", async () => {
+    const dir = tmpDir()
+    let calls = 0
+    const slowThenFull = recording({
+      write: (fd, buffer, offset, length, position) =>
+        ++calls === 2
+          ? Promise.reject(Object.assign(new Error("full"), { code: "ENOSPC" }))
+          // The others land later than the failure: the close must wait for them.
+          : new Promise((resolve) => setTimeout(resolve, 30)).then(() => files.nodeIo.write(fd, buffer, offset, length, position))
+    })
+    const error = await files.writeTempHashing(slowThenFull.io, dir, data, true, () => false).then(() => undefined, (e: unknown) => e)
+    assert.strictEqual((error as { code?: string }).code, "ENOSPC")
+    assert.strictEqual(slowThenFull.log.at(-1), "close")
+    assert.deepStrictEqual(fs.readdirSync(dir), [])
+    // A flush that fails is a failed write too.
+    const flushFails = recording({ fdatasync: () => Promise.reject(Object.assign(new Error("io"), { code: "EIO" })) })
+    const flushError = await files.writeTempHashing(flushFails.io, dir, data, true, () => false).then(() => undefined, (e: unknown) => e)
+    assert.strictEqual((flushError as { code?: string }).code, "EIO")
+    assert.deepStrictEqual(fs.readdirSync(dir), [])
+  })
+
+  it("writeTempHashing fails, rather than loops, on a file system that accepts no bytes", async () => {
+    const dir = tmpDir()
+    const stuck: files.Io = { ...files.nodeIo, write: () => Promise.resolve(0) }
+    const error = await files.writeTempHashing(stuck, dir, data, false, () => false).then(() => undefined, (e: unknown) => e)
+    assert.match(String(error), /accepted none/)
+    assert.deepStrictEqual(fs.readdirSync(dir), [])
+  })
+
   it("readLargeHashingIfExists answers the bytes and their SHA-256, undefined for a missing file", async () => {
     const dir = tmpDir()
     const read = await files.readLargeHashingIfExists(write(dir, "large", data))
