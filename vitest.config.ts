@@ -1,13 +1,13 @@
 import { defineConfig } from "vitest/config"
+import { shared } from "./vitest.shared.ts"
 import projects from "./vitest.workspace.ts"
 
 export default defineConfig({
   test: {
     projects,
-    // One worker per core. Vitest's default leaves one core to itself, which on a
-    // two-core machine runs every file in turn; the slowest files mostly wait on
-    // child processes (the crash and concurrency tests), so others run beside them.
-    maxWorkers: "100%",
+    // The projects run their files with their own `maxWorkers` (vitest.shared.ts); the
+    // root's is kept equal to it for vitest's own summary and diagnostics.
+    maxWorkers: shared.test!.maxWorkers,
     testTimeout: 60_000,
     hookTimeout: 120_000
   }

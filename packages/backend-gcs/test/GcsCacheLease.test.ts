@@ -76,7 +76,11 @@ describe("GcsCacheLease", () => {
       const other = GcsCacheLease.make(machine(), fast, { owner: "other" })
       const attempt = yield* leases.acquire(key)
       if (attempt._tag !== "Acquired") return assert.fail("expected to acquire")
-      const first = (yield* generation())!
+      const acquired = (yield* generation())!
+      // The thread starts with the first lease held and loads the GCS client first, which on a
+      // busy machine can take longer than the block below: wait (bounded) for its first renewal,
+      // so the block tests renewing while blocked, not how fast a thread starts.
+      const first = yield* eventually(Effect.map(generation(), (now) => now !== undefined && now > acquired ? now : undefined))
       // A synchronous stretch of 1 s, more than twice the expiry: nothing on this thread can renew.
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_000)
       assert.isAbove((yield* generation())!, first, "renewed meanwhile")
@@ -89,12 +93,27 @@ describe("GcsCacheLease", () => {
       const again = yield* leases.acquire(key)
       if (again._tag !== "Acquired") return assert.fail("expected to acquire")
       yield* Effect.promise(() => machine().bucket.file(object).save("{}"))
-      yield* Effect.sleep("400 millis")
+      // The thread's next renewal (every 100 ms) is refused; `renew` only asks whether it was.
+      assert.isTrue(yield* eventually(Effect.map(again.lease.renew, (held) => held ? undefined : true)), "the takeover was noticed")
       assert.isFalse(yield* again.lease.renew)
       yield* again.lease.release
       assert.isDefined(yield* generation(), "the new owner's lease is not deleted")
     }))
 })
+
+/**
+ * The first defined answer of `poll`, asked every 50 ms of real time for at most 20 s (the
+ * test fails with a timeout otherwise): for what a worker thread or another process does in
+ * its own time, which no TestClock drives.
+ */
+const eventually = <A, E>(poll: Effect.Effect<A | undefined, E>) =>
+  Effect.gen(function*() {
+    while (true) {
+      const answer = yield* poll
+      if (answer !== undefined) return answer
+      yield* Effect.sleep("50 millis")
+    }
+  }).pipe(Effect.timeout("20 seconds"))
 
 /** The fake server as a child process, for the enclosing scope: its url. */
 const separateServer = Effect.acquireRelease(

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { createHash } from "node:crypto"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Effect, Fiber, Layer, Option, Schema } from "effect"
+import { TestClock } from "effect/testing"
 import { Cache, CacheStore, Reproducibility, Step } from "@expops/core"
 import { CacheStoreConformance } from "@expops/core/testing"
 
@@ -188,23 +189,31 @@ describe("Cache", () => {
     return { slow, counter }
   }
 
-  it.live("an interrupted computation frees its key: the next call computes", () =>
+  // On the test clock: the 5 ms timeouts and the step's 50 ms pass when the test says so.
+  it.effect("an interrupted computation frees its key: the next call computes", () =>
     Effect.gen(function*() {
       const { counter, slow } = makeSlow()
-      const first = yield* slow(1).pipe(Effect.timeoutOption("5 millis"))
-      assert.isTrue(first._tag === "None")
-      const second = yield* slow(1).pipe(Effect.timeoutOption("5 seconds"))
-      assert.deepStrictEqual(second._tag === "Some" ? second.value : undefined, 2)
+      const first = yield* Effect.forkChild(slow(1).pipe(Effect.timeoutOption("5 millis")))
+      yield* TestClock.adjust("5 millis")
+      assert.isTrue((yield* Fiber.join(first))._tag === "None")
+      const second = yield* Effect.forkChild(slow(1).pipe(Effect.timeoutOption("5 seconds")))
+      yield* TestClock.adjust("50 millis")
+      const answer = yield* Fiber.join(second)
+      assert.deepStrictEqual(answer._tag === "Some" ? answer.value : undefined, 2)
       assert.strictEqual(counter.runs, 2)
     }).pipe(Effect.provide(Cache.layerMemory())))
 
-  it.live("a call waiting on a computation that is interrupted computes for itself", () =>
+  it.effect("a call waiting on a computation that is interrupted computes for itself", () =>
     Effect.gen(function*() {
       const { counter, slow } = makeSlow()
-      const [interrupted, waiter] = yield* Effect.all([
+      const both = yield* Effect.forkChild(Effect.all([
         slow(1).pipe(Effect.timeoutOption("5 millis")),
+        // Starts while the first computes: it waits on that computation, which is then interrupted.
         Effect.sleep("1 millis").pipe(Effect.andThen(slow(1)))
-      ], { concurrency: "unbounded" })
+      ], { concurrency: "unbounded" }))
+      // 1 ms: the waiter joins; 5 ms: the first is interrupted; 55 ms: the waiter's own computation ends.
+      yield* TestClock.adjust("1 second")
+      const [interrupted, waiter] = yield* Fiber.join(both)
       assert.strictEqual(interrupted._tag, "None")
       assert.strictEqual(waiter, 2)
       assert.strictEqual(counter.runs, 2)

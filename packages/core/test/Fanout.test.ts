@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Result, Schema } from "effect"
+import { Effect, Fiber, Result, Schema } from "effect"
+import { TestClock } from "effect/testing"
 import { Fanout, Pipeline, Process, type RunReport } from "@expops/core"
 import { TestLayers } from "@expops/core/testing"
 import * as F from "./fixtures/Fanout.ts"
@@ -407,7 +408,8 @@ describe("Fanout", () => {
       }))
   })
 
-  it.live("branches run concurrently, bounded by the pipeline's concurrency", () =>
+  // On the test clock: each branch's 20 ms pass when the test moves it, so only the bound decides how many overlap.
+  it.effect("branches run concurrently, bounded by the pipeline's concurrency", () =>
     Effect.gen(function*() {
       const load = Process.make({ name: "load", outputs: { rows: Schema.Array(Schema.Finite) }, run: () => Effect.succeed({ rows: [1, 2, 3, 4, 5, 6] }) })
       const work = Process.make({
@@ -427,7 +429,10 @@ describe("Fanout", () => {
       for (const concurrency of [1, 3]) {
         F.received.inFlight = 0
         F.received.most = 0
-        const report = yield* Pipeline.run(pipeline, { concurrency, fanout: { load: { data: { size: 6 } } } }).pipe(Effect.provide(TestLayers.layer()))
+        const running = yield* Effect.forkChild(Pipeline.run(pipeline, { concurrency, fanout: { load: { data: { size: 6 } } } }).pipe(Effect.provide(TestLayers.layer())))
+        // Six branches of 20 ms, one after another at the most: 120 ms of test time.
+        yield* TestClock.adjust("120 millis")
+        const report = yield* Fiber.join(running)
         assert.strictEqual(report.processes.filter((p) => p.base === "work" && p.status === "executed").length, 6)
         assert.strictEqual(F.received.most, concurrency)
       }
