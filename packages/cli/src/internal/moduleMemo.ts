@@ -18,8 +18,10 @@
  * - for a package name, the `node_modules/NAME` folders Node looked in and
  *   did not find are kept too, and the answer is used only while they are
  *   still absent: a copy installed nearer the importer is found as Node would;
- * - a module is answered only while its file exists (one `stat`); when it is
- *   gone, Node resolves the import and reports it missing as it always does;
+ * - a module is answered only while its file exists (one `stat` per module
+ *   and process; inside `node_modules`, where files change with their
+ *   `package.json`, none); when it is gone, Node resolves the import and
+ *   reports it missing as it always does;
  * - a relative import whose module is reached through a symbolic link, and
  *   one with a query (a reload), are left to Node each time;
  * - the source is always read afresh: only where a module is and what
@@ -194,16 +196,22 @@ export const install = (file: string = location()): void => {
     return true
   }
 
-  /** The kept format of `url`, while its file exists. */
+  /**
+   * The kept format of `url`, while its file exists. Checked once per module
+   * in a process (a module is imported by many), and not inside
+   * `node_modules`, whose files change with their `package.json`.
+   */
   const answer = (url: string) => {
     const kept = modules.get(url)
     if (kept === undefined) return undefined
-    if (!existsSync(fileURLToPath(url))) {
-      modules.delete(url)
-      drop()
-      return undefined
+    if (!answered.has(url)) {
+      if (!url.includes("/node_modules/") && !existsSync(fileURLToPath(url))) {
+        modules.delete(url)
+        drop()
+        return undefined
+      }
+      answered.add(url)
     }
-    answered.add(url)
     counts.answered++
     return { url, format: kept[0], shortCircuit: true }
   }
