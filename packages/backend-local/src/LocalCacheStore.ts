@@ -81,6 +81,8 @@ export interface Shape extends CacheStore.Shape {
  */
 export class LocalCacheStore extends Context.Service<LocalCacheStore, Shape>()("expops/backend-local/LocalCacheStore") {}
 
+const lazyRecipe = { lazyRecipe: true }
+
 /** Names are used as file names: nothing that could climb out of the folder. */
 const VALID_NAME = /^[0-9A-Za-z_-][0-9A-Za-z._-]{2,254}$/
 
@@ -166,7 +168,8 @@ export const make: (
       let read: ReturnType<typeof Manifest.decode>
       try {
         // Decoded where it was read: the manifest's bytes are never copied.
-        read = files.readSmallIfExists(manifestFile(key), (bytes) => Manifest.decode(bytes, key))
+        // Served (`touch`), the recipe is checked when read; inspected, at once.
+        read = files.readSmallIfExists(manifestFile(key), (bytes) => Manifest.decode(bytes, key, touch ? lazyRecipe : undefined))
       } catch (cause) {
         return Effect.fail(fail("read manifest", manifestPlace(key), cause))
       }
