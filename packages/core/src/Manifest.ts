@@ -189,7 +189,8 @@ const parseHead = (text: string, key: string): Head | CorruptManifestError => {
  * unless `lazy`, else when the recipe is first read, before it is used.
  */
 const decodeCurrent = (bytes: Uint8Array, key: string, lazy: boolean): Manifest | CorruptManifestError => {
-  const end = bytes.indexOf(0x0a, HEADER)
+  // Buffer's indexOf is a memchr; a typed array's walks the elements one by one.
+  const end = Buffer.prototype.indexOf.call(bytes, 0x0a, HEADER)
   if (end === -1) return corrupt(key, "no recipe")
   const head = bytes.subarray(HEADER, end)
   if (hash("sha256", head, "hex") !== decoder.decode(bytes.subarray(0, HEADER - 1))) return corrupt(key, "checksum mismatch")
@@ -207,10 +208,11 @@ const decodeCurrent = (bytes: Uint8Array, key: string, lazy: boolean): Manifest 
     if (read instanceof CorruptManifestError) return read
     return fromHead(parsed, () => read)
   }
-  // Kept as a one-byte string (a lossless copy, cheaper than a new buffer): `bytes` may be a buffer the store reuses.
-  const kept = Buffer.from(recipeBytes.buffer, recipeBytes.byteOffset, recipeBytes.byteLength).toString("latin1")
+  // Copied, as `bytes` may be a buffer the store reuses; into Node's buffer pool, cheaper than a buffer of its own.
+  const kept = Buffer.allocUnsafe(recipeBytes.byteLength)
+  kept.set(recipeBytes)
   return fromHead(parsed, () => {
-    const read = readRecipe(Buffer.from(kept, "latin1"), ref, key)
+    const read = readRecipe(kept, ref, key)
     // Thrown, as a getter can only throw: readers of `getManifest`'s recipe are told so (see `CacheStore`).
     if (read instanceof CorruptManifestError) throw read
     return read
