@@ -258,12 +258,24 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       onSuccess: (found) => {
         if (Option.isNone(found)) return Exit.succeed(key)
         const manifest = found.value
-        const served = Effect.map(serve(key, manifest, schema), (hit) => (Option.isSome(hit) ? hit.value : key))
-        if (Trace.isStatic(manifest.trace)) return served
+        if (Trace.isStatic(manifest.trace)) return hitOrKey(serve(key, manifest, schema), key)
         return Effect.flatMap(Trace.check(manifest.trace!, manifest.trace!.random ? force(seed) : undefined), (check) =>
-          check.holds ? served : depth >= Variants.MAX_DEPTH ? Exit.succeed("") : find(Variants.next(key, check.variant), schema, seed, depth + 1))
+          check.holds
+            ? hitOrKey(serve(key, manifest, schema), key)
+            : depth >= Variants.MAX_DEPTH
+            ? Exit.succeed("")
+            : find(Variants.next(key, check.variant), schema, seed, depth + 1))
       }
     })
+
+  /** The hit, or the key when the entry was not served; an entry without blobs is served as an Exit, mapped here without a step of the runtime. */
+  const hitOrKey = <A>(served: Effect.Effect<Option.Option<Hit<A>>, CacheStoreError>, key: string): Effect.Effect<Hit<A> | string, CacheStoreError> => {
+    if (Exit.isExit(served)) {
+      const exit = served as Exit.Exit<Option.Option<Hit<A>>, CacheStoreError>
+      return Exit.isSuccess(exit) ? Exit.succeed(Option.isSome(exit.value) ? exit.value.value : key) : exit as Exit.Exit<never, CacheStoreError>
+    }
+    return Effect.map(served, (hit) => (Option.isSome(hit) ? hit.value : key))
+  }
 
   const lookup: Shape["lookup"] = (key, schema, seed) =>
     Effect.map(find(key, schema, seed, 0), (found) => (typeof found === "string" ? Option.none() : Option.some(found)))

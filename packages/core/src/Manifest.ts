@@ -189,34 +189,43 @@ const parseHead = (text: string, key: string): Head | CorruptManifestError => {
  * unless `lazy`, else when the recipe is first read, before it is used.
  */
 const decodeCurrent = (bytes: Uint8Array, key: string, lazy: boolean): Manifest | CorruptManifestError => {
-  // Buffer's indexOf is a memchr; a typed array's walks the elements one by one.
+  // Buffer's methods on the bytes where they are: no view or decoder object per call on the hit path.
+  // (Buffer's indexOf is a memchr; a typed array's walks the elements one by one.)
   const end = Buffer.prototype.indexOf.call(bytes, 0x0a, HEADER)
   if (end === -1) return corrupt(key, "no recipe")
-  const head = bytes.subarray(HEADER, end)
-  if (hash("sha256", head, "hex") !== decoder.decode(bytes.subarray(0, HEADER - 1))) return corrupt(key, "checksum mismatch")
-  const parsed = parseHead(decoder.decode(head), key)
+  if (!matchesHex(bytes, hash("sha256", bytes.subarray(HEADER, end), "hex"))) return corrupt(key, "checksum mismatch")
+  const parsed = parseHead(utf8Slice.call(bytes, HEADER, end), key)
   if (parsed instanceof CorruptManifestError) return parsed
   const ref = parsed.recipe
   if (typeof ref?.bytes !== "number" || typeof ref.crc32 !== "number" || typeof ref.sha256 !== "string") {
     return corrupt(key, "no recipe checksum")
   }
+  const length = bytes.byteLength - end - 1
+  if (length !== ref.bytes) return corrupt(key, `truncated recipe (${length} of ${ref.bytes} bytes)`)
   const recipeBytes = bytes.subarray(end + 1)
-  if (recipeBytes.byteLength !== ref.bytes) return corrupt(key, `truncated recipe (${recipeBytes.byteLength} of ${ref.bytes} bytes)`)
   if (crc32(recipeBytes) !== ref.crc32) return corrupt(key, "recipe checksum mismatch")
   if (!lazy) {
     const read = readRecipe(recipeBytes, ref, key)
     if (read instanceof CorruptManifestError) return read
     return fromHead(parsed, () => read)
   }
-  // Copied, as `bytes` may be a buffer the store reuses; into Node's buffer pool, cheaper than a buffer of its own.
-  const kept = Buffer.allocUnsafe(recipeBytes.byteLength)
-  kept.set(recipeBytes)
+  // Copied, as `bytes` may be a buffer the store reuses: as a one-byte string, a lossless copy on the heap (cheaper to collect than a buffer).
+  const kept = latin1Slice.call(bytes, end + 1, bytes.byteLength)
   return fromHead(parsed, () => {
-    const read = readRecipe(kept, ref, key)
+    const read = readRecipe(Buffer.from(kept, "latin1"), ref, key)
     // Thrown, as a getter can only throw: readers of `getManifest`'s recipe are told so (see `CacheStore`).
     if (read instanceof CorruptManifestError) throw read
     return read
   })
+}
+
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice: (this: Uint8Array, start: number, end: number) => string }).utf8Slice
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice
+
+/** Whether the checksum line (the first 64 bytes) spells `hex`. */
+const matchesHex = (bytes: Uint8Array, hex: string): boolean => {
+  for (let i = 0; i < 64; i++) if (bytes[i] !== hex.charCodeAt(i)) return false
+  return true
 }
 
 const readRecipe = (bytes: Uint8Array, ref: RecipeRef, key: string): Recipe | CorruptManifestError => {
