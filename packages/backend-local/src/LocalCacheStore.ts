@@ -81,7 +81,7 @@ export interface Shape extends CacheStore.Shape {
  */
 export class LocalCacheStore extends Context.Service<LocalCacheStore, Shape>()("expops/backend-local/LocalCacheStore") {}
 
-const lazyRecipe = { lazyRecipe: true }
+const served = { lazyRecipe: true, stable: true }
 
 /** Names are used as file names: nothing that could climb out of the folder. */
 const VALID_NAME = /^[0-9A-Za-z_-][0-9A-Za-z._-]{2,254}$/
@@ -168,8 +168,11 @@ export const make: (
       let read: ReturnType<typeof Manifest.decode>
       try {
         // Decoded where it was read: the manifest's bytes are never copied.
-        // Served (`touch`), the recipe is checked when read; inspected, at once.
-        read = files.readSmallIfExists(manifestFile(key), (bytes) => Manifest.decode(bytes, key, touch ? lazyRecipe : undefined))
+        // Served (`touch`), the recipe's SHA-256 is checked when the recipe is
+        // read, from bytes read where they stay; inspected, at once.
+        read = touch
+          ? files.readKeptIfExists(manifestFile(key), (bytes) => Manifest.decode(bytes, key, served))
+          : files.readSmallIfExists(manifestFile(key), (bytes) => Manifest.decode(bytes, key))
       } catch (cause) {
         return Effect.fail(fail("read manifest", manifestPlace(key), cause))
       }

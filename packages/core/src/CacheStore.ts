@@ -131,6 +131,9 @@ export interface Shape {
  */
 export class CacheStore extends Context.Service<CacheStore, Shape>()("expops/CacheStore") {}
 
+/** How a served manifest is read from the memory store: its bytes are replaced, never changed, so a manifest may keep a view of them. */
+const served = { lazyRecipe: true, stable: true }
+
 /**
  * A store kept in memory, for tests and for runs that must not touch disk.
  * Manifests are kept in their stored form and blobs are copied in and out,
@@ -153,7 +156,7 @@ export const makeMemory = (): Shape & {
     manifests,
     blobs,
     quarantined,
-    getManifest: (key) => Effect.suspend(() => Manifest.decode(manifests.get(key), key, { lazyRecipe: true })),
+    getManifest: (key) => Effect.suspend(() => Manifest.decode(manifests.get(key), key, served)),
     peekManifest: (key) => Effect.suspend(() => Manifest.decode(manifests.get(key), key)),
     putManifest: (manifest) =>
       Effect.sync(() => {

@@ -188,7 +188,7 @@ const parseHead = (text: string, key: string): Head | CorruptManifestError => {
  * which finds any flipped byte of a torn or damaged file; its SHA-256 too
  * unless `lazy`, else when the recipe is first read, before it is used.
  */
-const decodeCurrent = (bytes: Uint8Array, key: string, lazy: boolean): Manifest | CorruptManifestError => {
+const decodeCurrent = (bytes: Uint8Array, key: string, lazy: boolean, stable: boolean): Manifest | CorruptManifestError => {
   // Buffer's methods on the bytes where they are: no view or decoder object per call on the hit path.
   // (Buffer's indexOf is a memchr; a typed array's walks the elements one by one.)
   const end = Buffer.prototype.indexOf.call(bytes, 0x0a, HEADER)
@@ -209,10 +209,11 @@ const decodeCurrent = (bytes: Uint8Array, key: string, lazy: boolean): Manifest 
     if (read instanceof CorruptManifestError) return read
     return fromHead(parsed, () => read)
   }
-  // Copied, as `bytes` may be a buffer the store reuses: as a one-byte string, a lossless copy on the heap (cheaper to collect than a buffer).
-  const kept = latin1Slice.call(bytes, end + 1, bytes.byteLength)
+  // Kept where it is when the store says the bytes stay as they are; else
+  // copied, as a one-byte string: a lossless copy on the heap, cheaper to collect than a buffer.
+  const kept = stable ? recipeBytes : latin1Slice.call(bytes, end + 1, bytes.byteLength)
   return fromHead(parsed, () => {
-    const read = readRecipe(Buffer.from(kept, "latin1"), ref, key)
+    const read = readRecipe(typeof kept === "string" ? Buffer.from(kept, "latin1") : kept, ref, key)
     // Thrown, as a getter can only throw: readers of `getManifest`'s recipe are told so (see `CacheStore`).
     if (read instanceof CorruptManifestError) throw read
     return read
@@ -254,7 +255,8 @@ const decodeFirst = (bytes: Uint8Array, key: string): Manifest | CorruptManifest
  * Reads what a store found under `key`: nothing (`undefined`) is none; bytes
  * are verified and parsed, or fail with `CorruptManifestError`. Synchronous
  * (an `Exit`), since it runs on every hit. Keeps no reference to `bytes`, so
- * a store may pass a view of a buffer it reuses.
+ * a store may pass a view of a buffer it reuses, unless it says `stable`:
+ * the bytes will stay as they are, and the recipe's are kept without a copy.
  *
  * With `lazyRecipe` (for serving an entry: `getManifest`), the recipe's own
  * checksum is checked when the recipe is first read, and a mismatch then
@@ -267,11 +269,11 @@ const decodeFirst = (bytes: Uint8Array, key: string): Manifest | CorruptManifest
 export const decode = (
   bytes: Uint8Array | undefined,
   key: string,
-  options?: { readonly lazyRecipe?: boolean | undefined }
+  options?: { readonly lazyRecipe?: boolean | undefined; readonly stable?: boolean | undefined }
 ): Exit.Exit<Option.Option<Manifest>, CorruptManifestError> => {
   if (bytes === undefined) return Exit.succeed(Option.none())
   if (bytes.byteLength < HEADER + 2 || bytes[HEADER - 1] !== 0x0a) return Exit.fail(corrupt(key, `truncated (${bytes.byteLength} bytes)`))
   // The mark picks the check; either check alone decides: a flipped mark fails the check it picks.
-  const read = startsWith(bytes, HEADER, MARK) ? decodeCurrent(bytes, key, options?.lazyRecipe === true) : decodeFirst(bytes, key)
+  const read = startsWith(bytes, HEADER, MARK) ? decodeCurrent(bytes, key, options?.lazyRecipe === true, options?.stable === true) : decodeFirst(bytes, key)
   return read instanceof CorruptManifestError ? Exit.fail(read) : Exit.succeed(Option.some(read))
 }

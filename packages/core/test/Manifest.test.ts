@@ -48,6 +48,8 @@ describe("Manifest", () => {
       const read = decoded(decode(encoded, lazy))
       assert.deepStrictEqual(read, manifest)
     }
+    // From bytes the store keeps as they are: the recipe read from them, where they are.
+    assert.deepStrictEqual(decoded(Manifest.decode(encoded, KEY, { lazyRecipe: true, stable: true })), manifest)
     // Measured before its own field is filled in, in characters: a few bytes short.
     assert.isAtMost(Math.abs(manifest.size - encoded.byteLength), 16, "the size counts the manifest's own bytes")
   })

@@ -109,7 +109,40 @@ export const readIfExists = (file: string): Uint8Array | undefined =>
  * costs about a microsecond of the few a hit takes): `use` must keep nothing
  * of it.
  */
-export const readSmallIfExists = <A>(file: string, use: (bytes: Uint8Array | undefined) => A): A => {
+export const readSmallIfExists = <A>(file: string, use: (bytes: Uint8Array | undefined) => A): A =>
+  readSmallInto(file, scratch, 0, use)
+
+/**
+ * Small reads whose bytes their reader may keep go here, one after the
+ * other, never written twice: a new slab replaces a full one, and the old one
+ * lives while something keeps a view of it. (Allocated without zero-filling,
+ * since only what was read is ever handed out.)
+ */
+const SLAB = 256 * 1024
+let slab: Uint8Array = new Uint8Array(0)
+let slabUsed = 0
+
+/**
+ * As `readSmallIfExists`, but the bytes passed to `use` stay as they are: it
+ * may keep views of them (a manifest read to serve keeps its recipe's bytes
+ * for when the recipe is read, instead of copying them).
+ */
+export const readKeptIfExists = <A>(file: string, use: (bytes: Uint8Array | undefined) => A): A => {
+  if (slab.byteLength - slabUsed < scratch.byteLength) {
+    slab = Buffer.allocUnsafeSlow(SLAB)
+    slabUsed = 0
+  }
+  return readSmallInto(file, slab, slabUsed, (bytes) => {
+    if (bytes !== undefined && bytes.buffer === slab.buffer) slabUsed += bytes.byteLength
+    return use(bytes)
+  })
+}
+
+/**
+ * Reads `file` into `buffer` at `offset` (up to the size of `scratch`), or,
+ * if it does not fit, into a buffer of its own.
+ */
+const readSmallInto = <A>(file: string, buffer: Uint8Array, offset: number, use: (bytes: Uint8Array | undefined) => A): A => {
   let fd: number
   try {
     fd = fs.openSync(file, "r")
@@ -121,18 +154,18 @@ export const readSmallIfExists = <A>(file: string, use: (bytes: Uint8Array | und
   try {
     // Once open, the content stays readable even if another process renames
     // or unlinks the file meanwhile (POSIX keeps the inode alive).
-    const first = fs.readSync(fd, scratch, 0, scratch.byteLength, 0)
-    if (first < scratch.byteLength) bytes = scratch.subarray(0, first)
+    const first = fs.readSync(fd, buffer, offset, scratch.byteLength, 0)
+    if (first < scratch.byteLength) bytes = buffer.subarray(offset, offset + first)
     else {
       const size = fs.fstatSync(fd).size
-      const buffer = allocate(size)
+      const whole = allocate(size)
       let read = 0
       while (read < size) {
-        const n = fs.readSync(fd, buffer, read, Math.min(CHUNK, size - read), read)
+        const n = fs.readSync(fd, whole, read, Math.min(CHUNK, size - read), read)
         if (n === 0) break
         read += n
       }
-      bytes = read === size ? buffer : buffer.subarray(0, read)
+      bytes = read === size ? whole : whole.subarray(0, read)
     }
   } finally {
     fs.closeSync(fd)
