@@ -22,7 +22,6 @@
  * @since 0.1.0
  */
 import { hash } from "node:crypto"
-import { crc32 } from "node:zlib"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -79,6 +78,10 @@ export class CorruptManifestError extends Schema.TaggedError<CorruptManifestErro
     return `the manifest of cache entry ${this.key} is corrupt: ${this.reason}`
   }
 }
+
+/** `node:zlib`'s CRC-32, loaded at the first manifest (loading the module costs about 2 ms, which `expops --version` need not pay). */
+let zlib: typeof import("node:zlib") | undefined
+const crc32 = (bytes: Uint8Array): number => (zlib ??= process.getBuiltinModule("node:zlib")).crc32(bytes)
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
