@@ -113,32 +113,6 @@ export const readSmallIfExists = <A>(file: string, use: (bytes: Uint8Array | und
   readSmallInto(file, scratch, 0, use)
 
 /**
- * Small reads whose bytes their reader may keep go here, one after the
- * other, never written twice: a new slab replaces a full one, and the old one
- * lives while something keeps a view of it. (Allocated without zero-filling,
- * since only what was read is ever handed out.)
- */
-const SLAB = 256 * 1024
-let slab: Uint8Array = new Uint8Array(0)
-let slabUsed = 0
-
-/**
- * As `readSmallIfExists`, but the bytes passed to `use` stay as they are: it
- * may keep views of them (a manifest read to serve keeps its recipe's bytes
- * for when the recipe is read, instead of copying them).
- */
-export const readKeptIfExists = <A>(file: string, use: (bytes: Uint8Array | undefined) => A): A => {
-  if (slab.byteLength - slabUsed < scratch.byteLength) {
-    slab = Buffer.allocUnsafeSlow(SLAB)
-    slabUsed = 0
-  }
-  return readSmallInto(file, slab, slabUsed, (bytes) => {
-    if (bytes !== undefined && bytes.buffer === slab.buffer) slabUsed += bytes.byteLength
-    return use(bytes)
-  })
-}
-
-/**
  * Reads `file` into `buffer` at `offset` (up to the size of `scratch`), or,
  * if it does not fit, into a buffer of its own.
  */

@@ -28,19 +28,6 @@ describe("files", () => {
     assert.strictEqual(files.readSmallIfExists(path.join(dir, "missing"), (bytes) => bytes), undefined)
   })
 
-  it("readKeptIfExists hands over bytes that later reads never overwrite, across slabs, and reads a file too big for one", () => {
-    const dir = tmpDir()
-    const sizes = Array.from({ length: 120 }, (_, i) => 3000 + 97 * i) // about 1 MiB: several slabs
-    const contents = sizes.map((size, i) => Uint8Array.from({ length: size }, (_, j) => (i * 31 + j) & 0xff))
-    const kept = contents.map((bytes, i) => files.readKeptIfExists(write(dir, `m${i}`, bytes), (read) => read!))
-    // Reads through the shared scratch buffer in between change none of them.
-    files.readSmallIfExists(write(dir, "other", new Uint8Array(16_000).fill(7)), () => undefined)
-    kept.forEach((bytes, i) => assert.deepStrictEqual(bytes, contents[i], `file ${i}`))
-    const big = Uint8Array.from({ length: 40_000 }, (_, j) => j & 0xff)
-    assert.deepStrictEqual(files.readKeptIfExists(write(dir, "big", big), (read) => read), big)
-    assert.strictEqual(files.readKeptIfExists(path.join(dir, "missing"), (read) => read), undefined)
-  })
-
   it("readIfExists answers a copy of its own, for small and large files alike", () => {
     const dir = tmpDir()
     const small = files.readIfExists(write(dir, "small", new Uint8Array([1, 2, 3])))!
