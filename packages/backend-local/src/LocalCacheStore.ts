@@ -81,9 +81,6 @@ export interface Shape extends CacheStore.Shape {
  */
 export class LocalCacheStore extends Context.Service<LocalCacheStore, Shape>()("expops/backend-local/LocalCacheStore") {}
 
-// The read buffer is reused: the recipe's bytes are copied (as a string, cheaper than reading into fresh memory, which faults its pages in).
-const served = { lazyRecipe: true }
-
 /** Names are used as file names: nothing that could climb out of the folder. */
 const VALID_NAME = /^[0-9A-Za-z_-][0-9A-Za-z._-]{2,254}$/
 
@@ -169,8 +166,7 @@ export const make: (
       let read: ReturnType<typeof Manifest.decode>
       try {
         // Decoded where it was read: the manifest's bytes are never copied.
-        // Served (`touch`), the recipe's SHA-256 is checked when the recipe is read; inspected, at once.
-        read = files.readSmallIfExists(manifestFile(key), (bytes) => Manifest.decode(bytes, key, touch ? served : undefined))
+        read = files.readSmallIfExists(manifestFile(key), (bytes) => Manifest.decode(bytes, key))
       } catch (cause) {
         return Effect.fail(fail("read manifest", manifestPlace(key), cause))
       }

@@ -80,18 +80,13 @@ export interface Shape {
    * The manifest stored under `key`, verified; none when there is none. A
    * read to serve the entry: it counts as a use (least-recently-used
    * pruning), and a tiered store keeps a local copy.
-   *
-   * Every byte is verified here, but the recipe's SHA-256 (after its CRC-32)
-   * may be checked only when the recipe is first read (`Manifest.decode` with
-   * `lazyRecipe`), which then throws a `CorruptManifestError` if it fails.
-   * Code that reads recipes (to explain, list, verify) uses `peekManifest`.
    */
   readonly getManifest: (key: string) => Effect.Effect<Option.Option<Manifest.Manifest>, CacheStoreError | Manifest.CorruptManifestError>
   /**
    * Reads like `getManifest`, for inspection (`explain`, `cache verify`,
    * `stats`, `ls`): it does not count as a use and changes nothing, so
    * looking at a cache never makes its entries look recently used nor fills
-   * a local tier. Verifies everything, the recipe included, before answering.
+   * a local tier.
    */
   readonly peekManifest: (key: string) => Effect.Effect<Option.Option<Manifest.Manifest>, CacheStoreError | Manifest.CorruptManifestError>
   /** Write-once. `true` when this call stored the manifest, `false` when one already existed. */
@@ -131,9 +126,6 @@ export interface Shape {
  */
 export class CacheStore extends Context.Service<CacheStore, Shape>()("expops/CacheStore") {}
 
-/** How a served manifest is read from the memory store: its bytes are replaced, never changed, so a manifest may keep a view of them. */
-const served = { lazyRecipe: true, stable: true }
-
 /**
  * A store kept in memory, for tests and for runs that must not touch disk.
  * Manifests are kept in their stored form and blobs are copied in and out,
@@ -156,7 +148,7 @@ export const makeMemory = (): Shape & {
     manifests,
     blobs,
     quarantined,
-    getManifest: (key) => Effect.suspend(() => Manifest.decode(manifests.get(key), key, served)),
+    getManifest: (key) => Effect.suspend(() => Manifest.decode(manifests.get(key), key)),
     peekManifest: (key) => Effect.suspend(() => Manifest.decode(manifests.get(key), key)),
     putManifest: (manifest) =>
       Effect.sync(() => {

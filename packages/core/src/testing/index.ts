@@ -16,6 +16,3 @@ export * as TestRecipes from "./TestRecipes.ts"
 
 /** The conformance suite for `CacheLease` implementations. */
 export * as CacheLeaseConformance from "./CacheLeaseConformance.ts"
-
-/** Damage to stored manifests that only the later checks find. */
-export * as ManifestDamage from "./ManifestDamage.ts"
