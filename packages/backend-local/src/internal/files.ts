@@ -109,14 +109,7 @@ export const readIfExists = (file: string): Uint8Array | undefined =>
  * costs about a microsecond of the few a hit takes): `use` must keep nothing
  * of it.
  */
-export const readSmallIfExists = <A>(file: string, use: (bytes: Uint8Array | undefined) => A): A =>
-  readSmallInto(file, scratch, 0, use)
-
-/**
- * Reads `file` into `buffer` at `offset` (up to the size of `scratch`), or,
- * if it does not fit, into a buffer of its own.
- */
-const readSmallInto = <A>(file: string, buffer: Uint8Array, offset: number, use: (bytes: Uint8Array | undefined) => A): A => {
+export const readSmallIfExists = <A>(file: string, use: (bytes: Uint8Array | undefined) => A): A => {
   let fd: number
   try {
     fd = fs.openSync(file, "r")
@@ -128,18 +121,18 @@ const readSmallInto = <A>(file: string, buffer: Uint8Array, offset: number, use:
   try {
     // Once open, the content stays readable even if another process renames
     // or unlinks the file meanwhile (POSIX keeps the inode alive).
-    const first = fs.readSync(fd, buffer, offset, scratch.byteLength, 0)
-    if (first < scratch.byteLength) bytes = buffer.subarray(offset, offset + first)
+    const first = fs.readSync(fd, scratch, 0, scratch.byteLength, 0)
+    if (first < scratch.byteLength) bytes = scratch.subarray(0, first)
     else {
       const size = fs.fstatSync(fd).size
-      const whole = allocate(size)
+      const buffer = allocate(size)
       let read = 0
       while (read < size) {
-        const n = fs.readSync(fd, whole, read, Math.min(CHUNK, size - read), read)
+        const n = fs.readSync(fd, buffer, read, Math.min(CHUNK, size - read), read)
         if (n === 0) break
         read += n
       }
-      bytes = read === size ? whole : whole.subarray(0, read)
+      bytes = read === size ? buffer : buffer.subarray(0, read)
     }
   } finally {
     fs.closeSync(fd)
