@@ -159,12 +159,14 @@ export const makeExecute = (project: Fingerprints) =>
           ...cache,
           memoize: (options) =>
             Effect.gen(function*(): Effect.fn.Return<Cache.Outcome<any>, unknown> {
+              // The seed may be given as the function that derives it (a step's): the cluster needs it anyway.
+              const callSeed = typeof options.seed === "function" ? options.seed() : options.seed
               // As `Cache.memoize` looks up: through the variants of the key, for this call's seed.
-              const hit = yield* cache.lookup(options.key, options.schema, options.seed)
+              const hit = yield* cache.lookup(options.key, options.schema, callSeed)
               if (Option.isSome(hit)) return Cache.hitOutcome(hit.value)
               if (options.onMiss) yield* options.onMiss
               // `Process.execute` always gives the seed; the work is the key's computation for it.
-              const seed = options.seed ?? 0
+              const seed = callSeed ?? 0
               const work = workId(options.key, seed)
               for (let attempt = 0;; attempt++) {
                 const sent = now()
@@ -182,7 +184,7 @@ export const makeExecute = (project: Fingerprints) =>
                 }
                 // The entry the runner stored: under the key, or a variant of it when the key's entry
                 // holds no longer (a file it read changed, another seed), found as every lookup finds it.
-                const stored = yield* cache.lookup(options.key, options.schema, options.seed)
+                const stored = yield* cache.lookup(options.key, options.schema, callSeed)
                 if (Option.isSome(stored)) {
                   // The runner found it stored (another run computed it meanwhile): served, as a local run would say.
                   if (reply.status === "cached") return Cache.hitOutcome(stored.value)

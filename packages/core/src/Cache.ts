@@ -113,7 +113,8 @@ export interface Shape {
    */
   readonly memoize: <A, I, E, R>(options: {
     readonly key: string
-    readonly recipe: Recipe
+    /** What the key was made of, stored with the entry; a function is called only when the entry is stored (a miss). */
+    readonly recipe: Recipe | (() => Recipe)
     readonly schema: Schema.Codec<A, I, never, never>
     readonly compute: Effect.Effect<A, E, R>
     /** Runs after a miss, before computing: where callers report the miss. */
@@ -126,9 +127,11 @@ export interface Shape {
      * The seed this call runs with. Given, `compute` runs with `Random`
      * seeded with it and traced (see `Trace`), and an entry is served only
      * while its trace holds. The seed is not part of `key`: only an entry
-     * that drew random numbers depends on it.
+     * that drew random numbers depends on it. A function is called only
+     * when the seed is needed: to compute, or to check the trace of an entry
+     * that drew random numbers (a hit of one that did not needs no seed).
      */
-    readonly seed?: number | undefined
+    readonly seed?: number | (() => number) | undefined
   }) => Effect.Effect<Outcome<A>, E | CacheError, R>
 }
 
@@ -136,6 +139,11 @@ export interface Shape {
  * @since 0.1.0
  */
 export class Cache extends Context.Service<Cache, Shape>()("expops/Cache") {}
+
+/** A value, or the function that makes it when it is needed. */
+type Lazy<A> = A | (() => A)
+
+const force = <A>(value: Lazy<A>): A => (typeof value === "function" ? (value as () => A)() : value)
 
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
@@ -239,7 +247,7 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
   const find = <A, I>(
     key: string,
     schema: Schema.Codec<A, I, never, never>,
-    seed: number | undefined,
+    seed: Lazy<number | undefined>,
     depth: number
   ): Effect.Effect<Hit<A> | string, CacheStoreError> =>
     Effect.matchEffect(store.getManifest(key), {
@@ -250,12 +258,24 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       onSuccess: (found) => {
         if (Option.isNone(found)) return Exit.succeed(key)
         const manifest = found.value
-        const served = Effect.map(serve(key, manifest, schema), (hit) => (Option.isSome(hit) ? hit.value : key))
-        if (Trace.isStatic(manifest.trace)) return served
-        return Effect.flatMap(Trace.check(manifest.trace!, seed), (check) =>
-          check.holds ? served : depth >= Variants.MAX_DEPTH ? Exit.succeed("") : find(Variants.next(key, check.variant), schema, seed, depth + 1))
+        if (Trace.isStatic(manifest.trace)) return hitOrKey(serve(key, manifest, schema), key)
+        return Effect.flatMap(Trace.check(manifest.trace!, manifest.trace!.random ? force(seed) : undefined), (check) =>
+          check.holds
+            ? hitOrKey(serve(key, manifest, schema), key)
+            : depth >= Variants.MAX_DEPTH
+            ? Exit.succeed("")
+            : find(Variants.next(key, check.variant), schema, seed, depth + 1))
       }
     })
+
+  /** The hit, or the key when the entry was not served; an entry without blobs is served as an Exit, mapped here without a step of the runtime. */
+  const hitOrKey = <A>(served: Effect.Effect<Option.Option<Hit<A>>, CacheStoreError>, key: string): Effect.Effect<Hit<A> | string, CacheStoreError> => {
+    if (Exit.isExit(served)) {
+      const exit = served as Exit.Exit<Option.Option<Hit<A>>, CacheStoreError>
+      return Exit.isSuccess(exit) ? Exit.succeed(Option.isSome(exit.value) ? exit.value.value : key) : exit as Exit.Exit<never, CacheStoreError>
+    }
+    return Effect.map(served, (hit) => (Option.isSome(hit) ? hit.value : key))
+  }
 
   const lookup: Shape["lookup"] = (key, schema, seed) =>
     Effect.map(find(key, schema, seed, 0), (found) => (typeof found === "string" ? Option.none() : Option.some(found)))
@@ -372,13 +392,13 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
         if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize(options)
         const outcome: Outcome<A> = yield* shared
         // Computed for another seed, or from files changed since: not this call's result.
-        if (!Trace.isStatic(outcome.trace) && !(yield* Trace.check(outcome.trace!, seed)).holds) return yield* memoize(options)
+        if (!Trace.isStatic(outcome.trace) && !(yield* Trace.check(outcome.trace!, force(seed))).holds) return yield* memoize(options)
         // Served by the concurrent call that computed it: for this call, a hit.
         return { ...outcome, cached: true, durationMs: 0, savedMs: outcome.durationMs, bytes: 0 }
       }
       const deferred = Deferred.makeUnsafe<Outcome<any>, any>()
       if (slot !== "") inFlight.set(slot, deferred)
-      const stored = computeAndStore(recipe, slot, schema, compute, metrics, seed)
+      const stored = Effect.suspend(() => computeAndStore(force(recipe), slot, schema, compute, metrics, force(seed)))
       const computation = onMiss === undefined ? stored : Effect.andThen(onMiss, stored)
       // Whatever ends the computation, interruption included, frees the key
       // and releases the calls waiting on it.
@@ -389,7 +409,13 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
           : leases === undefined
           ? computation
           : Effect.catchIf(
-            underLease(leases, slot, lookup(options.key, schema, seed), Effect.andThen(stillTheSlot(options.key, schema, seed, slot), computation), onWait),
+            underLease(
+              leases,
+              slot,
+              Effect.map(find(options.key, schema, seed, 0), (found) => (typeof found === "string" ? Option.none() : Option.some(found))),
+              Effect.andThen(stillTheSlot(options.key, schema, seed, slot), computation),
+              onWait
+            ),
             (error): error is typeof slotMoved => error === slotMoved,
             (): Effect.Effect<Outcome<A>, E | CacheError, R> => memoize(options)
           )
@@ -409,7 +435,7 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
    * its seed or files and not for this call's: the entry then goes to a
    * variant, under a lease of its own (`slotMoved`, and `memoize` again).
    */
-  const stillTheSlot = <A, I>(key: string, schema: Schema.Codec<A, I, never, never>, seed: number | undefined, slot: string) =>
+  const stillTheSlot = <A, I>(key: string, schema: Schema.Codec<A, I, never, never>, seed: Lazy<number | undefined>, slot: string) =>
     Effect.flatMap(find(key, schema, seed, 0), (found) => (found === slot ? Effect.void : Effect.fail<typeof slotMoved>(slotMoved)))
 
   /**

@@ -73,7 +73,6 @@ export class CorruptManifestError extends Schema.TaggedError<CorruptManifestErro
 }
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 const HEADER = 65 // 64 hex digits and a newline
 
 /**
@@ -119,18 +118,21 @@ const corrupt = (key: string, reason: string, cause?: unknown) =>
 export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Option.Option<Manifest>, CorruptManifestError> => {
   if (bytes === undefined) return Exit.succeed(Option.none())
   if (bytes.byteLength < HEADER + 2 || bytes[HEADER - 1] !== 0x0a) return corrupt(key, `truncated (${bytes.byteLength} bytes)`)
-  const body = bytes.subarray(HEADER)
-  if (hash("sha256", body, "hex") !== decoder.decode(bytes.subarray(0, HEADER - 1))) return corrupt(key, "checksum mismatch")
-  const text = decoder.decode(body)
-  const split = text.indexOf("\n")
+  // Buffer's methods on the bytes where they are: no decoder call, and no view but the one hashed.
+  if (!matchesHex(bytes, hash("sha256", bytes.subarray(HEADER), "hex"))) return corrupt(key, "checksum mismatch")
+  // Buffer's indexOf is a memchr; a typed array's walks the elements one by one.
+  const split = Buffer.prototype.indexOf.call(bytes, 0x0a, HEADER)
   if (split === -1) return corrupt(key, "no recipe")
   let parsed: Omit<Manifest, "recipe">
   try {
-    parsed = JSON.parse(text.slice(0, split))
+    parsed = JSON.parse(utf8Slice.call(bytes, HEADER, split))
   } catch (cause) {
     return corrupt(key, `not JSON: ${String(cause)}`, cause)
   }
   if (parsed?.key !== key) return corrupt(key, `holds key ${parsed?.key}`)
+  // Kept for when the recipe is read, as a one-byte string: a lossless copy
+  // on the heap, since `bytes` may be a buffer the store reuses.
+  const kept = latin1Slice.call(bytes, split + 1, bytes.byteLength)
   let recipe: Recipe | undefined
   // A literal with its getter costs less than adding the property to the parsed object.
   const manifest: { -readonly [K in keyof Manifest]: Manifest[K] } = {
@@ -141,11 +143,20 @@ export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Op
     createdAt: parsed.createdAt,
     durationMs: parsed.durationMs,
     get recipe() {
-      return recipe ??= JSON.parse(text.slice(split + 1)) as Recipe
+      return recipe ??= JSON.parse(Buffer.from(kept, "latin1").toString("utf8")) as Recipe
     }
   }
   // Absent when none: a hit without metrics replays nothing.
   if (parsed.metrics !== undefined) manifest.metrics = parsed.metrics
   if (parsed.trace !== undefined) manifest.trace = parsed.trace
   return Exit.succeed(Option.some(manifest))
+}
+
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice: (this: Uint8Array, start: number, end: number) => string }).utf8Slice
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice
+
+/** Whether the checksum line (the first 64 bytes) spells `hex`. */
+const matchesHex = (bytes: Uint8Array, hex: string): boolean => {
+  for (let i = 0; i < 64; i++) if (bytes[i] !== hex.charCodeAt(i)) return false
+  return true
 }

@@ -225,8 +225,12 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
       const identity = caller === undefined
         ? ["", "", name, inputDigest.value.digest, configDigest.digest, occurrence]
         : [...caller.identity, name, inputDigest.value.digest, configDigest.digest, occurrence]
-      const seed = Reproducibility.derive(root, identity)
-      const recipe: Recipe.Recipe = {
+      // Derived when needed (a miss, or checking the trace of an entry that
+      // drew random numbers): a hit of any other entry hashes one thing less.
+      let derived: number | undefined
+      const seed = () => derived ??= Reproducibility.derive(root, identity)
+      // Stored with the entry: built on a miss only.
+      const recipe = (): Recipe.Recipe => ({
         kind: "step",
         name,
         format: Recipe.CACHE_FORMAT_VERSION,
@@ -238,12 +242,12 @@ export const make = <I, O, C = void, Eff extends Effect.Effect<any, any, any> = 
         config: configDigest.digest,
         configValue: encodedConfig ?? null,
         schemas,
-        seed,
+        seed: seed(),
         rootSeed: root,
         process: scope?.process,
         pipeline: scope?.pipeline
-      }
-      const key = keyOf(recipe)
+      })
+      const key = keyOf({ input: inputDigest.value.digest, config: configDigest.digest })
       const process = scope?.process ?? ""
       const events = fiber.getRef(RunEvents.RunEvents)
       const silent = events === RunEvents.silent

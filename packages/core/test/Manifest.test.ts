@@ -1,0 +1,68 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Exit, Option } from "effect"
+import { Manifest, Recipe } from "@expops/core"
+
+const KEY = "ab".repeat(32)
+
+const recipe: Recipe.Recipe = {
+  kind: "step",
+  name: "fit ✓",
+  format: Recipe.CACHE_FORMAT_VERSION,
+  code: "c".repeat(64),
+  codeParts: [{ kind: "body", name: "fit", digest: "d".repeat(64) } as never],
+  input: "i".repeat(64),
+  inputParts: {},
+  config: "k".repeat(64),
+  configValue: { rate: 0.1, label: "é" },
+  schemas: { input: "a", output: "b", config: "c" },
+  seed: 7
+}
+
+const manifest = Manifest.make({ key: KEY, recipe, output: { id: 1, text: "é ✓" }, blobs: [], createdAt: 1, durationMs: 2 })
+
+const encoded = Manifest.encode(manifest)
+
+/** The manifest a successful decode found. */
+const decoded = (exit: Exit.Exit<Option.Option<Manifest.Manifest>, Manifest.CorruptManifestError>): Manifest.Manifest => {
+  assert.isTrue(Exit.isSuccess(exit), `decode: ${exit}`)
+  return Option.getOrThrow((exit as Exit.Success<Option.Option<Manifest.Manifest>>).value)
+}
+
+const corruptReason = (exit: Exit.Exit<Option.Option<Manifest.Manifest>, Manifest.CorruptManifestError>): string => {
+  assert.isTrue(Exit.isFailure(exit), "decoded")
+  return Option.getOrThrow(Exit.findErrorOption(exit as Exit.Exit<never, Manifest.CorruptManifestError>)).reason
+}
+
+describe("Manifest", () => {
+  it("round-trips, non-ASCII text included, the recipe parsed when read", () => {
+    assert.deepStrictEqual(decoded(Manifest.decode(encoded, KEY)), manifest)
+    const none = Manifest.decode(undefined, KEY)
+    assert.isTrue(Exit.isSuccess(none) && Option.isNone(none.value))
+  })
+
+  it("keeps nothing of the buffer it read: a store may reuse it", () => {
+    const buffer = encoded.slice()
+    const read = decoded(Manifest.decode(buffer, KEY))
+    buffer.fill(0)
+    assert.deepStrictEqual(read.recipe, recipe)
+    assert.deepStrictEqual(read.output, manifest.output)
+  })
+
+  it("fails on a flipped byte anywhere: checksum line, head or recipe", () => {
+    for (let at = 0; at < encoded.byteLength; at++) {
+      const bytes = encoded.slice()
+      bytes[at]! ^= 0x20
+      assert.match(corruptReason(Manifest.decode(bytes, KEY)), /checksum|truncated/, `byte ${at}`)
+    }
+  })
+
+  it("fails on a torn file: every truncation", () => {
+    for (let length = 0; length < encoded.byteLength; length++) {
+      assert.isTrue(Exit.isFailure(Manifest.decode(encoded.subarray(0, length), KEY)), `${length} bytes`)
+    }
+  })
+
+  it("is another key's manifest: corrupt", () => {
+    assert.match(corruptReason(Manifest.decode(encoded, "cd".repeat(32))), /holds key/)
+  })
+})
