@@ -6,7 +6,8 @@
  *
  * - dispatch: a project of 40 independent no-op processes, run one at a time
  *   (`--concurrency 1`) in-process and through the cluster (one runner with
- *   one executor), alternating, every key new each time (`--seed`); the
+ *   one executor), alternating, every entry new each time (`--seed`: each
+ *   process draws a random number, so its entry depends on the seed); the
  *   difference of the runs' `durationMs` (the pipeline's own time, without
  *   start-up or joining the cluster) over the process count is the dispatch
  *   overhead per process. Target: at most 15 ms.
@@ -43,8 +44,11 @@ const noopSource = () => {
   const names = Array.from({ length: NOOPS }, (_, i) => `p${i}`)
   return [
     `import { Pipeline, Process } from "@expops/core"`,
-    `import { Effect, Schema } from "effect"`,
-    ...names.map((n, i) => `export const ${n} = Process.make({ name: "${n}", outputs: { v${i}: Schema.Int }, run: () => Effect.succeed({ v${i}: ${i} }) })`),
+    `import { Effect, Random, Schema } from "effect"`,
+    // One random draw: an entry that drew depends on the seed, so each `--seed` computes anew.
+    ...names.map((n, i) =>
+      `export const ${n} = Process.make({ name: "${n}", outputs: { v${i}: Schema.Int }, run: () => Effect.map(Random.nextInt, (r) => ({ v${i}: ${i} + (r & 0) })) })`
+    ),
     `export default Pipeline.make({ name: "noop", processes: [${names.join(", ")}] })`,
     ""
   ].join("\n")
@@ -54,11 +58,11 @@ const spinSource = () => {
   const names = Array.from({ length: SPINS }, (_, i) => `s${i}`)
   return [
     `import { Pipeline, Process } from "@expops/core"`,
-    `import { Effect, Schema } from "effect"`,
+    `import { Effect, Random, Schema } from "effect"`,
     `export const spin = (n: number): number => { let x = 0; for (let k = 0; k < n; k++) x = (x * 31 + k) | 0; return x }`,
     ...names.map((n, i) =>
       `export const ${n} = Process.make({ name: "${n}", parameters: { iterations: Schema.Int }, outputs: { x${i}: Schema.Int }, ` +
-      `run: (_, { iterations }) => Effect.sync(() => ({ x${i}: spin(iterations) })) })`
+      `run: (_, { iterations }) => Effect.map(Random.nextInt, (r) => ({ x${i}: spin(iterations) + (r & 0) })) })`
     ),
     `export default Pipeline.make({ name: "spin", processes: [${names.join(", ")}] })`,
     ""
