@@ -10,7 +10,8 @@
  *   libraries) and an empty Node process;
  * - steps hit: every process misses (its `version` is bumped each round) and
  *   all 1,000 of its steps hit; the processes' new outputs are stored;
- * - cold: a new root seed each round, so every key is new and all 1,010
+ * - cold: a new start of the chain each round (process_0's `start`
+ *   parameter), so every key is new and all 1,010
  *   entries are computed and stored durably, against the same pipeline run
  *   with caching off (`Cache.layer({ mode: "off" })`).
  */
@@ -96,9 +97,9 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
   const main = Project.write(dir)
   const module = await import(pathToFileURL(main).href) as { makePipeline: (version: string) => Pipeline.Pipeline<never> }
 
-  const runInProcess = (pipeline: Pipeline.Pipeline<never>, options?: { seed?: number; mode?: Cache.Mode }) =>
+  const runInProcess = (pipeline: Pipeline.Pipeline<never>, options?: { seed?: number; mode?: Cache.Mode; start?: number }) =>
     Effect.runPromise(
-      Pipeline.run(pipeline).pipe(
+      Pipeline.run(pipeline, options?.start === undefined ? {} : { parameters: { process_0: { start: options.start } } }).pipe(
         Effect.provide(Layer.mergeAll(
           Layer.provideMerge(Cache.layer({ mode: options?.mode ?? "read-write" }), LocalBackend.layer(dir)),
           Reproducibility.layer(options?.seed ?? Project.SEED)
@@ -164,10 +165,10 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
   log(`pipeline: ${coldRounds} cold rounds, cached against caching off`)
   const coldRun = await alternate({
     cached: (r: number) =>
-      timed(async () => check(await runInProcess(module.makePipeline("1"), { seed: 1000 + r + 1 }), "executed", "cold run", "executed")),
+      timed(async () => check(await runInProcess(module.makePipeline("1"), { start: 1000 + r + 1 }), "executed", "cold run", "executed")),
     noCache: (r: number) =>
       timed(async () => {
-        const report = await runInProcess(module.makePipeline("1"), { seed: 1000 + r + 1, mode: "off" })
+        const report = await runInProcess(module.makePipeline("1"), { start: 1000 + r + 1, mode: "off" })
         if (report.run.status !== "success") throw new Error("cold run without cache failed")
       })
   }, coldRounds)

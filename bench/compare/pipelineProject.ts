@@ -49,9 +49,11 @@ const makeProcess = (p: number, version: string) =>
     version,
     inputs: (p === 0 ? {} : { [\`out_\${p - 1}\`]: Schema.Int }) as any,
     outputs: { [\`out_\${p}\`]: Schema.Int } as any,
+    // Where the chain starts (default 1): another start makes every key new, steps' included.
+    parameters: (p === 0 ? { start: Schema.optional(Schema.Int) } : {}) as any,
     captures: { p },
-    run: function*(inputs: any): Generator<any, any, any> {
-      let acc: number = p === 0 ? 1 : inputs[\`out_\${p - 1}\`]
+    run: function*(inputs: any, parameters: any): Generator<any, any, any> {
+      let acc: number = p === 0 ? parameters.start ?? 1 : inputs[\`out_\${p - 1}\`]
       for (const step of steps) acc = (yield* step(acc)).value
       return { [\`out_\${p}\`]: acc }
     }
