@@ -57,7 +57,7 @@ interface Memo {
   readonly files: ReadonlyArray<readonly [path: string, signature: string]>
   /** Module URL -> its answer. */
   readonly modules: Record<string, ModuleAnswer>
-  /** `importer's folder \n package specifier` -> its answer. */
+  /** `importer's folder \n conditions \n package specifier` -> its answer. */
   readonly packages: Record<string, PackageAnswer>
 }
 
@@ -245,7 +245,8 @@ export const install = (file: string = location()): void => {
       }
       if (!isBare(specifier)) return nextResolve(specifier, context)
       const dir = Path.dirname(fileURLToPath(parent))
-      const key = `${dir}\n${specifier}`
+      // `import` and `require` ask with other conditions, and a package's `exports` may answer each differently.
+      const key = `${dir}\n${context.conditions.join(",")}\n${specifier}`
       const kept = packages.get(key)
       if (kept !== undefined) {
         const [url, , absent] = kept

@@ -125,6 +125,28 @@ describe("ModuleMemo", () => {
     assert.strictEqual(start(t).value, "a1,b1")
   })
 
+  it("a package name asked by import and by require keeps an answer for each (exports by condition)", () => {
+    const t = tree()
+    t.write("node_modules/pkg/package.json", JSON.stringify({
+      name: "pkg",
+      version: "1.0.0",
+      type: "module",
+      exports: { "./b": "./b.js", "./c": { import: "./c.js", require: "./c.cjs" } }
+    }))
+    t.write("node_modules/pkg/c.js", `export const c = "import"\n`)
+    t.write("node_modules/pkg/c.cjs", `exports.c = "require"\n`)
+    t.write("app/main.js", [
+      `import { createRequire } from "node:module"`,
+      `import { c } from "pkg/c"`,
+      `export const value = c + "," + createRequire(import.meta.url)("pkg/c").c`,
+      ``
+    ].join("\n"))
+    assert.strictEqual(start(t).value, "import,require")
+    const second = start(t)
+    assert.strictEqual(second.value, "import,require")
+    assert.isAtLeast(second.stats.answered, 1)
+  })
+
   it("a relative module reached through a symbolic link is left to Node: it loads as its real path", () => {
     const t = tree()
     // Node loads a linked module under its real path: one instance, whichever path imports it.
