@@ -22,6 +22,7 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { Cache, Reproducibility, Step } from "@expops/core"
 import { LocalBackend } from "@expops/backend-local"
+import { TestBytes } from "@expops/core/testing"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 
 const [mode, dir, mib, roundArg] = process.argv.slice(2)
@@ -35,18 +36,7 @@ const peakMiB = () => process.resourceUsage().maxRSS / 1024
 const floorFile = path.join(dir!, `floor-${round}.bin`)
 
 /** Distinct content per round, so each round stores a new blob. */
-const produce = () => {
-  const bytes = new Uint8Array(size)
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2)
-  let x = ((round + 1) * 2654435761) >>> 0 || 1
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    words[i] = x >>> 0
-  }
-  return bytes
-}
+const produce = () => TestBytes.pseudoRandom(size, (round + 1) * 2654435761)
 
 /** What the step returns when it runs (module level: a body may not read a block's variables). */
 const produced: { bytes?: Uint8Array } = {}

@@ -16,3 +16,6 @@ export * as TestRecipes from "./TestRecipes.ts"
 
 /** The conformance suite for `CacheLease` implementations. */
 export * as CacheLeaseConformance from "./CacheLeaseConformance.ts"
+
+/** Large pseudo-random bytes, the same for the same seed. */
+export * as TestBytes from "./TestBytes.ts"
