@@ -165,8 +165,10 @@ export const makeExecute = (project: Fingerprints) =>
               const hit = yield* cache.lookup(options.key, options.schema, callSeed)
               if (Option.isSome(hit)) return Cache.hitOutcome(hit.value)
               if (options.onMiss) yield* options.onMiss
-              // `Process.execute` always gives the seed; the work is the key's computation for it.
-              const seed = callSeed ?? 0
+              // The work is the key's computation for this seed. `Process.execute` always gives one;
+              // a call without any would be computed under a seed nobody chose.
+              if (callSeed === undefined) return yield* Effect.die(new Error(`cluster: the process with key ${options.key} was sent without a seed`))
+              const seed = callSeed
               const work = workId(options.key, seed)
               for (let attempt = 0;; attempt++) {
                 const sent = now()
