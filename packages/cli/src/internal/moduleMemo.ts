@@ -39,6 +39,7 @@ import { findPackageJSON, getCompileCacheDir, registerHooks } from "node:module"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { isBare, packageName } from "./specifiers.ts"
 
 /** A module: its format, and the index in `files` of the `package.json` that decided it. */
 type ModuleAnswer = readonly [format: string, scope: number]
@@ -115,15 +116,6 @@ export const location = (): string => {
   const dir = compileCache === undefined ? Path.join(tmpdir(), "node-compile-cache") : Path.dirname(compileCache)
   return Path.join(dir, `expops-modules-${process.version}.json`)
 }
-
-/** `@scope/name/sub` -> `@scope/name`; `name/sub` -> `name`. */
-const packageName = (specifier: string): string => {
-  const parts = specifier.split("/")
-  return specifier.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]!
-}
-
-const isBare = (specifier: string): boolean =>
-  !(specifier[0] === "." || specifier[0] === "/" || specifier[0] === "#" || /^[a-z][a-z0-9+.-]*:/i.test(specifier))
 
 /**
  * The `node_modules/NAME` folders Node looks in, from `dir` up, before the

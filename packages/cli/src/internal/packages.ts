@@ -19,6 +19,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from "node:fs"
 import { findPackageJSON, registerHooks } from "node:module"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { isBare, packageName } from "./specifiers.ts"
 
 /** The packages shared with a project's code. */
 export const SHARED: ReadonlyArray<string> = ["effect", "@effect/platform-node", "@expops/core", "@expops/backend-local", "@expops/backend-gcs"]
@@ -32,15 +33,6 @@ export interface Copy {
   /** The package's folder, symbolic links resolved: two copies are one when their folders are. */
   readonly dir: string
 }
-
-/** `@scope/name/sub` -> `@scope/name`; `name/sub` -> `name`. */
-const packageName = (specifier: string): string => {
-  const parts = specifier.split("/")
-  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!
-}
-
-const isBare = (specifier: string): boolean =>
-  !(specifier.startsWith(".") || specifier.startsWith("/") || specifier.startsWith("#") || /^[a-z][a-z0-9+.-]*:/i.test(specifier))
 
 const readCopy = (packageJson: string): Copy | undefined => {
   try {
