@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
-import { deserialize } from "node:v8"
+import { deserialize, serialize } from "node:v8"
 import { assert, describe, it, vi } from "@effect/vitest"
 import { Trace } from "@expops/core"
 import { Effect } from "effect"
@@ -143,11 +143,18 @@ describe("expops run", () => {
       vi.setSystemTime(Date.now() + 10_000)
       try {
         yield* run(dir)
-        const rows = (deserialize(readFileSync(kept)) as [string, Array<[string, ...Array<unknown>]>])[1]
-        assert.include(rows.map((row) => row[0]), data)
+        const stored = deserialize(readFileSync(kept)) as [string, Array<Array<unknown>>]
+        assert.include(stored[1].map((row) => row[0]), data)
         // A new process: only what was kept is known. Unchanged, the data file is not read again.
         Trace.clearDigests()
         assert.deepStrictEqual(Object.values(statuses((yield* run(dir)).report)), ["cached", "cached", "cached", "cached"])
+        // What the run uses is the kept digest, trusted by the file's signature: one changed by hand changes every key.
+        writeFileSync(kept, serialize([stored[0], stored[1].map((row) => (row[0] === data ? [...row.slice(0, 5), "0".repeat(64)] : row))]))
+        Trace.clearDigests()
+        assert.strictEqual(statuses((yield* run(dir)).report).load_data, "executed")
+        writeFileSync(kept, serialize(stored))
+        Trace.clearDigests()
+        assert.strictEqual(statuses((yield* run(dir)).report).load_data, "cached")
         editFile(data, "5.1,3.5,1.4,0.2,setosa", "5.2,3.5,1.4,0.2,setosa")
         Trace.clearDigests()
         assert.strictEqual(statuses((yield* run(dir)).report).load_data, "executed")
