@@ -198,6 +198,27 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
     assert.isTrue(r.processes.every((p) => p.status === "executed" && p.runner !== undefined), JSON.stringify(statuses(r)))
   }, 60_000)
 
+  it("six clients built at once on a new database all get their tables, the runner registry included", async () => {
+    const { ClusterStorage } = await import("@expops/cluster")
+    const SqlClient = await import("effect/sql/SqlClient")
+    const url = pg.createDatabase("ddl_race")
+    const tables = Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ name: string }>`SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`
+      return rows.map((row) => row.name)
+    })
+    const program = Effect.flatMap(ClusterStorage.parse(url), (target) =>
+      Effect.all(Array.from({ length: 6 }, () => Effect.scoped(Effect.provide(tables, ClusterStorage.layer(target)))), {
+        concurrency: "unbounded"
+      }))
+    const seen = await Effect.runPromise(program)
+    assert.strictEqual(seen.length, 6)
+    for (const names of seen) {
+      assert.include(names, "expops_cluster_runners")
+      assert.include(names, "cluster_messages")
+    }
+  }, 30_000)
+
   it("old finished messages and replies are deleted; a later run is unaffected", async () => {
     const { ClusterStorage } = await import("@expops/cluster")
     const SqlClient = await import("effect/sql/SqlClient")

@@ -76,19 +76,39 @@ const reasonOf = (error: unknown): string => {
   return `${text === "" ? "connection failed" : text}${code}`
 }
 
+const registryTable = "expops_cluster_runners"
+
+/** The runner registry, created with the cluster's other tables (`createTables`). */
+const createRegistry = (sql: SqlClient.SqlClient) =>
+  sql`CREATE TABLE IF NOT EXISTS ${sql(registryTable)} (
+    address TEXT PRIMARY KEY,
+    code_fingerprint TEXT NOT NULL,
+    config_fingerprint TEXT NOT NULL,
+    cache_identity TEXT NOT NULL,
+    cache_display TEXT NOT NULL,
+    concurrency INT NOT NULL,
+    last_seen TIMESTAMPTZ NOT NULL DEFAULT now()
+  )`
+
 /**
- * Effect Cluster's tables, created before its storage is built. Its storage
- * creates them as it starts, and processes that start at once on a new
- * database race in that DDL: all but one can fail (a duplicate `pg_type`
- * row), and a worker would exit. Once one has created them, the others
- * find them there: so a failure is tried again, a few times.
+ * Every table of a cluster, created when its client is built: Effect
+ * Cluster's (before its storage is built, which would create them as it
+ * starts) and the runner registry. Processes that start at once on a new
+ * database race in that DDL, `CREATE TABLE IF NOT EXISTS` included: all but
+ * one can fail (a duplicate `pg_type` row), and a worker would exit. Once
+ * one has created them, the others find them there: so a failure is tried
+ * again, a few times.
  */
 const createTables = (sql: SqlClient.SqlClient) =>
   Effect.gen(function*() {
     const migrations = Layer.mergeAll(SqlMessageStorage.layerMigrations({}), SqlRunnerStorage.layerMigrations({}))
+    const create = Effect.andThen(
+      Effect.scoped(Layer.build(migrations)).pipe(Effect.provideService(SqlClient.SqlClient, sql)),
+      createRegistry(sql)
+    )
     for (let attempt = 1;; attempt++) {
-      // Its migrations die on failure: their cause, defects included, decides.
-      const exit = yield* Effect.exit(Effect.scoped(Layer.build(migrations)).pipe(Effect.provideService(SqlClient.SqlClient, sql)))
+      // Effect Cluster's migrations die on failure: their cause, defects included, decides.
+      const exit = yield* Effect.exit(create)
       if (Exit.isSuccess(exit)) return
       if (attempt >= 5) return yield* Effect.fail(Cause.squash(exit.cause))
       yield* Effect.sleep(Duration.millis(100 * attempt))
@@ -178,18 +198,6 @@ export interface RunnerInfo {
   readonly concurrency: number
 }
 
-const registryTable = "expops_cluster_runners"
-
-const ensureRegistry = (sql: SqlClient.SqlClient) =>
-  sql`CREATE TABLE IF NOT EXISTS ${sql(registryTable)} (
-    address TEXT PRIMARY KEY,
-    code_fingerprint TEXT NOT NULL,
-    config_fingerprint TEXT NOT NULL,
-    cache_identity TEXT NOT NULL,
-    cache_display TEXT NOT NULL,
-    concurrency INT NOT NULL,
-    last_seen TIMESTAMPTZ NOT NULL DEFAULT now()
-  )`
 
 /**
  * Registers a runner until the scope closes, refreshing its row every
@@ -200,7 +208,6 @@ const ensureRegistry = (sql: SqlClient.SqlClient) =>
 export const register = (info: RunnerInfo): Effect.Effect<void, ClusterStorageError | unknown, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* ensureRegistry(sql)
     const upsert = sql`INSERT INTO ${sql(registryTable)}
         (address, code_fingerprint, config_fingerprint, cache_identity, cache_display, concurrency, last_seen)
       VALUES (${info.address}, ${info.project.code}, ${info.project.config}, ${info.cache}, ${info.cacheDisplay}, ${info.concurrency}, now())
@@ -222,7 +229,6 @@ export const register = (info: RunnerInfo): Effect.Effect<void, ClusterStorageEr
 export const liveRunners = (staleSeconds: number) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* ensureRegistry(sql)
     const rows = yield* sql<{
       address: string
       code_fingerprint: string
