@@ -25,6 +25,7 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Sqlite from "./internal/sqlite.ts"
 import { SqliteDatabase } from "./SqliteDatabase.ts"
+import * as SqliteRecords from "./SqliteRecords.ts"
 
 /**
  * @since 0.1.0
@@ -134,10 +135,7 @@ export const make = Effect.gen(function*() {
     const batch = pending
     pending = new Map()
     return attempt("record cache reads in the index", () =>
-      transaction(() => {
-        const update = sql("UPDATE cache_entries SET last_access_at = max(last_access_at, ?) WHERE key = ?")
-        for (const [key, at] of batch) update.run(at, key)
-      })).pipe(
+      SqliteRecords.recordReads(db, batch)).pipe(
         Effect.tapError(() =>
           Effect.sync(() => {
             // Keep the reads for the next attempt, unless newer ones were noted meanwhile.

@@ -6,15 +6,15 @@
  *
  * @since 0.1.0
  */
-import * as fs from "node:fs"
 import * as path from "node:path"
-import { DatabaseSync } from "node:sqlite"
+import type { DatabaseSync } from "node:sqlite"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { describe } from "./internal/files.ts"
 import { migrate } from "./internal/schema.ts"
 import { LocalBackendError } from "./LocalBackendError.ts"
+import * as SqliteRecords from "./SqliteRecords.ts"
 
 /**
  * @since 0.1.0
@@ -38,55 +38,22 @@ export interface Options {
   readonly busyTimeoutMs?: number | undefined
 }
 
-const SQLITE_BUSY = 5
-const SQLITE_LOCKED = 6
 const SQLITE_NOTADB = 26
 const SQLITE_CORRUPT = 11
 
-const sqliteCode = (error: unknown): number | undefined =>
-  typeof error === "object" && error !== null && "errcode" in error ? Number((error as { errcode: unknown }).errcode) : undefined
-
-/** Busy while another process creates the tables or switches to WAL: worth waiting for. */
-export const isBusy = (error: unknown): boolean => {
-  const code = sqliteCode(error)
-  return code !== undefined && ((code & 0xff) === SQLITE_BUSY || (code & 0xff) === SQLITE_LOCKED)
-}
+/**
+ * @since 0.1.0
+ */
+export const isBusy: (error: unknown) => boolean = SqliteRecords.isBusy
 
 /** A cause in plain words, with advice where there is an obvious fix. */
 export const explain = (error: unknown): string => {
-  const code = sqliteCode(error)
+  const code = SqliteRecords.errorCode(error)
   if (code !== undefined && ((code & 0xff) === SQLITE_NOTADB || (code & 0xff) === SQLITE_CORRUPT)) {
     return "the file is not an SQLite database (or is damaged). It holds the run history and the cache index; " +
       "move it aside and a fresh one is created (the cache entries themselves are files and are kept)"
   }
   return describe(error)
-}
-
-const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
-
-const openSync = (file: string, busyTimeoutMs: number): DatabaseSync => {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
-  const deadline = Date.now() + busyTimeoutMs
-  for (;;) {
-    let db: DatabaseSync | undefined
-    try {
-      db = new DatabaseSync(file, { timeout: busyTimeoutMs })
-      // The first statements read the header: a file that is not a database fails here, untouched.
-      db.exec("PRAGMA journal_mode = WAL")
-      // In WAL mode NORMAL loses at most the last transactions on power loss, never consistency.
-      db.exec("PRAGMA synchronous = NORMAL")
-      migrate(db)
-      return db
-    } catch (error) {
-      db?.close()
-      // Switching to WAL and creating tables can report busy without waiting on the busy handler.
-      if (isBusy(error) && Date.now() < deadline) {
-        sleepSync(10 + Math.random() * 20)
-        continue
-      }
-      throw error
-    }
-  }
 }
 
 /**
@@ -100,7 +67,7 @@ export const layer = (file: string, options?: Options): Layer.Layer<SqliteDataba
     SqliteDatabase,
     Effect.acquireRelease(
       Effect.try({
-        try: () => SqliteDatabase.of({ path: path.resolve(file), db: openSync(path.resolve(file), options?.busyTimeoutMs ?? 10_000) }),
+        try: () => SqliteDatabase.of({ path: path.resolve(file), db: SqliteRecords.open(path.resolve(file), options?.busyTimeoutMs ?? 10_000, migrate) }),
         catch: (error) =>
           new LocalBackendError({ operation: "open the SQLite database", path: path.resolve(file), reason: explain(error), cause: error })
       }),

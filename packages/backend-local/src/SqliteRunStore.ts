@@ -12,7 +12,7 @@
  * changes (`run_changes`: started, progress, finished) numbered by `seq`,
  * which another process (`expops ui`) follows. Saving a run adds its
  * `finished` row, in the same transaction, and drops the progress rows of
- * runs that ended more than `PROGRESS_KEPT_MS` before.
+ * runs that ended more than ten minutes before (see `SqliteRecords.writeRun`).
  *
  * @since 0.1.0
  */
@@ -25,9 +25,7 @@ import { projectPaths } from "./internal/paths.ts"
 import { transaction } from "./internal/sqlite.ts"
 import type { LocalBackendError } from "./LocalBackendError.ts"
 import * as SqliteDatabase from "./SqliteDatabase.ts"
-
-/** How long the progress rows of a finished run are kept (its report has the same, whole). */
-const PROGRESS_KEPT_MS = 10 * 60_000
+import * as SqliteRecords from "./SqliteRecords.ts"
 
 const ReportJson = Schema.fromJsonString(Schema.toCodecJson(RunReport.RunReport))
 const encodeReport = Schema.encodeSync(ReportJson)
@@ -54,55 +52,7 @@ export const make = Effect.gen(function*() {
 
   const saveRun: RunStore.Shape["saveRun"] = (report) =>
     Effect.try({
-      try: () => {
-        const json = encodeReport(report)
-        const { run } = report
-        transaction(db, () => {
-          // Saving a run again (same id) replaces it whole.
-          for (const table of ["run_processes", "run_steps", "run_metrics"]) {
-            db.prepare(`DELETE FROM ${table} WHERE run_id = ?`).run(run.id)
-          }
-          db.prepare(
-            `INSERT OR REPLACE INTO runs (id, pipeline, status, started_at, ended_at, duration_ms, seed, backend, dry_run, report)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-          ).run(
-            run.id,
-            run.pipeline,
-            run.status,
-            run.startedAt,
-            Math.round(run.startedAt + run.durationMs),
-            run.durationMs,
-            run.seed,
-            run.backend,
-            run.dryRun === true ? 1 : 0,
-            json
-          )
-          const process = db.prepare(
-            `INSERT INTO run_processes (run_id, position, process, status, key, duration_ms, saved_ms, error)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-          )
-          const step = db.prepare(
-            `INSERT INTO run_steps (run_id, process_position, position, process, step, status, key, duration_ms, error)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-          )
-          report.processes.forEach((p, i) => {
-            process.run(run.id, i, p.name, p.status, p.key, p.durationMs, p.savedMs ?? null, p.error ?? null)
-            p.steps.forEach((s, j) => step.run(run.id, i, j, p.name, s.name, s.status, s.key, s.durationMs, s.error ?? null))
-          })
-          const metric = db.prepare(
-            `INSERT INTO run_metrics (run_id, position, process, step, name, idx, value) VALUES (?, ?, ?, ?, ?, ?, ?)`
-          )
-          // A NaN value becomes NULL in its row (SQLite has no NaN); the report keeps it.
-          ;(report.metrics ?? []).forEach((m, i) => metric.run(run.id, i, m.process, m.step ?? null, m.name, m.index, m.value))
-          // One row says it finished. Its progress rows stay a while for readers that poll slower than
-          // a short run lasts; those of runs that ended long ago go (their reports hold it all).
-          const endedAt = Math.round(run.startedAt + run.durationMs)
-          db.prepare(
-            `DELETE FROM run_changes WHERE type = 'progress' AND run_id IN (SELECT id FROM runs WHERE ended_at < ? AND id != ?)`
-          ).run(endedAt - PROGRESS_KEPT_MS, run.id)
-          addChange.run(run.id, endedAt, "finished", JSON.stringify(RunStore.summarize(report)))
-        })
-      },
+      try: () => SqliteRecords.writeRun(db, report, encodeReport(report)),
       catch: (cause) => fail(`save run ${report.run.id}`, cause)
     })
 

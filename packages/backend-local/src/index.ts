@@ -27,3 +27,6 @@ export * as SqliteDatabase from "./SqliteDatabase.ts"
 
 /** The `RunStore` in SQLite. */
 export * as SqliteRunStore from "./SqliteRunStore.ts"
+
+/** The writes a run makes to the SQLite file, as plain functions (no `effect`). */
+export * as SqliteRecords from "./SqliteRecords.ts"

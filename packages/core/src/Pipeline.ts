@@ -14,7 +14,6 @@
  *
  * @since 0.1.0
  */
-import { randomBytes } from "node:crypto"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -41,6 +40,7 @@ import * as Trace from "./Trace.ts"
 import { LayerError, PipelineValidationError, type Problem } from "./PipelineError.ts"
 import * as Reproducibility from "./Reproducibility.ts"
 import * as RunEvents from "./RunEvents.ts"
+import * as RunRecords from "./RunRecords.ts"
 import type { Branch, ProcessReport, RunReport } from "./RunReport.ts"
 
 /**
@@ -835,5 +835,4 @@ const peek = Effect.fnUntraced(
  *
  * @since 0.1.0
  */
-export const makeRunId = (startedAt: number): string =>
-  `${new Date(startedAt).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`
+export const makeRunId: (startedAt: number) => string = RunRecords.makeRunId

@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { RunEvent } from "./RunEvents.ts"
+import * as RunRecords from "./RunRecords.ts"
 import type { RunReport } from "./RunReport.ts"
 
 /**
@@ -35,38 +36,14 @@ export class RunStoreError extends Schema.TaggedError<RunStoreError>()("RunStore
  *
  * @since 0.1.0
  */
-export interface RunSummary {
-  readonly id: string
-  readonly pipeline: string
-  readonly status: "success" | "failed" | "interrupted"
-  readonly startedAt: number
-  readonly durationMs: number
-  readonly seed: number
-  readonly backend: string
-  /** Processes and steps by status. */
-  readonly processes: Readonly<Record<string, number>>
-  readonly steps: Readonly<Record<string, number>>
-  /** Time the cache saved: what the processes served from it took to compute. */
-  readonly savedMs: number
-}
+export type RunSummary = RunRecords.RunSummary
 
 /**
  * Counts the processes and steps of a report by status.
  *
  * @since 0.1.0
  */
-export const summarize = (report: RunReport): RunSummary => {
-  const processes: Record<string, number> = {}
-  const steps: Record<string, number> = {}
-  let savedMs = 0
-  for (const p of report.processes) {
-    savedMs += p.savedMs ?? 0
-    processes[p.status] = (processes[p.status] ?? 0) + 1
-    for (const s of p.steps) steps[s.status] = (steps[s.status] ?? 0) + 1
-  }
-  const { backend, durationMs, id, pipeline, seed, startedAt, status } = report.run
-  return { id, pipeline, status, startedAt, durationMs, seed, backend, processes, steps, savedMs }
-}
+export const summarize: (report: RunReport) => RunSummary = RunRecords.summarize
 
 /**
  * A run as it starts, before any process finishes: what a live view draws.

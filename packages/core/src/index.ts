@@ -68,6 +68,9 @@ export * as RunEvents from "./RunEvents.ts"
 /** The run report. */
 export * as RunReport from "./RunReport.ts"
 
+/** Run ids and summaries, as plain functions (no `effect`). */
+export * as RunRecords from "./RunRecords.ts"
+
 /** Schema fingerprints. */
 export * as SchemaFingerprint from "./SchemaFingerprint.ts"
 

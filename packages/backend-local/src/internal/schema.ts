@@ -7,8 +7,9 @@ import type { DatabaseSync } from "node:sqlite"
 import * as Schema from "effect/Schema"
 import { transaction } from "./sqlite.ts"
 
-/** Bumped with every change below; `PRAGMA user_version` holds the applied one. */
-export const SCHEMA_VERSION = 2
+// Bumped with every change below; `PRAGMA user_version` holds the applied one.
+export { SCHEMA_VERSION } from "../SqliteRecords.ts"
+import { SCHEMA_VERSION } from "../SqliteRecords.ts"
 
 const V1 = `
 CREATE TABLE IF NOT EXISTS cache_entries (
