@@ -96,6 +96,15 @@ class InvalidNameError extends Schema.TaggedError<InvalidNameError>()("InvalidNa
 }
 
 /**
+ * The file that holds the manifest of `key` in the store in `directory`
+ * (`manifests/<first two characters>/<key>`), for tools that read entries
+ * without opening the store. `key` is not checked here.
+ *
+ * @since 0.1.0
+ */
+export const manifestFileOf = (directory: string, key: string): string => path.join(path.resolve(directory), "manifests", key.slice(0, 2), key)
+
+/**
  * Opens the store in `directory` (created if needed) and checks that it can
  * be written. Reads and writes are recorded in `index` when one is given.
  *

@@ -5,12 +5,14 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { Cache, CacheStore, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, type RunReport, RunStore, Trace } from "@expops/core"
+import { Cache, CacheStore, CodeFingerprint, Pipeline, type PipelineError, Reproducibility, RunEvents, RunReport, RunStore, Trace } from "@expops/core"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Backends from "./Backends.ts"
@@ -21,8 +23,12 @@ import * as Live from "./internal/live.ts"
 import * as Output from "./internal/output.ts"
 import * as Report from "./internal/report.ts"
 import * as Progress from "./Progress.ts"
+import * as Replay from "./internal/replay/record.ts"
 import * as Project from "./Project.ts"
 import * as Tracing from "./Tracing.ts"
+
+/** The report as the run store encodes it (what a replay stores and prints). */
+const encodeReport = Schema.encodeSync(Schema.toCodecJson(RunReport.RunReport))
 
 /**
  * A pipeline/config mismatch, with each problem placed in the config file
@@ -98,6 +104,7 @@ const reportDiagnostics = Effect.fnUntraced(function*(diagnostics: ReadonlyArray
     return yield* new UsageError({ message: `--strict: not reproducible:\n${lines.map((line) => `  - ${line}`).join("\n")}` })
   }
   for (const line of lines) yield* Console.error(`warning: ${line}`)
+  return lines
 })
 
 /**
@@ -147,7 +154,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
   const data = yield* Project.dataFile(project)
   yield* enterProjectDir(project.dir)
   const { diagnostics, layer, pipeline } = yield* Project.importPipeline(project)
-  yield* reportDiagnostics(diagnostics, input.strict)
+  const warnings = yield* reportDiagnostics(diagnostics, input.strict)
   // Validate before the backend opens: a bad config writes nothing.
   const plan = yield* Pipeline.plan(pipeline, {
     adjlist: config.adjlist,
@@ -184,6 +191,9 @@ const handler = Effect.fn("expops.run")(function*(input: {
   const { color, live } = yield* Output.capabilities(out)
   const paint = Ansi.paint(color)
   const recorded = !(input.dryRun || input.noCache)
+  // A run that may leave a receipt for the next identical one (internal/replay): the manifests it reads are noted.
+  const receipted = recorded && Replay.enabled() && backend === "local" && cluster === undefined && tracing === undefined
+  const cacheReads = Replay.noReads()
   let recorder: Live.Recorder | undefined
   const record = !recorded
     ? () => Effect.void
@@ -223,6 +233,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
       })
     const report = yield* Pipeline.runPlan(plan, { ...options, runId, onInterrupt }).pipe(
       Effect.provide(layers, { local: true }),
+      receipted ? Effect.updateService(CacheStore.CacheStore, (store) => Replay.observe(store, cacheReads)) : identity,
       (run) => (tracing ? tracing.run(run, () => interrupted) : run)
     )
     yield* record(runs, report)
@@ -235,6 +246,21 @@ const handler = Effect.fn("expops.run")(function*(input: {
   )
 
   if (!input.noCache) Trace.keepDigests(digestsFile)
+  // Only a run that is reproducible as it stands: fully cached, and no warning about its code.
+  if (receipted && warnings.length === 0 && report.run.status === "success" && report.processes.every((p) => p.status === "cached")) {
+    Replay.write({
+      projectDir: project.dir,
+      report,
+      encoded: encodeReport(report),
+      order: plan.order,
+      bases: Object.fromEntries(plan.order.flatMap((name) => {
+        const base = branchOf(plan, name)
+        return base === undefined ? [] : [[name, base]]
+      })),
+      layers: plan.layers,
+      reads: cacheReads
+    })
+  }
   yield* show(report)
   if (report.run.status === "failed") return yield* new Failed({ message: "" })
 }, Effect.scoped)

@@ -23,7 +23,8 @@ if (major < 22 || (major === 22 && minor < 19)) {
   process.exit(2)
 }
 
-const { enableCompileCache } = await import("node:module")
+const { enableCompileCache, getCompileCacheDir } = await import("node:module")
+const Path = await import("node:path")
 // Reuse V8's compiled code across invocations: start-up is mostly loading modules.
 enableCompileCache?.()
 
@@ -37,14 +38,32 @@ const args = process.argv.slice(2)
 
 const Version = await import("./internal/version.ts")
 
+// A cached `expops run` whose inputs are all as they were is answered from its receipt, before the CLI loads.
+const Replay = args[0] === "run" ? await import("./internal/replay/replay.ts") : undefined
+const replayed = Replay?.attempt(args, process.cwd(), process.env)
+if (replayed !== undefined && process.env.EXPOPS_REPLAY === "explain") {
+  process.stderr.write(replayed._tag === "Replayed" ? "replay: answered from the receipt of the last run\n" : `replay: not used: ${replayed.reason}\n`)
+}
+
 if (Version.isVersionOnly(args)) {
   process.stdout.write(`${Version.line("expops", Version.read(), Version.canColor(process.env, process.stdout.isTTY === true))}\n`)
+} else if (replayed?._tag === "Replayed") {
+  process.exitCode = replayed.exitCode
 } else {
+  // What a run the replay could answer next time looks at on disk from here on, for its receipt
+  // (internal/replay); the project's `.expops` folder and the compile cache are the CLI's own state, not inputs.
+  const project = Replay?.projectDir(args, process.cwd())
+  const Watch = project === undefined ? undefined : await import("./internal/replay/watch.ts")
+  const compileCache = getCompileCacheDir?.()
+  Watch?.install({ ignore: [Path.join(project!, ".expops"), ...(compileCache ? [Path.dirname(compileCache)] : [])] })
   // Node's answers about where modules are, kept from the last start-up
   // (internal/moduleMemo.ts); hooked first, so that it answers what the hooks
   // of internal/packages.ts ask for.
   const ModuleMemo = await import("./internal/moduleMemo.ts")
-  ModuleMemo.install()
+  // Its check of every package.json it keeps answers for (other projects' too) is not an input of this run;
+  // the answers this run uses are (the watch notes each resolution).
+  if (Watch === undefined) ModuleMemo.install()
+  else Watch.unwatched(() => ModuleMemo.install())
   // Before `effect` loads: a project with its own compatible copies of the
   // shared packages runs on those, and so does the CLI (one instance of each).
   const { adopt } = await import("./internal/packages.ts")
@@ -53,6 +72,9 @@ if (Version.isVersionOnly(args)) {
     process.stderr.write(`error: ${incompatible}\n`)
     process.exit(2)
   }
+  // Hooked last, so that it sees what the other hooks answer; the modules loaded before it are noted by name.
+  Watch?.hookResolution()
+  Watch?.noteModules(import.meta.url, ["./internal/version", "./internal/moduleMemo", "./internal/packages", "./internal/replay/replay"])
   // The first Ctrl-C (or SIGTERM) interrupts the command, which then records
   // what it did; a second one exits at once.
   let signals = 0

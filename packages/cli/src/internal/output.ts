@@ -18,20 +18,13 @@ const environment = Config.all({
   term: Config.option(Config.String("TERM"))
 })
 
-export interface Capabilities {
-  /** Colours: a terminal, NO_COLOR unset or empty (https://no-color.org), TERM not dumb. */
-  readonly color: boolean
-  /** Redrawing lines in place: a terminal, TERM not dumb. */
-  readonly live: boolean
-}
+export type Capabilities = Ansi.Capabilities
 
 export const capabilities = Effect.fnUntraced(function*(stream: Name) {
   const stdio = yield* Stdio.Stdio
   const isTerminal = yield* (stream === "stdout" ? stdio.stdoutIsTerminal : stdio.stderrIsTerminal)
   const env = yield* Effect.orDie(environment)
-  const dumb = Option.getOrUndefined(env.term) === "dumb"
-  const noColor = Option.getOrElse(env.noColor, () => "") !== ""
-  return { color: isTerminal && !noColor && !dumb, live: isTerminal && !dumb } satisfies Capabilities
+  return Ansi.capabilities(isTerminal, { NO_COLOR: Option.getOrUndefined(env.noColor), TERM: Option.getOrUndefined(env.term) })
 })
 
 /** Colours for text written to `stream`, or none when it cannot show them. */

@@ -1,0 +1,84 @@
+/**
+ * The receipt of a fully cached run: what it depended on and what it
+ * reported, kept in `.expops/replay.json` so that the next identical
+ * `expops run` can be answered without loading the project or `effect`
+ * (see `replay.ts`).
+ *
+ * A receipt holds while everything it lists is as it was:
+ *
+ * - the invocation: the same arguments (but `--json`), from the same folder;
+ * - the environment: every variable (but the shell's own bookkeeping: `_`,
+ *   `PWD`, `OLDPWD`, `SHLVL`; and `EXPOPS_REPLAY`), Node's version,
+ *   executable and options;
+ * - every path the run looked at (`Watch`): a file by its size, mtime,
+ *   ctime and inode; a listed folder likewise; a probed folder by being one;
+ *   an absent path by being absent; a package folder (or a relative import that
+ *   led elsewhere) by where its links lead;
+ * - every cache manifest the run read, byte for byte (SHA-256), and the
+ *   tables of the SQLite file at the version this CLI writes.
+ *
+ * Then the keys, the entries served and the report would all be the same,
+ * because each is computed from those inputs alone. No `effect` import here.
+ */
+import { hash } from "node:crypto"
+import { readFileSync } from "node:fs"
+import * as Path from "node:path"
+import type { Fanout } from "@expops/core"
+
+/** Bumped when what a receipt holds or means changes: an older receipt is ignored. */
+export const VERSION = 1
+
+/** `.expops/replay.json` in the project folder. */
+export const FILE = "replay.json"
+
+/**
+ * Variables a shell changes between commands without changing what a
+ * command does, and the one that only says whether to replay.
+ */
+const IGNORED = new Set(["_", "PWD", "OLDPWD", "SHLVL", "EXPOPS_REPLAY"])
+
+/**
+ * @since 0.1.0
+ */
+export interface Receipt {
+  readonly version: typeof VERSION
+  /** The working folder and the arguments of the run, `--json` left out. */
+  readonly invocation: string
+  /** A digest of the environment and of Node (see `environment`). */
+  readonly environment: string
+  /** Path -> its state when the run first looked at it (see `State.recorded`). */
+  readonly paths: ReadonlyArray<readonly [path: string, state: string]>
+  /** The cache manifests the run read: file, SHA-256 of its bytes, key (noted as read again in the index). */
+  readonly manifests: ReadonlyArray<readonly [file: string, digest: string, key: string]>
+  /** The project's SQLite file (runs and the cache index). */
+  readonly database: string
+  /** The processes in the order progress shows them, and each branch's base process. */
+  readonly order: ReadonlyArray<string>
+  readonly bases: Readonly<Record<string, string>>
+  /** The plan's fan-out layers, for the summary. */
+  readonly layers: ReadonlyArray<Fanout.Layer>
+  /** The run's report as its schema encodes it (plain JSON); a replay fills in its own id, times and durations. */
+  readonly report: unknown
+}
+
+/** The invocation as the receipt keeps it: `--json` changes only where the report goes. */
+export const invocation = (cwd: string, args: ReadonlyArray<string>): string =>
+  JSON.stringify([cwd, args.filter((arg) => arg !== "--json")])
+
+/** A digest of what, besides files, could change what a run does. */
+export const environment = (env: NodeJS.ProcessEnv): string => {
+  const entries = Object.entries(env).filter(([name]) => !IGNORED.has(name)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return hash("sha256", JSON.stringify([process.version, process.execPath, process.execArgv, process.arch, process.platform, entries]), "hex")
+}
+
+/** The SHA-256 of a file's bytes, or `undefined` when it cannot be read. */
+export const digestOf = (file: string): string | undefined => {
+  try {
+    return hash("sha256", readFileSync(file), "hex")
+  } catch {
+    return undefined
+  }
+}
+
+/** Where the receipt of a project lives. */
+export const location = (projectDir: string): string => Path.join(projectDir, ".expops", FILE)
