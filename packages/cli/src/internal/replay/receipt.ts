@@ -1,8 +1,8 @@
 /**
  * The receipt of a fully cached run: what it depended on and what it
- * reported, kept in `.expops/replay.json` so that the next identical
- * `expops run` can be answered without loading the project or `effect`
- * (see `replay.ts`).
+ * reported, kept in `.expops/replay/` (one per invocation and environment,
+ * the last `KEPT`) so that the next identical `expops run` can be answered
+ * without loading the project or `effect` (see `replay.ts`).
  *
  * A receipt holds while everything it lists is as it was:
  *
@@ -28,8 +28,8 @@ import type { Fanout } from "@expops/core"
 /** Bumped when what a receipt holds or means changes: an older receipt is ignored. */
 export const VERSION = 1
 
-/** `.expops/replay.json` in the project folder. */
-export const FILE = "replay.json"
+/** How many receipts a project keeps (one per invocation and environment); past it, the oldest go. */
+export const KEPT = 16
 
 /**
  * Variables a shell changes between commands without changing what a
@@ -80,5 +80,12 @@ export const digestOf = (file: string): string | undefined => {
   }
 }
 
-/** Where the receipt of a project lives. */
-export const location = (projectDir: string): string => Path.join(projectDir, ".expops", FILE)
+/** The folder of a project's receipts, `.expops/replay/`. */
+export const folder = (projectDir: string): string => Path.join(projectDir, ".expops", "replay")
+
+/**
+ * Where the receipt of a run with this invocation and environment lives:
+ * one file per pair, so that runs with other seeds or settings keep theirs.
+ */
+export const location = (projectDir: string, invocation: string, environment: string): string =>
+  Path.join(folder(projectDir), `${hash("sha256", `${invocation}\0${environment}`, "hex").slice(0, 32)}.json`)

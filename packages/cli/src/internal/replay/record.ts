@@ -3,7 +3,7 @@
  * the watch saw (`watch.ts`) and the manifests the run read, so that the
  * next identical `expops run` is answered by `replay.ts`.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import { LocalBackend, LocalCacheStore } from "@expops/backend-local"
 import type { CacheStore, Fanout, RunReport } from "@expops/core"
@@ -66,10 +66,19 @@ const dependencies = (projectDir: string): Array<readonly [string, string]> => {
   return Watch.entries().filter(([path]) => path !== own && !path.startsWith(own + Path.sep))
 }
 
+/** Keeps the newest `Receipt.KEPT` receipts of a project. */
+const prune = (dir: string) => {
+  const receipts = readdirSync(dir)
+    .filter((name) => name.endsWith(".json"))
+    .map((name) => ({ file: Path.join(dir, name), at: statSync(Path.join(dir, name)).mtimeMs }))
+    .sort((a, b) => b.at - a.at)
+  for (const { file } of receipts.slice(Receipt.KEPT)) rmSync(file, { force: true })
+}
+
 /**
- * Writes the receipt of `run`, replacing the last one; `false` when the run
- * cannot be replayed (it read blobs, or its report is encoded otherwise
- * than as plain JSON).
+ * Writes the receipt of `run`, replacing the one of the same invocation and
+ * environment; `false` when the run cannot be replayed (it read blobs, or
+ * its report is encoded otherwise than as plain JSON).
  */
 export const write = (run: Run): boolean => {
   try {
@@ -104,12 +113,13 @@ const writeReceipt = (run: Run): boolean => {
     layers: run.layers,
     report: run.encoded
   }
-  const file = Receipt.location(run.projectDir)
+  const file = Receipt.location(run.projectDir, receipt.invocation, receipt.environment)
   try {
     mkdirSync(Path.dirname(file), { recursive: true })
     const temp = `${file}.${process.pid}.tmp`
     writeFileSync(temp, JSON.stringify(receipt))
     renameSync(temp, file)
+    prune(Path.dirname(file))
     return true
   } catch {
     // A receipt that cannot be written costs the next run its speed, nothing else.

@@ -73,11 +73,12 @@ export const attempt = (args: ReadonlyArray<string>, cwd: string, env: NodeJS.Pr
   if (env.EXPOPS_REPLAY === "0") return declined("EXPOPS_REPLAY=0")
   const dir = projectDir(args, cwd)
   if (dir === undefined) return declined("options a replay does not answer")
-  const file = Receipt.location(dir)
-  const receipt = read(file)
-  if (receipt === undefined) return declined(`no receipt in ${file} (the last run was not fully cached, or was made by another version)`)
-  if (receipt.invocation !== Receipt.invocation(cwd, args)) return declined("the last fully cached run had other arguments or another working folder")
-  if (receipt.environment !== Receipt.environment(env)) return declined("the environment changed (a variable, Node's version or options)")
+  const invocation = Receipt.invocation(cwd, args)
+  const environment = Receipt.environment(env)
+  const receipt = read(Receipt.location(dir, invocation, environment))
+  if (receipt === undefined || receipt.invocation !== invocation || receipt.environment !== environment) {
+    return declined("no receipt of a fully cached run with these arguments, working folder and environment")
+  }
   for (const [path, state] of receipt.paths) if (!State.unchanged(path, state)) return declined(`${path} changed`)
 
   const startedAt = Date.now()
