@@ -5,13 +5,17 @@
  *
  * - `expops --version`, against an empty Node process (`node -e 0`);
  * - a fully cached `expops run` of the quick start (a copy of
- *   examples/quickstart in bench/.work/, run once cold first), against the
- *   floor the CLI cannot go below: a Node process importing what the quick
- *   start's own modules import (effect's subpaths `effect/Effect`,
- *   `effect/Random`, `effect/Schema`, and `@expops/core`);
- * - the same cached run with the module memo off (`EXPOPS_MODULE_MEMO=0`):
+ *   examples/quickstart in bench/.work/, run once cold first and once fully
+ *   cached, which leaves its receipt), answered by the replay, against an
+ *   empty Node process;
+ * - the same run on the full path (`EXPOPS_REPLAY=0`: the CLI, the project
+ *   and effect loaded), against the floor that path cannot go below: a Node
+ *   process importing what the quick start's own modules import (effect's
+ *   subpaths `effect/Effect`, `effect/Random`, `effect/Schema`, and
+ *   `@expops/core`);
+ * - the full path with the module memo off as well (`EXPOPS_MODULE_MEMO=0`):
  *   what keeping Node's answers about where modules are saves;
- * - the same cached run of a copy whose modules import the `effect` barrel
+ * - the full path on a copy whose modules import the `effect` barrel
  *   instead: what a project pays for loading all of effect.
  */
 import { spawn } from "node:child_process"
@@ -28,12 +32,17 @@ export interface StartUpResult {
   readonly version: number
   /** `expops --version` over an empty Node process (target: at most 3). */
   readonly versionOverNode: number
+  /** A fully cached run, answered from its receipt (the replay). */
   readonly quickstartCached: number
-  /** The same run with the module memo off. */
+  /** The replay over an empty Node process (target: 0.2 s; the acceptance check allows 5x). */
+  readonly quickstartCachedOverNode: number
+  /** The same run on the full path (`EXPOPS_REPLAY=0`). */
+  readonly quickstartCachedFullPath: number
+  /** The full path with the module memo off. */
   readonly quickstartCachedNoMemo: number
   /** A Node process importing effect's subpaths and `@expops/core`, as the quick start's modules do. */
   readonly quickstartImports: number
-  /** The cached run of a copy importing the `effect` barrel. */
+  /** The cached run of a copy importing the `effect` barrel, on the full path. */
   readonly quickstartBarrelCached: number
   readonly notes: ReadonlyArray<string>
 }
@@ -63,6 +72,15 @@ const spawnOut = (args: ReadonlyArray<string>, cwd: string) =>
     child.stdout.on("data", (c) => (stdout += c))
     child.on("error", reject)
     child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`node ${args.join(" ")} exited with ${code}`))))
+  })
+
+const spawnErr = (args: ReadonlyArray<string>, cwd: string, env: Record<string, string>) =>
+  new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "ignore", "pipe"] })
+    let stderr = ""
+    child.stderr.on("data", (c) => (stderr += c))
+    child.on("error", reject)
+    child.on("close", () => resolve(stderr))
   })
 
 /** A copy of the quick start whose modules import the `effect` barrel instead of its subpaths. */
@@ -99,6 +117,8 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
     const other = report.processes.filter((p: { status: string }) => p.status !== "cached").map((p: { name: string }) => p.name)
     if (report.run.status !== "success" || other.length > 0) throw new Error(`${path.basename(dir)}: the second run is not fully cached (${other.join(", ")})`)
   }
+  const said = await spawnErr([CLI_BIN, "run", shipped, "--json"], shipped, { EXPOPS_REPLAY: "explain" })
+  if (!said.includes("replay: answered")) throw new Error(`the third run of the quick start was not replayed: ${said.trim()}`)
 
   log(`start-up: ${rounds} rounds`)
   const imports = ["effect/Effect", "effect/Random", "effect/Schema", "@expops/core"].map((m) => `await import("${m}");`).join(" ")
@@ -106,11 +126,12 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
     nodeStartup: () => spawnTimed(["-e", "0"], shipped),
     version: () => spawnTimed([CLI_BIN, "--version"], shipped),
     quickstartCached: () => spawnTimed([CLI_BIN, "run", shipped, "--json"], shipped),
-    quickstartCachedNoMemo: () => spawnTimed([CLI_BIN, "run", shipped, "--json"], shipped, { EXPOPS_MODULE_MEMO: "0" }),
+    quickstartCachedFullPath: () => spawnTimed([CLI_BIN, "run", shipped, "--json"], shipped, { EXPOPS_REPLAY: "0" }),
+    quickstartCachedNoMemo: () => spawnTimed([CLI_BIN, "run", shipped, "--json"], shipped, { EXPOPS_REPLAY: "0", EXPOPS_MODULE_MEMO: "0" }),
     // From the project's folder, so both resolve as its modules resolve them; with the compile cache, as the CLI has it.
     quickstartImports: () =>
       spawnTimed(["--input-type=module", "-e", `import { enableCompileCache } from "node:module"; enableCompileCache(); ${imports}`], shipped),
-    quickstartBarrelCached: () => spawnTimed([CLI_BIN, "run", barrel, "--json"], barrel)
+    quickstartBarrelCached: () => spawnTimed([CLI_BIN, "run", barrel, "--json"], barrel, { EXPOPS_REPLAY: "0" })
   }, rounds)).median
   rmSync(shipped, { recursive: true, force: true })
   rmSync(barrel, { recursive: true, force: true })
@@ -121,6 +142,8 @@ export const run = async (options: { readonly quick: boolean; readonly workDir: 
     version: round(m.version),
     versionOverNode: round(m.version / m.nodeStartup),
     quickstartCached: round(m.quickstartCached),
+    quickstartCachedOverNode: round(m.quickstartCached / m.nodeStartup),
+    quickstartCachedFullPath: round(m.quickstartCachedFullPath),
     quickstartCachedNoMemo: round(m.quickstartCachedNoMemo),
     quickstartImports: round(m.quickstartImports),
     quickstartBarrelCached: round(m.quickstartBarrelCached),
