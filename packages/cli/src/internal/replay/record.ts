@@ -77,8 +77,9 @@ const prune = (dir: string) => {
 
 /**
  * Writes the receipt of `run`, replacing the one of the same invocation and
- * environment; `false` when the run cannot be replayed (it read blobs, or
- * its report is encoded otherwise than as plain JSON).
+ * environment; `false` when the run cannot be replayed (it read blobs, it
+ * listed a folder recursively, or its report is encoded otherwise than as
+ * plain JSON).
  */
 export const write = (run: Run): boolean => {
   try {
@@ -90,7 +91,7 @@ export const write = (run: Run): boolean => {
 }
 
 const writeReceipt = (run: Run): boolean => {
-  if (run.reads.blobs) return false
+  if (run.reads.blobs || !Watch.isComplete()) return false
   // The replay stores the report as JSON and prints it as JSON: both must be the same document.
   if (!isDeepStrictEqual(run.encoded, JSON.parse(JSON.stringify(run.report)))) return false
   const { cache, database } = LocalBackend.paths(run.projectDir)

@@ -43,6 +43,8 @@ const paths = new Map<string, string>()
 let ignored: ReadonlyArray<string> = []
 let installed = false
 let hooked = false
+/** Set when the run looked at something the watch cannot describe (a recursive listing): it leaves no receipt. */
+let incomplete = false
 /** While set, the wrappers only forward: the watch's own looks, and `unwatched` bodies. */
 let paused = false
 let cwd = ""
@@ -87,6 +89,8 @@ const wrap = (target: Record<string, unknown>, name: string, kind: State.Kind) =
     if (!paused) {
       const p = pathOf(path)
       if (p !== undefined) note(Path.resolve(p), kind)
+      // A recursive listing depends on every folder below, which are not noted one by one.
+      if (kind === "listed" && (rest[0] as { recursive?: unknown } | undefined)?.recursive === true) incomplete = true
     }
     return original.call(this, path, ...rest)
   }
@@ -103,6 +107,9 @@ export const args = (): ReadonlyArray<string> => argv
 
 /** Whether the watch has been on since the CLI started (`bin.ts`). */
 export const isInstalled = (): boolean => installed
+
+/** Whether everything the run looked at is described by `entries` (see `incomplete`). */
+export const isComplete = (): boolean => !incomplete
 
 /** Every path seen so far, with its state when first seen. */
 export const entries = (): ReadonlyArray<readonly [path: string, state: string]> => [...paths]
