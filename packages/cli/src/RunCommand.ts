@@ -246,9 +246,11 @@ const handler = Effect.fn("expops.run")(function*(input: {
   )
 
   if (!input.noCache) Trace.keepDigests(digestsFile)
-  // Only a run that is reproducible as it stands: fully cached, and no warning about its code.
-  if (receipted && warnings.length === 0 && report.run.status === "success" && report.processes.every((p) => p.status === "cached")) {
-    Replay.write({
+  // A receipt for the next identical run (internal/replay), only of a run reproducible as it stands: fully
+  // cached, no warning about its code. Any other run removes the one it replaces, which no longer describes it.
+  if (receipted) {
+    const replayable = warnings.length === 0 && report.run.status === "success" && report.processes.every((p) => p.status === "cached")
+    const written = replayable && Replay.write({
       projectDir: project.dir,
       report,
       encoded: encodeReport(report),
@@ -260,6 +262,7 @@ const handler = Effect.fn("expops.run")(function*(input: {
       layers: plan.layers,
       reads: cacheReads
     })
+    if (!written) Replay.discard(project.dir)
   }
   yield* show(report)
   if (report.run.status === "failed") return yield* new Failed({ message: "" })

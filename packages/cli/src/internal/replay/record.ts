@@ -66,6 +66,14 @@ const dependencies = (projectDir: string): Array<readonly [string, string]> => {
   return Watch.entries().filter(([path]) => path !== own && !path.startsWith(own + Path.sep))
 }
 
+/**
+ * Removes the receipt of this invocation and environment, after a run that
+ * could not leave one: it no longer describes the last run.
+ */
+export const discard = (projectDir: string): void => {
+  rmSync(Receipt.location(projectDir, Receipt.invocation(Watch.startedIn(), Watch.args()), Receipt.environment(process.env)), { force: true })
+}
+
 /** Keeps the newest `Receipt.KEPT` receipts of a project. */
 const prune = (dir: string) => {
   const receipts = readdirSync(dir)
