@@ -12,7 +12,8 @@
  * A lease is stale when its owner is gone, or stopped renewing:
  *
  * - an owner on this host is judged by its process: gone (`kill(pid, 0)`
- *   finds no such process: a SIGKILLed run is taken over at once), or
+ *   finds no such process: a SIGKILLed run is taken over at once), exited
+ *   but not yet reaped by its parent (a zombie, `Z` in `/proc/<pid>/stat`), or
  *   another process now (on Linux the lease records the owner's start time
  *   from `/proc/<pid>/stat`, so a reused pid is told apart; a lease with this
  *   process's own pid and a token it never made was left by a dead run
@@ -66,16 +67,20 @@ interface Stored {
   readonly renewedAt: number
 }
 
-/** When process `pid` started, in clock ticks since boot (Linux); undefined where it cannot be read. */
-const startTimeOf = (pid: number): string | undefined => {
+/** What `/proc/<pid>/stat` says of a process (Linux); undefined where it cannot be read. */
+const procStat = (pid: number): { readonly state: string; readonly started: string | undefined } | undefined => {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
     // Fields after the command (which may hold spaces) in parentheses: state is the 3rd, starttime the 22nd.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return { state: fields[0]!, started: fields[19] }
   } catch {
     return undefined
   }
 }
+
+/** When process `pid` started, in clock ticks since boot (Linux); undefined where it cannot be read. */
+const startTimeOf = (pid: number): string | undefined => procStat(pid)?.started
 
 const VALID_KEY = /^[0-9a-f]{64}$/
 
@@ -168,7 +173,10 @@ export const make = (
       // This very pid: a lease of this process, or of a dead one whose pid it was given.
       if (stored.pid === me.pid) return !ownTokens.has(stored.token)
       if (!processExists(stored.pid)) return true
-      const started = stored.started === undefined ? undefined : startTimeOf(stored.pid)
+      const stat = procStat(stored.pid)
+      // Exited, and not yet reaped by its parent (a zombie): it holds nothing.
+      if (stat?.state === "Z" || stat?.state === "X") return true
+      const started = stored.started === undefined ? undefined : stat?.started
       // Alive, and the same process: its lease holds, renewed or not.
       return started === undefined ? expired : started !== stored.started
     }

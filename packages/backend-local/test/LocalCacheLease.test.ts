@@ -71,6 +71,27 @@ describe("LocalCacheLease", () => {
       assert.isTrue(held._tag === "Held" && !held.stale)
     }))
 
+  it.effect("a lease whose process has exited but is not yet reaped by its parent (a zombie) is stale at once", () =>
+    Effect.gen(function*() {
+      // `sleep 0` exits at once; its parent, now `sleep 10`, never waits for it: a zombie until then.
+      const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 10"], { stdio: ["ignore", "pipe", "ignore"] })
+      yield* Effect.addFinalizer(() => Effect.sync(() => parent.kill("SIGKILL")))
+      const pid = Number(yield* Effect.promise(() => new Promise<string>((resolve) => parent.stdout!.once("data", (d) => resolve(String(d))))))
+      const stat = () => fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+      yield* Effect.promise(async () => {
+        for (let i = 0; i < 200 && !stat().slice(stat().lastIndexOf(")") + 2).startsWith("Z"); i++) await new Promise((r) => setTimeout(r, 10))
+      })
+      const text = stat()
+      assert.match(text.slice(text.lastIndexOf(")") + 2), /^Z /, "the child is a zombie")
+      const started = text.slice(text.lastIndexOf(")") + 2).split(" ")[19]
+      const dir = tmpDir()
+      const me = yield* LocalCacheLease.make(dir, settings)
+      fs.mkdirSync(path.join(dir, "leases"), { recursive: true })
+      fs.writeFileSync(path.join(dir, "leases", key), `${JSON.stringify({ host: os.hostname(), pid, started, token: "zombie", renewedAt: 0 })}\n`)
+      const seen = yield* me.acquire(key)
+      assert.isTrue(seen._tag === "Held" && seen.stale, "taken over at once, not waited on")
+    }).pipe(Effect.scoped))
+
   it.effect("a lease with this process's pid that this process never made was left by a dead run whose pid was reused: stale", () =>
     Effect.gen(function*() {
       const dir = tmpDir()
