@@ -68,6 +68,9 @@ export * as RunEvents from "./RunEvents.ts"
 /** The run report. */
 export * as RunReport from "./RunReport.ts"
 
+/** The path a `node:fs` function was given (no `effect`). */
+export * as FilePaths from "./FilePaths.ts"
+
 /** Run ids and summaries, as plain functions (no `effect`). */
 export * as RunRecords from "./RunRecords.ts"
 

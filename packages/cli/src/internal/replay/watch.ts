@@ -33,6 +33,7 @@
 import { findPackageJSON, registerHooks, syncBuiltinESMExports } from "node:module"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { pathOf } from "@expops/core/FilePaths"
 import { isBare, packageName } from "../specifiers.ts"
 import * as State from "./state.ts"
 
@@ -64,15 +65,6 @@ const note = (path: string, kind: State.Kind) => {
     paused = before
   }
 }
-
-const pathOf = (target: unknown): string | undefined =>
-  typeof target === "string"
-    ? target
-    : target instanceof URL
-    ? (target.protocol === "file:" ? fileURLToPath(target) : undefined)
-    : Buffer.isBuffer(target)
-    ? target.toString()
-    : undefined
 
 const READING = [
   "readFileSync", "statSync", "lstatSync", "existsSync", "accessSync", "openSync", "realpathSync", "opendirSync",
@@ -162,6 +154,7 @@ export const install = (options: { readonly ignore: ReadonlyArray<string> }): vo
   if (process.argv[1] !== undefined) noteFile(process.argv[1])
   // This module and its imports were loaded before it began.
   noteModules(import.meta.url, ["./watch", "./state", "../specifiers"])
+  noteFile(fileURLToPath(import.meta.resolve("@expops/core/FilePaths")))
 }
 
 const scopes = new Set<string>()

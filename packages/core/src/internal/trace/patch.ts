@@ -14,22 +14,13 @@
  */
 import { hash } from "node:crypto"
 import { syncBuiltinESMExports } from "node:module"
-import { fileURLToPath } from "node:url"
+import { pathOf } from "../../FilePaths.ts"
 import { current, type Recorder } from "./recorder.ts"
 
 type AnyFunction = (...args: Array<any>) => any
 
 // The module objects themselves (an ESM namespace is read-only); `fs.promises` is `node:fs/promises`.
 const fs = process.getBuiltinModule("node:fs")
-
-const pathOf = (target: unknown): string | undefined =>
-  typeof target === "string"
-    ? target
-    : target instanceof URL
-    ? (target.protocol === "file:" ? fileURLToPath(target) : undefined)
-    : Buffer.isBuffer(target)
-    ? target.toString()
-    : undefined
 
 /** Whether open flags allow reading: `r`, `r+`, `rs+`, `a+`, `w+`..., or numeric flags other than write-only. */
 const reads = (flags: unknown): boolean => {
