@@ -218,9 +218,16 @@ const handler = Effect.fn("expops.run")(function*(input: {
     // Seen live by `expops ui` (another process) as it goes.
     const tracked = recorded ? yield* Live.record(runs, plan, { id: runId, seed, backend: (yield* CacheStore.CacheStore).backend }) : undefined
     recorder = tracked
-    const listener = progress && tracked
+    const shown = progress && tracked
       ? (event: RunEvents.RunEvent) => Effect.andThen(progress.listener(event), tracked.emit(event))
       : progress?.listener
+    // Something computes: the run will leave no receipt, so the watch stops noting what it reads.
+    const listener = receipted
+      ? (event: RunEvents.RunEvent) => {
+        if (event.phase === "miss") Replay.abandon()
+        return shown?.(event) ?? Effect.void
+      }
+      : shown
     const layers = Layer.mergeAll(
       Cache.layer({ mode: input.noCache ? "off" : "read-write" }),
       Reproducibility.layer(seed),

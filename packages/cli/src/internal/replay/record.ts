@@ -57,6 +57,12 @@ export const observe = (store: CacheStore.Shape, reads: Reads): CacheStore.Shape
   }
 }
 
+/**
+ * Gives up the receipt of this run (something computes): the watch stops
+ * noting, so that a body reading many files pays nothing for it.
+ */
+export const abandon = (): void => Watch.abandon()
+
 /** Whether runs of this process can leave receipts: started by `bin.ts`, and not turned off. */
 export const enabled = (): boolean => Watch.isInstalled() && process.env.EXPOPS_REPLAY !== "0"
 

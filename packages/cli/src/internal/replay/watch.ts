@@ -44,7 +44,11 @@ const paths = new Map<string, string>()
 let ignored: ReadonlyArray<string> = []
 let installed = false
 let hooked = false
-/** Set when the run looked at something the watch cannot describe (a recursive listing): it leaves no receipt. */
+/**
+ * Set when the run looked at something the watch cannot describe (a
+ * recursive listing), or will leave no receipt anyway (it computes): nothing
+ * more is noted.
+ */
 let incomplete = false
 /** While set, the wrappers only forward: the watch's own looks, and `unwatched` bodies. */
 let paused = false
@@ -54,6 +58,7 @@ let argv: ReadonlyArray<string> = []
 const inside = (path: string, dir: string): boolean => path === dir || path.startsWith(dir + Path.sep)
 
 const note = (path: string, kind: State.Kind) => {
+  if (incomplete) return
   const known = paths.get(path)
   if (known !== undefined && !(kind === "listed" && known.startsWith("read "))) return
   if (ignored.some((dir) => inside(path, dir))) return
@@ -78,7 +83,7 @@ const wrap = (target: Record<string, unknown>, name: string, kind: State.Kind) =
   const original = target[name] as AnyFunction | undefined
   if (typeof original !== "function") return
   const wrapped = function(this: unknown, path: unknown, ...rest: Array<unknown>) {
-    if (!paused) {
+    if (!paused && !incomplete) {
       const p = pathOf(path)
       if (p !== undefined) note(Path.resolve(p), kind)
       // A recursive listing depends on every folder below, which are not noted one by one.
@@ -99,6 +104,12 @@ export const args = (): ReadonlyArray<string> => argv
 
 /** Whether the watch has been on since the CLI started (`bin.ts`). */
 export const isInstalled = (): boolean => installed
+
+/** Stops noting: the run will leave no receipt. */
+export const abandon = (): void => {
+  incomplete = true
+  paths.clear()
+}
 
 /** Whether everything the run looked at is described by `entries` (see `incomplete`). */
 export const isComplete = (): boolean => !incomplete
@@ -206,7 +217,7 @@ export const hookResolution = (): void => {
     resolve(specifier, context, nextResolve) {
       const result = nextResolve(specifier, context)
       const parent = context.parentURL
-      if (paused || !result.url.startsWith("file:") || parent === undefined || !parent.startsWith("file:")) return result
+      if (paused || incomplete || !result.url.startsWith("file:") || parent === undefined || !parent.startsWith("file:")) return result
       const file = fileURLToPath(result.url)
       const importer = fileURLToPath(parent)
       const from = Path.dirname(importer)
