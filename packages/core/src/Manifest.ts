@@ -4,9 +4,11 @@
  * Stored as one line holding the SHA-256 of the rest, a newline, the
  * manifest without its recipe as JSON, a newline, and the recipe as JSON.
  * Verifying it costs one hash over a small buffer, and any bit flip,
- * truncation or half-written file fails the check. The recipe (which holds
- * the parts of the code closure, for `explain`) is parsed only when read: a
- * cache hit needs the output, not the recipe.
+ * truncation or half-written file fails the check. The recipe is parsed only
+ * when read: a cache hit needs the output, not the recipe. Its largest part,
+ * the code parts (for `explain`), is not in the manifest at all when `Cache`
+ * stored the entry: it is a blob shared by the entries of a definition (see
+ * `CodeParts`), so a hit neither reads nor hashes it.
  *
  * Stores take and give manifests as values; each backend writes them with
  * `encode` and reads them back with `decode`, so the format and its checks
@@ -53,6 +55,12 @@ export interface Manifest {
    * for values stored without a seed.
    */
   readonly trace?: Trace | undefined
+  /**
+   * The digest of the blob (one of `blobs`) that holds the recipe's code
+   * parts, stored apart (see `CodeParts`): a hit does not fetch it. Absent
+   * when the recipe holds its code parts itself, or has none.
+   */
+  readonly codeParts?: string | undefined
 }
 
 /**
@@ -149,6 +157,7 @@ export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Op
   // Absent when none: a hit without metrics replays nothing.
   if (parsed.metrics !== undefined) manifest.metrics = parsed.metrics
   if (parsed.trace !== undefined) manifest.trace = parsed.trace
+  if (parsed.codeParts !== undefined) manifest.codeParts = parsed.codeParts
   return Exit.succeed(Option.some(manifest))
 }
 
