@@ -98,15 +98,6 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
     // The local copy first holds the manifest alone; its blobs follow as the
     // reader fetches them (and come from the remote until they do).
     yield* local.putManifest(fetched.value)
-    // Except the code parts, which a hit never fetches: copied now (once per
-    // definition, then the local tier has them), so the local tier holds all
-    // of what its manifests reference. Not reading them is no reason to fail a hit.
-    const codeParts = fetched.value.codeParts
-    if (codeParts !== undefined) {
-      yield* Effect.flatMap(local.getBlob(codeParts), (here) => (Option.isSome(here) ? Effect.void : getBlob(codeParts))).pipe(
-        Effect.catch((error) => warnOnce(`could not copy code parts to the local cache: ${error.message}`, "code parts"))
-      )
-    }
     return fetched
   })
 
