@@ -126,7 +126,7 @@ describe("LocalCacheStore", () => {
       flipByte(codeParts, 5)
       const report = yield* verify({ repair: true })
       assert.isFalse(report.ok)
-      assert.deepStrictEqual(report.badBlobs.map((b) => b.reason), ["code parts: content does not match its digest"])
+      assert.deepStrictEqual(report.badBlobs.map((b) => [b.reason, b.codeParts]), [["content does not match its digest", true]])
       assert.isFalse(fs.existsSync(codeParts), "moved aside")
       assert.deepStrictEqual(Array.from((yield* call(2000)).w), Array.from(first.w))
       assert.strictEqual(runs(), 1, "served without them")

@@ -57,9 +57,15 @@ export interface VerifyReport {
    * Manifests that reference a blob that is missing or whose content does
    * not match its digest. The blob of an entry's code parts (see
    * `CodeParts`), which `explain` alone reads, counts only when corrupt
-   * (`code parts: ...`); a repair moves it aside and keeps the entry.
+   * (`codeParts`); a repair moves it aside and keeps the entry.
    */
-  readonly badBlobs: ReadonlyArray<{ readonly key: string; readonly digest: string; readonly reason: string }>
+  readonly badBlobs: ReadonlyArray<{
+    readonly key: string
+    readonly digest: string
+    readonly reason: string
+    /** The blob holds the entry's code parts: moved aside by a repair, the entry kept. */
+    readonly codeParts?: true | undefined
+  }>
   /** Blobs no manifest references (harmless; `prune` removes them). */
   readonly orphanBlobs: ReadonlyArray<string>
   /** True when nothing is corrupt or missing. */
@@ -216,7 +222,7 @@ export const fromStore = (store: CacheStore.Shape): Shape => {
     const blobs = yield* store.listBlobs
     const referenced = new Set<string>()
     const corrupt: Array<{ key: string; reason: string }> = []
-    const badBlobs: Array<{ key: string; digest: string; reason: string }> = []
+    const badBlobs: Array<VerifyReport["badBlobs"][number]> = []
     // Each blob is read once, however many entries share it.
     const checked = new Map<string, string | undefined>()
     const check = Effect.fnUntraced(function*(digest: string) {
@@ -246,7 +252,7 @@ export const fromStore = (store: CacheStore.Shape): Shape => {
           // still served without them, and `explain` says they are gone. A local
           // tier holds them only once read. A corrupt copy is reported (and
           // moved aside by a repair), the entry stays.
-          if (reason !== "missing") badBlobs.push({ key: manifest.key, digest: ref.digest, reason: `code parts: ${reason}` })
+          if (reason !== "missing") badBlobs.push({ key: manifest.key, digest: ref.digest, reason, codeParts: true })
           continue
         }
         badBlobs.push({ key: manifest.key, digest: ref.digest, reason })
