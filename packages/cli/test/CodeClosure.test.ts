@@ -36,10 +36,10 @@ describe("expops run: keys cover the code closure", () => {
       const dir = copyProject()
       const first = yield* run(dir)
       assert.strictEqual(first.status, 0, first.stderr)
-      /** Removes the blob of the code parts the manifest of process `name` names (its head, the second line). */
+      /** Removes the blob of the code parts the manifest of process `name` names (with its recipe, the third line). */
       const removeCodeParts = (name: string) => {
         const key = first.report.processes.find((p) => p.name === name)!.key
-        const digest: string = JSON.parse(readFileSync(manifestFile(dir, key), "utf8").split("\n")[1]!).codeParts
+        const digest: string = JSON.parse(readFileSync(manifestFile(dir, key), "utf8").split("\n")[2]!).codeParts.digest
         unlinkSync(Path.join(dir, ".expops/cache/blobs", digest.slice(0, 2), digest))
         return digest
       }

@@ -195,16 +195,12 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
 
   /**
    * Verifies the blobs of a manifest that passed its own check, then decodes
-   * its output. The blob of the recipe's code parts is not the output's: a
-   * hit leaves it alone (`explain` reads it).
+   * its output. (The blob of the recipe's code parts is not among them: a hit
+   * leaves it alone, `explain` reads it.)
    */
   const serve = <A, I>(key: string, manifest: Manifest.Manifest, schema: Schema.Codec<A, I, never, never>) => {
-    const all = manifest.blobs
-    // Most entries: no blob, or only the code parts.
-    if (all.length === 0 || (all.length === 1 && all[0]!.digest === manifest.codeParts)) {
-      return decodeOutput(key, manifest, schema, noBlobs)
-    }
-    const refs = manifest.codeParts === undefined ? all : all.filter((ref) => ref.digest !== manifest.codeParts)
+    const refs = manifest.blobs
+    if (refs.length === 0) return decodeOutput(key, manifest, schema, noBlobs)
     return Effect.flatMap(
       Effect.forEach(refs, (ref) => getBlobHashed(ref.digest), { concurrency: 8 }),
       (fetched) => {
@@ -339,21 +335,18 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       ], { concurrency: 2 })
       const createdAt = yield* Clock.currentTimeMillis
       const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
-      // An output blob with the very bytes of the code parts (never in practice)
-      // would be skipped by a hit: the parts then stay in the recipe.
-      const apart = parts !== undefined && !blobs.some((b) => b.digest === parts.digest)
       // The recipe keeps the configuration as a picture for `explain`: JSON-safe, whatever it holds.
-      const kept = { ...(apart ? rest : recipe), configValue: internal.jsonPicture(recipe.configValue) }
+      const kept = { ...rest, configValue: internal.jsonPicture(recipe.configValue) }
       const manifest = Manifest.make({
         key,
         recipe: kept,
         output: serialized.json,
-        blobs: apart ? [...blobs, { digest: parts.digest, size: parts.size }] : blobs,
+        blobs,
         createdAt,
         durationMs,
         ...(metrics !== undefined && metrics.length > 0 ? { metrics } : {}),
         ...(trace !== undefined ? { trace } : {}),
-        ...(apart ? { codeParts: parts.digest } : {})
+        ...(parts !== undefined ? { codeParts: { digest: parts.digest, size: parts.size } } : {})
       })
       yield* store.putManifest(manifest)
       return manifest.size

@@ -247,16 +247,18 @@ export const fromStore = (store: CacheStore.Shape): Shape => {
         referenced.add(ref.digest)
         const reason = yield* check(ref.digest)
         if (reason === undefined) continue
-        if (ref.digest === manifest.codeParts) {
-          // The code parts (see `CodeParts`) serve `explain` only: the entry is
-          // still served without them, and `explain` says they are gone. A local
-          // tier holds them only once read. A corrupt copy is reported (and
-          // moved aside by a repair), the entry stays.
-          if (reason !== "missing") badBlobs.push({ key: manifest.key, digest: ref.digest, reason, codeParts: true })
-          continue
-        }
         badBlobs.push({ key: manifest.key, digest: ref.digest, reason })
         if (options?.repair) yield* store.quarantineManifest(manifest.key, `blob ${ref.digest} ${reason}`)
+      }
+      const codeParts = manifest.codeParts
+      if (codeParts !== undefined) {
+        referenced.add(codeParts.digest)
+        // The code parts (see `CodeParts`) serve `explain` only: the entry is
+        // still served without them, and `explain` says they are gone; a local
+        // tier holds them only once read. A corrupt copy is reported (and
+        // moved aside by a repair, in `check`), the entry stays.
+        const reason = yield* check(codeParts.digest)
+        if (reason !== undefined && reason !== "missing") badBlobs.push({ key: manifest.key, digest: codeParts.digest, reason, codeParts: true })
       }
     }
     const orphanBlobs = blobs.map((b) => b.digest).filter((d) => !referenced.has(d))
@@ -280,7 +282,7 @@ export const fromStore = (store: CacheStore.Shape): Shape => {
       for (const entry of remove) yield* store.deleteManifest(entry.key)
       // Blobs go only once no kept manifest references them.
       const kept = new Set(keep.map((e) => e.key))
-      const stillReferenced = new Set(ms.filter((m) => kept.has(m.key)).flatMap((m) => m.blobs.map((b) => b.digest)))
+      const stillReferenced = new Set(ms.filter((m) => kept.has(m.key)).flatMap((m) => Manifest.referencedBlobs(m).map((b) => b.digest)))
       for (const blob of yield* store.listBlobs) {
         if (!stillReferenced.has(blob.digest)) yield* store.deleteBlob(blob.digest)
       }

@@ -7,10 +7,11 @@
  * the step. A hit never reads them, yet verifying the manifest hashed them
  * on every hit. So `Cache` stores them once per step definition as a
  * content-addressed blob (the JSON of the parts, named by its SHA-256),
- * listed among the entry's `blobs` (so pruning keeps it, `cache verify`
- * checks it, a tiered store copies it) and named by the manifest's
- * `codeParts` field, so a hit skips it. Only `explain` reads it, here,
- * verifying it against its digest.
+ * referenced by the manifest's `codeParts`, which is read with the recipe,
+ * not on a hit, and is not among the output's `blobs`, which a hit fetches.
+ * Maintenance counts it as one of the entry's blobs (pruning keeps it while
+ * an entry references it; `cache verify` checks it). Only `explain` reads
+ * it, here, verifying it against its digest.
  *
  * @since 0.1.0
  */
@@ -90,7 +91,7 @@ export const recipeOf = (
   manifest: Manifest,
   read: (digest: string) => Effect.Effect<Option.Option<Uint8Array>, CacheStoreError> = store.getBlob
 ): Effect.Effect<Recipe, CacheStoreError> => {
-  const digest = manifest.codeParts
+  const digest = manifest.codeParts?.digest
   if (digest === undefined) return Effect.succeed(manifest.recipe)
   return Effect.map(read(digest), (bytes) => {
     const found = decode(digest, bytes)

@@ -29,8 +29,8 @@ const apart = Manifest.make({
   key: KEY,
   recipe: withoutParts,
   output: { id: 1, text: "é ✓" },
-  blobs: [{ digest: parts.digest, size: parts.size }],
-  codeParts: parts.digest,
+  blobs: [],
+  codeParts: { digest: parts.digest, size: parts.size },
   createdAt: 1,
   durationMs: 2
 })
@@ -64,7 +64,7 @@ describe("Manifest", () => {
   it("round-trips the reference to code parts stored apart; the recipe has none of its own", () => {
     const read = decoded(Manifest.decode(Manifest.encode(apart), KEY))
     assert.deepStrictEqual(read, apart)
-    assert.strictEqual(read.codeParts, parts.digest)
+    assert.deepStrictEqual(read.codeParts, { digest: parts.digest, size: parts.size })
     assert.isUndefined(read.recipe.codeParts)
   })
 
