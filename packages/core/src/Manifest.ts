@@ -161,25 +161,38 @@ export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Op
   const kept = latin1Slice.call(bytes, split + 1, bytes.byteLength)
   let rest: { readonly recipe: Recipe; readonly codeParts?: BlobRef } | undefined
   const parseRest = () => rest ??= JSON.parse(Buffer.from(kept, "latin1").toString("utf8"))
-  // A literal with its getter costs less than adding the property to the parsed object.
-  const manifest: { -readonly [K in keyof Manifest]: Manifest[K] } = {
-    key: parsed.key,
-    output: parsed.output,
-    blobs: parsed.blobs,
-    size: parsed.size,
-    createdAt: parsed.createdAt,
-    durationMs: parsed.durationMs,
-    get recipe() {
-      return parseRest().recipe
+  // A literal with its getters costs less than adding properties to the
+  // parsed object. The code parts are read with the recipe, not on a hit;
+  // there is a reference when the second document opens with it.
+  const manifest: { -readonly [K in keyof Manifest]: Manifest[K] } = kept.startsWith(WITH_CODE_PARTS)
+    ? {
+      key: parsed.key,
+      output: parsed.output,
+      blobs: parsed.blobs,
+      size: parsed.size,
+      createdAt: parsed.createdAt,
+      durationMs: parsed.durationMs,
+      get recipe() {
+        return parseRest().recipe
+      },
+      get codeParts() {
+        return parseRest().codeParts
+      }
     }
-  }
+    : {
+      key: parsed.key,
+      output: parsed.output,
+      blobs: parsed.blobs,
+      size: parsed.size,
+      createdAt: parsed.createdAt,
+      durationMs: parsed.durationMs,
+      get recipe() {
+        return parseRest().recipe
+      }
+    }
   // Absent when none: a hit without metrics replays nothing.
   if (parsed.metrics !== undefined) manifest.metrics = parsed.metrics
   if (parsed.trace !== undefined) manifest.trace = parsed.trace
-  // Read with the recipe, not on a hit; there is a reference when the second document opens with it.
-  if (kept.startsWith(WITH_CODE_PARTS)) {
-    Object.defineProperty(manifest, "codeParts", { get: () => parseRest().codeParts, enumerable: true })
-  }
   return Exit.succeed(Option.some(manifest))
 }
 
