@@ -56,7 +56,11 @@ const load = async (name: string, checkout: string) => {
       for (let i = 0; i < entries; i++) yield* step(i)
     }))
   }
-  return { name, step, stores, times: { local: [] as Array<number>, memory: [] as Array<number> } }
+  // The size of a stored manifest: what each hit reads and verifies.
+  const manifests = path.join(dir, ".expops", "cache", "manifests")
+  const shard = path.join(manifests, fs.readdirSync(manifests)[0]!)
+  const manifestBytes = fs.statSync(path.join(shard, fs.readdirSync(shard).find((f) => !f.includes("."))!)).size
+  return { name, step, stores, manifestBytes, times: { local: [] as Array<number>, memory: [] as Array<number> } }
 }
 
 fs.rmSync(work, { recursive: true, force: true })
@@ -78,7 +82,9 @@ try {
       }
     }
   }
-  const result = Object.fromEntries(sides.map((s) => [s.name, { local: round(median(s.times.local)), memory: round(median(s.times.memory)) }]))
+  const result = Object.fromEntries(
+    sides.map((s) => [s.name, { local: round(median(s.times.local)), memory: round(median(s.times.memory)), manifestBytes: s.manifestBytes }])
+  )
   console.log(JSON.stringify({ unit: "us (median hit)", entries, samples, ...result }, null, 2))
   for (const side of sides) for (const runtime of Object.values(side.stores)) await runtime.dispose()
 } finally {

@@ -24,7 +24,7 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
-import { CacheAdmin, CacheStore, type Manifest } from "@expops/core"
+import { CacheAdmin, CacheStore, Manifest } from "@expops/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -133,7 +133,7 @@ export const make = (local: CacheStore.Shape, remote: CacheStore.Shape, options?
   })
 
   const putManifest: CacheStore.Shape["putManifest"] = Effect.fnUntraced(function*(manifest) {
-    if (manifest.blobs.some((b) => remoteBlobFailures.has(b.digest))) {
+    if (Manifest.referencedBlobs(manifest).some((b) => remoteBlobFailures.has(b.digest))) {
       yield* warnOnce(`cache entry ${manifest.key.slice(0, 12)}… kept locally only: one of its blobs could not be stored remotely`, "kept locally")
       return yield* local.putManifest(manifest)
     }

@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import type { StatementSync } from "node:sqlite"
-import { CacheAdmin, CacheStore, type Manifest, type Recipe } from "@expops/core"
+import { CacheAdmin, CacheStore, Manifest, type Recipe } from "@expops/core"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -107,7 +107,7 @@ export const make = Effect.gen(function*() {
            last_access_at = max(last_access_at, excluded.last_access_at)`)
       .run(m.key, m.recipe.kind, m.recipe.name, m.size, m.createdAt, lastAccessAt, m.durationMs)
     sql("DELETE FROM cache_entry_blobs WHERE key = ?").run(m.key)
-    for (const ref of m.blobs) {
+    for (const ref of Manifest.referencedBlobs(m)) {
       sql("INSERT OR IGNORE INTO cache_entry_blobs (key, digest, size) VALUES (?, ?, ?)").run(m.key, ref.digest, ref.size)
     }
   }

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Cache, CacheAdmin, CacheStore, Manifest, Reproducibility, Step } from "@expops/core"
+import { Cache, CacheAdmin, CacheStore, CodeParts, Manifest, Reproducibility, Step } from "@expops/core"
 import { Effect, Exit, Layer, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { LocalBackend, LocalCacheStore } from "@expops/backend-local"
@@ -39,8 +39,11 @@ describe("LocalCacheAdmin", () => {
       const admin = yield* CacheAdmin.CacheAdmin
       const stats = yield* admin.stats
       assert.strictEqual(stats.entries, 4)
-      assert.strictEqual(stats.blobs, 3)
-      assert.strictEqual(stats.blobBytes, 3 * 8192)
+      // Three outputs' blobs, and each step's code parts (one blob per definition, see CodeParts).
+      const codeParts = new Map([a, b].map((step) => [CodeParts.encode(step.codeParts).digest, CodeParts.encode(step.codeParts).size]))
+      assert.strictEqual(codeParts.size, 2)
+      assert.strictEqual(stats.blobs, 3 + 2)
+      assert.strictEqual(stats.blobBytes, 3 * 8192 + [...codeParts.values()].reduce((n, size) => n + size, 0))
       assert.deepStrictEqual(stats.byName.map((r) => [r.kind, r.name, r.entries]), [["step", "a", 3], ["step", "b", 1]])
       assert.strictEqual(stats.bytes, stats.byName.reduce((n, r) => n + r.bytes, 0))
       assert.isAbove(stats.bytes, 4 * 8192)
@@ -165,8 +168,8 @@ describe("LocalCacheAdmin", () => {
       assert.deepStrictEqual(runs, before, "the kept entries are hits")
       yield* a({ i: 5, fill: 5 % 3 })
       assert.strictEqual(runs.a5, 2, "a pruned entry is recomputed")
-      // Blobs: 0, 1 and 2 fills are all still referenced by kept entries (8 -> 2, 9 -> 0), none more.
-      assert.strictEqual((yield* admin.stats).blobs, 3)
+      // Blobs: 0, 1 and 2 fills are all still referenced by kept entries (8 -> 2, 9 -> 0), and the step's code parts; none more.
+      assert.strictEqual((yield* admin.stats).blobs, 3 + 1)
     }).pipe(Effect.provide(backend(dir)))
   })
 
@@ -185,7 +188,7 @@ describe("LocalCacheAdmin", () => {
       assert.strictEqual(report.kept, 2)
       const stats = yield* admin.stats
       assert.strictEqual(stats.entries, 2)
-      assert.strictEqual(stats.blobs, 2, "the blob of fill 100 is gone, the shared one stays")
+      assert.strictEqual(stats.blobs, 2 + 1, "the blob of fill 100 is gone, the shared one and the step's code parts stay")
       assert.isTrue((yield* admin.verify()).ok)
     }).pipe(Effect.provide(backend(dir)))
   })

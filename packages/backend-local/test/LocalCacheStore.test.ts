@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Cache, CacheStore, Reproducibility, Step } from "@expops/core"
+import { Cache, CacheAdmin, CacheStore, CodeParts, Reproducibility, Step } from "@expops/core"
 import { CacheStoreConformance, TestRecipes } from "@expops/core/testing"
 import { Effect, Layer, Option, Schema } from "effect"
 import { LocalBackend, LocalCacheStore } from "@expops/backend-local"
@@ -33,7 +33,15 @@ const setup = (dir: string) => {
   })
   const layer = Layer.provideMerge(Cache.layer(), Layer.merge(LocalBackend.layer(dir), Reproducibility.layer(1)))
   const call = (n: number) => Effect.provide(weights(n), layer)
-  return { call, runs: () => runs }
+  // The step's code parts, a blob of their own that hits do not read (see CodeParts).
+  const codeParts = path.join(cacheDirs(dir).blobs, CodeParts.encode(weights.codeParts).digest.slice(0, 2), CodeParts.encode(weights.codeParts).digest)
+  /** The blobs of outputs. */
+  const outputBlobs = () => entriesIn(cacheDirs(dir).blobs).filter((file) => file !== codeParts)
+  const verify = (options?: { readonly repair?: boolean }) =>
+    Effect.provide(Effect.gen(function*() {
+      return yield* (yield* CacheAdmin.CacheAdmin).verify(options)
+    }), LocalBackend.layer(dir))
+  return { call, runs: () => runs, codeParts, outputBlobs, verify }
 }
 
 const flipByte = (file: string, at: number) => {
@@ -60,9 +68,9 @@ describe("LocalCacheStore", () => {
     it.effect("a flipped byte in a blob", () =>
       Effect.gen(function*() {
         const dir = tmpDir()
-        const { call, runs } = setup(dir)
+        const { call, outputBlobs, runs } = setup(dir)
         const first = yield* call(2000)
-        const [blob] = entriesIn(cacheDirs(dir).blobs)
+        const [blob] = outputBlobs()
         flipByte(blob!, 100)
         const second = yield* call(2000)
         assert.strictEqual(runs(), 2)
@@ -95,9 +103,9 @@ describe("LocalCacheStore", () => {
     it.effect("a deleted blob", () =>
       Effect.gen(function*() {
         const dir = tmpDir()
-        const { call, runs } = setup(dir)
+        const { call, outputBlobs, runs } = setup(dir)
         yield* call(3000)
-        const [blob] = entriesIn(cacheDirs(dir).blobs)
+        const [blob] = outputBlobs()
         fs.unlinkSync(blob!)
         yield* call(3000)
         assert.strictEqual(runs(), 2)
@@ -107,6 +115,23 @@ describe("LocalCacheStore", () => {
         assert.strictEqual(runs(), 2)
       }))
   })
+
+  it.effect("the code parts are not the output: gone, the entry is still served and verifies; corrupt, verify reports and moves them aside", () =>
+    Effect.gen(function*() {
+      const dir = tmpDir()
+      const { call, codeParts, outputBlobs, runs, verify } = setup(dir)
+      const first = yield* call(2000)
+      assert.isTrue(fs.existsSync(codeParts))
+      assert.strictEqual(outputBlobs().length, 1)
+      flipByte(codeParts, 5)
+      const report = yield* verify({ repair: true })
+      assert.isFalse(report.ok)
+      assert.deepStrictEqual(report.badBlobs.map((b) => [b.reason, b.codeParts]), [["content does not match its digest", true]])
+      assert.isFalse(fs.existsSync(codeParts), "moved aside")
+      assert.deepStrictEqual(Array.from((yield* call(2000)).w), Array.from(first.w))
+      assert.strictEqual(runs(), 1, "served without them")
+      assert.isTrue((yield* verify()).ok)
+    }))
 
   it.effect("a name that could leave the cache folder is an error, not a path", () =>
     Effect.gen(function*() {

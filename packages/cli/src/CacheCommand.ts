@@ -90,13 +90,21 @@ const verify = Command.make("verify", {
     const p = yield* paint()
     const lines = [`checked ${report.manifests} manifests and ${report.blobs} blobs`]
     for (const c of report.corrupt) lines.push(p.red(`  corrupt manifest ${Format.short(c.key)}: ${c.reason}`))
-    for (const b of report.badBlobs) lines.push(p.red(`  entry ${Format.short(b.key)}: blob ${Format.short(b.digest)} ${b.reason}`))
+    for (const b of report.badBlobs) {
+      lines.push(p.red(`  entry ${Format.short(b.key)}: ${b.codeParts ? "code parts " : ""}blob ${Format.short(b.digest)} ${b.reason}`))
+    }
     if (report.orphanBlobs.length > 0) lines.push(`  ${report.orphanBlobs.length} blobs are referenced by no entry (harmless; \`expops cache prune\` removes them)`)
+    // Corrupt code parts (see CodeParts) spoil `explain`, not the entries, which runs still serve.
+    const onlyCodeParts = report.corrupt.length === 0 && report.badBlobs.every((b) => b.codeParts)
     lines.push(
       report.ok
         ? p.green("ok: every entry is intact")
+        : report.repaired && onlyCodeParts
+        ? p.yellow("the corrupt code parts were moved aside; their entries are still served (`explain` says their code parts are missing)")
         : report.repaired
         ? p.yellow("the bad entries were moved aside; they will be recomputed on the next run")
+        : onlyCodeParts
+        ? p.red("problems found; run `expops cache verify --repair` to move the corrupt code parts aside (runs still serve their entries)")
         : p.red("problems found; run `expops cache verify --repair` to move the bad entries aside (runs already treat them as misses)")
     )
     yield* Console.log(lines.join("\n"))

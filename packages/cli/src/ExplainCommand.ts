@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { CacheAdmin, CacheStore, Explain, type Manifest, type Recipe, RunReport, RunStore, Trace } from "@expops/core"
+import { CacheAdmin, CacheStore, CodeParts, Explain, type Manifest, type Recipe, RunReport, RunStore, Trace } from "@expops/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -50,15 +50,42 @@ export interface Explanation {
 }
 
 /**
- * The manifest of `key`, or `undefined` when it is gone or corrupt (a run
- * would recompute it either way). A peek: explaining is not using, so the
- * entries compared do not become recently used and escape pruning.
+ * The manifest of `key` with its recipe's code parts read back (see
+ * `CodeParts`), or `undefined` when it is gone or corrupt (a run would
+ * recompute it either way). A peek: explaining is not using, so the entries
+ * compared do not become recently used and escape pruning. Code parts that
+ * cannot be read back leave the recipe saying why, for the explanation.
  */
 const readManifest = (store: CacheStore.Shape, key: string) =>
   store.peekManifest(key).pipe(
-    Effect.map(Option.getOrUndefined),
+    Effect.flatMap((found) =>
+      Option.isNone(found)
+        ? Effect.succeed(undefined)
+        : Effect.map(CodeParts.recipeOf(store, found.value, codePartsReader(store)), (recipe): Manifest.Manifest => ({ ...found.value, recipe }))
+    ),
     Effect.catchTag("CorruptManifestError", () => Effect.succeed(undefined))
   )
+
+/**
+ * Reads code-parts blobs, each once per store: the entries of a definition
+ * share one, and `explain` compares up to 200 entries. Only blobs found are
+ * kept (a blob's content never changes; a missing one may be stored again).
+ */
+const codePartsReader = (store: CacheStore.Shape) => {
+  let read = readers.get(store)
+  if (read === undefined) {
+    const found = new Map<string, Option.Option<Uint8Array>>()
+    read = (digest) => {
+      const kept = found.get(digest)
+      if (kept !== undefined) return Effect.succeed(kept)
+      return Effect.tap(store.getBlob(digest), (blob) => Effect.sync(() => Option.isSome(blob) && found.set(digest, blob)))
+    }
+    readers.set(store, read)
+  }
+  return read
+}
+
+const readers = new WeakMap<CacheStore.Shape, (digest: string) => Effect.Effect<Option.Option<Uint8Array>, CacheStore.CacheStoreError>>()
 
 /**
  * The earlier entry of the same name that explains a miss best: the one whose
@@ -220,6 +247,7 @@ const recipeRows = (recipe: Recipe.Recipe, trace: Trace.Trace | undefined): Arra
   const label = recipe.kind === "process" ? "parameters" : "config"
   const parts = recipe.codeParts ?? []
   rows.push(["code", `${Format.short(recipe.code)}  (fingerprint of the ${recipe.kind}'s code closure${parts.length > 0 ? `, ${parts.length} parts` : ""})`])
+  if (recipe.codePartsUnavailable !== undefined) rows.push(["  parts", `cannot be shown: ${recipe.codePartsUnavailable}`])
   for (const part of parts) {
     const where = part.file === undefined ? "" : `  ${part.file}${part.line === undefined ? "" : `:${part.line}`}`
     rows.push([`  ${part.kind} ${part.name}`, `${part.kind === "package" ? part.digest : Format.short(part.digest)}${where}`])

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs"
+import { readFileSync, statSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -45,7 +45,8 @@ describe("expops cache", () => {
       const dir = copyProject(binaryFixture)
       const first = yield* run(dir)
       assert.strictEqual(first.status, 0, first.stderr)
-      const [blob] = blobFiles(dir)
+      // The output's blob: the largest (the others hold code parts, which a hit does not read).
+      const [blob] = blobFiles(dir).sort((a, b) => statSync(b).size - statSync(a).size)
       assert.isDefined(blob, "the fixture stores a blob")
       assert.strictEqual((yield* cli(["cache", "verify", dir])).status, 0)
 
@@ -63,6 +64,25 @@ describe("expops cache", () => {
       const rerun = yield* run(dir)
       assert.deepStrictEqual(statuses(rerun.report), { noise: "executed" })
       assert.deepStrictEqual(rerun.report.processes[0]!.steps.map((s) => s.status), ["executed"])
+    }))
+
+  it.live("a corrupt code-parts blob: verify names it and a repair moves it aside, keeping the entries, which runs still serve", () =>
+    Effect.gen(function*() {
+      const dir = copyProject(binaryFixture)
+      assert.strictEqual((yield* run(dir)).status, 0)
+      // The smallest blobs hold code parts; the largest is the output.
+      const [codeParts] = blobFiles(dir).sort((a, b) => statSync(a).size - statSync(b).size)
+      flipByte(codeParts!, 3)
+      const text = yield* cli(["cache", "verify", dir])
+      assert.strictEqual(text.status, 1)
+      assert.match(text.stdout, /code parts blob [0-9a-f]{12} content does not match its digest/)
+      assert.match(text.stdout, /move the corrupt code parts aside \(runs still serve their entries\)/)
+      const keys = manifestKeys(dir)
+      const repaired = yield* cli(["cache", "verify", dir, "--repair"])
+      assert.match(repaired.stdout, /the corrupt code parts were moved aside; their entries are still served/)
+      assert.deepStrictEqual(manifestKeys(dir), keys, "no entry moved aside")
+      assert.strictEqual((yield* cli(["cache", "verify", dir])).status, 0)
+      assert.deepStrictEqual(statuses((yield* run(dir)).report), { noise: "cached" })
     }))
 
   it.live("stats and ls describe the entries", () =>

@@ -1,8 +1,8 @@
 import * as Path from "node:path"
-import { existsSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { cli, copyProject, editFile, executedSteps, json, run, statuses } from "./helpers.ts"
+import { cli, copyProject, editFile, executedSteps, json, manifestFile, run, statuses } from "./helpers.ts"
 
 const explainChanges = (dir: string, target: string) =>
   Effect.map(
@@ -29,6 +29,34 @@ describe("expops run: keys cover the code closure", () => {
       // Three of the quick start's processes list no steps: they run and hit all the same.
       const again = yield* run(dir)
       assert.deepStrictEqual(statuses(again.report), { load_data: "cached", prepare: "cached", train_model: "cached", evaluate: "cached" })
+    }))
+
+  it.live("explain says so when an entry's code parts (a blob of their own) are gone, and still names what it can", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      const first = yield* run(dir)
+      assert.strictEqual(first.status, 0, first.stderr)
+      /** Removes the blob of the code parts the manifest of process `name` names (with its recipe, the third line). */
+      const removeCodeParts = (name: string) => {
+        const key = first.report.processes.find((p) => p.name === name)!.key
+        const digest: string = JSON.parse(readFileSync(manifestFile(dir, key), "utf8").split("\n")[2]!).codeParts.digest
+        unlinkSync(Path.join(dir, ".expops/cache/blobs", digest.slice(0, 2), digest))
+        return digest
+      }
+      const trainParts = removeCodeParts("train_model")
+      const loadParts = removeCodeParts("load_data")
+      editFile(Path.join(dir, "src/train.ts"), "Math.exp(s - max)", "Math.exp((s - max) * 0.5)")
+      const edited = yield* run(dir)
+      assert.strictEqual(edited.status, 0, edited.stderr)
+      // Served without them: a hit does not read them.
+      assert.deepStrictEqual(statuses(edited.report), { load_data: "cached", prepare: "cached", train_model: "executed", evaluate: "executed" })
+      assert.deepStrictEqual(yield* explainChanges(dir, "train_model"), [
+        `code of process \`train_model\` changed (which part is not known: the code parts of the earlier entry's recipe cannot be read, its blob ${trainParts} is missing from the cache)`
+      ])
+      const load = yield* cli(["explain", dir, "load_data"])
+      assert.strictEqual(load.status, 0, load.stderr)
+      assert.match(load.stdout, /a hit: served from the entry written/)
+      assert.include(load.stdout, `cannot be shown: its blob ${loadParts} is missing from the cache`)
     }))
 
   it.live("a non-reproducible call in the closure is a warning naming step and file:line; --strict refuses to run (exit 2)", () =>

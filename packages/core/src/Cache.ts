@@ -25,6 +25,7 @@ import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import * as CacheLease from "./CacheLease.ts"
 import { CacheStore, type CacheStoreError, makeMemory } from "./CacheStore.ts"
+import * as CodeParts from "./CodeParts.ts"
 import { EncodeError } from "./EncodeError.ts"
 import * as internal from "./internal/encoding.ts"
 import * as Manifest from "./Manifest.ts"
@@ -192,33 +193,38 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
   const getBlobHashed = store.getBlobHashed ?? ((digest: string) =>
     Effect.map(store.getBlob(digest), Option.map((bytes) => ({ bytes, sha256: sha256(bytes) }))))
 
-  /** Verifies the blobs of a manifest that passed its own check, then decodes its output. */
-  const serve = <A, I>(key: string, manifest: Manifest.Manifest, schema: Schema.Codec<A, I, never, never>) =>
-    manifest.blobs.length === 0
-      ? decodeOutput(key, manifest, schema, noBlobs)
-      : Effect.flatMap(
-        Effect.forEach(manifest.blobs, (ref) => getBlobHashed(ref.digest), { concurrency: 8 }),
-        (fetched) => {
-          const blobs = new Map<string, Uint8Array>()
-          for (let i = 0; i < manifest.blobs.length; i++) {
-            const ref = manifest.blobs[i]!
-            const blob = fetched[i]!
-            if (Option.isNone(blob)) {
-              return discard(key, "is missing a blob", ref.digest, store.quarantineManifest(key, `missing blob ${ref.digest}`))
-            }
-            if (blob.value.bytes.byteLength !== ref.size || blob.value.sha256 !== ref.digest) {
-              return discard(
-                key,
-                "has a corrupt blob",
-                ref.digest,
-                Effect.andThen(store.quarantineBlob(ref.digest, "digest mismatch"), store.quarantineManifest(key, `corrupt blob ${ref.digest}`))
-              )
-            }
-            blobs.set(ref.digest, blob.value.bytes)
+  /**
+   * Verifies the blobs of a manifest that passed its own check, then decodes
+   * its output. (The blob of the recipe's code parts is not among them: a hit
+   * leaves it alone, `explain` reads it.)
+   */
+  const serve = <A, I>(key: string, manifest: Manifest.Manifest, schema: Schema.Codec<A, I, never, never>) => {
+    const refs = manifest.blobs
+    if (refs.length === 0) return decodeOutput(key, manifest, schema, noBlobs)
+    return Effect.flatMap(
+      Effect.forEach(refs, (ref) => getBlobHashed(ref.digest), { concurrency: 8 }),
+      (fetched) => {
+        const blobs = new Map<string, Uint8Array>()
+        for (let i = 0; i < refs.length; i++) {
+          const ref = refs[i]!
+          const blob = fetched[i]!
+          if (Option.isNone(blob)) {
+            return discard(key, "is missing a blob", ref.digest, store.quarantineManifest(key, `missing blob ${ref.digest}`))
           }
-          return decodeOutput(key, manifest, schema, blobs)
+          if (blob.value.bytes.byteLength !== ref.size || blob.value.sha256 !== ref.digest) {
+            return discard(
+              key,
+              "has a corrupt blob",
+              ref.digest,
+              Effect.andThen(store.quarantineBlob(ref.digest, "digest mismatch"), store.quarantineManifest(key, `corrupt blob ${ref.digest}`))
+            )
+          }
+          blobs.set(ref.digest, blob.value.bytes)
         }
-      )
+        return decodeOutput(key, manifest, schema, blobs)
+      }
+    )
+  }
 
   const decodeOutput = <A, I>(
     key: string,
@@ -319,11 +325,18 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
     trace: Trace.Trace | undefined
   ) =>
     Effect.gen(function*() {
-      const serialized = yield* serializeWithBlobs(encoded, owner)
+      const { codeParts, ...rest } = recipe
+      // The code parts go to a blob of their own, shared by the definition's
+      // entries (see `CodeParts`), written with the output's blobs.
+      const parts = codeParts === undefined ? undefined : CodeParts.encode(codeParts)
+      const [serialized] = yield* Effect.all([
+        serializeWithBlobs(encoded, owner),
+        parts === undefined ? Effect.void : store.putBlob(parts.digest, parts.bytes)
+      ], { concurrency: 2 })
       const createdAt = yield* Clock.currentTimeMillis
       const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
       // The recipe keeps the configuration as a picture for `explain`: JSON-safe, whatever it holds.
-      const kept = { ...recipe, configValue: internal.jsonPicture(recipe.configValue) }
+      const kept = { ...rest, configValue: internal.jsonPicture(recipe.configValue) }
       const manifest = Manifest.make({
         key,
         recipe: kept,
@@ -332,7 +345,8 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
         createdAt,
         durationMs,
         ...(metrics !== undefined && metrics.length > 0 ? { metrics } : {}),
-        ...(trace !== undefined ? { trace } : {})
+        ...(trace !== undefined ? { trace } : {}),
+        ...(parts !== undefined ? { codeParts: { digest: parts.digest, size: parts.size } } : {})
       })
       yield* store.putManifest(manifest)
       return manifest.size

@@ -53,8 +53,19 @@ export interface VerifyReport {
   readonly blobs: number
   /** Manifests whose checksum or format is wrong. */
   readonly corrupt: ReadonlyArray<{ readonly key: string; readonly reason: string }>
-  /** Manifests that reference a blob that is missing or whose content does not match its digest. */
-  readonly badBlobs: ReadonlyArray<{ readonly key: string; readonly digest: string; readonly reason: string }>
+  /**
+   * Manifests that reference a blob that is missing or whose content does
+   * not match its digest. The blob of an entry's code parts (see
+   * `CodeParts`), which `explain` alone reads, counts only when corrupt
+   * (`codeParts`); a repair moves it aside and keeps the entry.
+   */
+  readonly badBlobs: ReadonlyArray<{
+    readonly key: string
+    readonly digest: string
+    readonly reason: string
+    /** The blob holds the entry's code parts: moved aside by a repair, the entry kept. */
+    readonly codeParts?: true | undefined
+  }>
   /** Blobs no manifest references (harmless; `prune` removes them). */
   readonly orphanBlobs: ReadonlyArray<string>
   /** True when nothing is corrupt or missing. */
@@ -211,7 +222,7 @@ export const fromStore = (store: CacheStore.Shape): Shape => {
     const blobs = yield* store.listBlobs
     const referenced = new Set<string>()
     const corrupt: Array<{ key: string; reason: string }> = []
-    const badBlobs: Array<{ key: string; digest: string; reason: string }> = []
+    const badBlobs: Array<VerifyReport["badBlobs"][number]> = []
     // Each blob is read once, however many entries share it.
     const checked = new Map<string, string | undefined>()
     const check = Effect.fnUntraced(function*(digest: string) {
@@ -239,6 +250,16 @@ export const fromStore = (store: CacheStore.Shape): Shape => {
         badBlobs.push({ key: manifest.key, digest: ref.digest, reason })
         if (options?.repair) yield* store.quarantineManifest(manifest.key, `blob ${ref.digest} ${reason}`)
       }
+      const codeParts = manifest.codeParts
+      if (codeParts !== undefined) {
+        referenced.add(codeParts.digest)
+        // The code parts (see `CodeParts`) serve `explain` only: the entry is
+        // still served without them, and `explain` says they are gone; a local
+        // tier holds them only once read. A corrupt copy is reported (and
+        // moved aside by a repair, in `check`), the entry stays.
+        const reason = yield* check(codeParts.digest)
+        if (reason !== undefined && reason !== "missing") badBlobs.push({ key: manifest.key, digest: codeParts.digest, reason, codeParts: true })
+      }
     }
     const orphanBlobs = blobs.map((b) => b.digest).filter((d) => !referenced.has(d))
     return {
@@ -261,7 +282,7 @@ export const fromStore = (store: CacheStore.Shape): Shape => {
       for (const entry of remove) yield* store.deleteManifest(entry.key)
       // Blobs go only once no kept manifest references them.
       const kept = new Set(keep.map((e) => e.key))
-      const stillReferenced = new Set(ms.filter((m) => kept.has(m.key)).flatMap((m) => m.blobs.map((b) => b.digest)))
+      const stillReferenced = new Set(ms.filter((m) => kept.has(m.key)).flatMap((m) => Manifest.referencedBlobs(m).map((b) => b.digest)))
       for (const blob of yield* store.listBlobs) {
         if (!stillReferenced.has(blob.digest)) yield* store.deleteBlob(blob.digest)
       }

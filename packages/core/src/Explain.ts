@@ -65,11 +65,18 @@ const describePart = (before: CodeFingerprint.Part | undefined, after: CodeFinge
 /**
  * Why two code fingerprints differ: the version, or which parts of the code
  * closure (the body, its definition, a helper, a package...). A recipe
- * without `codeParts` predates code closures.
+ * without `codeParts` predates code closures; one with
+ * `codePartsUnavailable` had them stored apart, and they are gone or corrupt.
  */
 const codeChanges = (before: Recipe, after: Recipe, what: string): Array<Change> => {
   if (before.version !== after.version) {
     return [{ part: "version", message: `version of ${what} changed (${before.version ?? "none"} -> ${after.version ?? "none"})` }]
+  }
+  // Parts stored apart that could not be read back (see `CodeParts`): say so, rather than guess.
+  const unavailable = before.codePartsUnavailable ?? after.codePartsUnavailable
+  if (unavailable !== undefined) {
+    const which = before.codePartsUnavailable !== undefined ? "the earlier entry's" : "this entry's"
+    return [{ part: "code", message: `code of ${what} changed (which part is not known: the code parts of ${which} recipe cannot be read, ${unavailable})` }]
   }
   if (before.codeParts === undefined || after.codeParts === undefined) return [{ part: "code", message: `code of ${what} changed` }]
   const index = (parts: ReadonlyArray<CodeFingerprint.Part>) => new Map(parts.map((part) => [CodeFingerprint.partId(part), part]))

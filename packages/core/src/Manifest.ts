@@ -2,11 +2,15 @@
  * The manifest of a cache entry and its on-store form.
  *
  * Stored as one line holding the SHA-256 of the rest, a newline, the
- * manifest without its recipe as JSON, a newline, and the recipe as JSON.
+ * manifest's head (what a hit reads) as JSON, a newline, and what only
+ * inspection reads as JSON: the recipe, and the reference to its code parts.
  * Verifying it costs one hash over a small buffer, and any bit flip,
- * truncation or half-written file fails the check. The recipe (which holds
- * the parts of the code closure, for `explain`) is parsed only when read: a
- * cache hit needs the output, not the recipe.
+ * truncation or half-written file fails the check. The second document is
+ * parsed only when read: a cache hit needs the output, not the recipe. The
+ * recipe's largest part, its code parts (for `explain`), is not in the
+ * manifest at all when `Cache` stored the entry: it is a blob shared by the
+ * entries of a definition (see `CodeParts`), so a hit neither reads nor
+ * hashes it.
  *
  * Stores take and give manifests as values; each backend writes them with
  * `encode` and reads them back with `decode`, so the format and its checks
@@ -53,6 +57,13 @@ export interface Manifest {
    * for values stored without a seed.
    */
   readonly trace?: Trace | undefined
+  /**
+   * The blob that holds the recipe's code parts, stored apart (see
+   * `CodeParts`). Not one of `blobs`, which are the output's: a hit fetches
+   * those, not this; maintenance counts both as the entry's. Absent when the
+   * recipe holds its code parts itself, or has none.
+   */
+  readonly codeParts?: BlobRef | undefined
 }
 
 /**
@@ -81,28 +92,43 @@ const HEADER = 65 // 64 hex digits and a newline
  * @since 0.1.0
  */
 export const make = (fields: Omit<Manifest, "size">): Manifest => {
-  const blobBytes = fields.blobs.reduce((n, b) => n + b.size, 0)
+  const blobBytes = fields.blobs.reduce((n, b) => n + b.size, fields.codeParts?.size ?? 0)
   // The size counts the manifest too, measured before its own `size` field is
   // filled in: a few digits short, which no budget will notice.
-  const { recipe, ...rest } = fields
-  return { ...fields, size: HEADER + JSON.stringify(rest).length + 1 + JSON.stringify(recipe).length + blobBytes }
+  const { codeParts, recipe, ...head } = fields
+  return { ...fields, size: HEADER + JSON.stringify(head).length + 1 + JSON.stringify(cold(recipe, codeParts)).length + blobBytes }
 }
 
+/** The second document: what only inspection reads. The code parts first, so `decode` sees whether there are any. */
+const cold = (recipe: Recipe, codeParts: BlobRef | undefined) => (codeParts === undefined ? { recipe } : { codeParts, recipe })
+
+const WITH_CODE_PARTS = "{\"codeParts\":"
+
 /**
- * The stored form: checksum line, the manifest without its recipe as JSON, then the recipe as JSON.
+ * The stored form: checksum line, the head as JSON, then the recipe (and the
+ * reference to its code parts) as JSON.
  *
  * @since 0.1.0
  */
 export const encode = (manifest: Manifest): Uint8Array => {
-  const { recipe, ...rest } = manifest
+  const { codeParts, recipe, ...head } = manifest
   // JSON.stringify never writes a raw line break, so one separates the two documents.
-  const body = encoder.encode(`${JSON.stringify(rest)}\n${JSON.stringify(recipe)}`)
+  const body = encoder.encode(`${JSON.stringify(head)}\n${JSON.stringify(cold(recipe, codeParts))}`)
   const checksum = hash("sha256", body, "hex")
   const out = new Uint8Array(HEADER + body.byteLength)
   out.set(encoder.encode(checksum + "\n"), 0)
   out.set(body, HEADER)
   return out
 }
+
+/**
+ * Every blob an entry references: the output's, and the one of its code
+ * parts. What maintenance keeps, counts and checks.
+ *
+ * @since 0.1.0
+ */
+export const referencedBlobs = (manifest: Manifest): ReadonlyArray<BlobRef> =>
+  manifest.codeParts === undefined ? manifest.blobs : [...manifest.blobs, manifest.codeParts]
 
 const corrupt = (key: string, reason: string, cause?: unknown) =>
   Exit.fail(new CorruptManifestError({ key, reason, ...(cause === undefined ? {} : { cause }) }))
@@ -133,19 +159,37 @@ export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Op
   // Kept for when the recipe is read, as a one-byte string: a lossless copy
   // on the heap, since `bytes` may be a buffer the store reuses.
   const kept = latin1Slice.call(bytes, split + 1, bytes.byteLength)
-  let recipe: Recipe | undefined
-  // A literal with its getter costs less than adding the property to the parsed object.
-  const manifest: { -readonly [K in keyof Manifest]: Manifest[K] } = {
-    key: parsed.key,
-    output: parsed.output,
-    blobs: parsed.blobs,
-    size: parsed.size,
-    createdAt: parsed.createdAt,
-    durationMs: parsed.durationMs,
-    get recipe() {
-      return recipe ??= JSON.parse(Buffer.from(kept, "latin1").toString("utf8")) as Recipe
+  let rest: { readonly recipe: Recipe; readonly codeParts?: BlobRef } | undefined
+  const parseRest = () => rest ??= JSON.parse(Buffer.from(kept, "latin1").toString("utf8"))
+  // A literal with its getters costs less than adding properties to the
+  // parsed object. The code parts are read with the recipe, not on a hit;
+  // there is a reference when the second document opens with it.
+  const manifest: { -readonly [K in keyof Manifest]: Manifest[K] } = kept.startsWith(WITH_CODE_PARTS)
+    ? {
+      key: parsed.key,
+      output: parsed.output,
+      blobs: parsed.blobs,
+      size: parsed.size,
+      createdAt: parsed.createdAt,
+      durationMs: parsed.durationMs,
+      get recipe() {
+        return parseRest().recipe
+      },
+      get codeParts() {
+        return parseRest().codeParts
+      }
     }
-  }
+    : {
+      key: parsed.key,
+      output: parsed.output,
+      blobs: parsed.blobs,
+      size: parsed.size,
+      createdAt: parsed.createdAt,
+      durationMs: parsed.durationMs,
+      get recipe() {
+        return parseRest().recipe
+      }
+    }
   // Absent when none: a hit without metrics replays nothing.
   if (parsed.metrics !== undefined) manifest.metrics = parsed.metrics
   if (parsed.trace !== undefined) manifest.trace = parsed.trace

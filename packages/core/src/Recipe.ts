@@ -16,7 +16,7 @@ import type * as CodeFingerprint from "./CodeFingerprint.ts"
  *
  * @since 0.1.0
  */
-export const CACHE_FORMAT_VERSION = 3
+export const CACHE_FORMAT_VERSION = 4
 
 /**
  * @since 0.1.0
@@ -35,8 +35,13 @@ export interface Recipe {
   /**
    * What `code` is made of: the body, its definition, each declaration and
    * package it reaches. Absent in entries written before code closures.
+   * Stored apart from the manifest, once per definition (see `CodeParts`):
+   * a recipe read from a store has them only once `CodeParts.recipeOf` read
+   * them back.
    */
   readonly codeParts?: ReadonlyArray<CodeFingerprint.Part> | undefined
+  /** Why the stored code parts could not be read back (see `CodeParts.recipeOf`); for `explain`. */
+  readonly codePartsUnavailable?: string | undefined
   readonly version?: string | undefined
   /** Canonical digest of the schema-encoded input. */
   readonly input: string

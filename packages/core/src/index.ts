@@ -20,6 +20,9 @@ export * as CacheStore from "./CacheStore.ts"
 /** Fingerprints of the functions users write. */
 export * as CodeFingerprint from "./CodeFingerprint.ts"
 
+/** A recipe's code parts, stored once per definition apart from the manifests; read by `explain`. */
+export * as CodeParts from "./CodeParts.ts"
+
 /** Digest of the project's data file. */
 export * as DataFile from "./DataFile.ts"
 

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { createHash } from "node:crypto"
 import { Effect, Fiber, Layer, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Cache, CacheStore, Reproducibility, Step } from "@expops/core"
+import { Cache, CacheStore, CodeParts, Reproducibility, Step } from "@expops/core"
 import { CacheStoreConformance } from "@expops/core/testing"
 
 CacheStoreConformance.suite("memory", () => CacheStore.layerMemory, {
@@ -83,6 +83,8 @@ describe("Cache", () => {
       const listed = yield* memory.listManifests
       const manifest = Option.getOrThrow(yield* memory.peekManifest(listed[0]!.key))
       assert.deepStrictEqual(manifest.blobs.map((b) => b.digest), [part(3), part(4), part(3), part(5)].map(sha))
+      // Apart from the output's: the step's code parts (read by `explain` only, never by the hit).
+      assert.strictEqual(manifest.codeParts?.digest, CodeParts.encode(parts.codeParts).digest)
     }))
 
   it.effect("a manifest with a flipped byte is recomputed, not served, and moved aside", () =>

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Exit, Option } from "effect"
-import { Manifest, Recipe } from "@expops/core"
+import { CodeParts, Manifest, Recipe } from "@expops/core"
 
 const KEY = "ab".repeat(32)
 
@@ -21,6 +21,19 @@ const recipe: Recipe.Recipe = {
 const manifest = Manifest.make({ key: KEY, recipe, output: { id: 1, text: "é ✓" }, blobs: [], createdAt: 1, durationMs: 2 })
 
 const encoded = Manifest.encode(manifest)
+
+// As `Cache` stores it: the code parts apart, in a blob the manifest names.
+const { codeParts, ...withoutParts } = recipe
+const parts = CodeParts.encode(codeParts!)
+const apart = Manifest.make({
+  key: KEY,
+  recipe: withoutParts,
+  output: { id: 1, text: "é ✓" },
+  blobs: [],
+  codeParts: { digest: parts.digest, size: parts.size },
+  createdAt: 1,
+  durationMs: 2
+})
 
 /** The manifest a successful decode found. */
 const decoded = (exit: Exit.Exit<Option.Option<Manifest.Manifest>, Manifest.CorruptManifestError>): Manifest.Manifest => {
@@ -48,17 +61,28 @@ describe("Manifest", () => {
     assert.deepStrictEqual(read.output, manifest.output)
   })
 
+  it("round-trips the reference to code parts stored apart; the recipe has none of its own", () => {
+    const read = decoded(Manifest.decode(Manifest.encode(apart), KEY))
+    assert.deepStrictEqual(read, apart)
+    assert.deepStrictEqual(read.codeParts, { digest: parts.digest, size: parts.size })
+    assert.isUndefined(read.recipe.codeParts)
+  })
+
   it("fails on a flipped byte anywhere: checksum line, head or recipe", () => {
-    for (let at = 0; at < encoded.byteLength; at++) {
-      const bytes = encoded.slice()
-      bytes[at]! ^= 0x20
-      assert.match(corruptReason(Manifest.decode(bytes, KEY)), /checksum|truncated/, `byte ${at}`)
+    for (const stored of [encoded, Manifest.encode(apart)]) {
+      for (let at = 0; at < stored.byteLength; at++) {
+        const bytes = stored.slice()
+        bytes[at]! ^= 0x20
+        assert.match(corruptReason(Manifest.decode(bytes, KEY)), /checksum|truncated/, `byte ${at}`)
+      }
     }
   })
 
   it("fails on a torn file: every truncation", () => {
-    for (let length = 0; length < encoded.byteLength; length++) {
-      assert.isTrue(Exit.isFailure(Manifest.decode(encoded.subarray(0, length), KEY)), `${length} bytes`)
+    for (const stored of [encoded, Manifest.encode(apart)]) {
+      for (let length = 0; length < stored.byteLength; length++) {
+        assert.isTrue(Exit.isFailure(Manifest.decode(stored.subarray(0, length), KEY)), `${length} bytes`)
+      }
     }
   })
 
