@@ -216,6 +216,28 @@ describe("the watch", () => {
     assert.isFalse(out.unchanged)
   })
 
+  it("gives up the receipt after a recursive listing, or once the run computes (abandon): nothing more is noted", () => {
+    const root = tempDir()
+    mkdirSync(Path.join(root, "a/b"), { recursive: true })
+    writeFileSync(Path.join(root, "a/b/file.txt"), "x")
+    const watch = pathToFileURL(Path.join(repoRoot, "packages/cli/dist/internal/replay/watch.js")).href
+    const script = [
+      `const Watch = await import(${JSON.stringify(watch)})`,
+      `const fs = await import("node:fs")`,
+      `Watch.install({ ignore: [] })`,
+      `fs.readdirSync(${JSON.stringify(Path.join(root, "a"))})`,
+      `const listed = Watch.isComplete()`,
+      `fs.readdirSync(${JSON.stringify(root)}, { recursive: true })`,
+      `const recursive = Watch.isComplete()`,
+      `Watch.abandon()`,
+      `fs.readFileSync(${JSON.stringify(Path.join(root, "a/b/file.txt"))})`,
+      `console.log(JSON.stringify({ listed, recursive, after: Watch.entries().length }))`
+    ].join("\n")
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 })
+    assert.strictEqual(child.status, 0, child.stderr)
+    assert.deepStrictEqual(JSON.parse(child.stdout), { listed: true, recursive: false, after: 0 })
+  })
+
   it("the replay's modules load no effect module", () => {
     const replay = pathToFileURL(Path.join(repoRoot, "packages/cli/dist/internal/replay/replay.js")).href
     const script = [
