@@ -9,6 +9,12 @@
  *   open+read+close of a manifest file, an SQLite lookup by key, and
  *   `fs.promises.readFile`; plus the same step on the in-memory store (the
  *   share of the time spent in core);
+ * - index reads: what recording the reads of a hit loop costs per read in
+ *   the index of the full store (batches of 2,000 distinct random keys, a
+ *   second of hits), as the index does it (appended to the log of reads,
+ *   folded into the entries' rows every 50,000) against updating each
+ *   entry's row in place as schema 2 did, on a copy of the same file with
+ *   that schema's index on the last access; alternating batches;
  * - store: the cost of storing a 1 KiB entry durably (fsync), and without fsync;
  * - throughput: writing and reading 1 MiB and 256 MiB outputs (32 MiB with
  *   --quick) through a step, with peak memory for the large one.
@@ -25,6 +31,7 @@ import { TestRecipes } from "@expops/core/testing"
 import { Effect, Layer, Schema } from "effect"
 import { DatabaseSync } from "node:sqlite"
 import { LocalBackend } from "@expops/backend-local"
+import * as SqliteRecords from "@expops/backend-local/SqliteRecords"
 import { median, MiB, round, sampleMemory } from "./harness.ts"
 
 export interface LocalResult {
@@ -39,6 +46,13 @@ export interface LocalResult {
     readonly syncOpenReadClose: Quantiles
     readonly sqliteLookup: Quantiles
     readonly promisesReadFile: Quantiles
+  }
+  readonly indexReads: {
+    readonly unit: "us/read"
+    readonly batch: number
+    readonly reads: number
+    readonly appendAndFold: number
+    readonly updateInPlace: number
   }
   readonly store1KiB: {
     readonly unit: "us"
@@ -154,6 +168,53 @@ const hits = (dir: string, entries: number, samples: number) =>
     return { step: quantiles(step), syncOpenReadClose: quantiles(sync), sqliteLookup: quantiles(sqlite), promisesReadFile: quantiles(promises) }
   })
 
+/** Recording reads in the index, the way it does (log + fold) and the way schema 2 did (update in place). */
+const indexReads = (dir: string, batches: number) => {
+  const BATCH = 2_000
+  const file = LocalBackend.paths(dir).database
+  const copy = `${file}.schema2`
+  const now = new DatabaseSync(file)
+  now.exec("PRAGMA wal_checkpoint(TRUNCATE)")
+  fs.copyFileSync(file, copy)
+  const before = new DatabaseSync(copy)
+  before.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE INDEX IF NOT EXISTS cache_entries_by_access ON cache_entries (last_access_at)")
+  const update = before.prepare("UPDATE cache_entries SET last_access_at = max(last_access_at, ?) WHERE key = ?")
+  const keys = (now.prepare("SELECT key FROM cache_entries").all() as Array<{ key: string }>).map((r) => r.key)
+  const pick = () => keys[Math.floor(Math.random() * keys.length)]!
+  const batchOf = (at: number) => new Map(Array.from({ length: BATCH }, () => [pick(), at] as const))
+  let appendMs = 0
+  let updateMs = 0
+  let reads = 0
+  for (let b = 0; b < batches; b++) {
+    const at = Date.now()
+    const reading = batchOf(at)
+    reads += reading.size
+    const timed = (f: () => void) => {
+      const start = performance.now()
+      f()
+      return performance.now() - start
+    }
+    const append = () => (appendMs += timed(() => SqliteRecords.recordReads(now, reading)))
+    const inPlace = () => (updateMs += timed(() => {
+      before.exec("BEGIN IMMEDIATE")
+      for (const [key, when] of reading) update.run(when, key)
+      before.exec("COMMIT")
+    }))
+    if (b % 2 === 0) append(), inPlace()
+    else inPlace(), append()
+  }
+  now.close()
+  before.close()
+  for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(copy + suffix, { force: true })
+  return {
+    unit: "us/read" as const,
+    batch: BATCH,
+    reads,
+    appendAndFold: round((appendMs * 1000) / reads),
+    updateInPlace: round((updateMs * 1000) / reads)
+  }
+}
+
 /** The same step on the in-memory store: what core costs without any I/O. */
 const memoryHits = (entries: number, samples: number) =>
   Effect.gen(function*() {
@@ -261,6 +322,8 @@ export const run = async (options: { readonly quick: boolean }): Promise<LocalRe
       const hit = yield* hits(full, entries, samples)
       return { hit, populated }
     }).pipe(Effect.provide(layerFor(full, false))))
+    // Enough batches for several folds of the log (one every 50,000 reads).
+    const reads = indexReads(full, options.quick ? 30 : 100)
     const memoryStoreStep = await Effect.runPromise(memoryHits(Math.min(entries, 10_000), samples))
     const storeSamples = options.quick ? 100 : 500
     const durable = await Effect.runPromise(storeCost(full, true, storeSamples, entries))
@@ -276,6 +339,7 @@ export const run = async (options: { readonly quick: boolean }): Promise<LocalRe
       quick: options.quick,
       populate: populated,
       hit: { unit: "us", samples, ...hit, memoryStoreStep },
+      indexReads: reads,
       store1KiB: {
         unit: "us",
         stepMissDurable: durable.miss,

@@ -177,8 +177,9 @@ export const make = Effect.gen(function*() {
       if (filter?.name !== undefined) where.push("name = ?") && params.push(filter.name)
       if (filter?.kind !== undefined) where.push("kind = ?") && params.push(filter.kind)
       const rows = sql(
-        `SELECT key, kind, name, size, created_at, last_access_at FROM cache_entries
-         ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, key`
+        `SELECT cache_entries.key AS key, kind, name, size, created_at, ${SqliteRecords.LAST_ACCESS} AS last_access_at
+         FROM cache_entries ${SqliteRecords.LAST_READS_JOIN}
+         ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, cache_entries.key`
       ).all(...params) as Array<Row>
       return rows.map(toSummary)
     })
@@ -205,6 +206,8 @@ export const make = Effect.gen(function*() {
   const replaceAll: Shape["replaceAll"] = (manifests) =>
     attempt("rebuild the cache index", () =>
       transaction(() => {
+        // Rows that stay keep their last access, reads still in the log included.
+        SqliteRecords.foldReadsIn(db)
         const wanted = new Set(manifests.map((m) => m.key))
         const existing = sql("SELECT key FROM cache_entries").all() as Array<{ key: string }>
         for (const { key } of existing) if (!wanted.has(key)) remove(key)

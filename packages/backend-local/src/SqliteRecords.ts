@@ -20,7 +20,7 @@ import { transaction } from "./internal/sqlite.ts"
  *
  * @since 0.1.0
  */
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 /** How long the progress rows of a finished run are kept (its report has the same, whole). */
 const PROGRESS_KEPT_MS = 10 * 60_000
@@ -132,13 +132,60 @@ export const writeRun = (db: DatabaseSync, report: RunReport.RunReport, reportJs
 }
 
 /**
- * Records reads of cache entries in the index (`key` -> when it was read),
- * for least-recently-used pruning. One transaction.
+ * How many reads the log holds before they are folded into
+ * `cache_entries.last_access_at`: bounds the log (a few MiB) and what
+ * `lastAccess` joins.
  *
  * @since 0.1.0
  */
-export const recordReads = (db: DatabaseSync, reads: Iterable<readonly [key: string, at: number]>): void =>
+export const FOLD_READS_AT = 50_000
+
+/**
+ * Records reads of cache entries in the index (`key` -> when it was read),
+ * for least-recently-used pruning: appended to the log of reads, which is
+ * folded into the entries' rows once it holds `foldAt` reads. One
+ * transaction.
+ *
+ * @since 0.1.0
+ */
+export const recordReads = (
+  db: DatabaseSync,
+  reads: Iterable<readonly [key: string, at: number]>,
+  foldAt: number = FOLD_READS_AT
+): void =>
   transaction(db, () => {
-    const update = db.prepare("UPDATE cache_entries SET last_access_at = max(last_access_at, ?) WHERE key = ?")
-    for (const [key, at] of reads) update.run(at, key)
+    const append = db.prepare("INSERT INTO cache_reads (key, at) VALUES (?, ?)")
+    for (const [key, at] of reads) append.run(key, at)
+    // Rowids count up from 1 after the log is emptied: the last one is about its length.
+    const last = db.prepare("SELECT max(rowid) AS n FROM cache_reads").get() as { n: number | null }
+    if ((last.n ?? 0) >= foldAt) foldReadsIn(db)
   })
+
+/**
+ * Folds the log of reads into `cache_entries.last_access_at` and empties it,
+ * inside the caller's transaction. Reads of entries that are gone are dropped.
+ *
+ * @since 0.1.0
+ */
+export const foldReadsIn = (db: DatabaseSync): void => {
+  db.exec(`UPDATE cache_entries SET last_access_at = reads.at
+           FROM (SELECT key, max(at) AS at FROM cache_reads GROUP BY key) AS reads
+           WHERE cache_entries.key = reads.key AND reads.at > cache_entries.last_access_at;
+           DELETE FROM cache_reads;`)
+}
+
+/**
+ * The SQL of an entry's last access: its row's, or a later read still in
+ * the log. For a query over `cache_entries` (as `cache_entries`) joined with
+ * `LAST_READS_JOIN`.
+ *
+ * @since 0.1.0
+ */
+export const LAST_ACCESS = "max(cache_entries.last_access_at, coalesce(last_reads.at, 0))"
+
+/**
+ * The join that `LAST_ACCESS` reads from.
+ *
+ * @since 0.1.0
+ */
+export const LAST_READS_JOIN = "LEFT JOIN (SELECT key, max(at) AS at FROM cache_reads GROUP BY key) AS last_reads ON last_reads.key = cache_entries.key"

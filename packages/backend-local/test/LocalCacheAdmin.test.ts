@@ -69,6 +69,9 @@ describe("LocalCacheAdmin", () => {
       assert.strictEqual((yield* admin.list())[0]!.lastAccessAt, entry!.lastAccessAt)
       yield* store.getManifest(entry!.key)
       assert.strictEqual((yield* admin.list())[0]!.lastAccessAt, entry!.lastAccessAt + 5000)
+      // Rebuilding the index from the files keeps the uses it had recorded.
+      yield* admin.verify({ repair: true })
+      assert.strictEqual((yield* admin.list())[0]!.lastAccessAt, entry!.lastAccessAt + 5000)
     }).pipe(Effect.provide(backend(dir)))
   })
 

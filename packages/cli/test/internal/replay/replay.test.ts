@@ -11,6 +11,7 @@ import * as Path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { pathToFileURL } from "node:url"
 import type { RunReport } from "@expops/core"
+import { LAST_ACCESS, LAST_READS_JOIN } from "@expops/backend-local/SqliteRecords"
 import { assert, describe, it } from "vitest"
 import { configPath, copyProject, editConfig, manifestFile, repoRoot, spawnCli, statuses, tempDir } from "../../helpers.ts"
 
@@ -97,7 +98,7 @@ describe("replay of a fully cached run", () => {
       const finished = db.prepare("SELECT count(*) AS n FROM run_changes WHERE run_id = ? AND type = 'finished'").get(after.run.id) as { n: number }
       assert.strictEqual(finished.n, 1)
       for (const p of after.processes) {
-        const entry = db.prepare("SELECT last_access_at AS at FROM cache_entries WHERE key = ?").get(p.key) as { at: number }
+        const entry = db.prepare(`SELECT ${LAST_ACCESS} AS at FROM cache_entries ${LAST_READS_JOIN} WHERE cache_entries.key = ?`).get(p.key) as { at: number }
         assert.isAtLeast(entry.at, after.run.startedAt, p.name)
       }
     } finally {
