@@ -80,8 +80,8 @@ export const discard = (projectDir: string): void => {
   rmSync(Receipt.location(projectDir, Receipt.invocation(Watch.startedIn(), Watch.args()), Receipt.environment(process.env)), { force: true })
 }
 
-/** Keeps the newest `Receipt.KEPT` receipts of a project. */
-const prune = (dir: string) => {
+/** Keeps the newest `Receipt.KEPT` receipts in `dir`, a project's receipts folder; leaves other files alone. */
+export const prune = (dir: string): void => {
   const receipts = readdirSync(dir)
     .filter((name) => name.endsWith(".json"))
     .map((name) => ({ file: Path.join(dir, name), at: statSync(Path.join(dir, name)).mtimeMs }))
