@@ -3,7 +3,9 @@
  * over a `DatabaseSync`, with no `effect` import: the layers of this package
  * (`SqliteDatabase`, `SqliteRunStore`, `CacheIndex`) run them inside their
  * effects, and the CLI's replay of a cached run (answered before `effect`
- * loads) runs the same ones, so both record a run the same way.
+ * loads) runs the same ones, so both record a run the same way. The log of
+ * cache reads lives here too, with the SQL that reads it back
+ * (`LAST_ACCESS`), so that its format is in one place.
  *
  * @since 0.1.0
  */
