@@ -136,7 +136,7 @@ export const writeRun = (db: DatabaseSync, report: RunReport.RunReport, reportJs
 /**
  * How many reads the log holds before they are folded into
  * `cache_entries.last_access_at`: bounds the log (a few MiB) and what
- * `lastAccess` joins.
+ * `LAST_READS_JOIN` groups.
  *
  * @since 0.1.0
  */
