@@ -17,6 +17,8 @@ export interface Change {
   /** `code`, `step`, `package`, `version`, `input`, `parameter`, `config`, `schema`, `seed`, `data`, `file`, `format`. */
   readonly part: string
   readonly message: string
+  /** For a `file` change: the file, as its trace names it. */
+  readonly path?: string | undefined
 }
 
 const show = (value: unknown): string => {
@@ -106,7 +108,7 @@ export const fileChanges = (recipe: Recipe, before: ReadonlyArray<FileRead>, now
     const digest = current.get(file.path)
     if (digest === undefined || digest === file.digest) continue
     const how = digest === "absent" ? "is missing" : file.digest === "absent" ? "appeared" : "changed"
-    changes.push({ part: "file", message: `file ${file.path} ${how} (${by})` })
+    changes.push({ part: "file", message: `file ${file.path} ${how} (${by})`, path: file.path })
   }
   return changes
 }
@@ -157,7 +159,7 @@ export const diff = (
   if (traces?.before !== undefined && traces.after !== undefined) {
     // The data file is named below, as the data file, when its digest (part of the key) changed.
     const dataChanged = before.data !== after.data
-    changes.push(...fileChanges(after, traces.before.files, traces.after.files).filter((change) => !(dataChanged && change.message.startsWith(`file ${after.dataPath} `))))
+    changes.push(...fileChanges(after, traces.before.files, traces.after.files).filter((change) => !(dataChanged && change.path === after.dataPath)))
   }
   if (before.seed !== after.seed && traces?.before?.random !== false) {
     const rootChanged = before.rootSeed !== undefined && after.rootSeed !== undefined && before.rootSeed !== after.rootSeed

@@ -122,9 +122,9 @@ describe("Explain with traces", () => {
   it("names the files that changed or went missing, and who read them", () => {
     const before = trace([["data/extra.json", "d1"], ["data/lookup.json", "d2"], ["data/same.txt", "d3"]], false)
     const after = trace([["data/extra.json", "d9"], ["data/lookup.json", "absent"], ["data/same.txt", "d3"]], false)
-    assert.deepStrictEqual(Explain.diff(base, base, { before, after }).map((c) => [c.part, c.message]), [
-      ["file", "file data/extra.json changed (read by process `train_model`)"],
-      ["file", "file data/lookup.json is missing (read by process `train_model`)"]
+    assert.deepStrictEqual(Explain.diff(base, base, { before, after }).map((c) => [c.part, c.message, c.path]), [
+      ["file", "file data/extra.json changed (read by process `train_model`)", "data/extra.json"],
+      ["file", "file data/lookup.json is missing (read by process `train_model`)", "data/lookup.json"]
     ])
   })
 
@@ -137,7 +137,14 @@ describe("Explain with traces", () => {
 
   it("the data file is named once, as the data file", () => {
     const after: Recipe.Recipe = { ...base, data: "d2" }
-    const traces = { before: trace([["data/iris.csv", "d1"]], false), after: trace([["data/iris.csv", "d2"]], false) }
-    assert.deepStrictEqual(Explain.diff(base, after, traces).map((c) => c.message), ["data file data/iris.csv changed"])
+    const traces = {
+      before: trace([["data/iris.csv", "d1"], ["data/iris.csv.notes", "n1"]], false),
+      after: trace([["data/iris.csv", "d2"], ["data/iris.csv.notes", "n2"]], false)
+    }
+    // A file whose name only begins like the data file's is still named.
+    assert.deepStrictEqual(Explain.diff(base, after, traces).map((c) => c.message), [
+      "file data/iris.csv.notes changed (read by process `train_model`)",
+      "data file data/iris.csv changed"
+    ])
   })
 })

@@ -3,24 +3,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
-import type * as SchemaIssue from "effect/SchemaIssue"
 import type * as SchemaJITCompiler from "effect/schema/SchemaJITCompiler"
 import { createRequire } from "node:module"
 import * as CanonicalHash from "../CanonicalHash.ts"
 import { EncodeError } from "../EncodeError.ts"
 import * as StoredValue from "../StoredValue.ts"
 import { setOwn } from "./binary.ts"
-
-/** The path of the first leaf issue, e.g. `.rows[0].id`. */
-const issuePath = (issue: SchemaIssue.Issue): Array<PropertyKey> => {
-  const path: Array<PropertyKey> = []
-  let current: any = issue
-  while (current !== undefined) {
-    if (current._tag === "Pointer") path.push(...current.path)
-    current = current.issue ?? current.issues?.[0]
-  }
-  return path
-}
+import * as Issues from "./issues.ts"
 
 const toEncodeError = (error: unknown, owner: string, what: string): EncodeError =>
   error instanceof CanonicalHash.UnhashableValueError
@@ -88,13 +77,14 @@ export const encode = <A, I>(
   const failure = Exit.findErrorOption(exit)
   if (failure._tag === "None") return exit as unknown as Exit.Exit<I, never>
   const error = failure.value
+  // The first problem, as data: where it is and what was expected there.
+  const first = Issues.leaves(error.issue)[0]
   return Exit.fail(
     new EncodeError({
       owner,
       value: what,
-      path: CanonicalHash.formatPath(issuePath(error.issue)),
-      // The first line of the message says what was expected; the path is reported above.
-      reason: error.message.split("\n")[0] || String(error),
+      path: CanonicalHash.formatPath(first?.path ?? []),
+      reason: first?.message ?? String(error),
       cause: error
     })
   )
