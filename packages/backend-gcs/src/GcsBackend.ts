@@ -25,9 +25,11 @@
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { CacheAdmin, type CacheLease, CacheStore, type ProjectConfig, RunStore } from "@expops/core"
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as GcsCacheLease from "./GcsCacheLease.ts"
 import * as GcsCacheStore from "./GcsCacheStore.ts"
 import * as GcsClient from "./GcsClient.ts"
@@ -123,8 +125,11 @@ const resolveCredentials = (options: Options<any, any>): string | undefined => {
   return options.projectDir === undefined ? file : Path.resolve(options.projectDir, file)
 }
 
-const clientOptions = (options: Options<any, any>): GcsClient.Options => {
-  const apiEndpoint = options.apiEndpoint ?? process.env[ENDPOINT_ENV]
+/** `ENDPOINT_ENV` as the `ConfigProvider` in context has it (the environment, unless a test or host provides another). */
+const endpointFromConfig = Config.option(Config.String(ENDPOINT_ENV)).pipe(Effect.map(Option.getOrUndefined), Effect.orDie)
+
+const clientOptions = (options: Options<any, any>, fromConfig: string | undefined): GcsClient.Options => {
+  const apiEndpoint = options.apiEndpoint ?? fromConfig
   return {
     bucket: options.gcs.bucket,
     prefix: options.gcs.prefix,
@@ -147,7 +152,7 @@ export const layerClient = <E, R>(options: Options<E, R>): Layer.Layer<GcsClient
   Layer.effect(
     GcsClient.GcsClient,
     Effect.gen(function*() {
-      const client = GcsClient.make(clientOptions(options))
+      const client = GcsClient.make(clientOptions(options, yield* endpointFromConfig))
       yield* check(client, resolveCredentials(options))
       return client
     })

@@ -4,7 +4,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { Cache, CacheAdmin, CacheStore, type ProjectConfig, type Recipe, RunStore } from "@expops/core"
 import { TestRecipes } from "@expops/core/testing"
-import { Effect, Layer, Option, Schema } from "effect"
+import { ConfigProvider, Effect, Layer, Option, Schema } from "effect"
 import { GcsBackend, type GcsError } from "@expops/backend-gcs"
 import type { FakeGcsServer } from "@expops/backend-gcs/testing"
 import { BUCKET, fastRetry, flipObjectByte, names, save, server, sha256 } from "./fixtures/gcs.ts"
@@ -126,13 +126,11 @@ describe("GcsBackend", () => {
   it.live("the endpoint can come from EXPOPS_GCS_ENDPOINT", () =>
     Effect.gen(function*() {
       const fake = yield* server()
-      const before = process.env[GcsBackend.ENDPOINT_ENV]
-      process.env[GcsBackend.ENDPOINT_ENV] = fake.url
-      const store = yield* Effect.provide(Effect.service(CacheStore.CacheStore), GcsBackend.layer({ gcs: gcs(), projectName: "demo", retry: fastRetry })).pipe(
-        Effect.ensuring(Effect.sync(() => {
-          if (before === undefined) delete process.env[GcsBackend.ENDPOINT_ENV]
-          else process.env[GcsBackend.ENDPOINT_ENV] = before
-        }))
+      // Read through `Config`: from the environment by default, here from a provider holding it.
+      const environment = ConfigProvider.layer(ConfigProvider.fromEnv({ env: { [GcsBackend.ENDPOINT_ENV]: fake.url } }))
+      const store = yield* Effect.provide(
+        Effect.service(CacheStore.CacheStore),
+        GcsBackend.layer({ gcs: gcs(), projectName: "demo", retry: fastRetry }).pipe(Layer.provide(environment))
       )
       yield* store.putManifest(TestRecipes.manifest(KEY))
       assert.strictEqual(names(fake, "cache/manifests/").length, 1)

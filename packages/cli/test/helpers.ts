@@ -210,8 +210,8 @@ export const run = (dir: string, ...args: Array<string>): Effect.Effect<Result &
   Effect.map(cli(["run", dir, "--json", ...args]), (result) => ({ ...result, report: parse(`expops run ${dir} ${args.join(" ")}`, result) }))
 
 /** `expops ARGS --json`, checking the exit code; the document parsed from stdout. */
-export const json = <A = any>(args: ReadonlyArray<string>, status = 0): Effect.Effect<A> =>
-  Effect.map(cli([...args, "--json"]), (result) => {
+export const json = <A = any>(args: ReadonlyArray<string>, status = 0, options?: Options): Effect.Effect<A> =>
+  Effect.map(cli([...args, "--json"], options), (result) => {
     assert.strictEqual(result.status, status, `${args.join(" ")}: ${result.stderr}`)
     return parse<A>(`expops ${args.join(" ")}`, result)
   })
