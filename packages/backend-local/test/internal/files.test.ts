@@ -124,12 +124,15 @@ describe("hashing while writing and reading large files", () => {
   it("writeTempHashing that fails while other writes run closes the file only once they are done, and leaves nothing", async () => {
     const dir = tmpDir()
     let calls = 0
+    // The other writes land a turn after the failure (no clock involved): the close must wait for them.
+    let release!: () => void
+    const afterTheFailure = new Promise<void>((resolve) => (release = resolve))
     const slowThenFull = recording({
-      write: (fd, buffer, offset, length, position) =>
-        ++calls === 2
-          ? Promise.reject(Object.assign(new Error("full"), { code: "ENOSPC" }))
-          // The others land later than the failure: the close must wait for them.
-          : new Promise((resolve) => setTimeout(resolve, 30)).then(() => files.nodeIo.write(fd, buffer, offset, length, position))
+      write: (fd, buffer, offset, length, position) => {
+        if (++calls !== 2) return afterTheFailure.then(() => files.nodeIo.write(fd, buffer, offset, length, position))
+        setImmediate(release)
+        return Promise.reject(Object.assign(new Error("full"), { code: "ENOSPC" }))
+      }
     })
     const error = await files.writeTempHashing(slowThenFull.io, dir, data, true, () => false).then(() => undefined, (e: unknown) => e)
     assert.strictEqual((error as { code?: string }).code, "ENOSPC")
