@@ -22,7 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { projectPaths } from "./internal/paths.ts"
-import { transaction } from "./internal/sqlite.ts"
+import { readTransaction, transaction } from "./internal/sqlite.ts"
 import type { LocalBackendError } from "./LocalBackendError.ts"
 import * as SqliteDatabase from "./SqliteDatabase.ts"
 import * as SqliteRecords from "./SqliteRecords.ts"
@@ -48,13 +48,13 @@ export const make = Effect.gen(function*() {
       cause
     })
 
+  /** Runs a synchronous database operation; whatever it throws becomes the port's error, naming the operation. */
+  const attempt = <A>(operation: string, body: () => A) => Effect.try({ try: body, catch: (cause) => fail(operation, cause) })
+
   const addChange = db.prepare("INSERT INTO run_changes (run_id, at, type, data) VALUES (?, ?, ?, ?)")
 
   const saveRun: RunStore.Shape["saveRun"] = (report) =>
-    Effect.try({
-      try: () => SqliteRecords.writeRun(db, report, encodeReport(report)),
-      catch: (cause) => fail(`save run ${report.run.id}`, cause)
-    })
+    attempt(`save run ${report.run.id}`, () => SqliteRecords.writeRun(db, report, encodeReport(report)))
 
   type RunRow = {
     id: string
@@ -68,52 +68,46 @@ export const make = Effect.gen(function*() {
   type CountRow = { run_id: string; status: string; n: number }
 
   const listRuns: RunStore.Shape["listRuns"] = (options) =>
-    Effect.try({
-      try: () => {
-        const rows = db.prepare(
-          `SELECT id, pipeline, status, started_at, duration_ms, seed, backend FROM runs
-           ORDER BY started_at DESC, id DESC LIMIT ?`
-        ).all(options?.limit ?? -1) as Array<RunRow>
-        const count = (table: string, ids: Array<string>) => {
-          const byRun = new Map<string, Record<string, number>>(ids.map((id) => [id, {}]))
-          if (ids.length === 0) return byRun
-          const counts = db.prepare(
-            `SELECT run_id, status, count(*) AS n FROM ${table}
-             WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id, status`
-          ).all(JSON.stringify(ids)) as Array<CountRow>
-          for (const c of counts) byRun.get(c.run_id)![c.status] = c.n
-          return byRun
-        }
-        const ids = rows.map((r) => r.id)
-        const processes = count("run_processes", ids)
-        const steps = count("run_steps", ids)
-        const saved = new Map(
-          ids.length === 0 ? [] : (db.prepare(
-            `SELECT run_id, coalesce(sum(saved_ms), 0) AS ms FROM run_processes
-             WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id`
-          ).all(JSON.stringify(ids)) as Array<{ run_id: string; ms: number }>).map((r) => [r.run_id, r.ms])
-        )
-        return rows.map((r): RunStore.RunSummary => ({
-          id: r.id,
-          pipeline: r.pipeline,
-          status: r.status,
-          startedAt: r.started_at,
-          durationMs: r.duration_ms,
-          seed: r.seed,
-          backend: r.backend,
-          processes: processes.get(r.id)!,
-          steps: steps.get(r.id)!,
-          savedMs: saved.get(r.id) ?? 0
-        }))
-      },
-      catch: (cause) => fail("list runs", cause)
+    attempt("list runs", () => {
+      const rows = db.prepare(
+        `SELECT id, pipeline, status, started_at, duration_ms, seed, backend FROM runs
+         ORDER BY started_at DESC, id DESC LIMIT ?`
+      ).all(options?.limit ?? -1) as Array<RunRow>
+      const count = (table: string, ids: Array<string>) => {
+        const byRun = new Map<string, Record<string, number>>(ids.map((id) => [id, {}]))
+        if (ids.length === 0) return byRun
+        const counts = db.prepare(
+          `SELECT run_id, status, count(*) AS n FROM ${table}
+           WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id, status`
+        ).all(JSON.stringify(ids)) as Array<CountRow>
+        for (const c of counts) byRun.get(c.run_id)![c.status] = c.n
+        return byRun
+      }
+      const ids = rows.map((r) => r.id)
+      const processes = count("run_processes", ids)
+      const steps = count("run_steps", ids)
+      const saved = new Map(
+        ids.length === 0 ? [] : (db.prepare(
+          `SELECT run_id, coalesce(sum(saved_ms), 0) AS ms FROM run_processes
+           WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id`
+        ).all(JSON.stringify(ids)) as Array<{ run_id: string; ms: number }>).map((r) => [r.run_id, r.ms])
+      )
+      return rows.map((r): RunStore.RunSummary => ({
+        id: r.id,
+        pipeline: r.pipeline,
+        status: r.status,
+        startedAt: r.started_at,
+        durationMs: r.duration_ms,
+        seed: r.seed,
+        backend: r.backend,
+        processes: processes.get(r.id)!,
+        steps: steps.get(r.id)!,
+        savedMs: saved.get(r.id) ?? 0
+      }))
     })
 
   const getRun: RunStore.Shape["getRun"] = Effect.fnUntraced(function*(id) {
-    const row = yield* Effect.try({
-      try: () => db.prepare("SELECT report FROM runs WHERE id = ?").get(id) as { report: string } | undefined,
-      catch: (cause) => fail(`read run ${id}`, cause)
-    })
+    const row = yield* attempt(`read run ${id}`, () => db.prepare("SELECT report FROM runs WHERE id = ?").get(id) as { report: string } | undefined)
     if (row === undefined) return Option.none()
     const decoded = decodeReport(row.report)
     if (decoded._tag === "Failure") {
@@ -133,59 +127,42 @@ export const make = Effect.gen(function*() {
 
   const live: RunStore.Live = {
     begin: (run) =>
-      Effect.try({
-        try: () =>
-          transaction(db, () => {
-            const graph = JSON.stringify(run)
-            db.prepare("INSERT OR REPLACE INTO run_graphs (run_id, started_at, graph) VALUES (?, ?, ?)").run(run.id, run.startedAt, graph)
-            addChange.run(run.id, run.startedAt, "started", graph)
-          }),
-        catch: (cause) => fail(`record the start of run ${run.id}`, cause)
-      }),
+      attempt(`record the start of run ${run.id}`, () =>
+        transaction(db, () => {
+          const graph = JSON.stringify(run)
+          db.prepare("INSERT OR REPLACE INTO run_graphs (run_id, started_at, graph) VALUES (?, ?, ?)").run(run.id, run.startedAt, graph)
+          addChange.run(run.id, run.startedAt, "started", graph)
+        })),
     append: (runId, events) =>
-      Effect.try({
-        try: () =>
-          transaction(db, () => {
-            for (const { at, event } of events) addChange.run(runId, at, "progress", JSON.stringify(event))
-          }),
-        catch: (cause) => fail(`record the progress of run ${runId}`, cause)
-      }),
+      attempt(`record the progress of run ${runId}`, () =>
+        transaction(db, () => {
+          for (const { at, event } of events) addChange.run(runId, at, "progress", JSON.stringify(event))
+        })),
     changes: (cursor, limit = 1000) =>
-      Effect.try({
-        try: () =>
-          (db.prepare("SELECT seq, run_id, at, type, data FROM run_changes WHERE seq > ? ORDER BY seq LIMIT ?").all(cursor, limit) as Array<
-            ChangeRow
-          >).map(toChange),
-        catch: (cause) => fail("read the changes of runs", cause)
-      }),
-    cursor: Effect.try({ try: lastSeq, catch: (cause) => fail("read the changes of runs", cause) }),
+      attempt("read the changes of runs", () =>
+        (db.prepare("SELECT seq, run_id, at, type, data FROM run_changes WHERE seq > ? ORDER BY seq LIMIT ?").all(cursor, limit) as Array<
+          ChangeRow
+        >).map(toChange)),
+    cursor: attempt("read the changes of runs", lastSeq),
     started: (id) =>
-      Effect.try({
-        try: () => {
-          // One read transaction: the events and the seq they run up to agree.
-          db.exec("BEGIN")
-          try {
-            const row = db.prepare("SELECT graph FROM run_graphs WHERE run_id = ?").get(id) as { graph: string } | undefined
-            if (row === undefined) return Option.none()
-            // Once saved, its report says it all.
-            const saved = db.prepare("SELECT 1 FROM runs WHERE id = ?").get(id) !== undefined
-            const events = saved ? [] : (db.prepare("SELECT at, data FROM run_changes WHERE run_id = ? AND type = 'progress' ORDER BY seq").all(id) as Array<
-              { at: number; data: string }
-            >).map((r): RunStore.TimedEvent => ({ at: r.at, event: JSON.parse(r.data) }))
-            return Option.some({ run: JSON.parse(row.graph) as RunStore.LiveRun, events, seq: lastSeq() })
-          } finally {
-            db.exec("COMMIT")
-          }
-        },
-        catch: (cause) => fail(`read run ${id} as it began`, cause)
-      }),
-    inProgress: Effect.try({
-      try: () =>
-        (db.prepare(
-          "SELECT graph FROM run_graphs WHERE run_id NOT IN (SELECT id FROM runs) ORDER BY started_at DESC"
-        ).all() as Array<{ graph: string }>).map((r) => JSON.parse(r.graph) as RunStore.LiveRun),
-      catch: (cause) => fail("list the runs in progress", cause)
-    })
+      // One snapshot: the events and the seq they run up to agree. A read
+      // transaction, not `transaction`'s immediate one: the UI following a run
+      // must neither wait for the run's writes nor hold them up.
+      attempt(`read run ${id} as it began`, () =>
+        readTransaction(db, () => {
+          const row = db.prepare("SELECT graph FROM run_graphs WHERE run_id = ?").get(id) as { graph: string } | undefined
+          if (row === undefined) return Option.none()
+          // Once saved, its report says it all.
+          const saved = db.prepare("SELECT 1 FROM runs WHERE id = ?").get(id) !== undefined
+          const events = saved ? [] : (db.prepare("SELECT at, data FROM run_changes WHERE run_id = ? AND type = 'progress' ORDER BY seq").all(id) as Array<
+            { at: number; data: string }
+          >).map((r): RunStore.TimedEvent => ({ at: r.at, event: JSON.parse(r.data) }))
+          return Option.some({ run: JSON.parse(row.graph) as RunStore.LiveRun, events, seq: lastSeq() })
+        })),
+    inProgress: attempt("list the runs in progress", () =>
+      (db.prepare(
+        "SELECT graph FROM run_graphs WHERE run_id NOT IN (SELECT id FROM runs) ORDER BY started_at DESC"
+      ).all() as Array<{ graph: string }>).map((r) => JSON.parse(r.graph) as RunStore.LiveRun))
   }
 
   return RunStore.RunStore.of({ saveRun, listRuns, getRun, live })

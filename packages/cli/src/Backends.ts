@@ -17,8 +17,9 @@ import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type { Project } from "./Project.ts"
+import * as Project from "./Project.ts"
 
 /**
  * The backend could not start (bad credentials, no bucket, a folder that
@@ -67,7 +68,7 @@ const startup = <E>(backend: Name, layer: Layer.Layer<Services, E>): Layer.Layer
  *
  * @since 0.1.0
  */
-export const layer = (project: Project, backend: Name): Layer.Layer<Services, BackendError> => {
+export const layer = (project: Project.Project, backend: Name): Layer.Layer<Services, BackendError> => {
   const lease = project.config.lease
   if (backend === "local") return startup("local", LocalBackend.layer(project.dir, { lease }))
   const gcs = project.config.gcs
@@ -86,3 +87,27 @@ export const layer = (project: Project, backend: Name): Layer.Layer<Services, Ba
     )
   )
 }
+
+type Load = ReturnType<typeof Project.load>
+
+/**
+ * Runs `f` with one service of a project's backend: the backend `--backend`
+ * names (`backend`), else the one the project's config names. For the
+ * commands that need one service of it (`cache` the `CacheAdmin`, `runs` the
+ * `RunStore`).
+ *
+ * @since 0.1.0
+ */
+export const withService = <I extends Services, S>(service: Context.Key<I, S>): <A, E>(
+  dir: string,
+  backend: Option.Option<Name>,
+  f: (service: S) => Effect.Effect<A, E, Services>
+) => Effect.Effect<A, E | BackendError | Effect.Error<Load>, Effect.Services<Load>> =>
+  Effect.fnUntraced(function*<A, E>(dir: string, backend: Option.Option<Name>, f: (service: S) => Effect.Effect<A, E, Services>) {
+    const project = yield* Project.load(dir)
+    // Widened to all of the backend's services, which the layer below provides.
+    const get: Effect.Effect<S, never, Services> = service
+    return yield* Effect.flatMap(get, f).pipe(
+      Effect.provide(layer(project, Option.getOrElse(backend, () => project.config.backend)))
+    )
+  })

@@ -22,19 +22,9 @@ import * as Output from "./internal/output.ts"
 import * as Flags from "./internal/flags.ts"
 import * as Format from "./Format.ts"
 import * as Units from "./Units.ts"
-import * as Project from "./Project.ts"
 
 /** Runs `f` with the project's cache admin, on the backend its config (or `--backend`) names. */
-const withAdmin = Effect.fnUntraced(function*<A, E>(
-  dir: string,
-  backend: Option.Option<Backends.Name>,
-  f: (admin: CacheAdmin.Shape) => Effect.Effect<A, E, Backends.Services>
-) {
-  const project = yield* Project.load(dir)
-  return yield* CacheAdmin.CacheAdmin.use(f).pipe(
-    Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
-  )
-})
+const withAdmin = Backends.withService(CacheAdmin.CacheAdmin)
 
 const paint = () => Output.paint("stdout")
 

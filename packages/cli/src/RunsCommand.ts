@@ -19,19 +19,9 @@ import * as PlotCommand from "./PlotCommand.ts"
 import * as Recorded from "./internal/recorded.ts"
 import * as Format from "./Format.ts"
 import * as Report from "./internal/report.ts"
-import * as Project from "./Project.ts"
 
 /** Runs `f` with the project's run store, on the backend its config (or `--backend`) names. */
-const withRuns = Effect.fnUntraced(function*<A, E>(
-  dir: string,
-  backend: Option.Option<Backends.Name>,
-  f: (runs: RunStore.Shape) => Effect.Effect<A, E, Backends.Services>
-) {
-  const project = yield* Project.load(dir)
-  return yield* RunStore.RunStore.use(f).pipe(
-    Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
-  )
-})
+const withRuns = Backends.withService(RunStore.RunStore)
 
 const ls = Command.make("ls", {
   dir: Flags.dir,
