@@ -23,8 +23,9 @@ import * as Png from "./internal/plot/Png.ts"
 import * as Series from "./internal/plot/Series.ts"
 import * as Svg from "./internal/plot/Svg.ts"
 import * as Recorded from "./internal/recorded.ts"
-import * as Project from "./Project.ts"
 import * as WorkingDirectory from "./WorkingDirectory.ts"
+
+const withRuns = Backends.withService(RunStore.RunStore)
 
 const FORMATS = [".svg", ".png"] as const
 
@@ -78,10 +79,7 @@ const plot = Command.make("plot", {
   }
   if (runs.length > 10) return yield* new UsageError({ message: `at most 10 runs fit on one chart (got ${runs.length})` })
 
-  const project = yield* Project.load(dir)
-  const reports = yield* choose(dir, runs, last, metric).pipe(
-    Effect.provide(Backends.layer(project, Option.getOrElse(backend, () => project.config.backend)))
-  )
+  const reports = yield* withRuns(dir, backend, () => choose(dir, runs, last, metric))
   const { nonFinite, series } = yield* Series.of(reports, metric)
   const pipelines = [...new Set(reports.map((r) => r.run.pipeline))]
   const svg = Svg.render({
