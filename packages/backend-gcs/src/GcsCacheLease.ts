@@ -160,37 +160,36 @@ export const make = (
    * its new generation, or on 412 the lease as it is now (read once, which
    * also tells whether a retried attempt had in fact written ours).
    */
-  const write = (
+  const write = Effect.fnUntraced(function*(
     operation: string,
     name: string,
     ifGenerationMatch: number,
     now: number
-  ): Effect.Effect<{ readonly generation: number } | { readonly refused: Seen | undefined }, GcsRequestError> =>
-    Effect.gen(function*() {
-      const expiresAt = now + settings.expiryMs
-      const custom = { owner: me.owner, token: me.token, expiresAt: String(expiresAt) }
-      const written = yield* request(operation, name, async () => {
-        const file = client.bucket.file(name)
-        try {
-          await file.save(`${JSON.stringify({ ...custom, expiresAt })}\n`, {
-            resumable: false,
-            contentType: "application/json",
-            metadata: { metadata: custom },
-            preconditionOpts: { ifGenerationMatch }
-          })
-        } catch (error) {
-          if (classify(error).status === 412) return undefined
-          throw error
-        }
-        return Number(file.metadata.generation)
-      })
-      if (written !== undefined) return { generation: written }
-      const there = yield* read(name)
-      // A 412 after a retried attempt may be our own write: the lease carries our token then.
-      return there !== undefined && there.token === me.token && there.generation !== ifGenerationMatch
-        ? { generation: there.generation }
-        : { refused: there }
+  ): Effect.fn.Return<{ readonly generation: number } | { readonly refused: Seen | undefined }, GcsRequestError> {
+    const expiresAt = now + settings.expiryMs
+    const custom = { owner: me.owner, token: me.token, expiresAt: String(expiresAt) }
+    const written = yield* request(operation, name, async () => {
+      const file = client.bucket.file(name)
+      try {
+        await file.save(`${JSON.stringify({ ...custom, expiresAt })}\n`, {
+          resumable: false,
+          contentType: "application/json",
+          metadata: { metadata: custom },
+          preconditionOpts: { ifGenerationMatch }
+        })
+      } catch (error) {
+        if (classify(error).status === 412) return undefined
+        throw error
+      }
+      return Number(file.metadata.generation)
     })
+    if (written !== undefined) return { generation: written }
+    const there = yield* read(name)
+    // A 412 after a retried attempt may be our own write: the lease carries our token then.
+    return there !== undefined && there.token === me.token && there.generation !== ifGenerationMatch
+      ? { generation: there.generation }
+      : { refused: there }
+  })
 
   const leaseOf = (key: string, name: string, generation: number): CacheLease.Lease => {
     const renewer = offThread()
@@ -235,26 +234,28 @@ export const make = (
     version: seen.generation
   })
 
-  const acquire: CacheLease.Shape["acquire"] = (key) =>
-    Effect.gen(function*() {
-      const name = yield* nameOf(key)
-      for (;;) {
-        const now = yield* Clock.currentTimeMillis
-        const written = yield* write("acquire lease", name, 0, now)
-        if ("generation" in written) return { _tag: "Acquired", lease: leaseOf(key, name, written.generation) } satisfies CacheLease.Attempt
-        // Released between the write and the read: try again.
-        if (written.refused !== undefined) return heldBy(written.refused, now)
-      }
-    }).pipe(Effect.mapError((error) => (error instanceof GcsRequestError ? toStoreError(error) : error)))
+  // A request that failed becomes the store's error; a key that names no lease already is one.
+  const asStoreError = <A>(effect: Effect.Effect<A, CacheStore.CacheStoreError | GcsRequestError>) =>
+    Effect.mapError(effect, (error) => (error instanceof GcsRequestError ? toStoreError(error) : error))
 
-  const takeOver: CacheLease.Shape["takeOver"] = (key, held) =>
-    Effect.gen(function*() {
-      const name = yield* nameOf(key)
+  const acquire: CacheLease.Shape["acquire"] = Effect.fnUntraced(function*(key: string) {
+    const name = yield* nameOf(key)
+    for (;;) {
       const now = yield* Clock.currentTimeMillis
-      const written = yield* write("take over lease", name, Number(held.version), now)
+      const written = yield* write("acquire lease", name, 0, now)
       if ("generation" in written) return { _tag: "Acquired", lease: leaseOf(key, name, written.generation) } satisfies CacheLease.Attempt
-      return written.refused === undefined ? yield* acquire(key) : heldBy(written.refused, now)
-    }).pipe(Effect.mapError((error) => (error instanceof GcsRequestError ? toStoreError(error) : error)))
+      // Released between the write and the read: try again.
+      if (written.refused !== undefined) return heldBy(written.refused, now)
+    }
+  }, asStoreError)
+
+  const takeOver: CacheLease.Shape["takeOver"] = Effect.fnUntraced(function*(key: string, held: CacheLease.Held) {
+    const name = yield* nameOf(key)
+    const now = yield* Clock.currentTimeMillis
+    const written = yield* write("take over lease", name, Number(held.version), now)
+    if ("generation" in written) return { _tag: "Acquired", lease: leaseOf(key, name, written.generation) } satisfies CacheLease.Attempt
+    return written.refused === undefined ? yield* acquire(key) : heldBy(written.refused, now)
+  }, asStoreError)
 
   return { backend: "gcs", settings, acquire, takeOver }
 }

@@ -123,145 +123,144 @@ const readIfExists = (file: string): string | undefined => {
  *
  * @since 0.1.0
  */
-export const make = (
+export const make = Effect.fnUntraced(function*(
   cacheDir: string,
   settings: CacheLease.Settings = CacheLease.defaultSettings,
   identity?: Partial<Identity>
-): Effect.Effect<CacheLease.Shape, LocalBackendError> =>
-  Effect.gen(function*() {
-    const dir = path.join(path.resolve(cacheDir), "leases")
-    yield* Effect.try({
-      try: () => fs.mkdirSync(dir, { recursive: true }),
-      catch: (cause) => new LocalBackendError({ operation: "create the leases folder", path: dir, reason: files.describe(cause), cause })
+): Effect.fn.Return<CacheLease.Shape, LocalBackendError> {
+  const dir = path.join(path.resolve(cacheDir), "leases")
+  yield* Effect.try({
+    try: () => fs.mkdirSync(dir, { recursive: true }),
+    catch: (cause) => new LocalBackendError({ operation: "create the leases folder", path: dir, reason: files.describe(cause), cause })
+  })
+  const me: Identity = { host: identity?.host ?? os.hostname(), pid: identity?.pid ?? process.pid, token: identity?.token ?? randomUUID() }
+  ownTokens.add(me.token)
+  const io = files.nodeIo
+
+  const fileOf = (key: string) => {
+    if (!VALID_KEY.test(key)) throw new Error(`not a cache key: ${JSON.stringify(key)}`)
+    return path.join(dir, key)
+  }
+  const attempt = <A>(operation: string, key: string, body: () => A) =>
+    Effect.try({
+      try: body,
+      catch: (cause) =>
+        new CacheStore.CacheStoreError({ backend: "local", operation, location: path.join(dir, key), reason: files.describe(cause), cause })
     })
-    const me: Identity = { host: identity?.host ?? os.hostname(), pid: identity?.pid ?? process.pid, token: identity?.token ?? randomUUID() }
-    ownTokens.add(me.token)
-    const io = files.nodeIo
-
-    const fileOf = (key: string) => {
-      if (!VALID_KEY.test(key)) throw new Error(`not a cache key: ${JSON.stringify(key)}`)
-      return path.join(dir, key)
+  /** This owner's lease as of `now`, in a temp file; the folder made again if it was removed (`rm -rf .expops` mid-run). */
+  const written = (key: string, now: number): string => {
+    const bytes = Buffer.from(contentAt(now))
+    try {
+      return files.writeTemp(io, dir, key, bytes, false)
+    } catch (error) {
+      if (files.errnoOf(error) !== "ENOENT") throw error
+      fs.mkdirSync(dir, { recursive: true })
+      return files.writeTemp(io, dir, key, bytes, false)
     }
-    const attempt = <A>(operation: string, key: string, body: () => A) =>
-      Effect.try({
-        try: body,
-        catch: (cause) =>
-          new CacheStore.CacheStoreError({ backend: "local", operation, location: path.join(dir, key), reason: files.describe(cause), cause })
-      })
-    /** This owner's lease as of `now`, in a temp file; the folder made again if it was removed (`rm -rf .expops` mid-run). */
-    const written = (key: string, now: number): string => {
-      const bytes = Buffer.from(contentAt(now))
-      try {
-        return files.writeTemp(io, dir, key, bytes, false)
-      } catch (error) {
-        if (files.errnoOf(error) !== "ENOENT") throw error
-        fs.mkdirSync(dir, { recursive: true })
-        return files.writeTemp(io, dir, key, bytes, false)
-      }
-    }
-    const describeOwner = (s: Stored) => `pid ${s.pid} on ${s.host}`
-    // Only a real owner's start time is recorded: an identity made up by a test is judged by its heartbeat.
-    const started = me.pid === process.pid ? startTimeOf(me.pid) : undefined
-    const contentAt = (now: number) =>
-      `${JSON.stringify({ host: me.host, pid: me.pid, ...(started === undefined ? {} : { started }), token: me.token, renewedAt: now } satisfies Stored)}\n`
+  }
+  const describeOwner = (s: Stored) => `pid ${s.pid} on ${s.host}`
+  // Only a real owner's start time is recorded: an identity made up by a test is judged by its heartbeat.
+  const started = me.pid === process.pid ? startTimeOf(me.pid) : undefined
+  const contentAt = (now: number) =>
+    `${JSON.stringify({ host: me.host, pid: me.pid, ...(started === undefined ? {} : { started }), token: me.token, renewedAt: now } satisfies Stored)}\n`
 
-    const isStale = (stored: Stored | undefined, now: number): boolean => {
-      // A file that is not a lease (damaged by hand) protects nothing.
-      if (stored === undefined) return true
-      const expired = now - stored.renewedAt > settings.expiryMs
-      if (stored.host !== me.host) return expired
-      // This very pid: a lease of this process, or of a dead one whose pid it was given.
-      if (stored.pid === me.pid) return !ownTokens.has(stored.token)
-      if (!processExists(stored.pid)) return true
-      const stat = procStat(stored.pid)
-      // Exited, and not yet reaped by its parent (a zombie): it holds nothing.
-      if (stat?.state === "Z" || stat?.state === "X") return true
-      const started = stored.started === undefined ? undefined : stat?.started
-      // Alive, and the same process: its lease holds, renewed or not.
-      return started === undefined ? expired : started !== stored.started
-    }
+  const isStale = (stored: Stored | undefined, now: number): boolean => {
+    // A file that is not a lease (damaged by hand) protects nothing.
+    if (stored === undefined) return true
+    const expired = now - stored.renewedAt > settings.expiryMs
+    if (stored.host !== me.host) return expired
+    // This very pid: a lease of this process, or of a dead one whose pid it was given.
+    if (stored.pid === me.pid) return !ownTokens.has(stored.token)
+    if (!processExists(stored.pid)) return true
+    const stat = procStat(stored.pid)
+    // Exited, and not yet reaped by its parent (a zombie): it holds nothing.
+    if (stat?.state === "Z" || stat?.state === "X") return true
+    const started = stored.started === undefined ? undefined : stat?.started
+    // Alive, and the same process: its lease holds, renewed or not.
+    return started === undefined ? expired : started !== stored.started
+  }
 
-    const leaseOf = (key: string): CacheLease.Lease => ({
-      key,
-      renew: Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        attempt("renew lease", key, () => {
-          const file = fileOf(key)
-          const text = readIfExists(file)
-          if (text === undefined || parse(text)?.token !== me.token) return false
-          io.renameSync(written(key, now), file)
-          return true
-        })),
-      release: attempt("release lease", key, () => {
+  const leaseOf = (key: string): CacheLease.Lease => ({
+    key,
+    renew: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      attempt("renew lease", key, () => {
         const file = fileOf(key)
         const text = readIfExists(file)
-        if (text !== undefined && parse(text)?.token === me.token) files.removeIfExists(io, file)
-      })
-    })
-
-    /** What is there now: acquired when free, else who holds it. */
-    const acquireAt = (key: string, now: number): CacheLease.Attempt => {
+        if (text === undefined || parse(text)?.token !== me.token) return false
+        io.renameSync(written(key, now), file)
+        return true
+      })),
+    release: attempt("release lease", key, () => {
       const file = fileOf(key)
-      for (;;) {
-        if (files.publishExclusive(io, written(key, now), file)) {
-          return { _tag: "Acquired", lease: leaseOf(key) }
-        }
-        const text = readIfExists(file)
-        // Released between the link and the read: try again.
-        if (text === undefined) continue
-        const stored = parse(text)
-        return { _tag: "Held", owner: stored === undefined ? "an unreadable lease" : describeOwner(stored), stale: isStale(stored, now), version: text }
+      const text = readIfExists(file)
+      if (text !== undefined && parse(text)?.token === me.token) files.removeIfExists(io, file)
+    })
+  })
+
+  /** What is there now: acquired when free, else who holds it. */
+  const acquireAt = (key: string, now: number): CacheLease.Attempt => {
+    const file = fileOf(key)
+    for (;;) {
+      if (files.publishExclusive(io, written(key, now), file)) {
+        return { _tag: "Acquired", lease: leaseOf(key) }
       }
-    }
-
-    const acquire: CacheLease.Shape["acquire"] = (key) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => attempt("acquire lease", key, () => acquireAt(key, now)))
-
-    const takeOver: CacheLease.Shape["takeOver"] = (key, held) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        attempt("take over lease", key, (): CacheLease.Attempt => {
-          const file = fileOf(key)
-          const seen = String(held.version)
-          const marker = `${file}.takeover-${createHash("sha256").update(seen).digest("hex").slice(0, 16)}`
-          if (!createExclusive(marker)) {
-            // Another run is taking this very lease over; a marker its taker left when it died goes after the expiry.
-            if (ageMs(marker) > settings.expiryMs) files.removeIfExists(io, marker)
-            return { ...held, stale: false }
-          }
-          try {
-            const text = readIfExists(file)
-            if (text !== seen) return text === undefined ? acquireAt(key, now) : heldNow(text, now)
-            io.renameSync(written(key, now), file)
-            return { _tag: "Acquired", lease: leaseOf(key) }
-          } finally {
-            files.removeQuietly(io, marker)
-          }
-        }))
-
-    const heldNow = (text: string, now: number): CacheLease.Held => {
+      const text = readIfExists(file)
+      // Released between the link and the read: try again.
+      if (text === undefined) continue
       const stored = parse(text)
       return { _tag: "Held", owner: stored === undefined ? "an unreadable lease" : describeOwner(stored), stale: isStale(stored, now), version: text }
     }
+  }
 
-    const createExclusive = (file: string): boolean => {
-      try {
-        fs.writeFileSync(file, `${me.pid}\n`, { flag: "wx" })
-        return true
-      } catch (error) {
-        if (files.errnoOf(error) === "EEXIST") return false
-        throw error
-      }
+  const acquire: CacheLease.Shape["acquire"] = (key) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => attempt("acquire lease", key, () => acquireAt(key, now)))
+
+  const takeOver: CacheLease.Shape["takeOver"] = (key, held) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      attempt("take over lease", key, (): CacheLease.Attempt => {
+        const file = fileOf(key)
+        const seen = String(held.version)
+        const marker = `${file}.takeover-${createHash("sha256").update(seen).digest("hex").slice(0, 16)}`
+        if (!createExclusive(marker)) {
+          // Another run is taking this very lease over; a marker its taker left when it died goes after the expiry.
+          if (ageMs(marker) > settings.expiryMs) files.removeIfExists(io, marker)
+          return { ...held, stale: false }
+        }
+        try {
+          const text = readIfExists(file)
+          if (text !== seen) return text === undefined ? acquireAt(key, now) : heldNow(text, now)
+          io.renameSync(written(key, now), file)
+          return { _tag: "Acquired", lease: leaseOf(key) }
+        } finally {
+          files.removeQuietly(io, marker)
+        }
+      }))
+
+  const heldNow = (text: string, now: number): CacheLease.Held => {
+    const stored = parse(text)
+    return { _tag: "Held", owner: stored === undefined ? "an unreadable lease" : describeOwner(stored), stale: isStale(stored, now), version: text }
+  }
+
+  const createExclusive = (file: string): boolean => {
+    try {
+      fs.writeFileSync(file, `${me.pid}\n`, { flag: "wx" })
+      return true
+    } catch (error) {
+      if (files.errnoOf(error) === "EEXIST") return false
+      throw error
     }
+  }
 
-    const ageMs = (file: string): number => {
-      try {
-        return Date.now() - fs.statSync(file).mtimeMs
-      } catch {
-        return 0
-      }
+  const ageMs = (file: string): number => {
+    try {
+      return Date.now() - fs.statSync(file).mtimeMs
+    } catch {
+      return 0
     }
+  }
 
-    return { backend: "local", settings, acquire, takeOver } satisfies CacheLease.Shape
-  })
+  return { backend: "local", settings, acquire, takeOver } satisfies CacheLease.Shape
+})
 
 /**
  * Leases for the cache in `cacheDir`.

@@ -1,11 +1,12 @@
 import { spawnSync } from "node:child_process"
+import { mkdirSync, rmSync } from "node:fs"
 import { DatabaseSync } from "node:sqlite"
 import * as os from "node:os"
 import { assert, describe, it } from "@effect/vitest"
 import { SqliteRunStore } from "@expops/backend-local"
 import { RunStore } from "@expops/core"
 import { Effect } from "effect"
-import { cli, copyProject, editConfig, json, run } from "./helpers.ts"
+import { cli, copyProject, editConfig, json, manifestFile, run } from "./helpers.ts"
 import { readEvents, request, serveUi } from "./uiHelpers.ts"
 
 describe("expops ui: the HTTP API", () => {
@@ -187,6 +188,25 @@ describe("expops ui: the HTTP API", () => {
       const answer = yield* Effect.promise(() => request(served.port, `/api/runs/${report.run.id}`))
       assert.strictEqual(answer.status, 500)
       assert.match(answer.json.error, new RegExp(`could not read run ${report.run.id} .*does not match the run report schema`))
+      assert.notMatch(answer.body, /\n\s+at /)
+    }))
+
+  it.live("a cache entry that cannot be read answers 500 with the cache's message as JSON, never a stack trace", () =>
+    Effect.gen(function*() {
+      const dir = copyProject()
+      const { report } = yield* run(dir)
+      const train = report.processes.find((p) => p.name === "train_model")!
+      // A folder where the manifest was: reading it fails (EISDIR), a failure of the store, not a missing entry.
+      const file = manifestFile(dir, train.key)
+      rmSync(file)
+      mkdirSync(file)
+      const served = yield* Effect.promise(() => serveUi(dir))
+      yield* Effect.addFinalizer(() => Effect.promise(served.stop))
+      const answer = yield* Effect.promise(() => request(served.port, `/api/cache/${train.key}`))
+      assert.strictEqual(answer.status, 500, answer.body)
+      assert.deepStrictEqual(Object.keys(answer.json).sort(), ["error", "status"])
+      assert.strictEqual(answer.json.status, 500)
+      assert.match(answer.json.error, /^local cache: could not read manifest at \S+: a folder is in the way \(EISDIR\)$/)
       assert.notMatch(answer.body, /\n\s+at /)
     }))
 

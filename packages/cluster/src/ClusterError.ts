@@ -35,7 +35,9 @@ export class ClusterStorageLostError extends Schema.TaggedError<ClusterStorageLo
   host: Schema.String,
   port: Schema.Number,
   seconds: Schema.Number,
-  reason: Schema.String
+  reason: Schema.String,
+  /** The last failed query's error. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return `cluster storage: PostgreSQL at ${this.host}:${this.port} has not answered for ${this.seconds} s (${this.reason}); ` +
@@ -123,7 +125,9 @@ export class CacheNotSharedError extends Schema.TaggedError<CacheNotSharedError>
 export class ExecutorError extends Schema.TaggedError<ExecutorError>()("ExecutorError", {
   reason: Schema.String,
   /** Set when the executor failed as the CLI fails on bad usage or config. */
-  usage: Schema.optionalKey(Schema.Boolean)
+  usage: Schema.optionalKey(Schema.Boolean),
+  /** What failed, when it happened in this process (a spawn's errno, say). */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     return this.reason

@@ -99,21 +99,20 @@ const createRegistry = (sql: SqlClient.SqlClient) =>
  * one has created them, the others find them there: so a failure is tried
  * again, a few times.
  */
-const createTables = (sql: SqlClient.SqlClient) =>
-  Effect.gen(function*() {
-    const migrations = Layer.mergeAll(SqlMessageStorage.layerMigrations({}), SqlRunnerStorage.layerMigrations({}))
-    const create = Effect.andThen(
-      Effect.scoped(Layer.build(migrations)).pipe(Effect.provideService(SqlClient.SqlClient, sql)),
-      createRegistry(sql)
-    )
-    for (let attempt = 1;; attempt++) {
-      // Effect Cluster's migrations die on failure: their cause, defects included, decides.
-      const exit = yield* Effect.exit(create)
-      if (Exit.isSuccess(exit)) return
-      if (attempt >= 5) return yield* Effect.fail(Cause.squash(exit.cause))
-      yield* Effect.sleep(Duration.millis(100 * attempt))
-    }
-  })
+const createTables = Effect.fnUntraced(function*(sql: SqlClient.SqlClient) {
+  const migrations = Layer.mergeAll(SqlMessageStorage.layerMigrations({}), SqlRunnerStorage.layerMigrations({}))
+  const create = Effect.andThen(
+    Effect.scoped(Layer.build(migrations)).pipe(Effect.provideService(SqlClient.SqlClient, sql)),
+    createRegistry(sql)
+  )
+  for (let attempt = 1;; attempt++) {
+    // Effect Cluster's migrations die on failure: their cause, defects included, decides.
+    const exit = yield* Effect.exit(create)
+    if (Exit.isSuccess(exit)) return
+    if (attempt >= 5) return yield* Effect.fail(Cause.squash(exit.cause))
+    yield* Effect.sleep(Duration.millis(100 * attempt))
+  }
+})
 
 /**
  * The PostgreSQL client of a cluster URL, checked with one query when it is
@@ -160,29 +159,29 @@ export const layer = (target: Target): Layer.Layer<PgClient.PgClient | SqlClient
  *
  * @since 0.1.0
  */
-export const watch = (target: Target, seconds: number) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    let failingSince: number | undefined
-    let reason = ""
-    while (true) {
-      yield* Effect.sleep(Duration.seconds(2))
-      const answer = yield* sql`SELECT 1`.pipe(
-        Effect.timeout(Duration.seconds(5)),
-        Effect.as(undefined),
-        Effect.catch((error) => Effect.succeed(error._tag === "TimeoutError" ? "no answer within 5 s" : reasonOf(error)))
+export const watch = Effect.fnUntraced(function*(target: Target, seconds: number) {
+  const sql = yield* SqlClient.SqlClient
+  let failingSince: number | undefined
+  while (true) {
+    yield* Effect.sleep(Duration.seconds(2))
+    const failure = yield* sql`SELECT 1`.pipe(
+      Effect.timeout(Duration.seconds(5)),
+      Effect.as(undefined),
+      Effect.catch((error) =>
+        Effect.succeed({ reason: error._tag === "TimeoutError" ? "no answer within 5 s" : reasonOf(error), cause: error })
       )
-      if (answer === undefined) {
-        failingSince = undefined
-        continue
-      }
-      reason = answer
-      failingSince ??= Date.now()
-      if (Date.now() - failingSince >= seconds * 1000) {
-        return yield* new ClusterStorageLostError({ host: target.host, port: target.port, seconds, reason })
-      }
+    )
+    if (failure === undefined) {
+      failingSince = undefined
+      continue
     }
-  })
+    failingSince ??= Date.now()
+    if (Date.now() - failingSince >= seconds * 1000) {
+      // The last failure, kept whole: the driver's errno and stack say more than its message.
+      return yield* new ClusterStorageLostError({ host: target.host, port: target.port, seconds, ...failure })
+    }
+  }
+})
 
 /**
  * A runner as its registry row says: where it listens, which project and
@@ -205,47 +204,47 @@ export interface RunnerInfo {
  *
  * @since 0.1.0
  */
-export const register = (info: RunnerInfo): Effect.Effect<void, ClusterStorageError | unknown, SqlClient.SqlClient | Scope.Scope> =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const upsert = sql`INSERT INTO ${sql(registryTable)}
-        (address, code_fingerprint, config_fingerprint, cache_identity, cache_display, concurrency, last_seen)
-      VALUES (${info.address}, ${info.project.code}, ${info.project.config}, ${info.cache}, ${info.cacheDisplay}, ${info.concurrency}, now())
-      ON CONFLICT (address) DO UPDATE SET code_fingerprint = EXCLUDED.code_fingerprint,
-        config_fingerprint = EXCLUDED.config_fingerprint, cache_identity = EXCLUDED.cache_identity,
-        cache_display = EXCLUDED.cache_display, concurrency = EXCLUDED.concurrency, last_seen = now()`
-    yield* upsert
-    yield* Effect.forkScoped(
-      Effect.repeat(Effect.ignore(Effect.delay(upsert, Duration.seconds(1))), { while: () => true })
-    )
-    yield* Effect.addFinalizer(() => Effect.ignore(sql`DELETE FROM ${sql(registryTable)} WHERE address = ${info.address}`))
-  })
+export const register = Effect.fnUntraced(function*(
+  info: RunnerInfo
+): Effect.fn.Return<void, ClusterStorageError | unknown, SqlClient.SqlClient | Scope.Scope> {
+  const sql = yield* SqlClient.SqlClient
+  const upsert = sql`INSERT INTO ${sql(registryTable)}
+      (address, code_fingerprint, config_fingerprint, cache_identity, cache_display, concurrency, last_seen)
+    VALUES (${info.address}, ${info.project.code}, ${info.project.config}, ${info.cache}, ${info.cacheDisplay}, ${info.concurrency}, now())
+    ON CONFLICT (address) DO UPDATE SET code_fingerprint = EXCLUDED.code_fingerprint,
+      config_fingerprint = EXCLUDED.config_fingerprint, cache_identity = EXCLUDED.cache_identity,
+      cache_display = EXCLUDED.cache_display, concurrency = EXCLUDED.concurrency, last_seen = now()`
+  yield* upsert
+  yield* Effect.forkScoped(
+    Effect.repeat(Effect.ignore(Effect.delay(upsert, Duration.seconds(1))), { while: () => true })
+  )
+  yield* Effect.addFinalizer(() => Effect.ignore(sql`DELETE FROM ${sql(registryTable)} WHERE address = ${info.address}`))
+})
 
 /**
  * The runners that refreshed their registration within `staleSeconds`.
  *
  * @since 0.1.0
  */
-export const liveRunners = (staleSeconds: number) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql<{
-      address: string
-      code_fingerprint: string
-      config_fingerprint: string
-      cache_identity: string
-      cache_display: string
-      concurrency: number
-    }>`SELECT address, code_fingerprint, config_fingerprint, cache_identity, cache_display, concurrency
-      FROM ${sql(registryTable)} WHERE last_seen > now() - make_interval(secs => ${staleSeconds}) ORDER BY address`
-    return rows.map((row): RunnerInfo => ({
-      address: row.address,
-      project: { code: row.code_fingerprint, config: row.config_fingerprint },
-      cache: row.cache_identity,
-      cacheDisplay: row.cache_display,
-      concurrency: row.concurrency
-    }))
-  })
+export const liveRunners = Effect.fnUntraced(function*(staleSeconds: number) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{
+    address: string
+    code_fingerprint: string
+    config_fingerprint: string
+    cache_identity: string
+    cache_display: string
+    concurrency: number
+  }>`SELECT address, code_fingerprint, config_fingerprint, cache_identity, cache_display, concurrency
+    FROM ${sql(registryTable)} WHERE last_seen > now() - make_interval(secs => ${staleSeconds}) ORDER BY address`
+  return rows.map((row): RunnerInfo => ({
+    address: row.address,
+    project: { code: row.code_fingerprint, config: row.config_fingerprint },
+    cache: row.cache_identity,
+    cacheDisplay: row.cache_display,
+    concurrency: row.concurrency
+  }))
+})
 
 const messagesTable = "cluster_messages"
 const repliesTable = "cluster_replies"
@@ -258,16 +257,15 @@ const repliesTable = "cluster_replies"
  *
  * @since 0.1.0
  */
-export const forget = (work: string) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql.withTransaction(Effect.gen(function*() {
-      const ids = sql`SELECT request_id FROM ${sql(messagesTable)}
-        WHERE entity_type = ${entityType} AND entity_id = ${work} AND processed = TRUE`
-      yield* sql`DELETE FROM ${sql(repliesTable)} WHERE request_id IN (${ids})`
-      yield* sql`DELETE FROM ${sql(messagesTable)} WHERE request_id IN (${ids})`
-    }))
-  })
+export const forget = Effect.fnUntraced(function*(work: string) {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.withTransaction(Effect.gen(function*() {
+    const ids = sql`SELECT request_id FROM ${sql(messagesTable)}
+      WHERE entity_type = ${entityType} AND entity_id = ${work} AND processed = TRUE`
+    yield* sql`DELETE FROM ${sql(repliesTable)} WHERE request_id IN (${ids})`
+    yield* sql`DELETE FROM ${sql(messagesTable)} WHERE request_id IN (${ids})`
+  }))
+})
 
 /**
  * Deletes the finished process messages (and their replies) older than
@@ -276,20 +274,18 @@ export const forget = (work: string) =>
  *
  * @since 0.1.0
  */
-export const cleanUp = (hours: number) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const cutoff = Date.now() - hours * 3_600_000
-    const cutoffId = (BigInt(Math.max(0, cutoff - Snowflake.constEpochMillis)) << 22n).toString()
-    return yield* sql.withTransaction(Effect.gen(function*() {
-      const ids = sql`SELECT request_id FROM ${sql(messagesTable)}
-        WHERE entity_type = ${entityType} AND processed = TRUE AND id < ${cutoffId}::bigint`
-      yield* sql`DELETE FROM ${sql(repliesTable)} WHERE request_id IN (${ids})`
-      const deleted = yield* sql<{ n: number }>`WITH d AS (DELETE FROM ${sql(messagesTable)} WHERE request_id IN (${ids}) RETURNING 1)
-        SELECT count(*)::int AS n FROM d`
-      return deleted[0]?.n ?? 0
-    }))
-  }).pipe(
-    // Before the first runner created the tables there is nothing to clean.
-    Effect.catchTag("SqlError", () => Effect.succeed(0))
-  )
+export const cleanUp = Effect.fnUntraced(function*(hours: number) {
+  const sql = yield* SqlClient.SqlClient
+  const cutoff = Date.now() - hours * 3_600_000
+  const cutoffId = (BigInt(Math.max(0, cutoff - Snowflake.constEpochMillis)) << 22n).toString()
+  return yield* sql.withTransaction(Effect.gen(function*() {
+    const ids = sql`SELECT request_id FROM ${sql(messagesTable)}
+      WHERE entity_type = ${entityType} AND processed = TRUE AND id < ${cutoffId}::bigint`
+    yield* sql`DELETE FROM ${sql(repliesTable)} WHERE request_id IN (${ids})`
+    const deleted = yield* sql<{ n: number }>`WITH d AS (DELETE FROM ${sql(messagesTable)} WHERE request_id IN (${ids}) RETURNING 1)
+      SELECT count(*)::int AS n FROM d`
+    return deleted[0]?.n ?? 0
+  }))
+},
+  // Before the first runner created the tables there is nothing to clean.
+  Effect.catchTag("SqlError", () => Effect.succeed(0)))

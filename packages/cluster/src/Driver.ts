@@ -94,25 +94,24 @@ export const preflight = Effect.fnUntraced(function*(options: PreflightOptions) 
  *
  * @since 0.1.0
  */
-export const watchRunners = (options: { readonly dir: string; readonly url: string }) =>
-  Effect.gen(function*() {
-    let alone = false
-    while (true) {
-      yield* Effect.sleep(Duration.seconds(2))
-      const live = yield* ClusterStorage.liveRunners(ClusterSettings.runnerStaleSeconds).pipe(Effect.orElseSucceed(() => undefined))
-      if (live === undefined) continue
-      if (live.length === 0 && !alone) {
-        alone = true
-        yield* Console.error(
-          `warning: no cluster runner is left; the run waits for one (its processes are stored in the cluster). ` +
-            `Start one with \`expops worker ${options.dir} --cluster ${ClusterStorage.display(options.url)}\``
-        )
-      } else if (live.length > 0 && alone) {
-        alone = false
-        yield* Console.error(`a cluster runner is back (${live.map((r) => r.address).join(", ")}): the run goes on`)
-      }
+export const watchRunners = Effect.fnUntraced(function*(options: { readonly dir: string; readonly url: string }) {
+  let alone = false
+  while (true) {
+    yield* Effect.sleep(Duration.seconds(2))
+    const live = yield* ClusterStorage.liveRunners(ClusterSettings.runnerStaleSeconds).pipe(Effect.orElseSucceed(() => undefined))
+    if (live === undefined) continue
+    if (live.length === 0 && !alone) {
+      alone = true
+      yield* Console.error(
+        `warning: no cluster runner is left; the run waits for one (its processes are stored in the cluster). ` +
+          `Start one with \`expops worker ${options.dir} --cluster ${ClusterStorage.display(options.url)}\``
+      )
+    } else if (live.length > 0 && alone) {
+      alone = false
+      yield* Console.error(`a cluster runner is back (${live.map((r) => r.address).join(", ")}): the run goes on`)
     }
-  })
+  }
+})
 
 /**
  * A process that failed on a runner, with what the runner said.
@@ -131,128 +130,125 @@ const now = () => performance.now()
  *
  * @since 0.1.0
  */
-export const makeExecute = (project: Fingerprints) =>
-  Effect.gen(function*() {
-    const clientFor = yield* ProcessEntity.client
-    // Without PostgreSQL (`TestRunner`) there is no stored message to forget.
-    const sql = yield* Effect.serviceOption(SqlClient.SqlClient)
-    const forget = (work: string) =>
-      Option.isNone(sql) ? Effect.void : ClusterStorage.forget(work).pipe(Effect.provideService(SqlClient.SqlClient, sql.value), Effect.ignore)
+export const makeExecute = Effect.fnUntraced(function*(project: Fingerprints) {
+  const clientFor = yield* ProcessEntity.client
+  // Without PostgreSQL (`TestRunner`) there is no stored message to forget.
+  const sql = yield* Effect.serviceOption(SqlClient.SqlClient)
+  const forget = (work: string) =>
+    Option.isNone(sql) ? Effect.void : ClusterStorage.forget(work).pipe(Effect.provideService(SqlClient.SqlClient, sql.value), Effect.ignore)
 
-    return (request: Pipeline.ExecuteRequest): Effect.Effect<Process.Result, never, Cache.Cache> =>
-      Effect.gen(function*() {
-        const { context, node, upstreamKeys } = request
-        const name = context.name ?? node.process.name
-        const cache = yield* Cache.Cache
-        const rootSeed = yield* Reproducibility.RootSeed
-        const events = yield* RunEvents.RunEvents
-        let reply: ExecuteReply | undefined
-        let queuedMs: number | undefined
+  return Effect.fnUntraced(function*(request: Pipeline.ExecuteRequest): Effect.fn.Return<Process.Result, never, Cache.Cache> {
+    const { context, node, upstreamKeys } = request
+    const name = context.name ?? node.process.name
+    const cache = yield* Cache.Cache
+    const rootSeed = yield* Reproducibility.RootSeed
+    const events = yield* RunEvents.RunEvents
+    let reply: ExecuteReply | undefined
+    let queuedMs: number | undefined
 
-        const send = (key: string, seed: number) =>
-          clientFor(workId(key, seed)).execute({ key, seed, node: node.name, rootSeed, upstream: upstreamKeys, project }).pipe(
-            Effect.mapError((error) => new RemoteFailure({ message: `the cluster could not run it: ${error._tag}` }))
+    const send = (key: string, seed: number) =>
+      clientFor(workId(key, seed)).execute({ key, seed, node: node.name, rootSeed, upstream: upstreamKeys, project }).pipe(
+        Effect.mapError((error) => new RemoteFailure({ message: `the cluster could not run it: ${error._tag}` }))
+      )
+
+    // `Process.execute` as usual (key, events, report), with a cache whose misses run on the cluster.
+    const remote: Cache.Shape = {
+      ...cache,
+      memoize: Effect.fnUntraced(function*(options: Parameters<Cache.Shape["memoize"]>[0]): Effect.fn.Return<Cache.Outcome<any>, unknown> {
+        // The seed may be given as the function that derives it (a step's): the cluster needs it anyway.
+        const callSeed = typeof options.seed === "function" ? options.seed() : options.seed
+        // As `Cache.memoize` looks up: through the variants of the key, for this call's seed.
+        const hit = yield* cache.lookup(options.key, options.schema, callSeed)
+        if (Option.isSome(hit)) return Cache.hitOutcome(hit.value)
+        if (options.onMiss) yield* options.onMiss
+        // The work is the key's computation for this seed. `Process.execute` always gives one;
+        // a call without any would be computed under a seed nobody chose.
+        if (callSeed === undefined) return yield* Effect.die(new Error(`cluster: the process with key ${options.key} was sent without a seed`))
+        const seed = callSeed
+        const work = workId(options.key, seed)
+        for (let attempt = 0;; attempt++) {
+          const sent = now()
+          reply = yield* send(options.key, seed)
+          queuedMs = Math.max(0, now() - sent - reply.runnerMs)
+          if (reply.status === "refused") {
+            yield* forget(work)
+            const mismatch = new ProjectMismatchError({ runner: reply.runner, driver: project, runnerProject: reply.runnerProject ?? project })
+            return yield* new RemoteFailure({ message: mismatch.message })
+          }
+          if (reply.status === "failed") {
+            // A stored failure would be served to the next run: forget it, so that run tries again.
+            yield* forget(work)
+            return yield* new RemoteFailure({ message: reply.error ?? "failed on its runner" })
+          }
+          // The entry the runner stored: under the key, or a variant of it when the key's entry
+          // holds no longer (a file it read changed, another seed), found as every lookup finds it.
+          const stored = yield* cache.lookup(options.key, options.schema, callSeed)
+          if (Option.isSome(stored)) {
+            // The runner found it stored (another run computed it meanwhile): served, as a local run would say.
+            if (reply.status === "cached") return Cache.hitOutcome(stored.value)
+            const { manifest, value } = stored.value
+            // Logged in this run, on the runner: the run's metrics, as a local run would have them.
+            const collector = yield* Metrics.CurrentCollector
+            if (collector !== undefined) collector.metrics.push(...(manifest.metrics ?? []))
+            // Written by the runner, read here: the bytes that moved for it.
+            return {
+              value,
+              cached: false,
+              durationMs: reply.durationMs,
+              savedMs: 0,
+              metrics: manifest.metrics,
+              bytes: manifest.size,
+              key: manifest.key,
+              trace: manifest.trace
+            }
+          }
+          // A stored reply whose entry is gone from the cache (pruned since): forget it and ask again, once.
+          yield* forget(work)
+          if (attempt >= 1) {
+            // A runner on another version of the project computes other keys (and its entries are not this driver's).
+            const other = reply.key === options.key
+              ? ""
+              : ` (it reported key ${reply.key.slice(0, 12)}, this driver looks up ${options.key.slice(0, 12)}: if their projects differ, restart the workers on this version of the project)`
+            return yield* new RemoteFailure({ message: `runner ${reply.runner} reported it stored, but the cache has no entry for its key${other}` })
+          }
+        }
+      }) as any // its misses also fail with a `RemoteFailure`, which `Process.execute` reports like any failure
+    }
+    const started = now()
+    const result = yield* Process.execute<never>(node.process, context).pipe(
+      Effect.provideService(Cache.Cache, remote),
+      // Its store and fail events say which runner ran it.
+      Effect.provideService(RunEvents.RunEvents, {
+        emit: (event) =>
+          events.emit(
+            reply !== undefined && event.kind === "process" && event.process === name && (event.phase === "store" || event.phase === "fail")
+              ? { ...event, runner: reply.runner }
+              : event
           )
-
-        // `Process.execute` as usual (key, events, report), with a cache whose misses run on the cluster.
-        const remote: Cache.Shape = {
-          ...cache,
-          memoize: (options) =>
-            Effect.gen(function*(): Effect.fn.Return<Cache.Outcome<any>, unknown> {
-              // The seed may be given as the function that derives it (a step's): the cluster needs it anyway.
-              const callSeed = typeof options.seed === "function" ? options.seed() : options.seed
-              // As `Cache.memoize` looks up: through the variants of the key, for this call's seed.
-              const hit = yield* cache.lookup(options.key, options.schema, callSeed)
-              if (Option.isSome(hit)) return Cache.hitOutcome(hit.value)
-              if (options.onMiss) yield* options.onMiss
-              // The work is the key's computation for this seed. `Process.execute` always gives one;
-              // a call without any would be computed under a seed nobody chose.
-              if (callSeed === undefined) return yield* Effect.die(new Error(`cluster: the process with key ${options.key} was sent without a seed`))
-              const seed = callSeed
-              const work = workId(options.key, seed)
-              for (let attempt = 0;; attempt++) {
-                const sent = now()
-                reply = yield* send(options.key, seed)
-                queuedMs = Math.max(0, now() - sent - reply.runnerMs)
-                if (reply.status === "refused") {
-                  yield* forget(work)
-                  const mismatch = new ProjectMismatchError({ runner: reply.runner, driver: project, runnerProject: reply.runnerProject ?? project })
-                  return yield* new RemoteFailure({ message: mismatch.message })
-                }
-                if (reply.status === "failed") {
-                  // A stored failure would be served to the next run: forget it, so that run tries again.
-                  yield* forget(work)
-                  return yield* new RemoteFailure({ message: reply.error ?? "failed on its runner" })
-                }
-                // The entry the runner stored: under the key, or a variant of it when the key's entry
-                // holds no longer (a file it read changed, another seed), found as every lookup finds it.
-                const stored = yield* cache.lookup(options.key, options.schema, callSeed)
-                if (Option.isSome(stored)) {
-                  // The runner found it stored (another run computed it meanwhile): served, as a local run would say.
-                  if (reply.status === "cached") return Cache.hitOutcome(stored.value)
-                  const { manifest, value } = stored.value
-                  // Logged in this run, on the runner: the run's metrics, as a local run would have them.
-                  const collector = yield* Metrics.CurrentCollector
-                  if (collector !== undefined) collector.metrics.push(...(manifest.metrics ?? []))
-                  // Written by the runner, read here: the bytes that moved for it.
-                  return {
-                    value,
-                    cached: false,
-                    durationMs: reply.durationMs,
-                    savedMs: 0,
-                    metrics: manifest.metrics,
-                    bytes: manifest.size,
-                    key: manifest.key,
-                    trace: manifest.trace
-                  }
-                }
-                // A stored reply whose entry is gone from the cache (pruned since): forget it and ask again, once.
-                yield* forget(work)
-                if (attempt >= 1) {
-                  // A runner on another version of the project computes other keys (and its entries are not this driver's).
-                  const other = reply.key === options.key
-                    ? ""
-                    : ` (it reported key ${reply.key.slice(0, 12)}, this driver looks up ${options.key.slice(0, 12)}: if their projects differ, restart the workers on this version of the project)`
-                  return yield* new RemoteFailure({ message: `runner ${reply.runner} reported it stored, but the cache has no entry for its key${other}` })
-                }
-              }
-            }) as any // its misses also fail with a `RemoteFailure`, which `Process.execute` reports like any failure
-        }
-        const started = now()
-        const result = yield* Process.execute<never>(node.process, context).pipe(
-          Effect.provideService(Cache.Cache, remote),
-          // Its store and fail events say which runner ran it.
-          Effect.provideService(RunEvents.RunEvents, {
-            emit: (event) =>
-              events.emit(
-                reply !== undefined && event.kind === "process" && event.process === name && (event.phase === "store" || event.phase === "fail")
-                  ? { ...event, runner: reply.runner }
-                  : event
-              )
-          })
-        )
-        if (reply === undefined) return result
-        const { durationMs: _, errorFields: _fields, errorTag: _tag, location: _location, stack: _stack, ...line } = result.report
-        const fromRunner = reply.status === "failed"
-          ? {
-            ...(reply.error !== undefined ? { error: reply.error } : {}),
-            ...(reply.location !== undefined ? { location: reply.location } : {}),
-            ...(reply.stack !== undefined ? { stack: reply.stack } : {}),
-            ...(reply.errorTag !== undefined ? { errorTag: reply.errorTag } : {}),
-            ...(reply.errorFields !== undefined ? { errorFields: reply.errorFields } : {})
-          }
-          : {}
-        return {
-          outputs: result.outputs,
-          report: {
-            ...line,
-            ...fromRunner,
-            // The time it ran on its runner; the rest of the wait is `queuedMs`.
-            durationMs: reply.status === "refused" ? now() - started : reply.durationMs,
-            steps: reply.steps,
-            runner: reply.runner,
-            queuedMs: queuedMs ?? 0
-          }
-        }
       })
+    )
+    if (reply === undefined) return result
+    const { durationMs: _, errorFields: _fields, errorTag: _tag, location: _location, stack: _stack, ...line } = result.report
+    const fromRunner = reply.status === "failed"
+      ? {
+        ...(reply.error !== undefined ? { error: reply.error } : {}),
+        ...(reply.location !== undefined ? { location: reply.location } : {}),
+        ...(reply.stack !== undefined ? { stack: reply.stack } : {}),
+        ...(reply.errorTag !== undefined ? { errorTag: reply.errorTag } : {}),
+        ...(reply.errorFields !== undefined ? { errorFields: reply.errorFields } : {})
+      }
+      : {}
+    return {
+      outputs: result.outputs,
+      report: {
+        ...line,
+        ...fromRunner,
+        // The time it ran on its runner; the rest of the wait is `queuedMs`.
+        durationMs: reply.status === "refused" ? now() - started : reply.durationMs,
+        steps: reply.steps,
+        runner: reply.runner,
+        queuedMs: queuedMs ?? 0
+      }
+    }
   })
+})

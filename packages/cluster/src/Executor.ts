@@ -22,12 +22,8 @@ const failed = (job: Job, error: string): JobReply => ({
  *
  * @since 0.1.0
  */
-export const run = (
-  plan: Pipeline.Plan<unknown>,
-  data: Pipeline.ExecuteOptions["data"],
-  job: Job
-): Effect.Effect<JobReply, never, Cache.Cache> =>
-  Effect.gen(function*() {
+export const run = Effect.fnUntraced(
+  function*(plan: Pipeline.Plan<unknown>, data: Pipeline.ExecuteOptions["data"], job: Job) {
     const node = plan.nodes.get(job.node)
     if (node === undefined) return failed(job, `this runner's pipeline has no process ${job.node}`)
     const cache = yield* Cache.Cache
@@ -49,4 +45,7 @@ export const run = (
       Effect.provideService(Metrics.CurrentCollector, Metrics.makeCollector())
     )
     return { _tag: "Report", report: result.report } satisfies JobReply
-  }).pipe(Effect.catch((error) => Effect.succeed(failed(job, `the cache: ${error.message}`))))
+  },
+  // A cache that fails (its store unreachable, say) is a failed report too: of `job`, the third argument.
+  (effect, ...[, , job]) => Effect.catch(effect, (error) => Effect.succeed<JobReply>(failed(job, `the cache: ${error.message}`)))
+)

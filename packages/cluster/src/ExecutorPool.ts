@@ -76,89 +76,87 @@ const describeExit = (code: number | null, signal: NodeJS.Signals | null) =>
  *
  * @since 0.1.0
  */
-export const make = (options: Options): Effect.Effect<Pool, ExecutorError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const all = new Set<Child>()
-    let nextId = 0
-    const spawn = Effect.callback<{ readonly child: Child; readonly info: unknown }, ExecutorError>((resume) => {
-      const process = fork(options.module, [...options.args], {
-        execArgv: [...(options.execArgv ?? globalThis.process.execArgv)],
-        cwd: options.cwd,
-        stdio: ["ignore", "inherit", "inherit", "ipc"],
-        serialization: "advanced"
-      })
-      const child: Child = { process, dead: false, pending: undefined }
-      all.add(child)
-      let ready = false
-      process.on("message", (message: ChildMessage) => {
-        if (message.type === "ready" && !ready) {
-          ready = true
-          resume(Effect.succeed({ child, info: message.info }))
-        } else if (message.type === "failed" && !ready) {
-          ready = true
-          resume(Effect.fail(new ExecutorError({ reason: message.reason, usage: message.usage })))
-        } else if (message.type === "reply" && child.pending !== undefined) {
-          const pending = child.pending
-          child.pending = undefined
-          pending(Effect.succeed(message.reply))
-        }
-      })
-      process.on("error", (error) => {
-        if (!ready) {
-          ready = true
-          resume(Effect.fail(new ExecutorError({ reason: `cannot start an executor process: ${error.message}` })))
-        }
-      })
-      process.on("exit", (code, signal) => {
-        child.dead = true
-        all.delete(child)
-        if (!ready) {
-          ready = true
-          resume(Effect.fail(new ExecutorError({ reason: `an executor process ${describeExit(code, signal)} before it was ready` })))
-        }
-        if (child.pending !== undefined) {
-          const pending = child.pending
-          child.pending = undefined
-          pending(Effect.fail(new ExecutorError({ reason: `its executor process ${describeExit(code, signal)} while running it` })))
-        }
-      })
-      return Effect.sync(() => process.kill("SIGKILL"))
+export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Return<Pool, ExecutorError, Scope.Scope> {
+  const all = new Set<Child>()
+  let nextId = 0
+  const spawn = Effect.callback<{ readonly child: Child; readonly info: unknown }, ExecutorError>((resume) => {
+    const process = fork(options.module, [...options.args], {
+      execArgv: [...(options.execArgv ?? globalThis.process.execArgv)],
+      cwd: options.cwd,
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      serialization: "advanced"
     })
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        for (const child of all) child.process.kill("SIGTERM")
-      })
-    )
-    const started = yield* Effect.all(Array.from({ length: options.size }, () => spawn), { concurrency: "unbounded" })
-    const idle: Array<Child> = started.map((s) => s.child)
-    const semaphore = yield* Semaphore.make(options.size)
-
-    const runIn = (child: Child, job: unknown) =>
-      Effect.callback<unknown, ExecutorError>((resume) => {
-        child.pending = resume
-        const message: JobMessage = { type: "job", id: nextId++, job }
-        child.process.send(message)
-        // Interrupted (its shard moved, the runner stops): stop the work with its process.
-        return Effect.sync(() => {
-          child.pending = undefined
-          child.dead = true
-          child.process.kill("SIGKILL")
-        })
-      })
-
-    const run = (job: unknown) =>
-      semaphore.withPermits(1)(Effect.gen(function*() {
-        let child = idle.pop()
-        while (child !== undefined && child.dead) child = idle.pop()
-        if (child === undefined) child = (yield* spawn).child
-        const taken = child
-        return yield* runIn(taken, job).pipe(Effect.ensuring(Effect.sync(() => {
-          if (!taken.dead) idle.push(taken)
-        })))
-      }))
-
-    return { info: started[0]?.info, size: options.size, run } satisfies Pool
+    const child: Child = { process, dead: false, pending: undefined }
+    all.add(child)
+    let ready = false
+    process.on("message", (message: ChildMessage) => {
+      if (message.type === "ready" && !ready) {
+        ready = true
+        resume(Effect.succeed({ child, info: message.info }))
+      } else if (message.type === "failed" && !ready) {
+        ready = true
+        resume(Effect.fail(new ExecutorError({ reason: message.reason, usage: message.usage })))
+      } else if (message.type === "reply" && child.pending !== undefined) {
+        const pending = child.pending
+        child.pending = undefined
+        pending(Effect.succeed(message.reply))
+      }
+    })
+    process.on("error", (error) => {
+      if (!ready) {
+        ready = true
+        resume(Effect.fail(new ExecutorError({ reason: `cannot start an executor process: ${error.message}`, cause: error })))
+      }
+    })
+    process.on("exit", (code, signal) => {
+      child.dead = true
+      all.delete(child)
+      if (!ready) {
+        ready = true
+        resume(Effect.fail(new ExecutorError({ reason: `an executor process ${describeExit(code, signal)} before it was ready` })))
+      }
+      if (child.pending !== undefined) {
+        const pending = child.pending
+        child.pending = undefined
+        pending(Effect.fail(new ExecutorError({ reason: `its executor process ${describeExit(code, signal)} while running it` })))
+      }
+    })
+    return Effect.sync(() => process.kill("SIGKILL"))
   })
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      for (const child of all) child.process.kill("SIGTERM")
+    })
+  )
+  const started = yield* Effect.all(Array.from({ length: options.size }, () => spawn), { concurrency: "unbounded" })
+  const idle: Array<Child> = started.map((s) => s.child)
+  const semaphore = yield* Semaphore.make(options.size)
+
+  const runIn = (child: Child, job: unknown) =>
+    Effect.callback<unknown, ExecutorError>((resume) => {
+      child.pending = resume
+      const message: JobMessage = { type: "job", id: nextId++, job }
+      child.process.send(message)
+      // Interrupted (its shard moved, the runner stops): stop the work with its process.
+      return Effect.sync(() => {
+        child.pending = undefined
+        child.dead = true
+        child.process.kill("SIGKILL")
+      })
+    })
+
+  const run = Effect.fnUntraced(function*(job: unknown) {
+    let child = idle.pop()
+    while (child !== undefined && child.dead) child = idle.pop()
+    if (child === undefined) child = (yield* spawn).child
+    const taken = child
+    return yield* runIn(taken, job).pipe(Effect.ensuring(Effect.sync(() => {
+      if (!taken.dead) idle.push(taken)
+    })))
+  }, semaphore.withPermits(1))
+
+  return { info: started[0]?.info, size: options.size, run } satisfies Pool
+})
 
 /**
  * The child's side: reports `ready` (or `failed`), then answers each job with

@@ -59,56 +59,58 @@ const now = () => performance.now()
  * The handler of one message: refuses a driver whose project differs, else
  * runs the job in the pool and answers with its key and status.
  */
-const handle = (options: { readonly pool: ExecutorPool.Pool; readonly project: Fingerprints }, runner: string) =>
-(payload: {
-  readonly key: string
-  readonly seed: number
-  readonly node: string
-  readonly rootSeed: number
-  readonly upstream: Readonly<Record<string, string>>
-  readonly project: Fingerprints
-}): Effect.Effect<ExecuteReply> =>
-  Effect.gen(function*() {
-    const started = now()
-    const base = { key: payload.key, runner, steps: [] as ReadonlyArray<RunReport.StepReport> }
-    if (payload.project.code !== options.project.code || payload.project.config !== options.project.config) {
-      return { ...base, status: "refused", runnerMs: now() - started, durationMs: 0, runnerProject: options.project } as const
-    }
-    const job: Job = { key: payload.key, node: payload.node, rootSeed: payload.rootSeed, upstream: payload.upstream }
-    // One line when a process starts and one when it ends: what an operator (and the integration test) reads.
-    yield* Console.error(`runner ${runner}: ${payload.node} started (key ${payload.key.slice(0, 12)})`)
-    const answer = yield* options.pool.run(job).pipe(
-      Effect.tap((reply) => {
-        const report = (reply as JobReply)._tag === "Report" ? (reply as Extract<JobReply, { _tag: "Report" }>).report : undefined
-        return Console.error(
-          // The key of the entry it stored or served: the asked key, or a variant of it (another seed, changed files).
-          `runner ${runner}: ${payload.node} ${report?.status ?? "failed"} in ${Math.round(now() - started)} ms (key ${(report?.key ?? payload.key).slice(0, 12)})`
-        )
-      }),
-      Effect.map((reply) => reply as JobReply),
-      Effect.catch((error) => Effect.succeed<JobReply>({ _tag: "ExecutorDefect", message: error.message }))
-    )
-    if (answer._tag === "ExecutorDefect") {
-      return { ...base, status: "failed", runnerMs: now() - started, durationMs: now() - started, error: answer.message } as const
-    }
-    const { report } = answer
-    const status = report.status === "executed" || report.status === "cached" ? report.status : "failed"
-    return {
-      ...base,
-      // The key the runner computed: the driver checks it is the one it asked for.
-      key: report.key,
-      status,
-      runnerMs: now() - started,
-      durationMs: report.durationMs,
-      ...(report.savedMs !== undefined ? { savedMs: report.savedMs } : {}),
-      steps: report.steps,
-      ...(report.error !== undefined ? { error: report.error } : {}),
-      ...(report.location !== undefined ? { location: report.location } : {}),
-      ...(report.stack !== undefined ? { stack: report.stack } : {}),
-      ...(report.errorTag !== undefined ? { errorTag: report.errorTag } : {}),
-      ...(report.errorFields !== undefined ? { errorFields: report.errorFields } : {})
-    } as const
-  })
+const handle = Effect.fnUntraced(function*(
+  options: { readonly pool: ExecutorPool.Pool; readonly project: Fingerprints },
+  runner: string,
+  payload: {
+    readonly key: string
+    readonly seed: number
+    readonly node: string
+    readonly rootSeed: number
+    readonly upstream: Readonly<Record<string, string>>
+    readonly project: Fingerprints
+  }
+): Effect.fn.Return<ExecuteReply> {
+  const started = now()
+  const base = { key: payload.key, runner, steps: [] as ReadonlyArray<RunReport.StepReport> }
+  if (payload.project.code !== options.project.code || payload.project.config !== options.project.config) {
+    return { ...base, status: "refused", runnerMs: now() - started, durationMs: 0, runnerProject: options.project } as const
+  }
+  const job: Job = { key: payload.key, node: payload.node, rootSeed: payload.rootSeed, upstream: payload.upstream }
+  // One line when a process starts and one when it ends: what an operator (and the integration test) reads.
+  yield* Console.error(`runner ${runner}: ${payload.node} started (key ${payload.key.slice(0, 12)})`)
+  const answer = yield* options.pool.run(job).pipe(
+    Effect.tap((reply) => {
+      const report = (reply as JobReply)._tag === "Report" ? (reply as Extract<JobReply, { _tag: "Report" }>).report : undefined
+      return Console.error(
+        // The key of the entry it stored or served: the asked key, or a variant of it (another seed, changed files).
+        `runner ${runner}: ${payload.node} ${report?.status ?? "failed"} in ${Math.round(now() - started)} ms (key ${(report?.key ?? payload.key).slice(0, 12)})`
+      )
+    }),
+    Effect.map((reply) => reply as JobReply),
+    Effect.catch((error) => Effect.succeed<JobReply>({ _tag: "ExecutorDefect", message: error.message }))
+  )
+  if (answer._tag === "ExecutorDefect") {
+    return { ...base, status: "failed", runnerMs: now() - started, durationMs: now() - started, error: answer.message } as const
+  }
+  const { report } = answer
+  const status = report.status === "executed" || report.status === "cached" ? report.status : "failed"
+  return {
+    ...base,
+    // The key the runner computed: the driver checks it is the one it asked for.
+    key: report.key,
+    status,
+    runnerMs: now() - started,
+    durationMs: report.durationMs,
+    ...(report.savedMs !== undefined ? { savedMs: report.savedMs } : {}),
+    steps: report.steps,
+    ...(report.error !== undefined ? { error: report.error } : {}),
+    ...(report.location !== undefined ? { location: report.location } : {}),
+    ...(report.stack !== undefined ? { stack: report.stack } : {}),
+    ...(report.errorTag !== undefined ? { errorTag: report.errorTag } : {}),
+    ...(report.errorFields !== undefined ? { errorFields: report.errorFields } : {})
+  } as const
+})
 
 /**
  * The entity's handlers on a runner, without its transport or storage:
@@ -122,7 +124,7 @@ export const entityLayer = (options: {
   readonly project: Fingerprints
 }) =>
   ProcessEntity.toLayer(
-    ProcessEntity.of({ execute: ({ payload }) => handle(options, options.runner)(payload) }),
+    ProcessEntity.of({ execute: ({ payload }) => handle(options, options.runner, payload) }),
     { maxIdleTime: ClusterSettings.sharding.entityMaxIdleTime }
   )
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { ExecutorPool } from "@expops/cluster"
@@ -70,5 +73,20 @@ describe("ExecutorPool", () => {
       assert.strictEqual(error.usage, true)
       const pid = yield* Effect.scoped(Effect.map(pool(1), (p) => (p.info as { pid: number }).pid))
       yield* exited(pid)
+    }))
+
+  it.live("a child that cannot be spawned fails the pool, the spawn's error kept whole as the cause", () =>
+    Effect.gen(function*() {
+      // A working folder that does not exist: the spawn itself fails (ENOENT), before any child runs.
+      const cwd = mkdtempSync(Path.join(tmpdir(), "expops-pool-"))
+      rmSync(cwd, { recursive: true })
+      const error = yield* Effect.flip(Effect.scoped(ExecutorPool.make({ module: child, args: ["serve"], size: 1, execArgv: [], cwd })))
+      assert.strictEqual(error._tag, "ExecutorError")
+      assert.match(error.reason, /^cannot start an executor process: spawn .* ENOENT$/)
+      const cause = error.cause as NodeJS.ErrnoException
+      assert.instanceOf(cause, Error)
+      assert.strictEqual(cause.code, "ENOENT")
+      assert.strictEqual(cause.syscall?.startsWith("spawn"), true)
+      assert.isString(cause.stack)
     }))
 })

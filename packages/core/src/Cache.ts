@@ -315,7 +315,7 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
   }
 
   /** Stores an encoded output: blobs first, then the manifest (write-once). */
-  const storeEncoded = (
+  const storeEncoded = Effect.fnUntraced(function*(
     recipe: Recipe,
     key: string,
     owner: string,
@@ -323,34 +323,33 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
     durationMs: number,
     metrics: ReadonlyArray<Metric> | undefined,
     trace: Trace.Trace | undefined
-  ) =>
-    Effect.gen(function*() {
-      const { codeParts, ...rest } = recipe
-      // The code parts go to a blob of their own, shared by the definition's
-      // entries (see `CodeParts`), written with the output's blobs.
-      const parts = codeParts === undefined ? undefined : CodeParts.encode(codeParts)
-      const [serialized] = yield* Effect.all([
-        serializeWithBlobs(encoded, owner),
-        parts === undefined ? Effect.void : store.putBlob(parts.digest, parts.bytes)
-      ], { concurrency: 2 })
-      const createdAt = yield* Clock.currentTimeMillis
-      const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
-      // The recipe keeps the configuration as a picture for `explain`: JSON-safe, whatever it holds.
-      const kept = { ...rest, configValue: internal.jsonPicture(recipe.configValue) }
-      const manifest = Manifest.make({
-        key,
-        recipe: kept,
-        output: serialized.json,
-        blobs,
-        createdAt,
-        durationMs,
-        ...(metrics !== undefined && metrics.length > 0 ? { metrics } : {}),
-        ...(trace !== undefined ? { trace } : {}),
-        ...(parts !== undefined ? { codeParts: { digest: parts.digest, size: parts.size } } : {})
-      })
-      yield* store.putManifest(manifest)
-      return manifest.size
+  ) {
+    const { codeParts, ...rest } = recipe
+    // The code parts go to a blob of their own, shared by the definition's
+    // entries (see `CodeParts`), written with the output's blobs.
+    const parts = codeParts === undefined ? undefined : CodeParts.encode(codeParts)
+    const [serialized] = yield* Effect.all([
+      serializeWithBlobs(encoded, owner),
+      parts === undefined ? Effect.void : store.putBlob(parts.digest, parts.bytes)
+    ], { concurrency: 2 })
+    const createdAt = yield* Clock.currentTimeMillis
+    const blobs = serialized.blobs.map((b) => ({ digest: b.digest, size: b.bytes.byteLength }))
+    // The recipe keeps the configuration as a picture for `explain`: JSON-safe, whatever it holds.
+    const kept = { ...rest, configValue: internal.jsonPicture(recipe.configValue) }
+    const manifest = Manifest.make({
+      key,
+      recipe: kept,
+      output: serialized.json,
+      blobs,
+      createdAt,
+      durationMs,
+      ...(metrics !== undefined && metrics.length > 0 ? { metrics } : {}),
+      ...(trace !== undefined ? { trace } : {}),
+      ...(parts !== undefined ? { codeParts: { digest: parts.digest, size: parts.size } } : {})
     })
+    yield* store.putManifest(manifest)
+    return manifest.size
+  })
 
   /**
    * Runs `compute`, then returns its output as a hit would: encoded with the
@@ -358,29 +357,28 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
    * value (fields the schema does not declare dropped, transformations
    * applied). With the cache on, the encoded output is stored.
    */
-  const computeAndStore = <A, I, E, R>(
+  const computeAndStore = Effect.fnUntraced(function*<A, I, E, R>(
     recipe: Recipe,
     key: string,
     schema: Schema.Codec<A, I, never, never>,
     compute: Effect.Effect<A, E, R>,
     metricsOf: (() => ReadonlyArray<Metric>) | undefined,
     seed: number | undefined
-  ) =>
-    Effect.gen(function*() {
-      const owner = `${recipe.kind} ${recipe.name}`
-      const start = yield* internal.monotonicMs
-      const { trace, value } = seed === undefined ? { value: yield* compute, trace: undefined } : yield* Trace.record(compute, seed)
-      const durationMs = (yield* internal.monotonicMs) - start
-      const metrics = metricsOf?.()
-      const encoded = yield* internal.encode(schema, value, owner, "output")
-      const decoded = internal.decode(schema, encoded)
-      if (Exit.isFailure(decoded)) {
-        return yield* new EncodeError({ owner, value: "output", path: "", reason: `does not decode back with the output schema: ${decoded.cause}` })
-      }
-      // No key to store under (`""`): a chain of variants too long to follow, computed and not stored.
-      const bytes = mode === "read-write" && key !== "" ? yield* storeEncoded(recipe, key, owner, encoded, durationMs, metrics, trace) : 0
-      return { value: decoded.value, cached: false, durationMs, savedMs: 0, metrics, bytes, key, trace }
-    })
+  ) {
+    const owner = `${recipe.kind} ${recipe.name}`
+    const start = yield* internal.monotonicMs
+    const { trace, value } = seed === undefined ? { value: yield* compute, trace: undefined } : yield* Trace.record(compute, seed)
+    const durationMs = (yield* internal.monotonicMs) - start
+    const metrics = metricsOf?.()
+    const encoded = yield* internal.encode(schema, value, owner, "output")
+    const decoded = internal.decode(schema, encoded)
+    if (Exit.isFailure(decoded)) {
+      return yield* new EncodeError({ owner, value: "output", path: "", reason: `does not decode back with the output schema: ${decoded.cause}` })
+    }
+    // No key to store under (`""`): a chain of variants too long to follow, computed and not stored.
+    const bytes = mode === "read-write" && key !== "" ? yield* storeEncoded(recipe, key, owner, encoded, durationMs, metrics, trace) : 0
+    return { value: decoded.value, cached: false, durationMs, savedMs: 0, metrics, bytes, key, trace }
+  })
 
   // A hit is a lookup and one step more: no generator on the path every cached step takes.
   const memoize: Shape["memoize"] = (options) =>
@@ -392,56 +390,55 @@ export const make = Effect.fnUntraced(function*(options?: { readonly mode?: Mode
       : computeOnce(options, options.key)
 
   /** A miss: share the computation of a concurrent call for the same entry, or run it and store it under `slot`. */
-  const computeOnce = <A, I, E, R>(options: Parameters<Shape["memoize"]>[0] & {
+  const computeOnce = Effect.fnUntraced(function*<A, I, E, R>(options: Parameters<Shape["memoize"]>[0] & {
     readonly schema: Schema.Codec<A, I, never, never>
     readonly compute: Effect.Effect<A, E, R>
-  }, slot: string): Effect.Effect<Outcome<A>, E | CacheError, R> =>
-    Effect.gen(function*() {
-      const { compute, metrics, onMiss, onWait, recipe, schema, seed } = options
-      const pending = slot === "" ? undefined : inFlight.get(slot)
-      if (pending !== undefined) {
-        const shared = yield* Effect.exit(Deferred.await(pending))
-        // The computation was interrupted (its caller timed out or lost a race):
-        // it proves nothing about this call, which computes for itself.
-        if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize(options)
-        const outcome: Outcome<A> = yield* shared
-        // Computed for another seed, or from files changed since: not this call's result.
-        if (!Trace.isStatic(outcome.trace) && !(yield* Trace.check(outcome.trace!, force(seed))).holds) return yield* memoize(options)
-        // Served by the concurrent call that computed it: for this call, a hit.
-        return { ...outcome, cached: true, durationMs: 0, savedMs: outcome.durationMs, bytes: 0 }
-      }
-      const deferred = Deferred.makeUnsafe<Outcome<any>, any>()
-      if (slot !== "") inFlight.set(slot, deferred)
-      const stored = Effect.suspend(() => computeAndStore(force(recipe), slot, schema, compute, metrics, force(seed)))
-      const computation = onMiss === undefined ? stored : Effect.andThen(onMiss, stored)
-      // Whatever ends the computation, interruption included, frees the key
-      // and releases the calls waiting on it.
-      return yield* (
-        slot === ""
-          // Not stored (no free variant): nothing to lease, reported under the call's own key.
-          ? Effect.map(computation, (outcome) => ({ ...outcome, key: options.key }))
-          : leases === undefined
-          ? computation
-          : Effect.catchIf(
-            underLease(
-              leases,
-              slot,
-              Effect.map(find(options.key, schema, seed, 0), (found) => (typeof found === "string" ? Option.none() : Option.some(found))),
-              Effect.andThen(stillTheSlot(options.key, schema, seed, slot), computation),
-              onWait
-            ),
-            (error): error is typeof slotMoved => error === slotMoved,
-            (): Effect.Effect<Outcome<A>, E | CacheError, R> => memoize(options)
-          )
-      ).pipe(
-        Effect.onExit((exit) =>
-          Effect.suspend(() => {
-            if (inFlight.get(slot) === deferred) inFlight.delete(slot)
-            return Deferred.done(deferred, exit)
-          })
+  }, slot: string): Effect.fn.Return<Outcome<A>, E | CacheError, R> {
+    const { compute, metrics, onMiss, onWait, recipe, schema, seed } = options
+    const pending = slot === "" ? undefined : inFlight.get(slot)
+    if (pending !== undefined) {
+      const shared = yield* Effect.exit(Deferred.await(pending))
+      // The computation was interrupted (its caller timed out or lost a race):
+      // it proves nothing about this call, which computes for itself.
+      if (Exit.isFailure(shared) && Cause.hasInterruptsOnly(shared.cause)) return yield* memoize(options)
+      const outcome: Outcome<A> = yield* shared
+      // Computed for another seed, or from files changed since: not this call's result.
+      if (!Trace.isStatic(outcome.trace) && !(yield* Trace.check(outcome.trace!, force(seed))).holds) return yield* memoize(options)
+      // Served by the concurrent call that computed it: for this call, a hit.
+      return { ...outcome, cached: true, durationMs: 0, savedMs: outcome.durationMs, bytes: 0 }
+    }
+    const deferred = Deferred.makeUnsafe<Outcome<any>, any>()
+    if (slot !== "") inFlight.set(slot, deferred)
+    const stored = Effect.suspend(() => computeAndStore(force(recipe), slot, schema, compute, metrics, force(seed)))
+    const computation = onMiss === undefined ? stored : Effect.andThen(onMiss, stored)
+    // Whatever ends the computation, interruption included, frees the key
+    // and releases the calls waiting on it.
+    return yield* (
+      slot === ""
+        // Not stored (no free variant): nothing to lease, reported under the call's own key.
+        ? Effect.map(computation, (outcome) => ({ ...outcome, key: options.key }))
+        : leases === undefined
+        ? computation
+        : Effect.catchIf(
+          underLease(
+            leases,
+            slot,
+            Effect.map(find(options.key, schema, seed, 0), (found) => (typeof found === "string" ? Option.none() : Option.some(found))),
+            Effect.andThen(stillTheSlot(options.key, schema, seed, slot), computation),
+            onWait
+          ),
+          (error): error is typeof slotMoved => error === slotMoved,
+          (): Effect.Effect<Outcome<A>, E | CacheError, R> => memoize(options)
         )
+    ).pipe(
+      Effect.onExit((exit) =>
+        Effect.suspend(() => {
+          if (inFlight.get(slot) === deferred) inFlight.delete(slot)
+          return Deferred.done(deferred, exit)
+        })
       )
-    })
+    )
+  })
 
   /**
    * Under a lease, whether `slot` is still where this call's entry goes. The

@@ -163,7 +163,7 @@ export type Coordinated<A, B> =
  *
  * @since 0.1.0
  */
-export const coordinate = <A, B, E, R>(
+export const coordinate = Effect.fnUntraced(function*<A, B, E, R>(
   leases: Shape,
   key: string,
   options: {
@@ -173,68 +173,67 @@ export const coordinate = <A, B, E, R>(
     /** Runs once, when this run starts waiting on another's lease: where callers report it. */
     readonly onWait?: ((owner: string) => Effect.Effect<void>) | undefined
   }
-): Effect.Effect<Coordinated<A, B>, E | CacheStoreError, R> =>
-  Effect.gen(function*() {
-    const { maxWaitMs, pollMs } = leases.settings
-    const started = yield* Clock.currentTimeMillis
-    let waited = false
-    // Look soon first (a short computation elsewhere is served at once), then every `pollMs`.
-    let delay = Math.min(pollMs, FIRST_POLL_MS)
-    const waitedMs = Effect.map(Clock.currentTimeMillis, (now) => now - started)
-    // Leases are an optimisation: a backend that cannot keep them (a read-only
-    // bucket, a full disk) costs a computation done twice, never a failed run.
-    // Said once per backend: a read-only bucket would say it for every key.
-    const unleased = (error: CacheStoreError) =>
-      Effect.as(
-        warned.has(leases)
-          ? Effect.logDebug(`cache key ${key.slice(0, 12)}…: could not coordinate with other runs (${error.message})`)
-          : Effect.andThen(
-            Effect.sync(() => warned.add(leases)),
-            Effect.logWarning(
-              `could not coordinate with other runs computing the same keys (${error.message}); keys are computed here, perhaps twice`
-            )
-          ),
-        undefined
-      )
-    const orUnleased = (attempt: Effect.Effect<Attempt, CacheStoreError>) => Effect.catch(attempt, unleased)
-    let attempt: Attempt | undefined = yield* orUnleased(leases.acquire(key))
-    while (true) {
-      if (attempt === undefined) {
-        const value = yield* options.compute
-        return { _tag: "Computed", value, waitedMs: waited ? yield* waitedMs : undefined }
-      }
-      if (attempt._tag === "Acquired") {
-        const lease = attempt.lease
-        const found = yield* Effect.onError(options.lookup, () => Effect.ignore(lease.release))
-        if (Option.isSome(found)) {
-          yield* Effect.ignore(lease.release)
-          // Stored by the lease's previous owner after this run missed: a hit, and a wait only if it waited.
-          return { _tag: "Served", value: found.value, waitedMs: waited ? yield* waitedMs : undefined }
-        }
-        const value = yield* holding(leases.settings, lease, options.compute)
-        return { _tag: "Computed", value, waitedMs: waited ? yield* waitedMs : undefined }
-      }
-      if (attempt.stale) {
-        yield* Effect.logInfo(`cache key ${key.slice(0, 12)}…: taking over the lease of ${attempt.owner}, which is gone or stopped renewing it`)
-        attempt = yield* orUnleased(leases.takeOver(key, attempt))
-        continue
-      }
-      if ((yield* waitedMs) >= maxWaitMs) {
-        yield* Effect.logWarning(
-          `cache key ${key.slice(0, 12)}…: waited ${Math.round(maxWaitMs / 1000)} s on ${attempt.owner}; computing it here too`
-        )
-        const value = yield* options.compute
-        return { _tag: "Computed", value, waitedMs: yield* waitedMs }
-      }
-      if (!waited && options.onWait !== undefined) yield* options.onWait(attempt.owner)
-      waited = true
-      yield* Effect.sleep(delay)
-      delay = Math.min(pollMs, delay * 2)
-      const found = yield* options.lookup
-      if (Option.isSome(found)) return { _tag: "Served", value: found.value, waitedMs: yield* waitedMs }
-      attempt = yield* orUnleased(leases.acquire(key))
+): Effect.fn.Return<Coordinated<A, B>, E | CacheStoreError, R> {
+  const { maxWaitMs, pollMs } = leases.settings
+  const started = yield* Clock.currentTimeMillis
+  let waited = false
+  // Look soon first (a short computation elsewhere is served at once), then every `pollMs`.
+  let delay = Math.min(pollMs, FIRST_POLL_MS)
+  const waitedMs = Effect.map(Clock.currentTimeMillis, (now) => now - started)
+  // Leases are an optimisation: a backend that cannot keep them (a read-only
+  // bucket, a full disk) costs a computation done twice, never a failed run.
+  // Said once per backend: a read-only bucket would say it for every key.
+  const unleased = (error: CacheStoreError) =>
+    Effect.as(
+      warned.has(leases)
+        ? Effect.logDebug(`cache key ${key.slice(0, 12)}…: could not coordinate with other runs (${error.message})`)
+        : Effect.andThen(
+          Effect.sync(() => warned.add(leases)),
+          Effect.logWarning(
+            `could not coordinate with other runs computing the same keys (${error.message}); keys are computed here, perhaps twice`
+          )
+        ),
+      undefined
+    )
+  const orUnleased = (attempt: Effect.Effect<Attempt, CacheStoreError>) => Effect.catch(attempt, unleased)
+  let attempt: Attempt | undefined = yield* orUnleased(leases.acquire(key))
+  while (true) {
+    if (attempt === undefined) {
+      const value = yield* options.compute
+      return { _tag: "Computed", value, waitedMs: waited ? yield* waitedMs : undefined }
     }
-  })
+    if (attempt._tag === "Acquired") {
+      const lease = attempt.lease
+      const found = yield* Effect.onError(options.lookup, () => Effect.ignore(lease.release))
+      if (Option.isSome(found)) {
+        yield* Effect.ignore(lease.release)
+        // Stored by the lease's previous owner after this run missed: a hit, and a wait only if it waited.
+        return { _tag: "Served", value: found.value, waitedMs: waited ? yield* waitedMs : undefined }
+      }
+      const value = yield* holding(leases.settings, lease, options.compute)
+      return { _tag: "Computed", value, waitedMs: waited ? yield* waitedMs : undefined }
+    }
+    if (attempt.stale) {
+      yield* Effect.logInfo(`cache key ${key.slice(0, 12)}…: taking over the lease of ${attempt.owner}, which is gone or stopped renewing it`)
+      attempt = yield* orUnleased(leases.takeOver(key, attempt))
+      continue
+    }
+    if ((yield* waitedMs) >= maxWaitMs) {
+      yield* Effect.logWarning(
+        `cache key ${key.slice(0, 12)}…: waited ${Math.round(maxWaitMs / 1000)} s on ${attempt.owner}; computing it here too`
+      )
+      const value = yield* options.compute
+      return { _tag: "Computed", value, waitedMs: yield* waitedMs }
+    }
+    if (!waited && options.onWait !== undefined) yield* options.onWait(attempt.owner)
+    waited = true
+    yield* Effect.sleep(delay)
+    delay = Math.min(pollMs, delay * 2)
+    const found = yield* options.lookup
+    if (Option.isSome(found)) return { _tag: "Served", value: found.value, waitedMs: yield* waitedMs }
+    attempt = yield* orUnleased(leases.acquire(key))
+  }
+})
 
 const warned = new WeakSet<Shape>()
 
@@ -260,26 +259,25 @@ const holding = <B, E, R>(settings: Settings, lease: Lease, compute: Effect.Effe
   )
 
 /** Renews until interrupted. A failed renewal is retried at the next beat (said once); a lost lease is said once. */
-const renewing = (settings: Settings, lease: Lease): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    let lost = false
-    let failed = false
-    yield* Effect.sleep(settings.heartbeatMs)
-    yield* Effect.repeat(
-      Effect.flatMap(Effect.exit(lease.renew), (exit) => {
-        if (Exit.isFailure(exit)) {
-          const said = failed
-          failed = true
-          const message = `could not renew the lease of ${lease.key.slice(0, 12)}…; retrying at each heartbeat`
-          return said ? Effect.logDebug(message) : Effect.logWarning(message, exit.cause)
-        }
-        if (exit.value || lost) return Effect.void
-        lost = true
-        return Effect.logWarning(`the lease of ${lease.key.slice(0, 12)}… was taken over by another run; computing on`)
-      }),
-      Schedule.spaced(settings.heartbeatMs)
-    )
-  })
+const renewing = Effect.fnUntraced(function*(settings: Settings, lease: Lease): Effect.fn.Return<void> {
+  let lost = false
+  let failed = false
+  yield* Effect.sleep(settings.heartbeatMs)
+  yield* Effect.repeat(
+    Effect.flatMap(Effect.exit(lease.renew), (exit) => {
+      if (Exit.isFailure(exit)) {
+        const said = failed
+        failed = true
+        const message = `could not renew the lease of ${lease.key.slice(0, 12)}…; retrying at each heartbeat`
+        return said ? Effect.logDebug(message) : Effect.logWarning(message, exit.cause)
+      }
+      if (exit.value || lost) return Effect.void
+      lost = true
+      return Effect.logWarning(`the lease of ${lease.key.slice(0, 12)}… was taken over by another run; computing on`)
+    }),
+    Schedule.spaced(settings.heartbeatMs)
+  )
+})
 
 /**
  * A lease as the memory backend keeps it.

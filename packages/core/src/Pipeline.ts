@@ -186,21 +186,20 @@ const keysInContext = Effect.map(Effect.context<never>(), (context) => new Set(c
  * scope, and checks that every service the processes ask for is provided,
  * by them or by the caller. Answers what they provide.
  */
-const buildServices = (pipeline: Pipeline<unknown>, options: ExecuteOptions) =>
-  Effect.gen(function*() {
-    const layers = [pipeline.layer, options.layer].filter((l, i, all): l is Layer.Layer<any, unknown, never> => l !== undefined && all.indexOf(l) === i)
-    const built = yield* Effect.forEach(layers, (layer) =>
-      Layer.build(layer).pipe(
-        Effect.catchCause((cause) => Effect.fail(new LayerError({ pipeline: pipeline.name, ...Failure.fromCause(cause), cause: Cause.squash(cause) })))
-      ))
-    const context = built.reduce((all, c) => Context.merge(all, c), Context.empty() as Context.Context<any>)
-    const ambient = yield* keysInContext
-    const problems = services(pipeline)
-      .filter(({ service }) => !ambient.has(service.key) && !context.mapUnsafe.has(service.key))
-      .map((need) => missingService(need, layers.length > 0))
-    if (problems.length > 0) return yield* new PipelineValidationError({ pipeline: pipeline.name, problems })
-    return context
-  })
+const buildServices = Effect.fnUntraced(function*(pipeline: Pipeline<unknown>, options: ExecuteOptions) {
+  const layers = [pipeline.layer, options.layer].filter((l, i, all): l is Layer.Layer<any, unknown, never> => l !== undefined && all.indexOf(l) === i)
+  const built = yield* Effect.forEach(layers, (layer) =>
+    Layer.build(layer).pipe(
+      Effect.catchCause((cause) => Effect.fail(new LayerError({ pipeline: pipeline.name, ...Failure.fromCause(cause), cause: Cause.squash(cause) })))
+    ))
+  const context = built.reduce((all, c) => Context.merge(all, c), Context.empty() as Context.Context<any>)
+  const ambient = yield* keysInContext
+  const problems = services(pipeline)
+    .filter(({ service }) => !ambient.has(service.key) && !context.mapUnsafe.has(service.key))
+    .map((need) => missingService(need, layers.length > 0))
+  if (problems.length > 0) return yield* new PipelineValidationError({ pipeline: pipeline.name, problems })
+  return context
+})
 
 /**
  * Parses a `process_adjlist`: one line per node, `a b c` meaning that `b`
@@ -779,28 +778,27 @@ const withBranch = (report: ProcessReport, node: Node): ProcessReport => {
  * not an array) fails the node, naming its setting: its dependents are
  * skipped. Its entry stays stored: the output itself was fine.
  */
-const splitOutput = (node: Node, result: Process.Result, partitions: Map<string, ReadonlyArray<unknown>>) =>
-  Effect.gen(function*() {
-    const { at, output, size } = node.split!
-    const parts = Fanout.split(result.outputs![output], size)
-    if (Result.isSuccess(parts)) {
-      partitions.set(node.name, parts.success)
-      return result
-    }
-    const error = `data_parallelism of ${node.base}${at !== undefined ? ` (${at})` : ""}: cannot split output ${output}: ${parts.failure}`
-    yield* RunEvents.emit({
-      kind: "process",
-      phase: "fail",
-      process: node.name,
-      key: result.report.key,
-      error,
-      ...(node.branch !== undefined ? { base: node.base } : {})
-    })
-    return {
-      report: { ...result.report, status: "failed", error },
-      outputs: undefined
-    } satisfies Process.Result
+const splitOutput = Effect.fnUntraced(function*(node: Node, result: Process.Result, partitions: Map<string, ReadonlyArray<unknown>>) {
+  const { at, output, size } = node.split!
+  const parts = Fanout.split(result.outputs![output], size)
+  if (Result.isSuccess(parts)) {
+    partitions.set(node.name, parts.success)
+    return result
+  }
+  const error = `data_parallelism of ${node.base}${at !== undefined ? ` (${at})` : ""}: cannot split output ${output}: ${parts.failure}`
+  yield* RunEvents.emit({
+    kind: "process",
+    phase: "fail",
+    process: node.name,
+    key: result.report.key,
+    error,
+    ...(node.branch !== undefined ? { base: node.base } : {})
   })
+  return {
+    report: { ...result.report, status: "failed", error },
+    outputs: undefined
+  } satisfies Process.Result
+})
 
 /** Dry run of one process: compute its key and look it up, running nothing. */
 const peek = Effect.fnUntraced(

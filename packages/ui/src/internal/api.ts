@@ -43,14 +43,14 @@ export interface Options {
 }
 
 /** The app: the security check, then the route. Never fails: every failure is an answer. */
-export const make = (
+export const make: (
   options: Options
-): Effect.Effect<
+) => Effect.Effect<
   HttpServerResponse.HttpServerResponse,
   never,
   HttpServerRequest.HttpServerRequest | RunStore.RunStore | CacheAdmin.CacheAdmin | Explainer
-> =>
-  Effect.gen(function*() {
+> = Effect.fnUntraced(
+  function*(options: Options) {
     const request = yield* HttpServerRequest.HttpServerRequest
     const refused = Security.refusal(request.headers, options.port)
     if (refused !== undefined) return problem(403, refused)
@@ -67,15 +67,15 @@ export const make = (
     })
     if (parts[0] !== "api") return problem(404, `no page ${url.pathname}`)
     return yield* route(parts.slice(1), url.searchParams, options)
-  }).pipe(
-    // Failures are the store's or the cache's (a message a user can act on); defects are bugs, logged, not shown.
-    Effect.catchCause((cause) => {
-      if (Cause.hasInterruptsOnly(cause)) return Effect.interrupt
-      const error = Cause.squash(cause)
-      if (Cause.hasFails(cause)) return Effect.succeed(problem(500, error instanceof Error ? error.message : String(error)))
-      return Effect.as(Effect.logError("web UI: unexpected failure (a bug)", cause), problem(500, "internal error (a bug; see the server's output)"))
-    })
-  )
+  },
+  // Failures are the store's or the cache's (a message a user can act on); defects are bugs, logged, not shown.
+  Effect.catchCause((cause) => {
+    if (Cause.hasInterruptsOnly(cause)) return Effect.interrupt
+    const error = Cause.squash(cause)
+    if (Cause.hasFails(cause)) return Effect.succeed(problem(500, error instanceof Error ? error.message : String(error)))
+    return Effect.as(Effect.logError("web UI: unexpected failure (a bug)", cause), problem(500, "internal error (a bug; see the server's output)"))
+  })
+)
 
 const route = Effect.fnUntraced(function*(path: ReadonlyArray<string>, query: URLSearchParams, options: Options) {
   const store = yield* RunStore.RunStore
@@ -139,8 +139,11 @@ const route = Effect.fnUntraced(function*(path: ReadonlyArray<string>, query: UR
       if (id === undefined) return json(yield* admin.list())
       if (!KEY.test(id)) return problem(404, `no cache entry ${id} (a key is 64 hex digits)`)
       const explainer = yield* Explainer
-      const explained = yield* explainer.entry(id).pipe(Effect.mapError((error) => new Error(error.message)))
-      return Option.isNone(explained) ? problem(404, `no cache entry ${id}`) : json(explained.value)
+      // Its failure answered here, as `run`'s is: kept as it came, not remade into an Error for the catch-all.
+      return yield* explainer.entry(id).pipe(
+        Effect.map((explained) => Option.isNone(explained) ? problem(404, `no cache entry ${id}`) : json(explained.value)),
+        Effect.catch((error) => Effect.succeed(problem(error.missing ? 404 : 500, error.message)))
+      )
     }
   }
   return problem(404, `no such route /api/${path.join("/")}`)
