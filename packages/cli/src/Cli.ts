@@ -114,16 +114,15 @@ export const commandFor = (args: ReadonlyArray<string>) =>
  * usage line instead of the whole help.
  */
 const presenter = CliOutput.layerPresenter({
-  present: (event) =>
-    Effect.gen(function*() {
-      if (event._tag !== "InvalidInvocation") return yield* CliOutput.defaultPresenter.present(event)
-      // As the default presenter does for help: colours as the standard output allows.
-      const context = yield* Effect.context<never>()
-      const formatter = Context.getOrUndefined(context, CliOutput.Formatter) ??
-        CliOutput.defaultFormatter({ colors: (yield* TerminalCapabilities.TerminalCapabilities).canColor })
-      yield* Console.error(formatter.formatErrors(event.errors))
-      yield* Console.error(`usage: ${event.helpDoc.usage}\nsee \`${event.commandPath.join(" ")} --help\``)
-    })
+  present: Effect.fnUntraced(function*(event) {
+    if (event._tag !== "InvalidInvocation") return yield* CliOutput.defaultPresenter.present(event)
+    // As the default presenter does for help: colours as the standard output allows.
+    const context = yield* Effect.context<never>()
+    const formatter = Context.getOrUndefined(context, CliOutput.Formatter) ??
+      CliOutput.defaultFormatter({ colors: (yield* TerminalCapabilities.TerminalCapabilities).canColor })
+    yield* Console.error(formatter.formatErrors(event.errors))
+    yield* Console.error(`usage: ${event.helpDoc.usage}\nsee \`${event.commandPath.join(" ")} --help\``)
+  })
 })
 
 const printError = (error: unknown) => {

@@ -204,11 +204,10 @@ const handler = Effect.fn("expops.run")(function*(input: {
       )
   /** Set when the run is interrupted: what it did so far, recorded and then shown. */
   let interrupted: RunReport.RunReport | undefined
-  const show = (report: RunReport.RunReport) =>
-    Effect.gen(function*() {
-      if (input.json) yield* Console.log(JSON.stringify(report, null, 2))
-      yield* (input.json ? Console.error : Console.log)(Report.summary(report, paint, plan.layers))
-    })
+  const show = Effect.fnUntraced(function*(report: RunReport.RunReport) {
+    if (input.json) yield* Console.log(JSON.stringify(report, null, 2))
+    yield* (input.json ? Console.error : Console.log)(Report.summary(report, paint, plan.layers))
+  })
   const report = yield* Effect.scoped(Effect.gen(function*() {
     const runs = yield* RunStore.RunStore
     const progress = input.dryRun
