@@ -182,6 +182,11 @@ const indexReads = (dir: string, batches: number) => {
   const keys = (now.prepare("SELECT key FROM cache_entries").all() as Array<{ key: string }>).map((r) => r.key)
   const pick = () => keys[Math.floor(Math.random() * keys.length)]!
   const batchOf = (at: number) => new Map(Array.from({ length: BATCH }, () => [pick(), at] as const))
+  const timed = (f: () => void) => {
+    const start = performance.now()
+    f()
+    return performance.now() - start
+  }
   let appendMs = 0
   let updateMs = 0
   let reads = 0
@@ -189,11 +194,6 @@ const indexReads = (dir: string, batches: number) => {
     const at = Date.now()
     const reading = batchOf(at)
     reads += reading.size
-    const timed = (f: () => void) => {
-      const start = performance.now()
-      f()
-      return performance.now() - start
-    }
     const append = () => (appendMs += timed(() => SqliteRecords.recordReads(now, reading)))
     const inPlace = () => (updateMs += timed(() => {
       before.exec("BEGIN IMMEDIATE")
