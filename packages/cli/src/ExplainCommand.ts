@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type * as Core from "@expops/core"
-import { CacheAdmin, CacheStore, CodeParts, Explain, type Manifest, type Recipe, RunReport, RunStore, Trace } from "@expops/core"
+import { CacheAdmin, CacheStore, CodeParts, Explain, Manifest, type Recipe, RunReport, RunStore, Trace } from "@expops/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -61,7 +61,7 @@ const readManifest = (store: CacheStore.Shape, key: string) =>
     Effect.flatMap((found) =>
       Option.isNone(found)
         ? Effect.succeed(undefined)
-        : Effect.map(CodeParts.recipeOf(store, found.value, codePartsReader(store)), (recipe): Manifest.Manifest => ({ ...found.value, recipe }))
+        : Effect.map(CodeParts.recipeOf(store, found.value, codePartsReader(store)), (recipe): Manifest.Manifest => ({ ...Manifest.toPlain(found.value), recipe }))
     ),
     Effect.catchTag("CorruptManifestError", () => Effect.succeed(undefined))
   )

@@ -48,7 +48,7 @@ const corruptReason = (exit: Exit.Exit<Option.Option<Manifest.Manifest>, Manifes
 
 describe("Manifest", () => {
   it("round-trips, non-ASCII text included, the recipe parsed when read", () => {
-    assert.deepStrictEqual(decoded(Manifest.decode(encoded, KEY)), manifest)
+    assert.deepStrictEqual(Manifest.toPlain(decoded(Manifest.decode(encoded, KEY))), manifest)
     const none = Manifest.decode(undefined, KEY)
     assert.isTrue(Exit.isSuccess(none) && Option.isNone(none.value))
   })
@@ -63,9 +63,19 @@ describe("Manifest", () => {
 
   it("round-trips the reference to code parts stored apart; the recipe has none of its own", () => {
     const read = decoded(Manifest.decode(Manifest.encode(apart), KEY))
-    assert.deepStrictEqual(read, apart)
+    assert.deepStrictEqual(Manifest.toPlain(read), apart)
     assert.deepStrictEqual(read.codeParts, { digest: parts.digest, size: parts.size })
     assert.isUndefined(read.recipe.codeParts)
+  })
+
+  it("serializes whole: JSON and toPlain give the lazy fields too", () => {
+    for (const original of [manifest, apart]) {
+      const read = decoded(Manifest.decode(Manifest.encode(original), KEY))
+      assert.deepStrictEqual(JSON.parse(JSON.stringify(read)), JSON.parse(JSON.stringify(original)))
+      assert.deepStrictEqual(Manifest.toPlain(read), original)
+      // A spread copies only the head: what toPlain is for.
+      assert.isFalse("recipe" in { ...read })
+    }
   })
 
   it("fails on a flipped byte anywhere: checksum line, head or recipe", () => {
