@@ -40,6 +40,38 @@ describe("files", () => {
   })
 })
 
+describe("reads and access times", () => {
+  const noAtime = fs.constants.O_NOATIME
+
+  it.skipIf(noAtime === undefined)("a read leaves the file's access time alone", () => {
+    const file = write(tmpDir(), "entry", new Uint8Array([1, 2, 3]))
+    // An access time before the change time: a relatime mount would update it on the next read.
+    const old = new Date(Date.now() - 3 * 24 * 3600 * 1000)
+    fs.utimesSync(file, old, fs.statSync(file).mtime)
+    files.readSmallIfExists(file, () => undefined)
+    assert.strictEqual(fs.statSync(file).atimeMs, old.getTime())
+  })
+
+  it.skipIf(noAtime === undefined)("a read refused the flag (a file of another user) is made without it, and so are all later ones", () => {
+    const calls: Array<number> = []
+    const open = files.readOpener((file, flags) => {
+      calls.push(flags)
+      if ((flags & noAtime!) !== 0) throw Object.assign(new Error(`EPERM: operation not permitted, open '${file}'`), { code: "EPERM" })
+      return 7
+    })
+    assert.strictEqual(open("a"), 7)
+    assert.strictEqual(open("b"), 7)
+    assert.deepStrictEqual(calls, [fs.constants.O_RDONLY | noAtime!, fs.constants.O_RDONLY, fs.constants.O_RDONLY])
+  })
+
+  it("other failures pass through, flag or not", () => {
+    const open = files.readOpener(() => {
+      throw Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" })
+    })
+    assert.throws(() => open("a"), /EACCES/)
+  })
+})
+
 describe("hashing while writing and reading large files", () => {
   const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
   const data = new Uint8Array(20 * 1024 * 1024 + 3).map((_, i) => (i * 11) % 251)
