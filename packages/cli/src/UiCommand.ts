@@ -24,13 +24,13 @@ const explainer = (projectDir: string) => Effect.map(Effect.context<Backends.Ser
     ExplainCommand.explain(report, target, projectDir).pipe(
       Effect.map((all) => all.map((explanation) => ({ text: ExplainCommand.renderPlain(report.run.id, explanation), explanation }))),
       // A usage error names what the run does not have; the rest are the stores' failures.
-      Effect.mapError((error) => ({ message: error.message, missing: error._tag === "UsageError" })),
+      Effect.mapError((error): Ui.Explainer.Failure => ({ message: error.message, missing: error._tag === "UsageError", cause: error })),
       Effect.provideContext(context)
     ),
   entry: (key) =>
     ExplainCommand.explainEntry(key).pipe(
       Effect.map(Option.map((explanation) => ({ text: ExplainCommand.renderPlain(undefined, explanation), explanation }))),
-      Effect.mapError((error) => ({ message: error.message, missing: false })),
+      Effect.mapError((error): Ui.Explainer.Failure => ({ message: error.message, missing: false, cause: error })),
       Effect.provideContext(context)
     )
 }))

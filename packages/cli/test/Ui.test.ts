@@ -208,6 +208,10 @@ describe("expops ui: the HTTP API", () => {
       assert.strictEqual(answer.json.status, 500)
       assert.match(answer.json.error, /^local cache: could not read manifest at \S+: a folder is in the way \(EISDIR\)$/)
       assert.notMatch(answer.body, /\n\s+at /)
+      // The page gets the message; the server's output gets the cause, down to the system call.
+      const logged = served.output.stderr.join("")
+      assert.match(logged, /WARN .*web UI: could not explain: local cache: could not read manifest/)
+      assert.match(logged, /code: 'EISDIR',\s+syscall: 'read'/)
     }))
 
   it.live("a port already in use is a usage error (exit 2) naming it", () =>

@@ -23,13 +23,16 @@ export interface Explained {
 
 /**
  * Why nothing could be explained: `missing` when the run has no such process
- * or step (the request's fault: 404), else the store failed (500).
+ * or step (the request's fault: 404), else the store failed (500). The
+ * message is what the page shows; the cause (the store's error, its errno
+ * and stack) goes to the server's output.
  *
  * @since 0.1.0
  */
 export interface Failure {
   readonly message: string
   readonly missing: boolean
+  readonly cause?: unknown
 }
 
 /**

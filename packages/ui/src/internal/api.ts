@@ -13,7 +13,7 @@ import * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
-import { Explainer } from "../Explainer.ts"
+import { Explainer, type Failure } from "../Explainer.ts"
 import type * as Assets from "./assets.ts"
 import * as Security from "./security.ts"
 
@@ -77,6 +77,12 @@ export const make: (
   })
 )
 
+/** An explanation that failed: the request's fault (404), or the store's (500, its cause logged for whoever runs the server). */
+const explainFailed = (failure: Failure) =>
+  failure.missing
+    ? Effect.succeed(problem(404, failure.message))
+    : Effect.as(Effect.logWarning(`web UI: could not explain: ${failure.message}`, failure.cause), problem(500, failure.message))
+
 const route = Effect.fnUntraced(function*(path: ReadonlyArray<string>, query: URLSearchParams, options: Options) {
   const store = yield* RunStore.RunStore
   const [resource, id, sub, ...rest] = path
@@ -128,7 +134,7 @@ const route = Effect.fnUntraced(function*(path: ReadonlyArray<string>, query: UR
         const explainer = yield* Explainer
         return yield* explainer.run(report, target).pipe(
           Effect.map((explained) => json(explained)),
-          Effect.catch((error) => Effect.succeed(problem(error.missing ? 404 : 500, error.message)))
+          Effect.catch(explainFailed)
         )
       }
       break
@@ -142,7 +148,7 @@ const route = Effect.fnUntraced(function*(path: ReadonlyArray<string>, query: UR
       // Its failure answered here, as `run`'s is: kept as it came, not remade into an Error for the catch-all.
       return yield* explainer.entry(id).pipe(
         Effect.map((explained) => Option.isNone(explained) ? problem(404, `no cache entry ${id}`) : json(explained.value)),
-        Effect.catch((error) => Effect.succeed(problem(error.missing ? 404 : 500, error.message)))
+        Effect.catch(explainFailed)
       )
     }
   }
