@@ -111,9 +111,28 @@ export const keyer = (
   const head = `[11;${[fixed.kind, fixed.name, fixed.format, fixed.code, fixed.version ?? null].map(token).join("")}`
   const schemas = [fixed.schemas.input, fixed.schemas.output, fixed.schemas.config].map(token).join("")
   const tail = `${token(fixed.data ?? null)}]`
+  // The input and config are digests, 64 hex digits, on every call a step
+  // makes: the text of its key is then the same bytes but for those two.
+  // They are written into one buffer of the whole text, hashed as it is:
+  // building and encoding the text anew took twice as long as hashing it.
+  // Any 64 characters of one byte each in UTF-8 (ASCII) go the same way.
+  const before = `${head}s64:`
+  const after = `${schemas}${tail}`
+  const template = `${before}${after}`.isWellFormed() ? Buffer.from(`${before}${ZEROS}s64:${ZEROS}${after}`, "utf8") : undefined
+  const inputAt = Buffer.byteLength(before, "utf8")
+  const configAt = inputAt + 64 + "s64:".length
   return (varying) => {
+    if (template !== undefined && isAscii64(varying.input) && isAscii64(varying.config)) {
+      template.write(varying.input, inputAt, 64, "latin1")
+      template.write(varying.config, configAt, 64, "latin1")
+      return hash("sha256", template, "hex")
+    }
     const text = [head, token(varying.input), token(varying.config), schemas, tail].join("")
     // A lone surrogate (in a name, say) has another spelling: `key` knows it.
     return text.isWellFormed() ? hash("sha256", text, "hex") : key({ ...fixed, ...varying } as Recipe)
   }
 }
+
+/** 64 characters that UTF-8 spells in 64 bytes: ASCII, written as Latin-1 the same. (A regular expression costs 4x more.) */
+const isAscii64 = (text: string): boolean => text.length === 64 && Buffer.byteLength(text, "utf8") === 64
+const ZEROS = "0".repeat(64)

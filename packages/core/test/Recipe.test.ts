@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { createHash } from "node:crypto"
 import { Recipe } from "@expops/core"
 
 describe("Recipe", () => {
@@ -28,6 +29,21 @@ describe("Recipe", () => {
       for (const seed of [0, 123456789, 2 ** 48 - 1]) {
         // The seed is not a part of the key: only a computation's trace says whether it depends on it.
         assert.strictEqual(keyOf({ input: "x".repeat(64), config: "y".repeat(64) }), Recipe.key({ ...recipe, name, input: "x".repeat(64), config: "y".repeat(64), seed }))
+      }
+    }
+    // Digests as calls give them (64 hex digits) take the keyer's fast path: the same keys.
+    const digest = (n: number) => createHash("sha256").update(String(n)).digest("hex")
+    for (const name of ["fit", "é✓", "\uD800", ""]) {
+      for (const fixed of [{ ...recipe, name }, { ...recipe, name, kind: "process" as const, version: "2", data: digest(-1) }]) {
+        const keyOf = Recipe.keyer(fixed)
+        for (let n = 0; n < 20; n++) {
+          const varying = { input: digest(n), config: digest(n + 100) }
+          assert.strictEqual(keyOf(varying), Recipe.key({ ...fixed, ...varying }), `${name} ${n}`)
+        }
+        // Other text: ASCII of that length the same way, the rest (short, not ASCII, a lone surrogate) the general path; the same keys.
+        for (const input of ["A".repeat(64), "ab", digest(1).toUpperCase(), `é${"0".repeat(63)}`, `\uD800${"0".repeat(63)}`, `✓${"0".repeat(62)}`]) {
+          assert.strictEqual(keyOf({ input, config: digest(2) }), Recipe.key({ ...fixed, input, config: digest(2) }))
+        }
       }
     }
     const keyOf = Recipe.keyer({ ...recipe, kind: "process", version: "2", data: "f".repeat(64) })
