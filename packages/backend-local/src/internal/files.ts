@@ -120,7 +120,8 @@ export const readOpener = (open: (file: string, flags: number) => number): (file
   }
 }
 
-const openForReading = readOpener(fs.openSync)
+// Looked up on each call: while bodies run, `Trace` wraps `fs.openSync` (and ignores the store's own folder).
+const openForReading = readOpener((file, flags) => fs.openSync(file, flags))
 
 /** The whole file, or `undefined` when it does not exist (or vanished before we opened it). */
 export const readIfExists = (file: string): Uint8Array | undefined =>
