@@ -165,9 +165,10 @@ export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Op
  * A manifest read back: the head's fields as its own, the recipe and the
  * reference to its code parts parsed from the second document when first
  * read. The lazy fields are getters of the class, not of each object: an
- * object literal with getters is built by the runtime's slow path, about
- * 2 µs of the few a hit takes. Since they are not own properties, a spread
- * does not copy them; `toJSON` gives every field.
+ * object literal with getters is built by the runtime's slow path, about a
+ * microsecond of the few a hit takes, and most of its garbage. Since they
+ * are not own properties, a spread does not copy them: `toPlain` and
+ * `toJSON` give every field.
  */
 class Decoded implements Manifest {
   readonly key: string

@@ -81,7 +81,12 @@ export const make: (
 const explainFailed = (failure: Failure) =>
   failure.missing
     ? Effect.succeed(problem(404, failure.message))
-    : Effect.as(Effect.logWarning(`web UI: could not explain: ${failure.message}`, failure.cause), problem(500, failure.message))
+    : Effect.as(
+      failure.cause === undefined
+        ? Effect.logWarning(`web UI: could not explain: ${failure.message}`)
+        : Effect.logWarning(`web UI: could not explain: ${failure.message}`, failure.cause),
+      problem(500, failure.message)
+    )
 
 const route = Effect.fnUntraced(function*(path: ReadonlyArray<string>, query: URLSearchParams, options: Options) {
   const store = yield* RunStore.RunStore
