@@ -151,7 +151,7 @@ export const make: (
   const manifestFile = (key: string) => fileOf(manifestsDir, "cache key", key)
   const blobFile = (digest: string) => fileOf(blobsDir, "blob digest", digest)
   // For messages: where a name would be, even when it is not a valid one.
-  const manifestPlace = (key: string) => path.join(manifestsDir, key.slice(0, 2), key)
+  const manifestPlace = (key: string) => manifestFileOf(root, key)
   const blobPlace = (digest: string) => path.join(blobsDir, digest.slice(0, 2), digest)
 
   /** Runs a synchronous file operation; whatever it throws becomes the port's error, naming the operation and the place. */
