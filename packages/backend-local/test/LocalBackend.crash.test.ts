@@ -5,19 +5,19 @@
  * key, the cache verifies, and the next run completes with the clean results.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as fs from "node:fs"
-import * as path from "node:path"
-import { CacheAdmin, Manifest } from "@expops/core"
-import { Effect, Option } from "effect"
+import { CacheAdmin } from "@expops/core"
+import { Effect } from "effect"
 import { LocalBackend } from "@expops/backend-local"
 import { runPipeline, runToEnd } from "./fixtures/child.ts"
-import { cacheDirs, entriesIn, filesUnder } from "./fixtures/files.ts"
+import { storedEntries } from "./fixtures/entries.ts"
+import { cacheDirs, filesUnder } from "./fixtures/files.ts"
 import { tmpDir } from "./fixtures/tmp.ts"
 
 const KILLS = 18
 // A fresh variant per attempt, so every run starts cold and is killed while writing.
 const VARIANTS = Array.from({ length: KILLS }, (_, i) => i)
-const ENV = { FIXTURE_STEPS: "100" }
+// Packing every 40 entries: kills land while manifest files are packed too.
+const ENV = { FIXTURE_STEPS: "100", FIXTURE_PACK_EVERY: "40" }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -60,16 +60,16 @@ describe("LocalBackend crash safety", () => {
 
       const reference = yield* Effect.promise(() => runToEnd(clean, VARIANTS, { ...ENV, FIXTURE_FSYNC: "0" }))
 
-      // Every entry left by the killed runs is complete and equal to the clean run's entry of the same key.
-      const survivors = entriesIn(cacheDirs(crashed).manifests)
-      assert.isAbove(survivors.length, 0, "the killed runs stored something")
-      for (const file of survivors) {
-        const key = path.basename(file)
-        const read = (from: string) => Option.getOrThrow(Effect.runSync(Manifest.decode(fs.readFileSync(from), key)))
-        const entry = read(file)
-        const expected = read(path.join(cacheDirs(clean).manifests, key.slice(0, 2), key))
-        assert.deepStrictEqual(entry.output, expected.output, `entry ${key} (${entry.recipe.name})`)
-        assert.deepStrictEqual(entry.blobs, expected.blobs, `blobs of entry ${key} (${entry.recipe.name})`)
+      // Every entry left by the killed runs (packed or not) is complete and equal to the clean run's entry of the same key.
+      const survivors = yield* storedEntries(crashed)
+      const expectedEntries = yield* storedEntries(clean)
+      assert.isAbove(survivors.size, 0, "the killed runs stored something")
+      assert.isAbove(filesUnder(cacheDirs(crashed).packs).length, 0, "the killed runs packed entries")
+      for (const [key, entry] of survivors) {
+        const expected = expectedEntries.get(key)
+        assert.isDefined(expected, `entry ${key} (${entry.recipe.name}) of the clean run`)
+        assert.deepStrictEqual(entry.output, expected!.output, `entry ${key} (${entry.recipe.name})`)
+        assert.deepStrictEqual(entry.blobs, expected!.blobs, `blobs of entry ${key} (${entry.recipe.name})`)
       }
       const verify = yield* Effect.gen(function*() {
         return yield* (yield* CacheAdmin.CacheAdmin).verify()

@@ -8,16 +8,24 @@ import { LocalBackend, LocalCacheStore } from "@expops/backend-local"
 import { cacheDirs, entriesIn, filesUnder } from "./fixtures/files.ts"
 import { tmpDir } from "./fixtures/tmp.ts"
 
-/** Flips a byte of the manifest file of `key`, behind the store's back. */
+/** Flips a byte of what the store holds for `key`, behind its back: the manifest file, or the manifest's record in a pack. */
 const corruptManifest = (key: string) =>
   Effect.gen(function*() {
     const { directory } = (yield* CacheStore.CacheStore) as LocalCacheStore.Shape
-    flipByte(path.join(directory, "manifests", key.slice(0, 2), key), 80)
+    const file = path.join(directory, "manifests", key.slice(0, 2), key)
+    if (fs.existsSync(file)) return flipByte(file, 80)
+    const packs = path.join(directory, "packs")
+    for (const name of filesUnder(packs).filter((f) => f.endsWith(".pack"))) {
+      const at = fs.readFileSync(path.join(packs, name)).indexOf(`{"key":"${key}"`)
+      if (at >= 0) return flipByte(path.join(packs, name), at + 10)
+    }
+    throw new Error(`no manifest of ${key} to corrupt`)
   })
 
 CacheStoreConformance.suite("local", () => LocalCacheStore.layer(tmpDir()), { corruptManifest })
 CacheStoreConformance.suite("local without index or fsync", () =>
   LocalCacheStore.layerWithoutIndex(path.join(tmpDir(), "cache"), { fsync: false }), { corruptManifest })
+CacheStoreConformance.suite("local, packed after every write", () => LocalCacheStore.layer(tmpDir(), { packEvery: 1 }), { corruptManifest })
 
 /** A step with a blob-sized output that counts its executions, run on the local backend of `dir`. */
 const setup = (dir: string) => {
