@@ -11,8 +11,11 @@
  *   that every lookup reads the file store, as the others do;
  * - cacache: npm's content-addressable cache, `cacache.get` + `JSON.parse`;
  * - joblib: `joblib.Memory` in Python (its own clock, its own process);
- * - floors: a synchronous open+read+close of a random manifest file of the
- *   ExpOps store, and `fs.promises.readFile` of the same files;
+ * - floors: a synchronous open+read+close of a file holding a random
+ *   manifest of the ExpOps store (one file per entry, as the store kept
+ *   them before it packed them, and as joblib keeps its entries), and
+ *   `fs.promises.readFile` of the same files; and what the packed store's
+ *   own read costs, a `pread` of the same bytes from one open file;
  * - breakdown of the ExpOps figure: the same step over core's in-memory
  *   store (key, verification and decoding without disk), and the local
  *   store's `getManifest` alone (the disk part, with the manifest's check).
@@ -23,14 +26,14 @@
  * reports the median of its per-call times; the figure is the median over
  * rounds. A contender that computes instead of hitting is an error.
  */
-import { readFileSync, readdirSync, rmSync, mkdirSync } from "node:fs"
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
-import { Cache, CacheStore, Reproducibility, Step } from "@expops/core"
-import { LocalBackend } from "@expops/backend-local"
+import { Cache, CacheStore, Manifest, Reproducibility, Step } from "@expops/core"
+import { LocalBackend, LocalCacheStore } from "@expops/backend-local"
 import { NodeServices } from "@effect/platform-node"
-import { Effect, Layer, ManagedRuntime, Schema, Scope } from "effect"
+import { Effect, Layer, ManagedRuntime, Option, Schema, Scope } from "effect"
 import { KeyValueStore, PersistedCache, Persistable, Persistence } from "effect/persistence"
 // @ts-ignore: cacache ships no types
 import cacache from "cacache"
@@ -48,6 +51,8 @@ export interface HitOverheadResult {
   readonly persistedCache: number
   readonly cacache: number
   readonly floorSyncRead: number
+  /** A `pread` of a manifest's bytes from one file holding them all: what reading a packed entry costs. */
+  readonly floorPread: number
   readonly fsPromisesReadFile: number
   readonly expopsMemoryStore: number
   readonly expopsStoreRead: number
@@ -147,16 +152,37 @@ const readEveryFile = (dir: string): void => {
   }
 }
 
-/** Paths of the manifest files of the ExpOps store, for the file-read floors. */
-const manifestFiles = (dir: string): Array<string> => {
-  const root = path.join(dir, ".expops", "cache", "manifests")
-  const out: Array<string> = []
-  for (const shard of readdirSync(root).sort()) {
-    for (const name of readdirSync(path.join(root, shard)).sort()) {
-      if (!name.includes(".")) out.push(path.join(root, shard, name))
+/**
+ * Copies of the manifests of the ExpOps store, read through it, for the
+ * floors: each in a file of its own (`floorDir/ab/<key>`), sorted by key,
+ * and all of them in one file with their places in it.
+ */
+const floorFiles = async (storeDir: string, floorDir: string) => {
+  const runtime = ManagedRuntime.make(LocalCacheStore.layerWithoutIndex(path.join(storeDir, ".expops", "cache"), { packEvery: 0 }))
+  const manifests = await runtime.runPromise(Effect.gen(function*() {
+    const store = yield* CacheStore.CacheStore
+    const out: Array<{ readonly key: string; readonly bytes: Uint8Array }> = []
+    for (const { key } of yield* store.listManifests) {
+      out.push({ key, bytes: Manifest.encode(Option.getOrThrow(yield* store.peekManifest(key))) })
     }
-  }
-  return out
+    return out.sort((a, b) => (a.key < b.key ? -1 : 1))
+  }))
+  await runtime.dispose()
+  const files = manifests.map(({ bytes, key }) => {
+    const file = path.join(floorDir, key.slice(0, 2), key)
+    mkdirSync(path.dirname(file), { recursive: true })
+    writeFileSync(file, bytes)
+    return file
+  })
+  const packed = path.join(floorDir, "all")
+  writeFileSync(packed, Buffer.concat(manifests.map((m) => m.bytes)))
+  let at = 0
+  const places = manifests.map(({ bytes }) => {
+    const place = { at, length: bytes.byteLength }
+    at += bytes.byteLength
+    return place
+  })
+  return { files, keys: manifests.map((m) => m.key), packed, places }
 }
 
 export const run = async (options: {
@@ -175,7 +201,8 @@ export const run = async (options: {
     expops: path.join(base, "expops"),
     persistedCache: path.join(base, "persisted-cache"),
     cacache: path.join(base, "cacache"),
-    joblib: path.join(base, "joblib")
+    joblib: path.join(base, "joblib"),
+    floor: path.join(base, "floor")
   }
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true })
   const buildSeconds: Record<string, number> = {}
@@ -223,7 +250,8 @@ export const run = async (options: {
       await joblibBuild
     }
 
-    const files = manifestFiles(dirs.expops)
+    const floor = await floorFiles(dirs.expops, dirs.floor)
+    const files = floor.files
     if (files.length < entries) throw new Error(`the ExpOps store holds ${files.length} manifests, expected ${entries}`)
     // Every file of every store read once, before the rounds: the first read
     // of a file after it was written updates its access time, and would
@@ -234,7 +262,9 @@ export const run = async (options: {
 
     const expops = ManagedRuntime.make(expopsLayer(dirs.expops, true))
     const storeOnly = ManagedRuntime.make(LocalBackend.layer(dirs.expops))
-    const manifestKeys = files.map((f) => path.basename(f))
+    const manifestKeys = floor.keys
+    const packedFd = openSync(floor.packed, "r")
+    const preadInto = new Uint8Array(16 * 1024)
     // The in-memory store holds only the entries the rounds will ask for.
     const memory = ManagedRuntime.make(Layer.merge(Cache.layerMemory(), Reproducibility.layer(42)))
     const used = new Set<number>()
@@ -273,6 +303,16 @@ export const run = async (options: {
         }
         return median(samples)
       },
+      floorPread: (r: number) => {
+        const samples: Array<number> = []
+        for (const k of keysForRound(r, calls, entries)) {
+          const start = performance.now()
+          const { at, length } = floor.places[k]!
+          readSync(packedFd, preadInto, 0, length, at)
+          samples.push((performance.now() - start) * 1000)
+        }
+        return median(samples)
+      },
       fsPromisesReadFile: async (r: number) => {
         const samples: Array<number> = []
         for (const k of keysForRound(r, calls, entries)) {
@@ -293,6 +333,7 @@ export const run = async (options: {
         : {})
     }
     const result = await alternate(contenders as Record<string, (r: number) => Promise<number> | number>, rounds)
+    closeSync(packedFd)
     await expops.dispose()
     await storeOnly.dispose()
     await memory.dispose()
@@ -313,6 +354,7 @@ export const run = async (options: {
       persistedCache: round(m.persistedCache!),
       cacache: round(m.cacache!),
       floorSyncRead: round(m.floorSyncRead!),
+      floorPread: round(m.floorPread!),
       fsPromisesReadFile: round(m.fsPromisesReadFile!),
       expopsMemoryStore: round(m.expopsMemoryStore!),
       expopsStoreRead: round(m.expopsStoreRead!),

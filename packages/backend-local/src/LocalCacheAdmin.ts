@@ -72,7 +72,9 @@ export const make = Effect.gen(function*() {
 
   const verify: CacheAdmin.Shape["verify"] = Effect.fn("LocalCacheAdmin.verify")(function*(options) {
     yield* index.flush
-    const report = yield* generic.verify(options)
+    const damaged = yield* store.checkPacks
+    const checked = yield* generic.verify(options)
+    const report = damaged.length === 0 ? checked : { ...checked, damaged, ok: false }
     if (options?.repair === true) {
       const keys = yield* store.manifestKeys
       const manifests: Array<Manifest.Manifest> = []

@@ -59,8 +59,9 @@ export interface Options {
   /** Replaces file-system calls; for tests that simulate a full or read-only disk. */
   readonly io?: Partial<files.Io> | undefined
   /**
-   * Packs the manifest files once this store has written this many
-   * (default 1024; 0: never). Tests use 1 to read every entry from a pack.
+   * Packs the manifest files once this store has written this many since
+   * it last packed (default 1024; 0: never), and when its layer closes
+   * after writing 64 or more. Tests use 1 to read every entry from a pack.
    */
   readonly packEvery?: number | undefined
 }
@@ -85,9 +86,11 @@ export interface Shape extends CacheStore.Shape {
   readonly removeTemps: (olderThanMs: number) => Effect.Effect<number, CacheStore.CacheStoreError>
   /** Empties the quarantine folder. Returns how many files it held. */
   readonly clearQuarantine: Effect.Effect<number, CacheStore.CacheStoreError>
+  /** Reads the packs folder now: answers the files found damaged, which are moved to the quarantine. */
+  readonly checkPacks: Effect.Effect<ReadonlyArray<{ readonly file: string; readonly reason: string }>, CacheStore.CacheStoreError>
   /** Packs the manifest files now (what the store does every `packEvery` writes). */
   readonly pack: Effect.Effect<Packs.Packed, CacheStore.CacheStoreError>
-  /** Closes the packs the store holds open; the layers do it when they close. */
+  /** Packs what this store wrote if it is 64 entries or more, and closes the packs it holds open; the layers do it when they close. */
   readonly close: Effect.Effect<void>
 }
 
@@ -97,6 +100,9 @@ export interface Shape extends CacheStore.Shape {
  * @since 0.1.0
  */
 export class LocalCacheStore extends Context.Service<LocalCacheStore, Shape>()("expops/backend-local/LocalCacheStore") {}
+
+/** A store that wrote at least this many manifests packs them when it closes. */
+const PACK_AT_CLOSE = 64
 
 /** Names are used as file names: nothing that could climb out of the folder. */
 const VALID_NAME = /^[0-9A-Za-z_-][0-9A-Za-z._-]{2,254}$/
@@ -122,6 +128,26 @@ class InvalidNameError extends Schema.TaggedError<InvalidNameError>()("InvalidNa
 export const manifestFileOf = (directory: string, key: string): string => path.join(path.resolve(directory), "manifests", key.slice(0, 2), key)
 
 /**
+ * Where the store in `directory` keeps the manifests of `keys` now: a
+ * record in a pack, or a file of its own (`offset` 0, its whole `length`).
+ * Keys stored nowhere are left out. For tools that check entries byte for
+ * byte without opening the store; `keys` are not checked here.
+ *
+ * @since 0.1.0
+ */
+export const manifestLocations = (directory: string, keys: Iterable<string>): Map<string, Packs.Location> => {
+  const wanted = [...keys]
+  const found = Packs.locate(path.join(path.resolve(directory), "packs"), wanted)
+  for (const key of wanted) {
+    if (found.has(key)) continue
+    const file = manifestFileOf(directory, key)
+    const size = files.sizeIfExists(file)
+    if (size !== undefined) found.set(key, { file, offset: 0, length: size })
+  }
+  return found
+}
+
+/**
  * Opens the store in `directory` (created if needed) and checks that it can
  * be written. Reads and writes are recorded in `index` when one is given.
  *
@@ -142,6 +168,8 @@ export const make: (
   const quarantineDir = path.join(root, "quarantine")
   const packsDir = path.join(root, "packs")
   const packEvery = options?.packEvery ?? 1024
+  /** Manifests this store wrote since it last packed. */
+  let unpacked = 0
 
   yield* Effect.try({
     try: () => {
@@ -252,7 +280,7 @@ export const make: (
       return won
     }).pipe(
       Effect.tap((won) => (won && index !== undefined ? index.record(manifest) : Effect.void)),
-      Effect.tap((won) => (won && packEvery > 0 && ++written % packEvery === 0 ? packQuietly : Effect.void))
+      Effect.tap((won) => (won && packEvery > 0 && ++unpacked >= packEvery ? packQuietly : Effect.void))
     )
 
   const quarantineName = (kind: string, name: string) =>
@@ -449,10 +477,18 @@ export const make: (
     exists: (key) => files.sizeIfExists(manifestFile(key)) !== undefined,
     remove: (key) => void files.removeIfExists(io, manifestFile(key))
   }
-  let written = 0
-  const pack: Shape["pack"] = attempt("pack the manifest files", packsDir, () => packs.pack(loose))
+  const packNow = () => {
+    unpacked = 0
+    return packs.pack(loose)
+  }
+  const pack: Shape["pack"] = attempt("pack the manifest files", packsDir, packNow)
   // A write that triggers packing has stored its entry already: packing failing is worth a warning, not a failure.
-  const packQuietly = quietly("pack the manifest files", () => packs.pack(loose))
+  const packQuietly = quietly("pack the manifest files", packNow)
+  // What a run wrote is packed when it ends, unless it is a handful of entries, which a file each serves as well.
+  const close = Effect.andThen(
+    Effect.suspend(() => (packEvery > 0 && unpacked >= Math.min(PACK_AT_CLOSE, packEvery) ? packQuietly : Effect.void)),
+    Effect.sync(packs.close)
+  )
 
   return {
     backend: "local",
@@ -475,8 +511,9 @@ export const make: (
     blobFiles,
     removeTemps,
     clearQuarantine,
+    checkPacks: attempt("read the packs", packsDir, packs.check),
     pack,
-    close: Effect.sync(packs.close)
+    close
   } satisfies Shape
 })
 

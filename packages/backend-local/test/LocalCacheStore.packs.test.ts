@@ -9,10 +9,10 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Manifest } from "@expops/core"
+import { CacheAdmin, Manifest } from "@expops/core"
 import { TestRecipes } from "@expops/core/testing"
 import { Effect, Logger, Option } from "effect"
-import { LocalCacheStore } from "@expops/backend-local"
+import { LocalBackend, LocalCacheStore } from "@expops/backend-local"
 import { filesUnder } from "./fixtures/files.ts"
 import { tmpDir } from "./fixtures/tmp.ts"
 
@@ -115,6 +115,24 @@ describe("LocalCacheStore packs", () => {
     assert.isTrue(filesUnder(path.join(dir, "quarantine")).some((f) => f.startsWith("pack-")))
     assert.isTrue(put(store, 0))
     assert.deepStrictEqual(outputOf(open(dir), 0), { i: 0, text: "" })
+  })
+
+  it("verify reports a pack it cannot read, now in the quarantine, and is not ok", async () => {
+    const project = tmpDir()
+    const cache = path.join(project, ".expops", "cache")
+    const store = open(cache)
+    for (let i = 0; i < 3; i++) put(store, i)
+    Effect.runSync(store.pack)
+    const file = path.join(cache, "packs", packFiles(cache)[0]!)
+    fs.truncateSync(file, fs.statSync(file).size - 10)
+    const report = await Effect.runPromise(Effect.gen(function*() {
+      return yield* (yield* CacheAdmin.CacheAdmin).verify()
+    }).pipe(Effect.provide(LocalBackend.layer(project))))
+    assert.isFalse(report.ok)
+    assert.deepStrictEqual(report.damaged?.map((d) => d.file), [file])
+    assert.match(report.damaged![0]!.reason, /^truncated/)
+    assert.strictEqual(report.manifests, 0)
+    assert.deepStrictEqual(packFiles(cache), [])
   })
 
   it("deleting most of a pack's entries rewrites it without them; deleting all removes it", () => {

@@ -79,13 +79,14 @@ const verify = Command.make("verify", {
   else {
     const p = yield* paint()
     const lines = [`checked ${report.manifests} manifests and ${report.blobs} blobs`]
+    for (const d of report.damaged ?? []) lines.push(p.red(`  damaged pack ${d.file}: ${d.reason} (moved to the quarantine; its entries will be recomputed)`))
     for (const c of report.corrupt) lines.push(p.red(`  corrupt manifest ${Format.short(c.key)}: ${c.reason}`))
     for (const b of report.badBlobs) {
       lines.push(p.red(`  entry ${Format.short(b.key)}: ${b.codeParts ? "code parts " : ""}blob ${Format.short(b.digest)} ${b.reason}`))
     }
     if (report.orphanBlobs.length > 0) lines.push(`  ${report.orphanBlobs.length} blobs are referenced by no entry (harmless; \`expops cache prune\` removes them)`)
     // Corrupt code parts (see CodeParts) spoil `explain`, not the entries, which runs still serve.
-    const onlyCodeParts = report.corrupt.length === 0 && report.badBlobs.every((b) => b.codeParts)
+    const onlyCodeParts = report.corrupt.length === 0 && (report.damaged ?? []).length === 0 && report.badBlobs.every((b) => b.codeParts)
     lines.push(
       report.ok
         ? p.green("ok: every entry is intact")

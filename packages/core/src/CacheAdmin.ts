@@ -68,6 +68,13 @@ export interface VerifyReport {
   }>
   /** Blobs no manifest references (harmless; `prune` removes them). */
   readonly orphanBlobs: ReadonlyArray<string>
+  /**
+   * Files holding many entries that could not be read at all (a local
+   * pack whose table is damaged): moved to the quarantine when found, so
+   * the entries they held are misses, recomputed by the next run. Absent
+   * when there were none.
+   */
+  readonly damaged?: ReadonlyArray<{ readonly file: string; readonly reason: string }> | undefined
   /** True when nothing is corrupt or missing. */
   readonly ok: boolean
   /** Whether bad entries were moved aside. */

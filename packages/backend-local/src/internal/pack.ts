@@ -40,10 +40,15 @@ const HEX_KEY = /^[0-9a-f]{64}$/
 /** Keys a pack can hold: SHA-256 digests in lower-case hex, as `Cache` makes them. Others stay in their files. */
 export const isPackable = (key: string): boolean => HEX_KEY.test(key)
 
-/** A record to pack: a manifest's key and its stored bytes. */
+/**
+ * A record to pack: a manifest's key, the size of its stored bytes, and
+ * where to get them when they are written (read from another pack then,
+ * so that packing holds one record at a time, not all of them).
+ */
 export interface Entry {
   readonly key: string
-  readonly bytes: Uint8Array
+  readonly length: number
+  readonly bytes: () => Uint8Array
 }
 
 /** Why a file in the packs folder cannot be read as a pack. */
@@ -67,21 +72,23 @@ export const writeTo = (fd: number, entries: ReadonlyArray<Entry>, write: (fd: n
   head.writeUInt32LE(sorted.length, 8)
   let offset = head.byteLength + DIGEST
   for (let i = 0; i < sorted.length; i++) {
-    const { bytes, key } = sorted[i]!
+    const { key, length } = sorted[i]!
     if (i > 0 && sorted[i - 1]!.key === key) throw new Error(`two records for key ${key}`)
     const at = HEADER + i * SLOT
     head.write(key, at, 32, "hex")
     head.writeUInt32LE(offset % 0x1_0000_0000, at + 32)
     head.writeUInt32LE(Math.floor(offset / 0x1_0000_0000), at + 36)
-    head.writeUInt32LE(bytes.byteLength, at + 40)
-    offset += bytes.byteLength
+    head.writeUInt32LE(length, at + 40)
+    offset += length
   }
   write(fd, head, 0)
   write(fd, hash("sha256", head, "buffer"), head.byteLength)
   let position = head.byteLength + DIGEST
-  for (const { bytes } of sorted) {
+  for (const entry of sorted) {
+    const bytes = entry.bytes()
+    if (bytes.byteLength !== entry.length) throw new Error(`record ${entry.key} changed size while packed`)
     write(fd, bytes, position)
-    position += bytes.byteLength
+    position += entry.length
   }
 }
 
@@ -194,6 +201,13 @@ export class Pack {
     const read = readAt(this.fd, into, length, this.offsetOf(slot))
     if (read > 0 && into[0] === TOMBSTONE) return undefined
     return into.subarray(0, read)
+  }
+
+  /** The record in `slot` as stored, deleted or not (a view of `scratch` when it fits): what packing copies. */
+  readStored(slot: number, scratch: Uint8Array): Uint8Array {
+    const length = this.lengthOf(slot)
+    const into = length <= scratch.byteLength ? scratch : new Uint8Array(length)
+    return into.subarray(0, readAt(this.fd, into, length, this.offsetOf(slot)))
   }
 
   /** Whether the record in `slot` is not deleted: its first byte alone. */

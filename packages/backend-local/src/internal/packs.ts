@@ -73,8 +73,9 @@ export const make = (options: Options) => {
   }
   const openForWriting = (file: string) => io.openSync(file, "r+")
 
-  /** Reads the folder: opens new packs, closes those that are gone. */
-  const refresh = (): void => {
+  /** Reads the folder: opens new packs, closes those that are gone. Answers the files found not to be packs (moved to the quarantine). */
+  const refresh = (): Array<{ readonly file: string; readonly reason: string }> => {
+    const damaged: Array<{ file: string; reason: string }> = []
     readAt = Date.now()
     let names: Array<string>
     try {
@@ -99,16 +100,18 @@ export const make = (options: Options) => {
           const reason = (error as { reason?: string }).reason ?? error.message
           options.quarantine(file, reason)
           options.onInvalid(file, reason)
+          damaged.push({ file, reason })
           continue
         }
         throw error
       }
     }
     packs = [...byFile.values()]
+    return damaged
   }
 
   const refreshIfStale = (): void => {
-    if (Date.now() - readAt >= REFRESH_MS) refresh()
+    if (Date.now() - readAt >= REFRESH_MS) void refresh()
   }
 
   /** The slot of `key` in `pack` whose record is not deleted, or -1. */
@@ -249,7 +252,7 @@ export const make = (options: Options) => {
         }
         const bytes = loose!.read(key)
         if (bytes === undefined || !options.isValid(key, bytes)) continue
-        entries.push({ key, bytes })
+        entries.push({ key, length: bytes.byteLength, bytes: () => bytes })
         stillThere.push(() => loose!.exists(key))
         fromFiles.push(key)
         looseBytes += bytes.byteLength
@@ -258,12 +261,12 @@ export const make = (options: Options) => {
       const keys = new Set(entries.map((e) => e.key))
       for (const source of merged) {
         for (let slot = 0; slot < source.count; slot++) {
-          const bytes = source.read(slot, scratch)
-          if (bytes === undefined) continue
+          if (!source.isLive(slot, scratch)) continue
           const key = source.keyOf(slot)
           if (keys.has(key)) continue
           keys.add(key)
-          entries.push({ key, bytes: bytes.slice() })
+          // Copied as stored when the pack is written: a record deleted by then is copied deleted.
+          entries.push({ key, length: source.lengthOf(slot), bytes: () => source.readStored(slot, scratch) })
           stillThere.push(() => source.isLive(slot, scratch))
         }
       }
@@ -350,6 +353,8 @@ export const make = (options: Options) => {
   }
 
   return {
+    /** Reads the folder now; answers the files found not to be packs. */
+    check: refresh,
     read,
     readAfterRefresh,
     has,
@@ -368,6 +373,52 @@ export const make = (options: Options) => {
 }
 
 export type Packs = ReturnType<typeof make>
+
+/** Where some bytes are: `length` bytes at `offset` of `file`. */
+export interface Location {
+  readonly file: string
+  readonly offset: number
+  readonly length: number
+}
+
+/**
+ * Where the packs in `dir` hold the live records of `keys`: for tools that
+ * check entries without opening the store (a replayed run). Packs that
+ * cannot be read are skipped: their entries are not where they say.
+ */
+export const locate = (dir: string, keys: Iterable<string>): Map<string, Location> => {
+  const found = new Map<string, Location>()
+  let names: Array<string>
+  try {
+    names = fs.readdirSync(dir).filter((name) => name.endsWith(EXTENSION))
+  } catch {
+    return found
+  }
+  const wanted = [...keys].filter(isPackable)
+  const key = Buffer.alloc(32)
+  const scratch = new Uint8Array(1)
+  for (const name of names) {
+    let pack: Pack
+    try {
+      pack = Pack.open(path.join(dir, name), (file) => fs.openSync(file, "r"))
+    } catch {
+      continue
+    }
+    try {
+      for (const wantedKey of wanted) {
+        if (found.has(wantedKey)) continue
+        key.write(wantedKey, 0, 32, "hex")
+        const slot = pack.find(key)
+        if (slot >= 0 && pack.isLive(slot, scratch)) {
+          found.set(wantedKey, { file: pack.file, offset: pack.offsetOf(slot), length: pack.lengthOf(slot) })
+        }
+      }
+    } finally {
+      pack.close()
+    }
+  }
+  return found
+}
 
 const processExists = (pid: number): boolean => {
   try {

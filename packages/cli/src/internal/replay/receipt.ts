@@ -21,12 +21,12 @@
  * because each is computed from those inputs alone. No `effect` import here.
  */
 import { hash } from "node:crypto"
-import { readFileSync } from "node:fs"
+import { closeSync, openSync, readSync } from "node:fs"
 import * as Path from "node:path"
 import type { Fanout } from "@expops/core"
 
 /** Bumped when what a receipt holds or means changes: an older receipt is ignored. */
-export const VERSION = 1
+export const VERSION = 2
 
 /** How many receipts a project keeps (one per invocation and environment); past it, the oldest go. */
 export const KEPT = 16
@@ -48,8 +48,12 @@ export interface Receipt {
   readonly environment: string
   /** Path -> its state when the run first looked at it (see `State.recorded`). */
   readonly paths: ReadonlyArray<readonly [path: string, state: string]>
-  /** The cache manifests the run read: file, SHA-256 of its bytes, key (noted as read again in the index). */
-  readonly manifests: ReadonlyArray<readonly [file: string, digest: string, key: string]>
+  /**
+   * The cache manifests the run read: where each is stored (a file of its
+   * own, or a record in a pack: `length` bytes at `offset` of `file`), the
+   * SHA-256 of those bytes, and its key (noted as read again in the index).
+   */
+  readonly manifests: ReadonlyArray<readonly [file: string, digest: string, key: string, offset: number, length: number]>
   /** The project's SQLite file (runs and the cache index). */
   readonly database: string
   /** The processes in the order progress shows them, and each branch's base process. */
@@ -71,12 +75,26 @@ export const environment = (env: NodeJS.ProcessEnv): string => {
   return hash("sha256", JSON.stringify([process.version, process.execPath, process.execArgv, process.arch, process.platform, entries]), "hex")
 }
 
-/** The SHA-256 of a file's bytes, or `undefined` when it cannot be read. */
-export const digestOf = (file: string): string | undefined => {
+/**
+ * The SHA-256 of `length` bytes at `offset` of `file`, or `undefined` when
+ * they cannot be read (a file gone, or shorter).
+ */
+export const digestOf = (file: string, offset: number, length: number): string | undefined => {
+  let fd: number | undefined
   try {
-    return hash("sha256", readFileSync(file), "hex")
+    fd = openSync(file, "r")
+    const bytes = Buffer.allocUnsafe(length)
+    let read = 0
+    while (read < length) {
+      const n = readSync(fd, bytes, read, length - read, offset + read)
+      if (n === 0) return undefined
+      read += n
+    }
+    return hash("sha256", bytes, "hex")
   } catch {
     return undefined
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
 }
 

@@ -11,7 +11,9 @@ import * as Path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { pathToFileURL } from "node:url"
 import type { RunReport } from "@expops/core"
+import { LocalCacheStore } from "@expops/backend-local"
 import { LAST_ACCESS, LAST_READS_JOIN } from "@expops/backend-local/SqliteRecords"
+import { Effect } from "effect"
 import { assert, describe, it } from "vitest"
 import { configPath, copyProject, editConfig, manifestFile, repoRoot, spawnCli, statuses, tempDir } from "../../helpers.ts"
 
@@ -156,6 +158,27 @@ describe("replay of a fully cached run", () => {
     const damaged = await expops(["run", dir, "--json"])
     assert.include(damaged.declined, `the cache entry ${keys[1]} is gone or changed`)
     assert.strictEqual(statuses(report(damaged)).prepare, "executed")
+  })
+
+  it("answers from entries packed since the receipt was written, and is declined once one is deleted from its pack", async () => {
+    const dir = await cachedProject()
+    const keys = report(await expops(["run", dir, "--json"])).processes.map((p) => p.key)
+    const inStore = <A>(use: (store: LocalCacheStore.Shape) => Effect.Effect<A, unknown>) =>
+      Effect.runPromise(Effect.flatMap(LocalCacheStore.LocalCacheStore, use).pipe(
+        Effect.provide(LocalCacheStore.layerWithoutIndex(Path.join(dir, ".expops/cache")))
+      ) as Effect.Effect<A>)
+    // The processes' entries and their steps'.
+    assert.isAtLeast((await inStore((store) => store.pack)).records, keys.length)
+    assert.isFalse(existsSync(manifestFile(dir, keys[0]!)))
+    // The receipt named the files: the full path runs, serves every entry from the pack, and leaves a receipt naming it.
+    const moved = await expops(["run", dir, "--json"])
+    assert.include(moved.declined, "is gone or changed")
+    assert.isTrue(Object.values(statuses(report(moved))).every((status) => status === "cached"))
+    assert.isTrue((await expops(["run", dir])).replayed)
+    await inStore((store) => store.deleteManifest(keys[1]!))
+    const deleted = await expops(["run", dir, "--json"])
+    assert.include(deleted.declined, `the cache entry ${keys[1]} is gone or changed`)
+    assert.strictEqual(statuses(report(deleted)).prepare, "executed")
   })
 
   it("keeps a receipt per invocation and environment: others are declined until they have their own", async () => {
