@@ -57,9 +57,10 @@ const load = async (name: string, checkout: string) => {
     }))
   }
   // The size of a stored manifest: what each hit reads and verifies.
+  // (A store that packs keeps a few in files of their own: those left since its last packing.)
   const manifests = path.join(dir, ".expops", "cache", "manifests")
-  const shard = path.join(manifests, fs.readdirSync(manifests)[0]!)
-  const manifestBytes = fs.statSync(path.join(shard, fs.readdirSync(shard).find((f) => !f.includes("."))!)).size
+  const file = fs.readdirSync(manifests, { recursive: true, withFileTypes: true }).find((f) => f.isFile() && !f.name.includes("."))
+  const manifestBytes = file === undefined ? undefined : fs.statSync(path.join(file.parentPath, file.name)).size
   return { name, step, stores, manifestBytes, times: { local: [] as Array<number>, memory: [] as Array<number> } }
 }
 

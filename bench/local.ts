@@ -28,7 +28,7 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { Cache, CacheStore, Manifest, type Recipe, Reproducibility, Step } from "@expops/core"
 import { TestRecipes } from "@expops/core/testing"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import { DatabaseSync } from "node:sqlite"
 import { LocalBackend } from "@expops/backend-local"
 import * as SqliteRecords from "@expops/backend-local/SqliteRecords"
@@ -121,7 +121,16 @@ const hits = (dir: string, entries: number, samples: number) =>
     // The floor: a lookup on a connection of its own to the same index file.
     const db = new DatabaseSync(LocalBackend.paths(dir).database, { readOnly: true })
     const store = yield* CacheStore.CacheStore
-    const manifests = (yield* store.listManifests).map((m) => path.join(dir, ".expops", "cache", "manifests", m.key.slice(0, 2), m.key))
+    // The file floors read copies of the manifests, one file per entry (the
+    // store packs them, see docs/backends.md): what reading an entry costs
+    // where each has a file of its own.
+    const manifests: Array<string> = []
+    for (const { key } of yield* store.listManifests) {
+      const file = path.join(dir, "floor", key.slice(0, 2), key)
+      fs.mkdirSync(path.dirname(file), { recursive: true })
+      fs.writeFileSync(file, Manifest.encode(Option.getOrThrow(yield* store.peekManifest(key))))
+      manifests.push(file)
+    }
     const lookup = db.prepare("SELECT key, size, last_access_at FROM cache_entries WHERE key = ?")
     const keys = manifests.map((f) => path.basename(f))
     const buffer = Buffer.allocUnsafe(64 * KiB)

@@ -12,7 +12,8 @@
  * Layout, under the project folder:
  *
  * ```
- * .expops/cache/manifests/ab/<key>     entries (write-once)
+ * .expops/cache/manifests/ab/<key>     entries (write-once), until packed
+ * .expops/cache/packs/<id>.pack        many entries' manifests in one file (see LocalCacheStore)
  * .expops/cache/blobs/cd/<sha256>      large binary parts, content-addressed
  * .expops/cache/quarantine/            entries that failed verification
  * .expops/cache/leases/<key>           keys being computed now, by which process (see LocalCacheLease)

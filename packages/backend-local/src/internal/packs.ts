@@ -22,7 +22,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as files from "./files.ts"
-import { EXTENSION, isPackable, Pack, type Entry, writeTo } from "./pack.ts"
+import { type Entry, EXTENSION, isPackable, Pack, PackFormatError, writeTo } from "./pack.ts"
 
 /** How long a view of the folder serves before it is read again. */
 const REFRESH_MS = 1000
@@ -96,8 +96,8 @@ export const make = (options: Options) => {
         byFile.set(file, Pack.open(file, open))
       } catch (error) {
         if (files.errnoOf(error) === "ENOENT") continue // compacted away since the listing
-        if (error instanceof Error && error.name === "PackFormatError") {
-          const reason = (error as { reason?: string }).reason ?? error.message
+        if (error instanceof PackFormatError) {
+          const reason = error.reason
           options.quarantine(file, reason)
           options.onInvalid(file, reason)
           damaged.push({ file, reason })
@@ -272,13 +272,14 @@ export const make = (options: Options) => {
       }
       let records = 0
       if (entries.length > 0) {
-        const file = publish(entries)
+        const fresh = Pack.open(publish(entries), open)
         records = entries.length
-        refresh()
-        const fresh = byFile.get(file)
-        if (fresh !== undefined) {
+        // Checked while the sources are still there and open: what was deleted meanwhile is deleted here too.
+        try {
           const gone = entries.filter((_, i) => !stillThere[i]!()).map((e) => e.key)
           fresh.kill(gone.map((key) => liveSlot(fresh, key)).filter((slot) => slot >= 0), openForWriting, write, sync)
+        } finally {
+          fresh.close()
         }
       }
       for (const source of merged) files.removeIfExists(io, source.file)
