@@ -21,11 +21,12 @@
  * a few microseconds); files of 8 MiB and more are read and written
  * asynchronously in chunks, into or out of one buffer, never copied.
  *
- * Once a store has written `packEvery` manifests, it packs the manifest
- * files into a pack (`internal/pack.ts`, `internal/packs.ts`): a hit on a
- * packed entry is one `pread` on a descriptor kept open, about a fifth of
- * what opening a file costs. Packed or not, an entry reads, verifies,
- * lists, deletes and quarantines the same way.
+ * When a store that wrote 64 manifests or more closes (the end of a run),
+ * it packs the manifest files into a pack (`internal/pack.ts`,
+ * `internal/packs.ts`): a hit on a packed entry is one `pread` on a
+ * descriptor kept open, about a fifth of what opening a file costs. Packed
+ * or not, an entry reads, verifies, lists, deletes and quarantines the
+ * same way.
  *
  * @since 0.1.0
  */
@@ -59,9 +60,17 @@ export interface Options {
   /** Replaces file-system calls; for tests that simulate a full or read-only disk. */
   readonly io?: Partial<files.Io> | undefined
   /**
-   * Packs the manifest files once this store has written this many since
-   * it last packed (default 1024; 0: never), and when its layer closes
-   * after writing 64 or more. Tests use 1 to read every entry from a pack.
+   * Packs the manifest files when the store's layer closes, if it wrote 64
+   * or more (default `true`).
+   */
+  readonly packOnClose?: boolean | undefined
+  /**
+   * Packs them during a run too, each time the store has written this many
+   * since it last packed (default: never; a long-lived process that writes
+   * many entries may want it). Tests use 1 to read every entry from a pack.
+   * Not during a run by default: on a file system that delays reusing the
+   * inodes of removed files (ext4 without a journal), creating files is
+   * slower for minutes after many were removed.
    */
   readonly packEvery?: number | undefined
 }
@@ -88,7 +97,7 @@ export interface Shape extends CacheStore.Shape {
   readonly clearQuarantine: Effect.Effect<number, CacheStore.CacheStoreError>
   /** Reads the packs folder now: answers the files found damaged, which are moved to the quarantine. */
   readonly checkPacks: Effect.Effect<ReadonlyArray<{ readonly file: string; readonly reason: string }>, CacheStore.CacheStoreError>
-  /** Packs the manifest files now (what the store does every `packEvery` writes). */
+  /** Packs the manifest files now (what the store does when it closes). */
   readonly pack: Effect.Effect<Packs.Packed, CacheStore.CacheStoreError>
   /** Packs what this store wrote if it is 64 entries or more, and closes the packs it holds open; the layers do it when they close. */
   readonly close: Effect.Effect<void>
@@ -167,7 +176,8 @@ export const make: (
   const blobsDir = path.join(root, "blobs")
   const quarantineDir = path.join(root, "quarantine")
   const packsDir = path.join(root, "packs")
-  const packEvery = options?.packEvery ?? 1024
+  const packEvery = options?.packEvery ?? 0
+  const packOnClose = options?.packOnClose ?? true
   /** Manifests this store wrote since it last packed. */
   let unpacked = 0
 
@@ -280,7 +290,7 @@ export const make: (
       return won
     }).pipe(
       Effect.tap((won) => (won && index !== undefined ? index.record(manifest) : Effect.void)),
-      Effect.tap((won) => (won && packEvery > 0 && ++unpacked >= packEvery ? packQuietly : Effect.void))
+      Effect.tap((won) => (won && wrote() ? packQuietly : Effect.void))
     )
 
   const quarantineName = (kind: string, name: string) =>
@@ -470,13 +480,15 @@ export const make: (
     return removed
   })
 
-  // Packing: after `packEvery` manifests written, and on demand.
+  // Packing: when the store closes, on demand, and every `packEvery` writes if asked.
   const loose: Packs.Loose = {
     keys: () => validNames(files.listSharded(manifestsDir, false)).map((f) => f.name),
     read: (key) => files.readIfExists(manifestFile(key)),
     exists: (key) => files.sizeIfExists(manifestFile(key)) !== undefined,
     remove: (key) => void files.removeIfExists(io, manifestFile(key))
   }
+  /** Counts a manifest written; whether it is time to pack during the run. */
+  const wrote = () => ++unpacked >= packEvery && packEvery > 0
   const packNow = () => {
     unpacked = 0
     return packs.pack(loose)
@@ -486,7 +498,7 @@ export const make: (
   const packQuietly = quietly("pack the manifest files", packNow)
   // What a run wrote is packed when it ends, unless it is a handful of entries, which a file each serves as well.
   const close = Effect.andThen(
-    Effect.suspend(() => (packEvery > 0 && unpacked >= Math.min(PACK_AT_CLOSE, packEvery) ? packQuietly : Effect.void)),
+    Effect.suspend(() => (packOnClose && unpacked >= Math.min(PACK_AT_CLOSE, packEvery || PACK_AT_CLOSE) ? packQuietly : Effect.void)),
     Effect.sync(packs.close)
   )
 

@@ -18,9 +18,9 @@ import { tmpDir } from "./fixtures/tmp.ts"
 
 const keyOf = (i: number) => i.toString(16).padStart(64, "0")
 
-/** A store over `dir` that does not pack by itself, unless told; each call is another view, as another process has. */
+/** A store over `dir` that packs only when told; each call is another view of it, as another process has. */
 const open = (dir: string, options?: LocalCacheStore.Options) =>
-  Effect.runSync(LocalCacheStore.make(dir, undefined, { fsync: false, packEvery: 0, ...options }))
+  Effect.runSync(LocalCacheStore.make(dir, undefined, { fsync: false, packOnClose: false, ...options }))
 
 const put = (store: LocalCacheStore.Shape, i: number) =>
   Effect.runSync(store.putManifest(TestRecipes.manifest(keyOf(i), { output: { i, text: "x".repeat(i) } })))
@@ -52,6 +52,23 @@ describe("LocalCacheStore packs", () => {
     assert.isUndefined(outputOf(open(dir), 2), "the deletion is on disk")
     assert.isFalse(Effect.runSync(store.manifestKeys).has(keyOf(2)))
   })
+
+  it.effect("a store packs what it wrote when its layer closes, unless it wrote fewer than 64 entries", () =>
+    Effect.gen(function*() {
+      const dir = tmpDir()
+      const run = (from: number, count: number) =>
+        Effect.gen(function*() {
+          const store = yield* LocalCacheStore.LocalCacheStore
+          for (let i = from; i < from + count; i++) put(store, i)
+        }).pipe(Effect.provide(LocalCacheStore.layerWithoutIndex(dir, { fsync: false })))
+      yield* run(0, 10)
+      assert.deepStrictEqual(packFiles(dir), [])
+      assert.strictEqual(manifestFiles(dir).length, 10)
+      yield* run(10, 64)
+      assert.strictEqual(packFiles(dir).length, 1)
+      assert.deepStrictEqual(manifestFiles(dir), [], "the files of earlier runs are packed too")
+      for (let i = 0; i < 74; i++) assert.deepStrictEqual(outputOf(open(dir), i), { i, text: "x".repeat(i) })
+    }))
 
   it("a deletion is seen at once by another process holding the pack open", () => {
     const dir = tmpDir()

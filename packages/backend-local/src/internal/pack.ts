@@ -83,14 +83,29 @@ export const writeTo = (fd: number, entries: ReadonlyArray<Entry>, write: (fd: n
   }
   write(fd, head, 0)
   write(fd, hash("sha256", head, "buffer"), head.byteLength)
+  // Records are gathered into writes of about a mebibyte: one system call per record would cost more than the copy.
+  const staged = Buffer.allocUnsafe(WRITE_CHUNK)
+  let stagedBytes = 0
   let position = head.byteLength + DIGEST
+  const flush = () => {
+    if (stagedBytes > 0) write(fd, staged.subarray(0, stagedBytes), position - stagedBytes)
+    stagedBytes = 0
+  }
   for (const entry of sorted) {
     const bytes = entry.bytes()
     if (bytes.byteLength !== entry.length) throw new Error(`record ${entry.key} changed size while packed`)
-    write(fd, bytes, position)
-    position += entry.length
+    if (stagedBytes + bytes.byteLength > WRITE_CHUNK) flush()
+    if (bytes.byteLength > WRITE_CHUNK) write(fd, bytes, position)
+    else {
+      staged.set(bytes, stagedBytes)
+      stagedBytes += bytes.byteLength
+    }
+    position += bytes.byteLength
   }
+  flush()
 }
+
+const WRITE_CHUNK = 1024 * 1024
 
 /** Reads exactly `length` bytes at `position`, or fewer when the file ends first. */
 const readAt = (fd: number, into: Uint8Array, length: number, position: number): number => {
@@ -109,7 +124,7 @@ const readAt = (fd: number, into: Uint8Array, length: number, position: number):
  * another process compacted it away (POSIX keeps the unlinked inode).
  */
 export class Pack {
-  /** For each 16-bit key prefix, the first slot with a larger one: slots of prefix p are [start(p), start(p + 1)). */
+  /** For each 16-bit key prefix p, the first slot whose prefix is p or more: the slots of p are [fanout[p], fanout[p + 1]). */
   readonly #fanout: Uint32Array
   readonly #table: Buffer
 
