@@ -41,6 +41,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as CacheIndex from "./CacheIndex.ts"
 import * as files from "./internal/files.ts"
+import { PackReadError } from "./internal/pack.ts"
 import * as Packs from "./internal/packs.ts"
 import { projectPaths } from "./internal/paths.ts"
 import { LocalBackendError } from "./LocalBackendError.ts"
@@ -129,8 +130,8 @@ class InvalidNameError extends Schema.TaggedError<InvalidNameError>()("InvalidNa
 
 /**
  * The file that holds the manifest of `key` in the store in `directory`
- * (`manifests/<first two characters>/<key>`), for tools that read entries
- * without opening the store. `key` is not checked here.
+ * (`manifests/<first two characters>/<key>`) until it is packed; where it
+ * is now, packed or not, is `manifestLocations`. `key` is not checked here.
  *
  * @since 0.1.0
  */
@@ -270,7 +271,10 @@ export const make: (
           }
         }
       } catch (cause) {
-        return Effect.fail(fail("read manifest", manifestPlace(key), cause))
+        // A pack that cannot be read is named as the place, with its own error as the cause.
+        return Effect.fail(
+          cause instanceof PackReadError ? fail("read manifest", cause.file, cause.cause) : fail("read manifest", manifestPlace(key), cause)
+        )
       }
       // A file was there (valid or not): a use.
       if (touch && (read._tag === "Failure" || read.value._tag === "Some")) index?.touch(key)

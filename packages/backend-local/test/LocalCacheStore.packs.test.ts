@@ -152,6 +152,19 @@ describe("LocalCacheStore packs", () => {
     assert.deepStrictEqual(packFiles(cache), [])
   })
 
+  it("a pack that cannot be read fails the read with an error naming the pack and the cause, and loses nothing", () => {
+    const dir = tmpDir()
+    const store = open(dir)
+    put(store, 1)
+    fs.mkdirSync(path.join(dir, "packs", "in-the-way.pack"), { recursive: true })
+    const error = Effect.runSync(Effect.flip(open(dir).getManifest(keyOf(1))))
+    assert.strictEqual(error._tag, "CacheStoreError")
+    assert.include(error.message, path.join(dir, "packs", "in-the-way.pack"))
+    assert.include(error.message, "(EISDIR)")
+    fs.rmdirSync(path.join(dir, "packs", "in-the-way.pack"))
+    assert.deepStrictEqual(outputOf(open(dir), 1), { i: 1, text: "x" })
+  })
+
   it("deleting most of a pack's entries rewrites it without them; deleting all removes it", () => {
     const dir = tmpDir()
     const store = open(dir)

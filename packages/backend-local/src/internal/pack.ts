@@ -61,6 +61,12 @@ export class PackFormatError extends Schema.TaggedError<PackFormatError>()("Pack
   }
 }
 
+/** Reading a pack failed (an I/O error, not a missing record): names the pack, keeps the cause. */
+export class PackReadError extends Schema.TaggedError<PackReadError>()("PackReadError", {
+  file: Schema.String,
+  cause: Schema.Defect()
+}) {}
+
 /**
  * Writes `entries` (distinct keys, any order) as a pack to the open
  * descriptor `fd`, with `write(fd, bytes, position)` writing all of `bytes`.

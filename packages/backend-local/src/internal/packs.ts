@@ -22,7 +22,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as files from "./files.ts"
-import { type Entry, EXTENSION, isPackable, Pack, PackFormatError, writeTo } from "./pack.ts"
+import { type Entry, EXTENSION, isPackable, Pack, PackFormatError, PackReadError, writeTo } from "./pack.ts"
 
 /** How long a view of the folder serves before it is read again. */
 const REFRESH_MS = 1000
@@ -103,7 +103,7 @@ export const make = (options: Options) => {
           damaged.push({ file, reason })
           continue
         }
-        throw error
+        throw new PackReadError({ file, cause: error })
       }
     }
     packs = [...byFile.values()]
@@ -132,7 +132,12 @@ export const make = (options: Options) => {
     for (const pack of packs) {
       const slot = pack.find(keyBytes)
       if (slot < 0) continue
-      const bytes = pack.read(slot, scratch)
+      let bytes: Uint8Array | undefined
+      try {
+        bytes = pack.read(slot, scratch)
+      } catch (cause) {
+        throw new PackReadError({ file: pack.file, cause })
+      }
       if (bytes !== undefined) return bytes
     }
     return undefined
