@@ -158,7 +158,7 @@ const readEveryFile = (dir: string): void => {
  * and all of them in one file with their places in it.
  */
 const floorFiles = async (storeDir: string, floorDir: string) => {
-  const runtime = ManagedRuntime.make(LocalCacheStore.layerWithoutIndex(path.join(storeDir, ".expops", "cache"), { packOnClose: false }))
+  const runtime = ManagedRuntime.make(LocalCacheStore.layerWithoutIndex(path.join(storeDir, ".expops", "cache"), { packOnClose: 0 }))
   const manifests = await runtime.runPromise(Effect.gen(function*() {
     const store = yield* CacheStore.CacheStore
     const out: Array<{ readonly key: string; readonly bytes: Uint8Array }> = []

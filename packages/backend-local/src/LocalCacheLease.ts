@@ -44,6 +44,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as files from "./internal/files.ts"
+import { processExists } from "./internal/processes.ts"
 import { LocalBackendError } from "./LocalBackendError.ts"
 
 /**
@@ -87,15 +88,6 @@ const VALID_KEY = /^[0-9a-f]{64}$/
 /** The owners made in this process: a lease with this process's pid and another token was left by a dead process. */
 const ownTokens = new Set<string>()
 
-/** Whether process `pid` exists on this host (EPERM: it does, as another user's). */
-const processExists = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return files.errnoOf(error) === "EPERM"
-  }
-}
 
 const parse = (text: string): Stored | undefined => {
   try {

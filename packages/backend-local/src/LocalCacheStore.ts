@@ -21,7 +21,7 @@
  * a few microseconds); files of 8 MiB and more are read and written
  * asynchronously in chunks, into or out of one buffer, never copied.
  *
- * When a store that wrote 64 manifests or more closes (the end of a run),
+ * When a store that wrote 1024 manifests or more closes (the end of a run),
  * it packs the manifest files into a pack (`internal/pack.ts`,
  * `internal/packs.ts`): a hit on a packed entry is one `pread` on a
  * descriptor kept open, about a fifth of what opening a file costs. Packed
@@ -61,10 +61,13 @@ export interface Options {
   /** Replaces file-system calls; for tests that simulate a full or read-only disk. */
   readonly io?: Partial<files.Io> | undefined
   /**
-   * Packs the manifest files when the store's layer closes, if it wrote 64
-   * or more (default `true`).
+   * Packs the manifest files when the store's layer closes, if it wrote at
+   * least this many since it last packed (default 1024; 0: never). Not
+   * fewer by default: a file each serves a few hundred entries about as
+   * well, and packing removes files, which on some file systems makes
+   * creating files slower for a while (see `packEvery`).
    */
-  readonly packOnClose?: boolean | undefined
+  readonly packOnClose?: number | undefined
   /**
    * Packs them during a run too, each time the store has written this many
    * since it last packed (default: never; a long-lived process that writes
@@ -100,7 +103,7 @@ export interface Shape extends CacheStore.Shape {
   readonly checkPacks: Effect.Effect<ReadonlyArray<{ readonly file: string; readonly reason: string }>, CacheStore.CacheStoreError>
   /** Packs the manifest files now (what the store does when it closes). */
   readonly pack: Effect.Effect<Packs.Packed, CacheStore.CacheStoreError>
-  /** Packs what this store wrote if it is 64 entries or more, and closes the packs it holds open; the layers do it when they close. */
+  /** Packs the manifest files if this store wrote `packOnClose` or more, and closes the packs it holds open; the layers do it when they close. */
   readonly close: Effect.Effect<void>
 }
 
@@ -110,9 +113,6 @@ export interface Shape extends CacheStore.Shape {
  * @since 0.1.0
  */
 export class LocalCacheStore extends Context.Service<LocalCacheStore, Shape>()("expops/backend-local/LocalCacheStore") {}
-
-/** A store that wrote at least this many manifests packs them when it closes. */
-const PACK_AT_CLOSE = 64
 
 /** Names are used as file names: nothing that could climb out of the folder. */
 const VALID_NAME = /^[0-9A-Za-z_-][0-9A-Za-z._-]{2,254}$/
@@ -178,7 +178,7 @@ export const make: (
   const quarantineDir = path.join(root, "quarantine")
   const packsDir = path.join(root, "packs")
   const packEvery = options?.packEvery ?? 0
-  const packOnClose = options?.packOnClose ?? true
+  const packOnClose = options?.packOnClose ?? 1024
   /** Manifests this store wrote since it last packed. */
   let unpacked = 0
 
@@ -500,9 +500,9 @@ export const make: (
   const pack: Shape["pack"] = attempt("pack the manifest files", packsDir, packNow)
   // A write that triggers packing has stored its entry already: packing failing is worth a warning, not a failure.
   const packQuietly = quietly("pack the manifest files", packNow)
-  // What a run wrote is packed when it ends, unless it is a handful of entries, which a file each serves as well.
+  // What a run wrote is packed when it ends, unless it is fewer than `packOnClose` entries.
   const close = Effect.andThen(
-    Effect.suspend(() => (packOnClose && unpacked >= Math.min(PACK_AT_CLOSE, packEvery || PACK_AT_CLOSE) ? packQuietly : Effect.void)),
+    Effect.suspend(() => (packOnClose > 0 && unpacked >= packOnClose ? packQuietly : Effect.void)),
     Effect.sync(packs.close)
   )
 

@@ -20,7 +20,7 @@ const keyOf = (i: number) => i.toString(16).padStart(64, "0")
 
 /** A store over `dir` that packs only when told; each call is another view of it, as another process has. */
 const open = (dir: string, options?: LocalCacheStore.Options) =>
-  Effect.runSync(LocalCacheStore.make(dir, undefined, { fsync: false, packOnClose: false, ...options }))
+  Effect.runSync(LocalCacheStore.make(dir, undefined, { fsync: false, packOnClose: 0, ...options }))
 
 const put = (store: LocalCacheStore.Shape, i: number) =>
   Effect.runSync(store.putManifest(TestRecipes.manifest(keyOf(i), { output: { i, text: "x".repeat(i) } })))
@@ -53,14 +53,14 @@ describe("LocalCacheStore packs", () => {
     assert.isFalse(Effect.runSync(store.manifestKeys).has(keyOf(2)))
   })
 
-  it.effect("a store packs what it wrote when its layer closes, unless it wrote fewer than 64 entries", () =>
+  it.effect("a store packs what it wrote when its layer closes, unless it wrote fewer than packOnClose entries", () =>
     Effect.gen(function*() {
       const dir = tmpDir()
       const run = (from: number, count: number) =>
         Effect.gen(function*() {
           const store = yield* LocalCacheStore.LocalCacheStore
           for (let i = from; i < from + count; i++) put(store, i)
-        }).pipe(Effect.provide(LocalCacheStore.layerWithoutIndex(dir, { fsync: false })))
+        }).pipe(Effect.provide(LocalCacheStore.layerWithoutIndex(dir, { fsync: false, packOnClose: 64 })))
       yield* run(0, 10)
       assert.deepStrictEqual(packFiles(dir), [])
       assert.strictEqual(manifestFiles(dir).length, 10)

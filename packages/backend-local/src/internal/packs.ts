@@ -23,6 +23,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as files from "./files.ts"
 import { type Entry, EXTENSION, isPackable, Pack, PackFormatError, PackReadError, writeTo } from "./pack.ts"
+import { processExists } from "./processes.ts"
 
 /** How long a view of the folder serves before it is read again. */
 const REFRESH_MS = 1000
@@ -186,20 +187,24 @@ export const make = (options: Options) => {
     return bytes === undefined ? undefined : bytes.slice()
   }
 
-  /** Every record not deleted, with its size: what the packs add to a listing. */
-  const list = (): Array<{ readonly key: string; readonly size: number }> => {
-    refresh()
-    const seen = new Set<string>()
-    const out: Array<{ key: string; size: number }> = []
-    for (const pack of packs) {
+  /** Calls `visit` with each record of `sources` that is not deleted and whose key is not in `seen` yet (then adds it). */
+  const forEachLive = (sources: ReadonlyArray<Pack>, seen: Set<string>, visit: (pack: Pack, slot: number, key: string) => void) => {
+    for (const pack of sources) {
       for (let slot = 0; slot < pack.count; slot++) {
         if (!pack.isLive(slot, scratch)) continue
         const key = pack.keyOf(slot)
         if (seen.has(key)) continue
         seen.add(key)
-        out.push({ key, size: pack.lengthOf(slot) })
+        visit(pack, slot, key)
       }
     }
+  }
+
+  /** Every record not deleted, with its size: what the packs add to a listing. */
+  const list = (): Array<{ readonly key: string; readonly size: number }> => {
+    refresh()
+    const out: Array<{ key: string; size: number }> = []
+    forEachLive(packs, new Set(), (pack, slot, key) => out.push({ key, size: pack.lengthOf(slot) }))
     return out
   }
 
@@ -263,18 +268,11 @@ export const make = (options: Options) => {
         looseBytes += bytes.byteLength
       }
       const merged = merging(packs, looseBytes)
-      const keys = new Set(entries.map((e) => e.key))
-      for (const source of merged) {
-        for (let slot = 0; slot < source.count; slot++) {
-          if (!source.isLive(slot, scratch)) continue
-          const key = source.keyOf(slot)
-          if (keys.has(key)) continue
-          keys.add(key)
-          // Copied as stored when the pack is written: a record deleted by then is copied deleted.
-          entries.push({ key, length: source.lengthOf(slot), bytes: () => source.readStored(slot, scratch) })
-          stillThere.push(() => source.isLive(slot, scratch))
-        }
-      }
+      forEachLive(merged, new Set(entries.map((e) => e.key)), (source, slot, key) => {
+        // Copied as stored when the pack is written: a record deleted by then is copied deleted.
+        entries.push({ key, length: source.lengthOf(slot), bytes: () => source.readStored(slot, scratch) })
+        stillThere.push(() => source.isLive(slot, scratch))
+      })
       let records = 0
       if (entries.length > 0) {
         const fresh = Pack.open(publish(entries), open)
@@ -424,13 +422,4 @@ export const locate = (dir: string, keys: Iterable<string>): Map<string, Locatio
     }
   }
   return found
-}
-
-const processExists = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return files.errnoOf(error) === "EPERM"
-  }
 }
