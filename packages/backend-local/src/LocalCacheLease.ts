@@ -88,7 +88,6 @@ const VALID_KEY = /^[0-9a-f]{64}$/
 /** The owners made in this process: a lease with this process's pid and another token was left by a dead process. */
 const ownTokens = new Set<string>()
 
-
 const parse = (text: string): Stored | undefined => {
   try {
     const value = JSON.parse(text)

@@ -240,8 +240,10 @@ export const make: (
       const decoded = Manifest.decode(bytes, key)
       return decoded._tag === "Success" && decoded.value._tag === "Some"
     },
-    quarantine: (file, reason) => moveAside("pack", file, path.basename(file), reason),
-    onInvalid: (file, reason) => warnings.push(`${file} is not a valid pack (${reason}); moved to the quarantine, its entries will be recomputed`)
+    quarantine: (file, reason) => {
+      moveAside("pack", file, path.basename(file), reason)
+      warnings.push(`${file} is not a valid pack (${reason}); moved to the quarantine, its entries will be recomputed`)
+    }
   })
 
   /** Runs maintenance that may fail without failing its caller: a failure is a warning. */

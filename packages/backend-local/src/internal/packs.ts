@@ -47,8 +47,7 @@ export interface Options {
   readonly sync: boolean
   /** Whether `bytes` are a valid manifest of `key`: packing copies no corrupt file. */
   readonly isValid: (key: string, bytes: Uint8Array) => boolean
-  /** Called with a file in the folder that is not a valid pack, once it is moved to `quarantine`. */
-  readonly onInvalid: (file: string, reason: string) => void
+  /** Moves a file of the folder that is not a valid pack out of the way (and says so). */
   readonly quarantine: (file: string, reason: string) => void
 }
 
@@ -100,7 +99,6 @@ export const make = (options: Options) => {
         if (error instanceof PackFormatError) {
           const reason = error.reason
           options.quarantine(file, reason)
-          options.onInvalid(file, reason)
           damaged.push({ file, reason })
           continue
         }
@@ -367,12 +365,7 @@ export const make = (options: Options) => {
     list,
     pack,
     compact,
-    close,
-    /** The packs of the current view. */
-    current: (): ReadonlyArray<Pack> => {
-      refreshIfStale()
-      return packs
-    }
+    close
   }
 }
 
