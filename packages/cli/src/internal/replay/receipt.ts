@@ -21,12 +21,12 @@
  * because each is computed from those inputs alone. No `effect` import here.
  */
 import { hash } from "node:crypto"
-import { closeSync, openSync, readSync } from "node:fs"
+import { closeSync, fstatSync, openSync, readSync } from "node:fs"
 import * as Path from "node:path"
 import type { Fanout } from "@expops/core"
 
 /** Bumped when what a receipt holds or means changes: an older receipt is ignored. */
-export const VERSION = 2
+export const VERSION = 3
 
 /** How many receipts a project keeps (one per invocation and environment); past it, the oldest go. */
 export const KEPT = 16
@@ -50,10 +50,13 @@ export interface Receipt {
   readonly paths: ReadonlyArray<readonly [path: string, state: string]>
   /**
    * The cache manifests the run read: where each is stored (a file of its
-   * own, or a record in a pack: `length` bytes at `offset` of `file`), the
-   * SHA-256 of those bytes, and its key (noted as read again in the index).
+   * own, or a record in a pack: `length` bytes at `offset` of `file`, a file
+   * of `fileSize` bytes), the SHA-256 of those bytes, and its key (noted as
+   * read again in the index).
    */
-  readonly manifests: ReadonlyArray<readonly [file: string, digest: string, key: string, offset: number, length: number]>
+  readonly manifests: ReadonlyArray<
+    readonly [file: string, digest: string, key: string, offset: number, length: number, fileSize: number]
+  >
   /** The project's SQLite file (runs and the cache index). */
   readonly database: string
   /** The processes in the order progress shows them, and each branch's base process. */
@@ -77,12 +80,14 @@ export const environment = (env: NodeJS.ProcessEnv): string => {
 
 /**
  * The SHA-256 of `length` bytes at `offset` of `file`, or `undefined` when
- * they cannot be read (a file gone, or shorter).
+ * they cannot be read, or `file` is not `fileSize` bytes long (a manifest
+ * file and a pack never change size: one that did is not what was read).
  */
-export const digestOf = (file: string, offset: number, length: number): string | undefined => {
+export const digestOf = (file: string, offset: number, length: number, fileSize: number): string | undefined => {
   let fd: number | undefined
   try {
     fd = openSync(file, "r")
+    if (fstatSync(fd).size !== fileSize) return undefined
     const bytes = Buffer.allocUnsafe(length)
     let read = 0
     while (read < length) {

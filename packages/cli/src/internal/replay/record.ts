@@ -109,14 +109,16 @@ const writeReceipt = (run: Run): boolean => {
   // The replay stores the report as JSON and prints it as JSON: both must be the same document.
   if (!isDeepStrictEqual(run.encoded, JSON.parse(JSON.stringify(run.report)))) return false
   const { cache, database } = LocalBackend.paths(run.projectDir)
-  const manifests: Array<readonly [string, string, string, number, number]> = []
+  const manifests: Array<readonly [string, string, string, number, number, number]> = []
   const locations = LocalCacheStore.manifestLocations(cache, run.reads.keys)
   for (const key of run.reads.keys) {
     const location = locations.get(key)
     if (location === undefined) return false
-    const digest = Receipt.digestOf(location.file, location.offset, location.length)
+    const fileSize = statSync(location.file, { throwIfNoEntry: false })?.size
+    if (fileSize === undefined) return false
+    const digest = Receipt.digestOf(location.file, location.offset, location.length, fileSize)
     if (digest === undefined) return false
-    manifests.push([location.file, digest, key, location.offset, location.length])
+    manifests.push([location.file, digest, key, location.offset, location.length, fileSize])
   }
   const receipt: Receipt.Receipt = {
     version: Receipt.VERSION,

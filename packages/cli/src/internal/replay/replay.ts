@@ -87,9 +87,9 @@ export const attempt = (args: ReadonlyArray<string>, cwd: string, env: NodeJS.Pr
   // The entries the run read, byte for byte; each process's own is timed as its serving.
   const served = new Map(template.processes.map((p) => [p.key, p.name]))
   const durations = new Map<string, number>()
-  for (const [manifest, digest, key, offset, length] of receipt.manifests) {
+  for (const [manifest, digest, key, offset, length, fileSize] of receipt.manifests) {
     const at = performance.now()
-    if (Receipt.digestOf(manifest, offset, length) !== digest) return declined(`the cache entry ${key} is gone or changed`)
+    if (Receipt.digestOf(manifest, offset, length, fileSize) !== digest) return declined(`the cache entry ${key} is gone or changed`)
     const process = served.get(key)
     if (process !== undefined) durations.set(process, performance.now() - at)
   }

@@ -160,6 +160,14 @@ describe("replay of a fully cached run", () => {
     assert.strictEqual(statuses(report(damaged)).prepare, "executed")
   })
 
+  it("is declined by a manifest file that grew, though it starts with the bytes the run read", async () => {
+    const dir = await cachedProject()
+    const keys = report(await expops(["run", dir, "--json"])).processes.map((p) => p.key)
+    appendFileSync(manifestFile(dir, keys[2]!), "\n")
+    const grown = await expops(["run", dir, "--json"])
+    assert.include(grown.declined, `the cache entry ${keys[2]} is gone or changed`)
+  })
+
   it("answers from entries packed since the receipt was written, and is declined once one is deleted from its pack", async () => {
     const dir = await cachedProject()
     const keys = report(await expops(["run", dir, "--json"])).processes.map((p) => p.key)
