@@ -217,11 +217,8 @@ export class Pack {
    * read reuses), or `undefined` when it was deleted.
    */
   read(slot: number, scratch: Uint8Array): Uint8Array | undefined {
-    const length = this.lengthOf(slot)
-    const into = length <= scratch.byteLength ? scratch : new Uint8Array(length)
-    const read = readAt(this.fd, into, length, this.offsetOf(slot))
-    if (read > 0 && into[0] === TOMBSTONE) return undefined
-    return into.subarray(0, read)
+    const bytes = this.readStored(slot, scratch)
+    return bytes.byteLength > 0 && bytes[0] === TOMBSTONE ? undefined : bytes
   }
 
   /** The record in `slot` as stored, deleted or not (a view of `scratch` when it fits): what packing copies. */
