@@ -1,11 +1,21 @@
 /**
  * The manifest of a cache entry and its on-store form.
  *
- * Stored as one line holding the SHA-256 of the rest, a newline, the
- * manifest's head (what a hit reads) as JSON, a newline, and what only
- * inspection reads as JSON: the recipe, and the reference to its code parts.
- * Verifying it costs one hash over a small buffer, and any bit flip,
- * truncation or half-written file fails the check. The second document is
+ * Stored as one line holding the CRC-32 of the rest and the length of the
+ * rest (8 hex digits each), a newline, the manifest's head (what a hit
+ * reads) as JSON, a newline, and
+ * what only inspection reads as JSON: the recipe, and the reference to its
+ * code parts. Verifying it costs one native CRC over a small buffer: a
+ * truncation, a half-written file, every error of up to three bits in a
+ * manifest of up to 11 KiB and every burst of up to 32 fails the check, and
+ * other damage passes it once in 2^32 and must then still be JSON naming
+ * its own key and decode with the output's schema. Why a CRC and not a
+ * cryptographic digest: this checksum guards against damage, not against an
+ * adversary (whoever can rewrite a manifest can rewrite any digest beside
+ * it), and SHA-256 of 2 KiB was an eighth of a hit. Keys and blobs stay
+ * SHA-256: they name content. Manifests written before format 5 open with
+ * the SHA-256 of the rest (64 hex digits) and are still read and verified
+ * so. The second document is
  * parsed only when read: a cache hit needs the output, not the recipe. The
  * recipe's largest part, its code parts (for `explain`), is not in the
  * manifest at all when `Cache` stored the entry: it is a blob shared by the
@@ -19,6 +29,7 @@
  * @since 0.1.0
  */
 import { hash } from "node:crypto"
+import { crc32 } from "node:zlib"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -84,7 +95,8 @@ export class CorruptManifestError extends Schema.TaggedError<CorruptManifestErro
 }
 
 const encoder = new TextEncoder()
-const HEADER = 65 // 64 hex digits and a newline
+const HEADER = 17 // the CRC-32 and the length of the rest, 8 hex digits each, and a newline
+const LEGACY_HEADER = 65 // before format 5: the SHA-256 in 64 hex digits and a newline
 
 /**
  * A manifest with its size filled in.
@@ -114,9 +126,8 @@ export const encode = (manifest: Manifest): Uint8Array => {
   const { codeParts, recipe, ...head } = manifest
   // JSON.stringify never writes a raw line break, so one separates the two documents.
   const body = encoder.encode(`${JSON.stringify(head)}\n${JSON.stringify(cold(recipe, codeParts))}`)
-  const checksum = hash("sha256", body, "hex")
   const out = new Uint8Array(HEADER + body.byteLength)
-  out.set(encoder.encode(checksum + "\n"), 0)
+  out.set(encoder.encode(`${hex8(crc32(body))}${hex8(body.byteLength)}\n`), 0)
   out.set(body, HEADER)
   return out
 }
@@ -143,15 +154,17 @@ const corrupt = (key: string, reason: string, cause?: unknown) =>
  */
 export const decode = (bytes: Uint8Array | undefined, key: string): Exit.Exit<Option.Option<Manifest>, CorruptManifestError> => {
   if (bytes === undefined) return Exit.succeed(Option.none())
-  if (bytes.byteLength < HEADER + 2 || bytes[HEADER - 1] !== 0x0a) return corrupt(key, `truncated (${bytes.byteLength} bytes)`)
-  // Buffer's methods on the bytes where they are: no decoder call, and no view but the one hashed.
-  if (!matchesHex(bytes, hash("sha256", bytes.subarray(HEADER), "hex"))) return corrupt(key, "checksum mismatch")
+  const header = bytes[HEADER - 1] === 0x0a ? HEADER : bytes[LEGACY_HEADER - 1] === 0x0a ? LEGACY_HEADER : 0
+  if (bytes.byteLength < (header || HEADER) + 2) return corrupt(key, `truncated (${bytes.byteLength} bytes)`)
+  if (header === 0) return corrupt(key, "no checksum line")
+  const damage = header === HEADER ? crcDamage(bytes) : sha256Damage(bytes)
+  if (damage !== undefined) return corrupt(key, damage)
   // Buffer's indexOf is a memchr; a typed array's walks the elements one by one.
-  const split = Buffer.prototype.indexOf.call(bytes, 0x0a, HEADER)
+  const split = Buffer.prototype.indexOf.call(bytes, 0x0a, header)
   if (split === -1) return corrupt(key, "no recipe")
   let parsed: Omit<Manifest, "recipe">
   try {
-    parsed = JSON.parse(utf8Slice.call(bytes, HEADER, split))
+    parsed = JSON.parse(utf8Slice.call(bytes, header, split))
   } catch (cause) {
     return corrupt(key, `not JSON: ${String(cause)}`, cause)
   }
@@ -229,7 +242,37 @@ export const toPlain = (manifest: Manifest): Manifest => {
 const utf8Slice = (Buffer.prototype as unknown as { utf8Slice: (this: Uint8Array, start: number, end: number) => string }).utf8Slice
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice
 
-/** Whether the checksum line (the first 64 bytes) spells `hex`. */
+// Checked on the bytes where they are: no decoder call, and no view but the one checked.
+
+/** What is wrong with a manifest under a CRC-32 line, or `undefined` when nothing is. */
+const crcDamage = (bytes: Uint8Array): string | undefined => {
+  const body = bytes.subarray(HEADER)
+  const length = hexOf(bytes, 8)
+  if (length < 0) return "checksum mismatch"
+  if (length > body.byteLength) return `truncated (${bytes.byteLength} of ${HEADER + length} bytes)`
+  if (length < body.byteLength) return `${bytes.byteLength} bytes where its checksum line says ${HEADER + length}`
+  return hexOf(bytes, 0) === crc32(body) >>> 0 ? undefined : "checksum mismatch"
+}
+
+/** The same under a SHA-256 line (before format 5). */
+const sha256Damage = (bytes: Uint8Array): string | undefined =>
+  matchesHex(bytes, hash("sha256", bytes.subarray(LEGACY_HEADER), "hex")) ? undefined : "checksum mismatch"
+
+const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, "0")
+
+/** The number the 8 lower-case hex digits from `at` spell, or -1 when they are not such digits. */
+const hexOf = (bytes: Uint8Array, at: number): number => {
+  let value = 0
+  for (let i = at; i < at + 8; i++) {
+    const c = bytes[i]!
+    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1
+    if (digit < 0) return -1
+    value = value * 16 + digit
+  }
+  return value
+}
+
+/** Whether a legacy checksum line (the first 64 bytes) spells `hex`. */
 const matchesHex = (bytes: Uint8Array, hex: string): boolean => {
   for (let i = 0; i < 64; i++) if (bytes[i] !== hex.charCodeAt(i)) return false
   return true

@@ -16,7 +16,7 @@ import type * as CodeFingerprint from "./CodeFingerprint.ts"
  *
  * @since 0.1.0
  */
-export const CACHE_FORMAT_VERSION = 4
+export const CACHE_FORMAT_VERSION = 5
 
 /**
  * @since 0.1.0

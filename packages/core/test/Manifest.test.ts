@@ -1,4 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
+import { createHash } from "node:crypto"
+import { crc32 as zlibCrc32 } from "node:zlib"
 import { Exit, Option } from "effect"
 import { CodeParts, Manifest, Recipe } from "@expops/core"
 
@@ -93,6 +95,30 @@ describe("Manifest", () => {
       for (let length = 0; length < stored.byteLength; length++) {
         assert.isTrue(Exit.isFailure(Manifest.decode(stored.subarray(0, length), KEY)), `${length} bytes`)
       }
+    }
+  })
+
+  it("opens with the CRC-32 and the length of the rest, in 8 lower-case hex digits each", () => {
+    const line = Buffer.from(encoded.subarray(0, 17)).toString("latin1")
+    assert.match(line, /^[0-9a-f]{16}\n$/)
+    assert.strictEqual(Number.parseInt(line.slice(0, 8), 16), zlibCrc32(encoded.subarray(17)))
+    assert.strictEqual(Number.parseInt(line.slice(8, 16), 16), encoded.byteLength - 17)
+  })
+
+  it("says how much of a torn manifest is there", () => {
+    assert.strictEqual(corruptReason(Manifest.decode(encoded.subarray(0, 40), KEY)), `truncated (40 of ${encoded.byteLength} bytes)`)
+    const longer = Buffer.concat([encoded, Buffer.from("x")])
+    assert.match(corruptReason(Manifest.decode(longer, KEY)), /^\d+ bytes where its checksum line says \d+$/)
+  })
+
+  it("reads and verifies a manifest written before format 5, under its SHA-256 line", () => {
+    const body = encoded.subarray(17)
+    const legacy = Buffer.concat([Buffer.from(`${createHash("sha256").update(body).digest("hex")}\n`, "latin1"), body])
+    assert.deepStrictEqual(Manifest.toPlain(decoded(Manifest.decode(legacy, KEY))), manifest)
+    for (let at = 0; at < legacy.byteLength; at++) {
+      const bytes = legacy.slice()
+      bytes[at]! ^= 0x20
+      assert.match(corruptReason(Manifest.decode(bytes, KEY)), /checksum|truncated/, `byte ${at}`)
     }
   })
 
