@@ -1,26 +1,27 @@
 /**
  * The manifest of a cache entry and its on-store form.
  *
- * Stored as one line holding the CRC-32 of the rest and the length of the
- * rest (8 hex digits each), a newline, the manifest's head (what a hit
- * reads) as JSON, a newline, and
- * what only inspection reads as JSON: the recipe, and the reference to its
- * code parts. Verifying it costs one native CRC over a small buffer: a
- * truncation, a half-written file, every error of up to three bits in a
- * manifest of up to 11 KiB and every burst of up to 32 fails the check, and
- * other damage passes it once in 2^32 and must then still be JSON naming
- * its own key and decode with the output's schema. Why a CRC and not a
- * cryptographic digest: this checksum guards against damage, not against an
- * adversary (whoever can rewrite a manifest can rewrite any digest beside
- * it), and SHA-256 of 2 KiB was an eighth of a hit. Keys and blobs stay
- * SHA-256: they name content. Manifests written before format 5 open with
- * the SHA-256 of the rest (64 hex digits) and are still read and verified
- * so. The second document is
- * parsed only when read: a cache hit needs the output, not the recipe. The
- * recipe's largest part, its code parts (for `explain`), is not in the
- * manifest at all when `Cache` stored the entry: it is a blob shared by the
- * entries of a definition (see `CodeParts`), so a hit neither reads nor
- * hashes it.
+ * Stored as one line holding the CRC-32 and the length of the rest (8 hex
+ * digits each), a newline, the manifest's head (what a hit reads) as JSON, a
+ * newline, and what only inspection reads as JSON: the recipe, and the
+ * reference to its code parts.
+ *
+ * Verifying it costs one native CRC over a small buffer: a truncation, a
+ * half-written file, every error of up to three bits in a manifest of up to
+ * 11 KiB and every burst of up to 32 fails the check; other damage passes it
+ * once in 2^32, and must then still be JSON naming its own key and decode
+ * with the output's schema. Why a CRC and not a cryptographic digest: this
+ * checksum guards against damage, not against an adversary (whoever can
+ * rewrite a manifest can rewrite any digest beside it), and SHA-256 of 2 KiB
+ * was an eighth of a hit. Keys and blobs stay SHA-256: they name content.
+ * Manifests written before format 5 open with the SHA-256 of the rest (64
+ * hex digits) and are still read and verified so.
+ *
+ * The second document is parsed only when read: a cache hit needs the
+ * output, not the recipe. The recipe's largest part, its code parts (for
+ * `explain`), is not in the manifest at all when `Cache` stored the entry:
+ * it is a blob shared by the entries of a definition (see `CodeParts`), so
+ * a hit neither reads nor checks it.
  *
  * Stores take and give manifests as values; each backend writes them with
  * `encode` and reads them back with `decode`, so the format and its checks
