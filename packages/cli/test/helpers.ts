@@ -21,7 +21,7 @@ import { Cli, WorkingDirectory } from "@expops/cli"
 import type { RunReport } from "@expops/core"
 import { ConfigProvider, Console, Effect, Layer, Sink, Stdio, Stream, Terminal } from "effect"
 import { ChildProcessSpawner } from "effect/process"
-import { afterAll, assert } from "vitest"
+import { afterAll, assert, onTestFinished } from "vitest"
 
 export const repoRoot = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../..")
 export const bin = Path.join(repoRoot, "packages/cli/dist/bin.js")
@@ -230,6 +230,12 @@ export const spawnCli = (
       cwd: options?.cwd ?? repoRoot,
       env: { ...process.env, NO_COLOR: "1", ...options?.env }
     })
+    // A test that ends (passed, failed or timed out) leaves no run of its own behind: one that holds a lease forever would.
+    try {
+      onTestFinished(() => void (child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")))
+    } catch {
+      // Spawned outside a test (a suite's set-up): its own teardown ends it.
+    }
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (chunk) => (stdout += chunk))
