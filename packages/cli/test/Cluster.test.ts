@@ -270,8 +270,10 @@ describe("expops run --cluster (PostgreSQL, three worker processes)", () => {
     assert.match(worker.log.slice(logged[survivors.indexOf(worker)]), new RegExp(`${node} executed in`))
     assert.isBelow(exited, 15_000)
     const result = await driver
-    assert.strictEqual(result.status, 0, result.stderr)
-    assert.strictEqual(report(result.stdout).run.status, "success")
+    // On failure, what every runner said since the run began: which one took which branch, and when.
+    const runnerLogs = () => survivors.map((w, i) => `--- worker ${i}\n${w.log.slice(logged[i])}`).join("\n")
+    assert.strictEqual(result.status, 0, `${result.stderr}\n${runnerLogs()}`)
+    assert.strictEqual(report(result.stdout).run.status, "success", runnerLogs())
   }, 60_000)
 
   it("refuses a project whose code differs from the runners', with both fingerprints", async () => {
