@@ -139,7 +139,8 @@ export const manifestFileOf = (directory: string, key: string): string => path.j
 
 /**
  * Where the store in `directory` keeps the manifests of `keys` now: a
- * record in a pack, or a file of its own (`offset` 0, its whole `length`).
+ * record in a pack, or a file of its own (`offset` 0, its whole `length`),
+ * with the size of the file holding it.
  * Keys stored nowhere are left out. For tools that check entries byte for
  * byte without opening the store; `keys` are not checked here.
  *
@@ -152,7 +153,7 @@ export const manifestLocations = (directory: string, keys: Iterable<string>): Ma
     if (found.has(key)) continue
     const file = manifestFileOf(directory, key)
     const size = files.sizeIfExists(file)
-    if (size !== undefined) found.set(key, { file, offset: 0, length: size })
+    if (size !== undefined) found.set(key, { file, offset: 0, length: size, fileSize: size })
   }
   return found
 }

@@ -200,6 +200,12 @@ export class Pack {
     return -1
   }
 
+  /** The slot of `key` (its 32 bytes) when its record is not deleted, or -1. */
+  liveSlot(key: Uint8Array, scratch: Uint8Array): number {
+    const slot = this.find(key)
+    return slot >= 0 && this.isLive(slot, scratch) ? slot : -1
+  }
+
   keyOf(slot: number): string {
     return this.#table.toString("hex", slot * SLOT, slot * SLOT + 32)
   }

@@ -116,8 +116,7 @@ export const make = (options: Options) => {
   /** The slot of `key` in `pack` whose record is not deleted, or -1. */
   const liveSlot = (pack: Pack, key: string): number => {
     keyBytes.write(key, 0, 32, "hex")
-    const slot = pack.find(keyBytes)
-    return slot >= 0 && pack.isLive(slot, scratch) ? slot : -1
+    return pack.liveSlot(keyBytes, scratch)
   }
 
   /**
@@ -371,11 +370,12 @@ export const make = (options: Options) => {
 
 export type Packs = ReturnType<typeof make>
 
-/** Where some bytes are: `length` bytes at `offset` of `file`. */
+/** Where some bytes are: `length` bytes at `offset` of `file`, a file of `fileSize` bytes. */
 export interface Location {
   readonly file: string
   readonly offset: number
   readonly length: number
+  readonly fileSize: number
 }
 
 /**
@@ -405,9 +405,9 @@ export const locate = (dir: string, keys: Iterable<string>): Map<string, Locatio
       for (const wantedKey of wanted) {
         if (found.has(wantedKey)) continue
         key.write(wantedKey, 0, 32, "hex")
-        const slot = pack.find(key)
-        if (slot >= 0 && pack.isLive(slot, scratch)) {
-          found.set(wantedKey, { file: pack.file, offset: pack.offsetOf(slot), length: pack.lengthOf(slot) })
+        const slot = pack.liveSlot(key, scratch)
+        if (slot >= 0) {
+          found.set(wantedKey, { file: pack.file, offset: pack.offsetOf(slot), length: pack.lengthOf(slot), fileSize: pack.size })
         }
       }
     } finally {

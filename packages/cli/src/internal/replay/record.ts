@@ -114,11 +114,10 @@ const writeReceipt = (run: Run): boolean => {
   for (const key of run.reads.keys) {
     const location = locations.get(key)
     if (location === undefined) return false
-    const fileSize = statSync(location.file, { throwIfNoEntry: false })?.size
-    if (fileSize === undefined) return false
-    const digest = Receipt.digestOf(location.file, location.offset, location.length, fileSize)
+    const { file, offset, length, fileSize } = location
+    const digest = Receipt.digestOf(file, offset, length, fileSize)
     if (digest === undefined) return false
-    manifests.push([location.file, digest, key, location.offset, location.length, fileSize])
+    manifests.push([file, digest, key, offset, length, fileSize])
   }
   const receipt: Receipt.Receipt = {
     version: Receipt.VERSION,
